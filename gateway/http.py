@@ -1,0 +1,253 @@
+"""How every gateway route is declared and run, in one place.
+
+`@route(...)` registers a Nameko HTTP entrypoint and the route's OpenAPI description from the
+same marshmallow schemas that validate it. Around each handler it authenticates the bearer
+token and checks the caller's role, validates query and body (422 with field messages),
+applies Idempotency-Key to mutating requests, dumps the answer through the response schema,
+and turns every error into `application/problem+json` with a stable `code`.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+
+import jwt
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from gateway.idempotency import check_key, request_fingerprint
+from servicekit import tokens
+from servicekit.errors import (
+    Forbidden,
+    InvalidInput,
+    NavigatorError,
+    Unauthorized,
+    invalid_from_marshmallow,
+)
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1"
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+ANY_ROLE = ("parent", "provider", "municipal_operator", "regional_operator")
+
+
+@dataclass
+class Principal:
+    user_id: int
+    role: str
+    organization_id: int | None = None
+    municipality_code: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"user:{self.user_id}"
+
+    def as_rpc(self) -> dict:
+        """What services receive to decide ownership themselves."""
+        return {"user_id": self.user_id, "role": self.role,
+                "organization_id": self.organization_id,
+                "municipality_code": self.municipality_code}
+
+
+@dataclass
+class Call:
+    request: Request
+    principal: Principal | None
+    query: dict
+    body: dict | None
+
+
+@dataclass
+class RouteSpec:
+    method: str
+    path: str
+    summary: str
+    tags: list[str]
+    roles: tuple[str, ...] | None
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    response: Schema | type[Schema] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    description: str = ""
+    extra_responses: dict = field(default_factory=dict)
+
+
+ROUTES: list[RouteSpec] = []
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    code = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields")
+    retry_after = fields.Integer()
+
+
+class PageQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000))
+
+
+_pages: dict[str, type[Schema]] = {}
+
+
+def page_of(item: type[Schema]) -> type[Schema]:
+    """The one pagination shape of every list: items, total, limit, offset."""
+    name = item.__name__.removesuffix("Schema") + "PageSchema"
+    if name not in _pages:
+        _pages[name] = Schema.from_dict({
+            "items": fields.List(fields.Nested(item), required=True),
+            "total": fields.Integer(required=True),
+            "limit": fields.Integer(required=True),
+            "offset": fields.Integer(required=True),
+        }, name=name)
+    return _pages[name]
+
+
+def json_response(status: int, payload, content_type="application/json", headers=None):
+    return Response(json.dumps(payload, ensure_ascii=False), status=status,
+                    content_type=content_type, headers=headers)
+
+
+def problem(error: NavigatorError) -> Response:
+    body = {"type": "about:blank", "title": error.message, "status": error.status,
+            "code": error.code}
+    if error.fields:
+        body["fields"] = error.fields
+    headers = {}
+    if "retry_after" in error.extra:
+        body["retry_after"] = int(error.extra["retry_after"])
+        headers["Retry-After"] = str(body["retry_after"])
+    return json_response(error.status, body, "application/problem+json", headers)
+
+
+def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    if roles is None and not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        if roles is None:
+            return None
+        raise Unauthorized("A bearer token is required", code="missing_token")
+    try:
+        claims = tokens.verify_access_token(token.strip())
+        principal = Principal(user_id=int(claims["sub"]), role=str(claims["role"]),
+                              organization_id=claims.get("org"),
+                              municipality_code=claims.get("mun"))
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
+        raise Unauthorized("The token is invalid or expired", code="invalid_token") from exc
+    if roles is not None and principal.role not in roles:
+        raise Forbidden("Your role may not do this", code="role_forbidden")
+    return principal
+
+
+def load_query(schema: type[Schema] | None, request: Request) -> dict:
+    if schema is None:
+        return {}
+    instance = schema()
+    raw = {}
+    for name, field_obj in instance.fields.items():
+        key = field_obj.data_key or name
+        if key in request.args:
+            values = request.args.getlist(key)
+            raw[key] = values if isinstance(field_obj, fields.List) else values[-1]
+    try:
+        return instance.load(raw)
+    except ValidationError as err:
+        raise invalid_from_marshmallow(err, "Invalid query parameters") from err
+
+
+def load_body(schema: type[Schema] | None, request: Request) -> dict | None:
+    if schema is None:
+        return None
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidInput("The body is not valid JSON", code="malformed_json") from err
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object", code="malformed_json")
+    try:
+        return schema().load(data)
+    except ValidationError as err:
+        raise invalid_from_marshmallow(err) from err
+
+
+def _dump(spec: RouteSpec, result):
+    if spec.response is None or result is None:
+        return result
+    schema = spec.response() if isinstance(spec.response, type) else spec.response
+    return schema.dump(result)
+
+
+def _execute(service, spec: RouteSpec, handler: Callable, request: Request, path_params):
+    principal = authenticate(request, spec.roles)
+    call = Call(request, principal, load_query(spec.query, request), load_body(spec.body, request))
+    result = handler(service, call, **path_params)
+    if isinstance(result, Response):
+        return result.status_code, result
+    status = spec.status
+    if isinstance(result, tuple):
+        status, result = result
+    return status, _dump(spec, result)
+
+
+def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_params) -> Response:
+    key = request.headers.get("Idempotency-Key")
+    store = getattr(service, "idempotency", None)
+    claimed = None
+    try:
+        if key is not None and spec.method in MUTATING and store is not None:
+            check_key(key)
+            principal = authenticate(request, spec.roles)
+            scope = principal.key if principal else "anonymous"
+            fingerprint = request_fingerprint(spec.method, request.path,
+                                              request.get_data(cache=True))
+            stored = store.claim(scope, key, spec.method, request.path, fingerprint)
+            if stored is not None:
+                return json_response(stored.status, stored.body,
+                                     headers={"Idempotent-Replayed": "true"})
+            claimed = scope
+        status, payload = _execute(service, spec, handler, request, path_params)
+        response = payload if isinstance(payload, Response) else json_response(status, payload)
+    except NavigatorError as error:
+        status, payload, response = error.status, None, problem(error)
+    except Exception:  # noqa: BLE001 - a client never sees a traceback
+        log.exception("unhandled error in %s %s", spec.method, spec.path)
+        status, payload = 500, None
+        response = problem(NavigatorError("Internal error"))
+    if claimed is not None:
+        if status < 400:
+            store.complete(claimed, key, status, payload)
+        else:
+            store.complete(claimed, key, 500, None)  # a failed request may be retried
+    return response
+
+
+def route(method: str, path: str, *, summary: str, tags: list[str],
+          roles: tuple[str, ...] | None = None, body=None, query=None, response=None,
+          status: int = 200, errors: tuple[int, ...] = (), description: str = ""):
+    """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters."""
+    spec = RouteSpec(method, path, summary, tags, roles, body, query, response, status, errors,
+                     description)
+    ROUTES.append(spec)
+
+    def decorator(handler):
+        @wraps(handler)
+        def entrypoint(self, request, **path_params):
+            return _run(self, spec, handler, request, path_params)
+
+        return http(method, path)(entrypoint)
+
+    return decorator

@@ -1,0 +1,75 @@
+"""Health, liveness, the round-trip probe and the API description."""
+
+import time
+
+from werkzeug.wrappers import Response
+
+from gateway.http import API, route
+from gateway.openapi import build_spec, docs_page
+from gateway.schemas import HealthSchema, LivenessSchema, PingSchema
+from servicekit import config
+from servicekit.errors import NavigatorError
+
+HEALTH_TIMEOUT = float(config.env("HEALTH_RPC_TIMEOUT", "2"))
+
+
+_document: dict = {}
+
+
+def api_document() -> dict:
+    # built once per process: routes are fixed at import time
+    if not _document:
+        _document.update(build_spec())
+    return _document
+
+
+class SystemRoutes:
+    @route("GET", "/healthz", summary="The gateway process is alive", tags=["system"],
+           response=LivenessSchema)
+    def liveness(self, call):
+        return {"status": "ok"}
+
+    @route("GET", f"{API}/health", summary="Health of every service behind the gateway",
+           tags=["system"], response=HealthSchema,
+           description="503 when any service is down; each service is asked with a deadline.")
+    def health(self, call):
+        started = time.perf_counter()
+        pending = []
+        for service in config.SERVICES:
+            try:
+                pending.append((service, self.rpc.call_async(service, "health")))
+            except NavigatorError as error:
+                pending.append((service, error))
+        report = []
+        for service, reply in pending:
+            try:
+                if isinstance(reply, NavigatorError):
+                    raise reply
+                remaining = max(0.05, HEALTH_TIMEOUT - (time.perf_counter() - started))
+                answer = self.rpc.wait(service, reply, timeout=remaining)
+                answer["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+                report.append(answer)
+            except NavigatorError as error:
+                report.append({"service": service, "status": "down", "database": None,
+                               "broker": None, "error": error.message})
+            except Exception as error:  # noqa: BLE001 - a broken service is just "down"
+                report.append({"service": service, "status": "down", "database": None,
+                               "broker": None, "error": type(error).__name__})
+        healthy = all(item["status"] == "up" for item in report)
+        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded",
+                                           "services": report}
+
+    @route("GET", f"{API}/ping", summary="Round trip to the catalog service, no database",
+           tags=["system"], response=PingSchema)
+    def ping(self, call):
+        return self.rpc.call("catalog", "ping")
+
+    @route("GET", f"{API}/openapi.json", summary="This API's OpenAPI 3 document",
+           tags=["system"])
+    def openapi(self, call):
+        return api_document()
+
+    @route("GET", f"{API}/docs", summary="Human-readable API documentation", tags=["system"])
+    def docs(self, call):
+        return Response(docs_page(api_document()), status=200,
+                        content_type="text/html; charset=utf-8")

@@ -1,0 +1,41 @@
+"""RPC from the gateway with a deadline: a dead or stuck service answers 503, never hangs."""
+
+import eventlet
+from nameko.exceptions import UnknownService
+from nameko.rpc import ClusterRpc
+
+from servicekit import config
+from servicekit.errors import ServiceUnavailable
+
+
+class TimedClient:
+    def __init__(self, client, reply_listener, timeout: float):
+        self._client = client
+        self._pending = reply_listener.pending
+        self.timeout = timeout
+
+    def call_async(self, service: str, method: str, *args, **kwargs):
+        try:
+            return getattr(getattr(self._client, service), method).call_async(*args, **kwargs)
+        except UnknownService as exc:
+            raise ServiceUnavailable(f"service {service} is not running",
+                                     code="service_down") from exc
+
+    def wait(self, service: str, reply, timeout: float | None = None):
+        try:
+            with eventlet.Timeout(timeout or self.timeout):
+                return reply.result()
+        except eventlet.Timeout as exc:
+            # forget the call so a reply that never comes does not pile up
+            self._pending.pop(reply.correlation_id, None)
+            raise ServiceUnavailable(f"service {service} did not answer in time",
+                                     code="service_timeout") from exc
+
+    def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
+        return self.wait(service, self.call_async(service, method, *args, **kwargs), timeout)
+
+
+class TimedClusterRpc(ClusterRpc):
+    def get_dependency(self, worker_ctx):
+        return TimedClient(super().get_dependency(worker_ctx), self.reply_listener,
+                           config.rpc_timeout())

@@ -1,0 +1,25 @@
+"""Marshmallow schemas of the gateway's own routes (system, health)."""
+
+from marshmallow import Schema, fields
+
+
+class ServiceHealthSchema(Schema):
+    service = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["up", "down"]})
+    database = fields.Boolean(allow_none=True)
+    broker = fields.Boolean(allow_none=True)
+    latency_ms = fields.Float()
+    error = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok", "degraded"]})
+    services = fields.List(fields.Nested(ServiceHealthSchema), required=True)
+
+
+class LivenessSchema(Schema):
+    status = fields.String(required=True)
+
+
+class PingSchema(Schema):
+    service = fields.String(required=True)

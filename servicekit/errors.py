@@ -1,0 +1,86 @@
+"""Base errors raised in services, carried over RPC as themselves, mapped to HTTP by the gateway.
+
+Each carries a stable machine `code`, a human message and, for invalid input, field messages.
+They are registered with nameko so that an RPC caller gets the same type back, not RemoteError.
+"""
+
+from typing import Any
+
+from nameko.exceptions import deserialize_to_instance
+
+
+class NavigatorError(Exception):
+    status = 500
+    default_code = "internal_error"
+
+    def __init__(self, message: str, code: str | None = None, fields: dict | None = None,
+                 extra: dict | None = None):
+        # args are what crosses the wire: keep them plain JSON
+        super().__init__(message, code or self.default_code, fields or {}, extra or {})
+
+    @property
+    def message(self) -> str:
+        return self.args[0]
+
+    @property
+    def code(self) -> str:
+        return self.args[1]
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.args[2]
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self.args[3]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@deserialize_to_instance
+class InvalidInput(NavigatorError):
+    status = 422
+    default_code = "invalid_input"
+
+
+@deserialize_to_instance
+class Unauthorized(NavigatorError):
+    status = 401
+    default_code = "unauthorized"
+
+
+@deserialize_to_instance
+class Forbidden(NavigatorError):
+    status = 403
+    default_code = "forbidden"
+
+
+@deserialize_to_instance
+class NotFound(NavigatorError):
+    status = 404
+    default_code = "not_found"
+
+
+@deserialize_to_instance
+class Conflict(NavigatorError):
+    status = 409
+    default_code = "conflict"
+
+
+@deserialize_to_instance
+class TooManyRequests(NavigatorError):
+    status = 429
+    default_code = "too_many_requests"
+
+
+@deserialize_to_instance
+class ServiceUnavailable(NavigatorError):
+    status = 503
+    default_code = "service_unavailable"
+
+
+def invalid_from_marshmallow(err, message: str = "Invalid input") -> InvalidInput:
+    """A marshmallow ValidationError as InvalidInput with its field messages."""
+    messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+    return InvalidInput(message, fields=messages)

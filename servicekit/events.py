@@ -1,0 +1,153 @@
+"""Reliable event handling (DESIGN section 4).
+
+`reliable_handler(source, event_type)` is a Nameko event handler that never acks a failed
+message and forgets it: a handler that raises has its message republished (with publisher
+confirms) to a delay queue that dead-letters back to the handler's queue after a backoff;
+after the last delay it goes to `<queue>.parked`, where `python -m servicekit.parked`
+lists and replays it. Only after that republish is confirmed is the original acked.
+
+`idempotent` makes a handler remember each processed `event_id` in the same transaction
+as its effect, so a redelivered or replayed event changes nothing the second time.
+"""
+
+import logging
+import traceback
+from functools import wraps
+
+from kombu import Connection, Producer, Queue
+from nameko import config as nameko_config
+from nameko.events import SERVICE_POOL, EventHandler
+from sqlalchemy.dialects.postgresql import insert
+
+from servicekit import config
+from servicekit.outbox import processed_events
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-navigator-attempts"
+ERROR_HEADER = "x-navigator-error"
+ORIGIN_HEADER = "x-navigator-queue"
+
+
+def retry_delays_ms() -> list[int]:
+    """Backoff before each retry; after the last one a failing message is parked."""
+    raw = config.env("EVENT_RETRY_DELAYS_MS", "1000,5000,30000,120000")
+    return [int(part) for part in raw.split(",") if part.strip()]
+
+
+def handler_queue_name(source_service: str, event_type: str, service: str, method: str) -> str:
+    # nameko's SERVICE_POOL naming, so the queue is the one nameko itself consumes
+    return f"evt-{source_service}-{event_type}--{service}.{method}"
+
+
+def retry_queues(queue_name: str, delays: list[int]) -> list[Queue]:
+    return [
+        Queue(
+            f"{queue_name}.retry-{attempt}",
+            durable=True,
+            queue_arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue_name,
+            },
+        )
+        for attempt, delay in enumerate(delays, start=1)
+    ]
+
+
+def parked_queue(queue_name: str) -> Queue:
+    return Queue(f"{queue_name}.parked", durable=True)
+
+
+class ReliableEventHandler(EventHandler):
+    def __init__(self, source_service: str, event_type: str, **kwargs):
+        kwargs.setdefault("handler_type", SERVICE_POOL)
+        kwargs["reliable_delivery"] = True
+        kwargs["requeue_on_error"] = False
+        super().__init__(source_service, event_type, **kwargs)
+
+    def setup(self):
+        super().setup()
+        self.delays = retry_delays_ms()
+        self.retry_queues = retry_queues(self.queue.name, self.delays)
+        self.parked = parked_queue(self.queue.name)
+        self.amqp_uri = nameko_config.get("AMQP_URI", config.amqp_uri())
+        with Connection(self.amqp_uri) as conn:
+            channel = conn.channel()
+            for queue in [*self.retry_queues, self.parked]:
+                queue(channel).declare()
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            self.consumer.ack_message(message)
+            return result, exc_info
+        try:
+            self._reroute_failed(message, exc_info)
+        except Exception:  # noqa: BLE001
+            # could not park it safely: give it back to the broker rather than lose it
+            log.exception("could not reroute failed message; requeueing it")
+            self.consumer.requeue_message(message)
+        else:
+            self.consumer.ack_message(message)
+        return result, exc_info
+
+    def _reroute_failed(self, message, exc_info):
+        headers = dict(message.headers or {})
+        attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
+        headers[ATTEMPTS_HEADER] = attempts
+        headers[ORIGIN_HEADER] = self.queue.name
+        headers[ERROR_HEADER] = "".join(traceback.format_exception_only(*exc_info[:2]))[-1000:]
+        headers.pop("x-death", None)
+        if attempts <= len(self.delays):
+            target = self.retry_queues[attempts - 1].name
+            log.warning("event %s failed (attempt %d), retry via %s",
+                        message.properties.get("message_id"), attempts, target)
+        else:
+            target = self.parked.name
+            log.error("event %s failed %d times, parked in %s",
+                      message.properties.get("message_id"), attempts, target)
+        republish(self.amqp_uri, message, routing_key=target, headers=headers)
+
+
+def republish(amqp_uri: str, message, routing_key: str, headers: dict) -> None:
+    """Publish `message` unchanged but for its headers to a queue, confirmed by the broker."""
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.channel())
+        producer.publish(
+            message.body,
+            exchange="",
+            routing_key=routing_key,
+            headers=headers,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=2,
+            message_id=message.properties.get("message_id"),
+        )
+
+
+reliable_handler = ReliableEventHandler.decorator
+
+
+def claim_event(session, event_id: str, handler: str) -> bool:
+    """True the first time (event, handler) is seen; the claim commits with the effect."""
+    inserted = session.execute(
+        insert(processed_events)
+        .values(event_id=event_id, handler=handler)
+        .on_conflict_do_nothing()
+        .returning(processed_events.c.event_id)
+    ).first()
+    return inserted is not None
+
+
+def idempotent(method):
+    """For a handler method of a service with `db = Database()`, taking an event envelope."""
+    handler = f"{method.__qualname__}"
+
+    @wraps(method)
+    def wrapper(self, envelope):
+        if not claim_event(self.db, envelope["event_id"], handler):
+            log.info("event %s already processed by %s", envelope["event_id"], handler)
+            return None
+        return method(self, envelope)
+
+    return wrapper

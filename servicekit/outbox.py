@@ -1,0 +1,210 @@
+"""The transactional outbox (DESIGN section 4).
+
+`emit(session, ...)` writes an event into the `outbox` table in the same transaction as the
+change it reports. `OutboxRelay`, a dependency of every service that emits, publishes the
+unsent rows with publisher confirms to the service's Nameko event exchange (`<service>.events`,
+routing key = event type) and marks them sent. Rows are claimed with
+`FOR UPDATE SKIP LOCKED`, so several instances of a service never publish the same row twice;
+a crash between publishing and marking re-publishes on restart (at-least-once), which
+consumers absorb by remembering `event_id`s.
+"""
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import eventlet
+from eventlet.event import Event
+from kombu import Connection, Exchange, Producer
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from servicekit import config
+from servicekit.db import make_engine
+from servicekit.faults import crash_point
+
+log = logging.getLogger(__name__)
+
+# Shared by every service's Alembic history (each creates these tables in its own database).
+metadata = MetaData()
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("type", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("handler", String(200), primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+def events_exchange(service: str) -> Exchange:
+    # must match nameko.events.get_event_exchange, or RabbitMQ refuses the redeclaration
+    return Exchange(f"{service}.events", type="topic", durable=True, delivery_mode=2)
+
+
+def envelope(event_type: str, data: dict, producer: str, version: int = 1,
+             correlation_id: str | None = None) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "version": version,
+        "occurred_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "producer": producer,
+        "correlation_id": correlation_id,
+        "data": data,
+    }
+
+
+def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
+    """Record an event to be published once the surrounding transaction commits."""
+    body = envelope(event_type, data, session.info["producer"], version,
+                    session.info.get("correlation_id"))
+    session.execute(insert(outbox).values(
+        event_id=uuid.UUID(body["event_id"]), type=event_type, version=version, body=body))
+    session.info["emitted"] = True
+    return body
+
+
+class OutboxPublisher:
+    """Publishes envelopes to one service's event exchange, each confirmed by the broker."""
+
+    def __init__(self, service: str, amqp_uri: str | None = None):
+        self.exchange = events_exchange(service)
+        self.amqp_uri = amqp_uri or config.amqp_uri()
+        self.connection = None
+        self.producer = None
+
+    def _connect(self):
+        self.connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
+        self.connection.ensure_connection(max_retries=3)
+        self.producer = Producer(self.connection.channel(), exchange=self.exchange)
+        self.exchange(self.producer.channel).declare()
+
+    def publish(self, body: dict) -> None:
+        if self.producer is None:
+            self._connect()
+        try:
+            self.producer.publish(
+                body,
+                routing_key=body["type"],
+                serializer="json",
+                delivery_mode=2,
+                message_id=body["event_id"],
+                # nameko turns these headers into the consumer's context data
+                headers={"nameko.correlation_id": body.get("correlation_id") or ""},
+            )
+        except Exception:
+            self.close()
+            raise
+
+    def close(self):
+        if self.connection is not None:
+            try:
+                self.connection.release()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+        self.connection = self.producer = None
+
+
+def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> int:
+    """Publish one batch of unsent rows; returns how many were published."""
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(outbox.c.id, outbox.c.body)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return 0
+        for row in rows:
+            publisher.publish(row.body)
+        crash_point("after_publish_before_mark")
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([row.id for row in rows]))
+            .values(published_at=func.now())
+        )
+    return len(rows)
+
+
+class OutboxRelay(DependencyProvider):
+    """Runs the relay loop inside the service's container; `Database` wakes it on commit."""
+
+    def __init__(self, poll_interval: float | None = None):
+        self.poll_interval = poll_interval
+        self._wakeup = Event()
+        self._running = False
+
+    def setup(self):
+        self.service = self.container.service_name
+        if self.poll_interval is None:
+            self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "0.5"))
+        self.engine = make_engine(self.service, pool_size=1, max_overflow=1)
+        self.publisher = OutboxPublisher(self.service)
+
+    def start(self):
+        self._running = True
+        self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+
+    def stop(self):
+        self._running = False
+        self.wake()
+
+    def kill(self):
+        self.stop()
+
+    def wake(self):
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    def _run(self):
+        failures = 0
+        while self._running:
+            try:
+                published = relay_batch(self.engine, self.publisher)
+                failures = 0
+            except Exception:  # noqa: BLE001 - the relay must outlive a broker or db hiccup
+                failures += 1
+                log.exception("outbox relay of %s failed (attempt %d)", self.service, failures)
+                eventlet.sleep(min(30.0, 0.5 * 2**failures))
+                continue
+            if published:
+                continue  # drain the backlog before sleeping
+            with eventlet.Timeout(self.poll_interval, False):
+                self._wakeup.wait()
+            self._wakeup = Event()
+        self.publisher.close()
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self

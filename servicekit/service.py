@@ -1,0 +1,35 @@
+"""What every Navigator service class inherits: its database session, its outbox relay and
+the `health` RPC."""
+
+import time
+
+from nameko.rpc import rpc
+from sqlalchemy import text
+
+from servicekit.db import Database
+from servicekit.outbox import OutboxRelay
+
+
+class ServiceBase:
+    name: str
+
+    db = Database()
+    outbox_relay = OutboxRelay()
+
+    @rpc
+    def ping(self) -> dict:
+        """The cheapest possible round trip, for monitoring and benchmarks."""
+        return {"service": self.name}
+
+    @rpc
+    def health(self) -> dict:
+        # the request reached us over RabbitMQ, so the broker is reachable
+        started = time.perf_counter()
+        database = self.db.execute(text("SELECT 1")).scalar() == 1
+        return {
+            "service": self.name,
+            "status": "up" if database else "down",
+            "database": database,
+            "broker": True,
+            "database_ms": round((time.perf_counter() - started) * 1000, 2),
+        }

@@ -1,0 +1,70 @@
+"""Access tokens: short-lived JWTs signed by accounts (Ed25519) and verified by the gateway
+locally with the public key, so no request costs an RPC to check who is asking."""
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from servicekit import config
+
+ISSUER = "navigator-accounts"
+AUDIENCE = "navigator"
+ALGORITHM = "EdDSA"
+
+# Development-only key pair: refused when NAVIGATOR_ENV=production.
+DEV_PRIVATE_KEY = """-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEII0rex0oelWoR+rHgNMyGYITbGc7oGaqDswqYJrY8Mcd
+-----END PRIVATE KEY-----
+"""
+DEV_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAe3v0QdQkNfjLwhLXdLzFdSVY4wBsIgEYwOvsYwsNR0c=
+-----END PUBLIC KEY-----
+"""
+
+
+class InsecureConfiguration(RuntimeError):
+    pass
+
+
+def _key(name: str, dev_default: str) -> str:
+    value = config.env(name, dev_default).replace("\\n", "\n")
+    if config.is_production() and value.strip() == dev_default.strip():
+        raise InsecureConfiguration(f"{name} is the development default; set a real key")
+    return value
+
+
+def private_key() -> str:
+    return _key("JWT_PRIVATE_KEY", DEV_PRIVATE_KEY)
+
+
+def public_key() -> str:
+    return _key("JWT_PUBLIC_KEY", DEV_PUBLIC_KEY)
+
+
+def access_token_ttl() -> int:
+    return int(config.env("ACCESS_TOKEN_TTL", "900"))
+
+
+def issue_access_token(claims: dict, key: str | None = None, ttl: int | None = None,
+                       now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    payload = {
+        **claims,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl or access_token_ttl())).timestamp()),
+    }
+    return jwt.encode(payload, key or private_key(), algorithm=ALGORITHM)
+
+
+def verify_access_token(token: str, key: str | None = None) -> dict:
+    """The token's claims, or jwt.InvalidTokenError. Only EdDSA is accepted (never `none`)."""
+    return jwt.decode(
+        token,
+        key or public_key(),
+        algorithms=[ALGORITHM],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+        options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+    )

@@ -1,0 +1,504 @@
+"""Rules of the accounts service: roles, personal data of children, passwords, login
+throttling and refresh tokens.
+
+Plain Python only: no Nameko, no SQLAlchemy, no marshmallow. The service and its schemas
+call these functions; the unit tests call them directly.
+
+Messages are in Russian (they reach parents through the gateway); every error also has a
+stable English ``code``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class InvalidField(ValueError):
+    """One input field breaks a rule; the gateway turns it into a 422 field message."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+class WeakPassword(ValueError):
+    """The password does not satisfy the password policy."""
+
+    def __init__(self, message: str, code: str = "weak_password") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- roles ------------------------------------------------------------------------------
+
+PARENT = "parent"
+PROVIDER = "provider"
+MUNICIPAL_OPERATOR = "municipal_operator"
+REGIONAL_OPERATOR = "regional_operator"
+
+ROLES = (PARENT, PROVIDER, MUNICIPAL_OPERATOR, REGIONAL_OPERATOR)
+STAFF_ROLES = frozenset({PROVIDER, MUNICIPAL_OPERATOR, REGIONAL_OPERATOR})
+
+
+def can_create_staff(
+    creator_role: str,
+    creator_municipality_code: str | None,
+    new_role: str,
+    new_municipality_code: str | None,
+) -> bool:
+    """May a user of ``creator_role`` create a staff account of ``new_role``?
+
+    ``new_municipality_code`` is the municipality of the new provider's organization, or
+    of the new municipal operator. Parents register themselves; nobody creates them.
+    """
+    if new_role not in STAFF_ROLES:
+        return False
+    if creator_role == REGIONAL_OPERATOR:
+        return True
+    if creator_role == MUNICIPAL_OPERATOR:
+        return (
+            new_role == PROVIDER
+            and creator_municipality_code is not None
+            and new_municipality_code is not None
+            and creator_municipality_code == new_municipality_code
+        )
+    return False
+
+
+# --- SNILS ------------------------------------------------------------------------------
+
+# The check number is verified only for numbers above 001-001-998 (Pension Fund rule).
+SNILS_CHECKED_FROM = 1_001_999
+_SEPARATORS = re.compile(r"[\s\-\u2010\u2011\u2012\u2013\u2014\u2212]+")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def snils_check_number(first_nine_digits: str) -> int:
+    """Check number of a SNILS: weights 9..1 over the first nine digits, reduced mod 101."""
+    if len(first_nine_digits) != 9 or not _ASCII_DIGITS.fullmatch(first_nine_digits):
+        raise ValueError("a SNILS number is nine digits before the check number")
+    weights = range(9, 0, -1)
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first_nine_digits, weights, strict=True)
+    )
+    if total < 100:
+        return total
+    if total in (100, 101):
+        return 0
+    remainder = total % 101
+    return 0 if remainder == 100 else remainder
+
+
+def _snils_digits(text: object) -> str | None:
+    if not isinstance(text, str):
+        return None
+    digits = _SEPARATORS.sub("", text)
+    if len(digits) != 11 or not _ASCII_DIGITS.fullmatch(digits):
+        return None
+    return digits
+
+
+def _snils_problem(digits: str) -> str | None:
+    number = digits[:9]
+    if len(set(number)) == 1:
+        return "СНИЛС не может состоять из одной повторяющейся цифры"
+    if int(number) < SNILS_CHECKED_FROM:
+        return None
+    if snils_check_number(number) != int(digits[9:]):
+        return "неверное контрольное число СНИЛС"
+    return None
+
+
+def is_valid_snils(snils: str) -> bool:
+    """True for a well-formed SNILS ("112-233-445 95" or "11223344595") with a right check."""
+    digits = _snils_digits(snils)
+    return digits is not None and _snils_problem(digits) is None
+
+
+def normalize_snils(text: str, field: str = "snils") -> str:
+    """The SNILS as 11 digits, or InvalidField when malformed or the check number is wrong."""
+    digits = _snils_digits(text)
+    if digits is None:
+        raise InvalidField(field, "СНИЛС должен состоять из 11 цифр: 123-456-789 01", "format")
+    problem = _snils_problem(digits)
+    if problem is not None:
+        raise InvalidField(field, problem, "checksum")
+    return digits
+
+
+def format_snils(snils: str) -> str:
+    """'11223344595' -> '112-233-445 95' (no check-number validation)."""
+    digits = _snils_digits(snils)
+    if digits is None:
+        raise InvalidField("snils", "СНИЛС должен состоять из 11 цифр", "format")
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+def mask_snils(snils: str) -> str:
+    """'11223344595' -> '***-***-445 95'; anything not a SNILS is masked as a document."""
+    digits = _snils_digits(snils)
+    if digits is None:
+        return mask_document(snils)
+    return f"***-***-{digits[6:9]} {digits[9:11]}"
+
+
+def mask_document(value: str | None, keep: int = 2) -> str:
+    """'123456' -> '****56'. Values shorter than 2*keep are masked entirely."""
+    if not value:
+        return ""
+    text = value.strip()
+    if len(text) < 2 * keep:
+        return "*" * len(text)
+    return "*" * (len(text) - keep) + text[-keep:]
+
+
+# --- birth certificate ------------------------------------------------------------------
+
+
+class BirthCertificate(NamedTuple):
+    series: str  # "IV-БА"
+    number: str  # "123456"
+
+
+# Canonical Roman numerals 1..399 (only I, V, X, L, C are used in series).
+_ROMAN = re.compile(r"(?=[IVXLC])C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_SERIES = re.compile(r"[IVXLC]+-[А-ЯЁ]{2}")
+# Letters people type in the wrong layout: Cyrillic look-alikes in the Roman part, Latin
+# look-alikes in the Cyrillic part.
+_TO_ROMAN = str.maketrans({"І": "I", "Х": "X", "С": "C", "Ⅰ": "I", "Ⅴ": "V", "Ⅹ": "X"})
+_TO_CYRILLIC = str.maketrans("ABCEHKMOPTXY", "АВСЕНКМОРТХУ")
+
+
+def normalize_birth_certificate(series: str, number: str) -> BirthCertificate:
+    """A Russian birth certificate: series "IV-БА" (Roman numeral, hyphen, two Cyrillic
+    capitals) and a 6-digit number. Accepts "iv ба", "IVБА", "IV–БА", "123 456"."""
+    if not isinstance(series, str) or not isinstance(number, str):
+        raise InvalidField("birth_certificate_series", "укажите серию и номер", "required")
+    compact = _SEPARATORS.sub("-", series.strip().upper())
+    roman, _, letters = compact.partition("-")
+    if not letters:  # "IVБА": split where the Cyrillic letters start
+        cut = len(compact) - 2
+        roman, letters = compact[:cut], compact[cut:]
+    roman = roman.translate(_TO_ROMAN)
+    letters = letters.translate(_TO_CYRILLIC)
+    candidate = f"{roman}-{letters}"
+    if not _SERIES.fullmatch(candidate) or not _ROMAN.fullmatch(roman):
+        raise InvalidField(
+            "birth_certificate_series",
+            "серия свидетельства о рождении: римское число, дефис и две русские буквы, "
+            "например IV-БА",
+            "format",
+        )
+    digits = _SEPARATORS.sub("", number)
+    if len(digits) != 6 or not _ASCII_DIGITS.fullmatch(digits):
+        raise InvalidField(
+            "birth_certificate_number", "номер свидетельства о рождении: 6 цифр", "format"
+        )
+    return BirthCertificate(candidate, digits)
+
+
+# --- child data -------------------------------------------------------------------------
+
+CHILD_MAX_AGE_YEARS = 18
+NAME_MAX_LENGTH = 100
+SEXES = frozenset({"male", "female"})
+
+
+def _birthday_in(year: int, birth_date: date) -> date:
+    # Born on 29 February: in a common year the birthday is 28 February (Civil Code, 192).
+    if birth_date.month == 2 and birth_date.day == 29:
+        try:
+            return date(year, 2, 29)
+        except ValueError:
+            return date(year, 2, 28)
+    return birth_date.replace(year=year)
+
+
+def age_on(birth_date: date, on: date) -> int:
+    """Completed years of age on the day ``on``."""
+    years = on.year - birth_date.year
+    return years if on >= _birthday_in(on.year, birth_date) else years - 1
+
+
+def _as_date(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def check_birth_date(
+    birth_date: date, today: date, max_age_years: int = CHILD_MAX_AGE_YEARS
+) -> None:
+    """A child's birth date is not in the future and the child is not yet 18 (on the 18th
+    birthday the person is an adult and cannot be registered as a child)."""
+    if not isinstance(birth_date, date):
+        raise InvalidField("birth_date", "укажите дату рождения", "required")
+    birth_date, today = _as_date(birth_date), _as_date(today)
+    if birth_date > today:
+        raise InvalidField("birth_date", "дата рождения не может быть в будущем", "in_future")
+    if age_on(birth_date, today) >= max_age_years:
+        raise InvalidField(
+            "birth_date", f"ребёнку должно быть меньше {max_age_years} лет", "too_old"
+        )
+
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_HYPHENS = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2212"})
+_NAME_SEPARATOR = re.compile(r"\s*([-'])\s*")
+_DOUBLE_SEPARATOR = re.compile(r"[ \-']{2}")
+
+
+def _is_cyrillic_letter(char: str) -> bool:
+    return char.isalpha() and unicodedata.name(char, "").startswith("CYRILLIC")
+
+
+def normalize_person_name(value: str | None, field: str, required: bool = True) -> str | None:
+    """A surname, first name or patronymic of a child, as written in a Russian document.
+
+    Only Cyrillic letters (Russian and the other Cyrillic alphabets, e.g. Khakas), single
+    hyphens, spaces and apostrophes between letters; 1..100 characters after whitespace is
+    collapsed. Latin letters are refused: the name must match the birth certificate, and a
+    look-alike Latin letter would make the same name two different strings.
+    An empty optional name (a patronymic) gives None.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidField(field, "обязательное поле", "required")
+        return None
+    if not isinstance(value, str):
+        raise InvalidField(field, "должно быть строкой", "type")
+    text = unicodedata.normalize("NFC", value).translate(_APOSTROPHES).translate(_HYPHENS)
+    text = " ".join(text.split())
+    text = _NAME_SEPARATOR.sub(r"\1", text)
+    if len(text) > NAME_MAX_LENGTH:
+        raise InvalidField(field, f"не длиннее {NAME_MAX_LENGTH} символов", "too_long")
+    if any(not _is_cyrillic_letter(c) and c not in " -'" for c in text):
+        raise InvalidField(
+            field, "допустимы только русские буквы, дефис, пробел и апостроф", "characters"
+        )
+    if (
+        not _is_cyrillic_letter(text[0])
+        or not _is_cyrillic_letter(text[-1])
+        or _DOUBLE_SEPARATOR.search(text)
+    ):
+        raise InvalidField(
+            field, "дефис, пробел и апостроф допустимы только между буквами", "separators"
+        )
+    return text
+
+
+def normalize_sex(value: str | None) -> str:
+    """'male' or 'female'."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if text not in SEXES:
+        raise InvalidField("sex", "укажите пол: male или female", "choice")
+    return text
+
+
+# --- e-mail -----------------------------------------------------------------------------
+
+_EMAIL_LOCAL = re.compile(r"[^\s@\"(),:;<>\[\]\\]+")
+_DOMAIN_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?")
+
+
+def normalize_email(email: str | None) -> str:
+    """Stripped and lower-cased (accounts are unique by the lower-cased e-mail).
+
+    Refuses only what is obviously not an address; Cyrillic domains (.рф) are allowed.
+    """
+    if not isinstance(email, str) or not email.strip():
+        raise InvalidField("email", "укажите адрес электронной почты", "required")
+    text = email.strip().lower()
+    local, at, domain = text.rpartition("@")
+    labels = domain.split(".")
+    if (
+        not at
+        or len(text) > 254
+        or len(local) > 64
+        or not _EMAIL_LOCAL.fullmatch(local)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+        or len(labels) < 2
+        or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        raise InvalidField("email", "неверный адрес электронной почты", "format")
+    return text
+
+
+# --- passwords --------------------------------------------------------------------------
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+_COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt"
+# A Russian word typed with the Latin layout ("gfhjkm" = "пароль") is just as common.
+_RU_TO_LATIN_KEYS = str.maketrans(
+    "йцукенгшщзхъфывапролджэячсмитьбюё", "qwertyuiop[]asdfghjkl;'zxcvbnm,.`"
+)
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords, lower-case; read once, on first use."""
+    with _COMMON_PASSWORDS_FILE.open(encoding="utf-8") as lines:
+        return frozenset(s for line in lines if (s := line.strip().lower()))
+
+
+def _character_classes(password: str) -> int:
+    return sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+
+
+def check_password(password: str, email: str | None = None, full_name: str | None = None) -> None:
+    """Raise WeakPassword unless the password is 10..128 characters, not a common password,
+    does not contain the e-mail's local part or a part of the name, has at least two
+    character classes (lower, upper, digit, other) and at least 4 different characters."""
+    if not isinstance(password, str) or len(password) < PASSWORD_MIN_LENGTH:
+        raise WeakPassword(
+            f"пароль должен быть не короче {PASSWORD_MIN_LENGTH} символов", "too_short"
+        )
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise WeakPassword(
+            f"пароль должен быть не длиннее {PASSWORD_MAX_LENGTH} символов", "too_long"
+        )
+    lowered = password.lower()
+    common = common_passwords()
+    if lowered in common or lowered.translate(_RU_TO_LATIN_KEYS) in common:
+        raise WeakPassword("этот пароль слишком распространён, выберите другой", "common")
+    if email:
+        local = email.strip().lower().rpartition("@")[0] or email.strip().lower()
+        # "ivan.petrov@..." also forbids "petrov" alone.
+        pieces = [local] + [p for p in re.split(r"[._+\-]", local) if len(p) >= 4]
+        if any(len(piece) >= 3 and piece in lowered for piece in pieces):
+            raise WeakPassword("пароль не должен содержать адрес электронной почты", "email")
+    if full_name:
+        for part in full_name.lower().split():
+            if len(part) >= 3 and part in lowered:
+                raise WeakPassword("пароль не должен содержать имя или фамилию", "name")
+    if _character_classes(password) < 2:
+        raise WeakPassword(
+            "пароль должен содержать символы хотя бы двух видов: строчные и заглавные "
+            "буквы, цифры, знаки",
+            "classes",
+        )
+    if len(set(lowered)) < 4:
+        raise WeakPassword("в пароле слишком мало разных символов", "repetitive")
+
+
+# --- login throttling -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThrottleDecision:
+    allowed: bool
+    retry_after_seconds: int  # 0 when allowed
+
+
+class LoginThrottle:
+    """Whether a login attempt may be checked, given the recent failures of one key (an
+    account or an IP address). The caller counts failures in ``window`` ending now and
+    calls ``decide`` for each key; a refused attempt is not checked and is not a failure.
+
+    - from ``lock_after`` failures on: locked for ``lock_for`` after the last failure;
+    - from ``delay_after`` failures on: wait ``base_delay * 2**(n - delay_after)`` after
+      the last failure (1 s after 3 failures, 2 s after 4 with the defaults).
+    """
+
+    def __init__(
+        self,
+        lock_after: int = 5,
+        window: timedelta = timedelta(minutes=15),
+        lock_for: timedelta = timedelta(minutes=15),
+        delay_after: int = 3,
+        base_delay: timedelta = timedelta(seconds=1),
+    ) -> None:
+        if not 0 < delay_after <= lock_after:
+            raise ValueError("need 0 < delay_after <= lock_after")
+        self.lock_after = lock_after
+        self.window = window
+        self.lock_for = lock_for
+        self.delay_after = delay_after
+        self.base_delay = base_delay
+
+    def wait_after(self, failures_in_window: int) -> timedelta:
+        """How long after the last failure the next attempt is allowed."""
+        if failures_in_window >= self.lock_after:
+            return self.lock_for
+        if failures_in_window >= self.delay_after:
+            return self.base_delay * 2 ** (failures_in_window - self.delay_after)
+        return timedelta(0)
+
+    def decide(
+        self, failures_in_window: int, last_failure_at: datetime | None, now: datetime
+    ) -> ThrottleDecision:
+        wait = self.wait_after(failures_in_window)
+        if wait <= timedelta(0):
+            return ThrottleDecision(True, 0)
+        # Failures without a time are treated as just now, the safe side.
+        since_last = timedelta(0) if last_failure_at is None else now - last_failure_at
+        remaining = wait - max(since_last, timedelta(0))  # a failure "in the future": skew
+        if remaining <= timedelta(0):
+            return ThrottleDecision(True, 0)
+        return ThrottleDecision(False, max(1, math.ceil(remaining.total_seconds())))
+
+
+# --- refresh tokens ---------------------------------------------------------------------
+
+RefreshCheck = Literal["ok", "reuse", "expired", "revoked"]
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    family_id: str
+    token_hash: str
+    rotated_at: datetime | None
+    revoked_at: datetime | None
+    expires_at: datetime
+
+
+def check_refresh(token_state: RefreshToken, now: datetime) -> RefreshCheck:
+    """What presenting this refresh token means.
+
+    "reuse": it was already rotated, so someone holds a copy; the caller revokes the whole
+    family. Reuse is reported even past expiry, since the copy may still be in use.
+    """
+    if token_state.revoked_at is not None:
+        return "revoked"
+    if token_state.rotated_at is not None:
+        return "reuse"
+    if now >= token_state.expires_at:
+        return "expired"
+    return "ok"
+
+
+def hash_token(token: str) -> str:
+    """What the database keeps instead of a refresh token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+# --- consent ----------------------------------------------------------------------------
+
+CONSENT_TEXT_VERSION = "2026-09-01"

@@ -1,0 +1,7 @@
+"""Accounts service."""
+
+from servicekit.service import ServiceBase
+
+
+class AccountsService(ServiceBase):
+    name = "accounts"

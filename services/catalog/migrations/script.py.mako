@@ -1,0 +1,1 @@
+../../../servicekit/templates/script.py.mako

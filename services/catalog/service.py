@@ -1,0 +1,7 @@
+"""Catalog service."""
+
+from servicekit.service import ServiceBase
+
+
+class CatalogService(ServiceBase):
+    name = "catalog"
