@@ -46,6 +46,8 @@ class IdempotencyStore(DependencyProvider):
     def stop(self):
         self.engine.dispose()
 
+    kill = stop  # nameko kills (not stops) containers in tests and on a second Ctrl-C
+
     def get_dependency(self, worker_ctx):
         return self
 

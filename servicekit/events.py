@@ -15,7 +15,6 @@ import traceback
 from functools import wraps
 
 from kombu import Connection, Producer, Queue
-from nameko import config as nameko_config
 from nameko.events import SERVICE_POOL, EventHandler
 from sqlalchemy.dialects.postgresql import insert
 
@@ -41,9 +40,10 @@ def handler_queue_name(source_service: str, event_type: str, service: str, metho
 
 
 def retry_queues(queue_name: str, delays: list[int]) -> list[Queue]:
+    # named by delay, so changing the backoff never clashes with an existing queue's TTL
     return [
         Queue(
-            f"{queue_name}.retry-{attempt}",
+            f"{queue_name}.retry-{delay}ms",
             durable=True,
             queue_arguments={
                 "x-message-ttl": delay,
@@ -51,7 +51,7 @@ def retry_queues(queue_name: str, delays: list[int]) -> list[Queue]:
                 "x-dead-letter-routing-key": queue_name,
             },
         )
-        for attempt, delay in enumerate(delays, start=1)
+        for delay in delays
     ]
 
 
@@ -71,7 +71,6 @@ class ReliableEventHandler(EventHandler):
         self.delays = retry_delays_ms()
         self.retry_queues = retry_queues(self.queue.name, self.delays)
         self.parked = parked_queue(self.queue.name)
-        self.amqp_uri = nameko_config.get("AMQP_URI", config.amqp_uri())
         with Connection(self.amqp_uri) as conn:
             channel = conn.channel()
             for queue in [*self.retry_queues, self.parked]:

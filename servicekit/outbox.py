@@ -170,7 +170,9 @@ class OutboxRelay(DependencyProvider):
         if self.poll_interval is None:
             self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "0.5"))
         self.engine = make_engine(self.service, pool_size=1, max_overflow=1)
-        self.publisher = OutboxPublisher(self.service)
+        from nameko import config as nameko_config
+
+        self.publisher = OutboxPublisher(self.service, nameko_config.get("AMQP_URI"))
 
     def start(self):
         self._running = True

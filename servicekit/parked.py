@@ -73,7 +73,7 @@ def replay(amqp_uri: str | None = None, event_id: str | None = None,
                 headers.pop(ATTEMPTS_HEADER, None)
                 headers.pop(ERROR_HEADER, None)
                 republish(uri, message, routing_key=origin, headers=headers)
-                message.ack()
+                channel.basic_ack(message.delivery_tag)
                 replayed += 1
         channel.close()
     return replayed

@@ -86,9 +86,7 @@ class CapacityBelowOccupied(Exception):
     code = "capacity_below_occupied"
 
     def __init__(self, new_capacity: int, occupied: int) -> None:
-        super().__init__(
-            f"нельзя уменьшить число мест до {new_capacity}: занято {occupied}"
-        )
+        super().__init__(f"нельзя уменьшить число мест до {new_capacity}: занято {occupied}")
         self.new_capacity = new_capacity
         self.occupied = occupied
 
@@ -350,12 +348,14 @@ def check_schedule(lessons: Iterable[Mapping[str, object]]) -> list[dict[str, ob
             raise InvalidField("schedule", "день недели: число от 1 (пн) до 7 (вс)", "weekday")
         start, end = lesson.get("start"), lesson.get("end")
         if _minutes(start, "schedule") >= _minutes(end, "schedule"):
-            raise InvalidField("schedule", "занятие должно начинаться раньше, чем закончится", "order")
+            raise InvalidField(
+                "schedule", "занятие должно начинаться раньше, чем закончится", "order"
+            )
         clean.append({"weekday": weekday, "start": start, "end": end})
     if not clean:
         raise InvalidField("schedule", "укажите хотя бы одно занятие в неделю", "required")
     clean.sort(key=lambda lesson: (lesson["weekday"], lesson["start"]))
-    for previous, lesson in zip(clean, clean[1:]):
+    for previous, lesson in zip(clean, clean[1:], strict=False):
         if previous["weekday"] == lesson["weekday"] and lesson["start"] < previous["end"]:
             raise InvalidField("schedule", "занятия в один день пересекаются", "overlap")
     return clean

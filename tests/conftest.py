@@ -1,0 +1,137 @@
+"""Fixtures: a fresh PostgreSQL database per service and a fresh RabbitMQ virtual host per
+test run, removed afterwards. Pure-domain tests use none of them and need no server."""
+
+import os
+import uuid
+from urllib.parse import quote, urlparse, urlunparse
+
+import pytest
+import requests
+
+from servicekit import config
+from tests.support import servers
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def server_urls():
+    containers = []
+    if not (servers.reachable(config.server_url(), 5432)
+            and servers.reachable(config.amqp_uri(), 5672)):
+        if servers.docker_available():
+            containers = servers.start_containers()
+        else:
+            pytest.fail(f"PostgreSQL or RabbitMQ is not reachable. {servers.HINT}",
+                        pytrace=False)
+    yield {"database": config.server_url(), "amqp": config.amqp_uri()}
+    for container in containers:
+        container.stop()
+
+
+@pytest.fixture(scope="session")
+def vhost(server_urls):
+    """A RabbitMQ virtual host of this run; AMQP_URI points at it for everything below."""
+    name = f"navtest_{RUN_ID}"
+    api = urlparse(servers.rabbit_api_uri())
+    base = urlunparse(api._replace(netloc=api.hostname + (f":{api.port}" if api.port else "")))
+    auth = (api.username or "guest", api.password or "guest")
+    amqp = urlparse(server_urls["amqp"])
+    try:
+        response = requests.put(f"{base}/api/vhosts/{name}", auth=auth, timeout=10)
+        response.raise_for_status()
+        requests.put(f"{base}/api/permissions/{name}/{amqp.username or 'guest'}", auth=auth,
+                     json={"configure": ".*", "write": ".*", "read": ".*"},
+                     timeout=10).raise_for_status()
+    except requests.RequestException as exc:
+        pytest.fail(f"RabbitMQ management API at {base} refused to create a vhost ({exc}). "
+                    f"{servers.HINT}", pytrace=False)
+    uri = urlunparse(amqp._replace(path="/" + quote(name, safe="")))
+    previous = os.environ.get("AMQP_URI")
+    os.environ["AMQP_URI"] = uri
+    yield uri
+    if previous is None:
+        os.environ.pop("AMQP_URI", None)
+    else:
+        os.environ["AMQP_URI"] = previous
+    requests.delete(f"{base}/api/vhosts/{name}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def databases(server_urls):
+    """One fresh, migrated database per service (and the gateway) for this run."""
+    from servicekit import migrate
+
+    urls = {}
+    for owner in config.DATABASE_OWNERS:
+        url = config.with_driver(f"{server_urls['database']}/navtest_{RUN_ID}_{owner}")
+        migrate.create_database(url)
+        migrate.upgrade(owner, url)
+        urls[owner] = url
+        os.environ[f"{owner.upper()}_DATABASE_URL"] = url
+    yield urls
+    for owner, url in urls.items():
+        os.environ.pop(f"{owner.upper()}_DATABASE_URL", None)
+        migrate.drop_database(url)
+
+
+@pytest.fixture
+def nameko_config(vhost):
+    from nameko import config as nameko_config
+
+    with nameko_config.patch({"AMQP_URI": vhost, "serializer": "json",
+                              "WEB_SERVER_ADDRESS": "127.0.0.1:0"}):
+        yield
+
+
+@pytest.fixture
+def engine_of(databases):
+    """A SQLAlchemy engine on one service's test database."""
+    import sqlalchemy as sa
+
+    engines = []
+
+    def make(owner: str):
+        engine = sa.create_engine(databases[owner])
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def probe_database(server_urls, databases):
+    """The probe service's own database (tests/support/probe_service.py)."""
+    import sqlalchemy as sa
+
+    from servicekit import migrate
+    from servicekit.outbox import metadata as messaging
+    from tests.support.probe_service import metadata
+
+    url = config.with_driver(f"{server_urls['database']}/navtest_{RUN_ID}_probe")
+    migrate.create_database(url)
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    messaging.create_all(engine)
+    engine.dispose()
+    os.environ["PROBE_DATABASE_URL"] = url
+    yield url
+    os.environ.pop("PROBE_DATABASE_URL", None)
+    migrate.drop_database(url)
+
+
+@pytest.fixture
+def probe_engine(probe_database):
+    import sqlalchemy as sa
+
+    from servicekit.outbox import metadata as messaging
+    from tests.support.probe_service import metadata
+
+    engine = sa.create_engine(probe_database)
+    with engine.begin() as conn:  # every test starts from empty tables
+        for table in [*metadata.sorted_tables, *messaging.sorted_tables]:
+            conn.execute(table.delete())
+    yield engine
+    engine.dispose()

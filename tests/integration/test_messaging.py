@@ -1,0 +1,188 @@
+"""Reliable events: outbox, relay, retries, parking, replay, idempotent handlers."""
+
+import time
+import uuid
+
+import eventlet
+import pytest
+from nameko.standalone.rpc import ClusterRpcClient
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from servicekit import parked, topology
+from servicekit.errors import InvalidInput, NotFound
+from servicekit.outbox import OutboxPublisher, emit, outbox, relay_batch
+from tests.support.amqp import PlainSubscriber
+from tests.support.probe_service import ProbeService, handled, switches
+
+
+def wait_for(predicate, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def subscriber(vhost):
+    sub = PlainSubscriber(vhost, "probe", "fact_recorded", f"integrator-{uuid.uuid4().hex[:6]}")
+    yield sub
+    sub.close()
+
+
+@pytest.fixture
+def probe_topology(vhost, monkeypatch):
+    """The probe's handler queues, emptied: no test sees another test's leftovers."""
+    from kombu import Connection
+
+    from servicekit.events import parked_queue, retry_queues
+
+    monkeypatch.setenv("EVENT_RETRY_DELAYS_MS", "200,400")
+    bindings = topology.reliable_handlers(ProbeService)
+    with Connection(vhost) as conn:
+        channel = conn.channel()
+        for binding in bindings:
+            for queue in [*retry_queues(binding.queue, [200, 400]), parked_queue(binding.queue)]:
+                queue(channel).delete()
+            channel.queue_delete(binding.queue)
+    topology.declare(bindings, vhost)
+    return bindings
+
+
+@pytest.fixture
+def probe(nameko_config, probe_engine, probe_topology, container_factory):
+    container = container_factory(ProbeService)
+    container.start()
+    with ClusterRpcClient() as client:
+        yield client.probe
+
+
+def test_committed_change_is_published_once_in_an_envelope(probe, subscriber, probe_engine):
+    fact_id = probe.record_fact("req-1", "hello")
+
+    [event] = subscriber.collect(expected=1, timeout=10, quiet=1)
+    assert event["type"] == "fact_recorded"
+    assert event["producer"] == "probe"
+    assert event["version"] == 1
+    assert event["data"] == {"fact_id": fact_id, "text": "hello"}
+    assert event["occurred_at"].endswith("Z")
+    uuid.UUID(event["event_id"])
+    with probe_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)
+                            .where(outbox.c.published_at.is_(None))).scalar() == 0
+
+
+def test_refused_change_publishes_nothing(probe, subscriber, probe_engine):
+    with pytest.raises(InvalidInput) as refused:
+        probe.record_fact("req-2", "")
+
+    assert refused.value.fields == {"text": ["required"]}
+    assert subscriber.collect(expected=1, timeout=1.5) == []
+    with probe_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 0
+
+
+def test_errors_cross_rpc_as_their_own_type_with_code(probe):
+    with pytest.raises(NotFound) as missing:
+        probe.get_fact(424242)
+    assert missing.value.code == "fact_not_found"
+    assert missing.value.status == 404
+
+
+def test_repeated_request_records_and_publishes_once(probe, subscriber):
+    first = probe.record_fact("req-3", "once")
+    second = probe.record_fact("req-3", "once")
+
+    assert first == second
+    assert len(subscriber.collect(expected=2, timeout=3)) == 1
+
+
+def test_two_relays_on_one_outbox_publish_no_row_twice(probe_engine, probe_topology,
+                                                      subscriber, vhost):
+    from psycogreen.eventlet import patch_psycopg
+
+    patch_psycopg()
+    with Session(probe_engine, info={"producer": "probe"}) as session:
+        for n in range(600):
+            emit(session, "fact_recorded", {"fact_id": n, "text": "bulk"})
+        session.commit()
+
+    import sqlalchemy as sa
+
+    def drain(counts, index):
+        engine = sa.create_engine(probe_engine.url)
+        publisher = OutboxPublisher("probe", vhost)
+        try:
+            while True:
+                published = relay_batch(engine, publisher, batch_size=25)
+                if not published:
+                    return
+                counts[index] += published
+                eventlet.sleep(0)
+        finally:
+            publisher.close()
+            engine.dispose()
+
+    counts = [0, 0]
+    workers = [eventlet.spawn(drain, counts, i) for i in range(2)]
+    for worker in workers:
+        worker.wait()
+
+    events = subscriber.collect(expected=600, timeout=20, quiet=1)
+    ids = [event["event_id"] for event in events]
+    assert len(ids) == 600
+    assert len(set(ids)) == 600
+    assert sum(counts) == 600
+    assert min(counts) > 0, f"both relays should have taken part: {counts}"
+
+
+def test_failing_handler_is_retried_then_parked_then_replayed(
+        nameko_config, probe_engine, probe_topology, container_factory):
+    with probe_engine.begin() as conn:
+        conn.execute(insert(switches).values(name="fail", on=True))
+    container = container_factory(ProbeService)
+    container.start()
+    queue = probe_topology[0].queue + ".parked"
+
+    with ClusterRpcClient() as client:
+        fact_id = client.probe.record_fact("req-4", "fragile")
+
+    [parked_event] = wait_for(lambda: parked.list_parked(queues=[queue]), timeout=15)
+    assert parked_event["attempts"] == 3
+    assert "the handler is broken" in parked_event["error"]
+    with probe_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(handled)).scalar() == 0
+
+    with probe_engine.begin() as conn:  # the operator fixes the fault
+        conn.execute(update(switches).values(on=False))
+    assert parked.replay(event_id=parked_event["event_id"], queues=[queue]) == 1
+
+    wait_for(lambda: _handled(probe_engine) == [fact_id])
+    assert parked.list_parked(queues=[queue]) == []
+    time.sleep(0.5)
+    assert _handled(probe_engine) == [fact_id]
+
+
+def test_redelivered_event_is_handled_once(nameko_config, probe_engine, probe_topology,
+                                           container_factory, vhost):
+    container = container_factory(ProbeService)
+    container.start()
+    with Session(probe_engine, info={"producer": "probe"}) as session:
+        body = emit(session, "fact_recorded", {"fact_id": 7, "text": "twice"})
+        session.commit()
+    publisher = OutboxPublisher("probe", vhost)
+    publisher.publish(body)
+    publisher.publish(body)  # the relay crashed after publishing, before marking
+    publisher.close()
+
+    wait_for(lambda: _handled(probe_engine) == [7])
+    time.sleep(1)
+    assert _handled(probe_engine) == [7]
+
+
+def _handled(engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(handled.c.fact_id).order_by(handled.c.id)).scalars())
