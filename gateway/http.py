@@ -48,9 +48,12 @@ class Principal:
 
     def as_rpc(self) -> dict:
         """What services receive to decide ownership themselves."""
-        return {"user_id": self.user_id, "role": self.role,
-                "organization_id": self.organization_id,
-                "municipality_code": self.municipality_code}
+        return {
+            "user_id": self.user_id,
+            "role": self.role,
+            "organization_id": self.organization_id,
+            "municipality_code": self.municipality_code,
+        }
 
 
 @dataclass
@@ -105,23 +108,34 @@ def page_of(item: type[Schema]) -> type[Schema]:
     """The one pagination shape of every list: items, total, limit, offset."""
     name = item.__name__.removesuffix("Schema") + "PageSchema"
     if name not in _pages:
-        _pages[name] = Schema.from_dict({
-            "items": fields.List(fields.Nested(item), required=True),
-            "total": fields.Integer(required=True),
-            "limit": fields.Integer(required=True),
-            "offset": fields.Integer(required=True),
-        }, name=name)
+        _pages[name] = Schema.from_dict(
+            {
+                "items": fields.List(fields.Nested(item), required=True),
+                "total": fields.Integer(required=True),
+                "limit": fields.Integer(required=True),
+                "offset": fields.Integer(required=True),
+            },
+            name=name,
+        )
     return _pages[name]
 
 
 def json_response(status: int, payload, content_type="application/json", headers=None):
-    return Response(json.dumps(payload, ensure_ascii=False), status=status,
-                    content_type=content_type, headers=headers)
+    return Response(
+        json.dumps(payload, ensure_ascii=False),
+        status=status,
+        content_type=content_type,
+        headers=headers,
+    )
 
 
 def problem(error: NavigatorError) -> Response:
-    body = {"type": "about:blank", "title": error.message, "status": error.status,
-            "code": error.code}
+    body = {
+        "type": "about:blank",
+        "title": error.message,
+        "status": error.status,
+        "code": error.code,
+    }
     if error.fields:
         body["fields"] = error.fields
     headers = {}
@@ -142,9 +156,12 @@ def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal |
         raise Unauthorized("A bearer token is required", code="missing_token")
     try:
         claims = tokens.verify_access_token(token.strip())
-        principal = Principal(user_id=int(claims["sub"]), role=str(claims["role"]),
-                              organization_id=claims.get("org"),
-                              municipality_code=claims.get("mun"))
+        principal = Principal(
+            user_id=int(claims["sub"]),
+            role=str(claims["role"]),
+            organization_id=claims.get("org"),
+            municipality_code=claims.get("mun"),
+        )
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The token is invalid or expired", code="invalid_token") from exc
     if roles is not None and principal.role not in roles:
@@ -212,12 +229,14 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
             check_key(key)
             principal = authenticate(request, spec.roles)
             scope = principal.key if principal else "anonymous"
-            fingerprint = request_fingerprint(spec.method, request.path,
-                                              request.get_data(cache=True))
+            fingerprint = request_fingerprint(
+                spec.method, request.path, request.get_data(cache=True)
+            )
             stored = store.claim(scope, key, spec.method, request.path, fingerprint)
             if stored is not None:
-                return json_response(stored.status, stored.body,
-                                     headers={"Idempotent-Replayed": "true"})
+                return json_response(
+                    stored.status, stored.body, headers={"Idempotent-Replayed": "true"}
+                )
             claimed = scope
         status, payload = _execute(service, spec, handler, request, path_params)
         response = payload if isinstance(payload, Response) else json_response(status, payload)
@@ -235,12 +254,24 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     return response
 
 
-def route(method: str, path: str, *, summary: str, tags: list[str],
-          roles: tuple[str, ...] | None = None, body=None, query=None, response=None,
-          status: int = 200, errors: tuple[int, ...] = (), description: str = ""):
+def route(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    tags: list[str],
+    roles: tuple[str, ...] | None = None,
+    body=None,
+    query=None,
+    response=None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    description: str = "",
+):
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters."""
-    spec = RouteSpec(method, path, summary, tags, roles, body, query, response, status, errors,
-                     description)
+    spec = RouteSpec(
+        method, path, summary, tags, roles, body, query, response, status, errors, description
+    )
     ROUTES.append(spec)
 
     def decorator(handler):

@@ -33,9 +33,11 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 def check_key(key: str) -> str:
     if not 1 <= len(key) <= 200 or not key.isprintable():
-        raise InvalidInput("Idempotency-Key must be 1 to 200 printable characters",
-                           code="invalid_idempotency_key",
-                           fields={"Idempotency-Key": ["1 to 200 printable characters"]})
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 200 printable characters",
+            code="invalid_idempotency_key",
+            fields={"Idempotency-Key": ["1 to 200 printable characters"]},
+        )
     return key
 
 
@@ -51,58 +53,81 @@ class IdempotencyStore(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
-    def claim(self, principal: str, key: str, method: str, path: str,
-              fingerprint: str) -> StoredResponse | None:
+    def claim(
+        self, principal: str, key: str, method: str, path: str, fingerprint: str
+    ) -> StoredResponse | None:
         """None if this request may run now; the stored response if it already ran."""
         with self.engine.begin() as conn:
             claimed = conn.execute(
                 pg_insert(table)
-                .values(principal=principal, key=key, method=method, path=path,
-                        request_hash=fingerprint)
+                .values(
+                    principal=principal, key=key, method=method, path=path, request_hash=fingerprint
+                )
                 .on_conflict_do_nothing()
                 .returning(table.c.key)
             ).first()
             if claimed:
                 return None
             row = conn.execute(
-                select(table).where(table.c.principal == principal, table.c.key == key)
+                select(table)
+                .where(table.c.principal == principal, table.c.key == key)
                 .with_for_update()
             ).first()
             if row is None:  # expired and removed between the two statements
-                conn.execute(insert(table).values(principal=principal, key=key, method=method,
-                                                  path=path, request_hash=fingerprint))
+                conn.execute(
+                    insert(table).values(
+                        principal=principal,
+                        key=key,
+                        method=method,
+                        path=path,
+                        request_hash=fingerprint,
+                    )
+                )
                 return None
             if row.request_hash != fingerprint:
-                raise InvalidInput("Idempotency-Key was already used for a different request",
-                                   code="idempotency_key_reused")
+                raise InvalidInput(
+                    "Idempotency-Key was already used for a different request",
+                    code="idempotency_key_reused",
+                )
             if row.status_code is not None:
                 return StoredResponse(row.status_code, json.loads(row.response_body))
             # a request that claimed the key and died: let this one take over
             taken = conn.execute(
                 update(table)
-                .where(table.c.principal == principal, table.c.key == key,
-                       table.c.created_at < text(
-                           f"now() - interval '{ABANDONED_AFTER_SECONDS} seconds'"))
+                .where(
+                    table.c.principal == principal,
+                    table.c.key == key,
+                    table.c.created_at
+                    < text(f"now() - interval '{ABANDONED_AFTER_SECONDS} seconds'"),
+                )
                 .values(created_at=text("now()"))
                 .returning(table.c.key)
             ).first()
             if taken:
                 return None
-            raise Conflict("A request with this Idempotency-Key is still in progress",
-                           code="request_in_progress")
+            raise Conflict(
+                "A request with this Idempotency-Key is still in progress",
+                code="request_in_progress",
+            )
 
     def complete(self, principal: str, key: str, status: int, body) -> None:
         with self.engine.begin() as conn:
             if status >= 500:
                 # nothing durable happened that a retry must not repeat
-                conn.execute(delete(table).where(table.c.principal == principal,
-                                                 table.c.key == key))
+                conn.execute(
+                    delete(table).where(table.c.principal == principal, table.c.key == key)
+                )
             else:
-                conn.execute(update(table)
-                             .where(table.c.principal == principal, table.c.key == key)
-                             .values(status_code=status, response_body=json.dumps(body)))
+                conn.execute(
+                    update(table)
+                    .where(table.c.principal == principal, table.c.key == key)
+                    .values(status_code=status, response_body=json.dumps(body))
+                )
 
     def purge_expired(self) -> int:
         with self.engine.begin() as conn:
-            return conn.execute(delete(table).where(
-                table.c.created_at < text(f"now() - interval '{KEEP_HOURS} hours'"))).rowcount
+            return conn.execute(
+                delete(table).where(
+                    table.c.created_at < text(f"now() - interval '{KEEP_HOURS} hours'")
+                )
+            ).rowcount

@@ -11,10 +11,15 @@ from gateway.http import MUTATING, ROUTES, ProblemSchema, RouteSpec
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 COMMON_ERRORS = (400, 401, 403, 404, 409, 422, 429, 503)
 ERROR_TEXT = {
-    400: "Malformed request", 401: "Missing or invalid token", 403: "Role may not do this",
-    404: "Not found (or not yours)", 409: "Conflicts with the current state",
-    422: "Invalid input, with field messages", 429: "Too many requests",
-    500: "Internal error", 503: "A service behind the gateway is down or slow",
+    400: "Malformed request",
+    401: "Missing or invalid token",
+    403: "Role may not do this",
+    404: "Not found (or not yours)",
+    409: "Conflicts with the current state",
+    422: "Invalid input, with field messages",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "A service behind the gateway is down or slow",
 }
 
 
@@ -23,8 +28,11 @@ def openapi_path(path: str) -> tuple[str, list[dict]]:
 
     def replace(match):
         converter, name = match.group(1) or "string", match.group(2)
-        schema = ({"type": "integer", "minimum": 1, "maximum": 2147483647}
-                  if converter == "int" else {"type": "string", "maxLength": 100})
+        schema = (
+            {"type": "integer", "minimum": 1, "maximum": 2147483647}
+            if converter == "int"
+            else {"type": "string", "maxLength": 100}
+        )
         params.append({"in": "path", "name": name, "required": True, "schema": schema})
         return "{" + name + "}"
 
@@ -36,31 +44,48 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
     if spec.query is not None:
         parameters.append({"in": "query", "schema": spec.query})
     if spec.method in MUTATING:
-        parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
-                           "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-                           "description": "A repeat with the same key returns the first result"})
+        parameters.append(
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "A repeat with the same key returns the first result",
+            }
+        )
     problem = {"content": {"application/problem+json": {"schema": "Problem"}}}
     success: dict = {"description": "OK"}
     if spec.response is not None:
         success["content"] = {"application/json": {"schema": spec.response}}
     responses = {str(spec.status): success, "500": {"description": ERROR_TEXT[500], **problem}}
-    statuses = set(COMMON_ERRORS) if (spec.roles or spec.body or spec.query or path_params
-                                      or spec.method in MUTATING) else {503}
+    statuses = (
+        set(COMMON_ERRORS)
+        if (spec.roles or spec.body or spec.query or path_params or spec.method in MUTATING)
+        else {503}
+    )
     statuses |= set(spec.errors)
     for status in sorted(statuses):
         if str(status) not in responses:
             responses[str(status)] = {"description": ERROR_TEXT.get(status, "Error"), **problem}
-    operation = {"summary": spec.summary, "tags": spec.tags, "parameters": parameters,
-                 "responses": responses, "operationId": f"{spec.method.lower()}_{spec.path}"}
+    operation = {
+        "summary": spec.summary,
+        "tags": spec.tags,
+        "parameters": parameters,
+        "responses": responses,
+        "operationId": f"{spec.method.lower()}_{spec.path}",
+    }
     if spec.description:
         operation["description"] = spec.description
     if spec.body is not None:
-        operation["requestBody"] = {"required": True,
-                                    "content": {"application/json": {"schema": spec.body}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": spec.body}},
+        }
     if spec.roles:
         operation["security"] = [{"bearerAuth": []}]
-        operation["description"] = (operation.get("description", "") +
-                                    f"\n\nRoles: {', '.join(spec.roles)}.").strip()
+        operation["description"] = (
+            operation.get("description", "") + f"\n\nRoles: {', '.join(spec.roles)}."
+        ).strip()
     return operation
 
 
@@ -70,12 +95,15 @@ def build_spec() -> dict:
         version="1.0.0",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
-        info={"description": "Regional portal of additional education for children. "
-                             "Money is a decimal string with two places (\"1900.00\")."},
+        info={
+            "description": "Regional portal of additional education for children. "
+            'Money is a decimal string with two places ("1900.00").'
+        },
     )
     spec.components.schema("Problem", schema=ProblemSchema)
-    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
-                                                   "bearerFormat": "JWT"})
+    spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     paths: dict[str, dict] = {}
     for route in ROUTES:
         path, params = openapi_path(route.path)
@@ -84,7 +112,7 @@ def build_spec() -> dict:
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     for path_item in document["paths"].values():  # make operationIds readable and unique
-        for method, operation in path_item.items():
+        for operation in path_item.values():
             operation["operationId"] = re.sub(r"\W+", "_", operation["operationId"]).strip("_")
     return document
 
@@ -102,19 +130,23 @@ def docs_page(document: dict) -> str:
                 f"<td>{html.escape(op.get('summary', ''))}"
                 f"<div class=d>{html.escape(op.get('description', ''))}</div></td>"
                 f"<td>{html.escape(params)}</td><td>{html.escape(ref)}</td>"
-                f"<td>{', '.join(sorted(op['responses']))}</td></tr>")
+                f"<td>{', '.join(sorted(op['responses']))}</td></tr>"
+            )
     schemas = "".join(
         f"<details><summary>{html.escape(name)}</summary><ul>"
-        + "".join(f"<li><code>{html.escape(f)}</code>: {html.escape(str(s.get('type', s)))}"
-                  f"</li>" for f, s in schema.get("properties", {}).items())
+        + "".join(
+            f"<li><code>{html.escape(f)}</code>: {html.escape(str(s.get('type', s)))}</li>"
+            for f, s in schema.get("properties", {}).items()
+        )
         + "</ul></details>"
-        for name, schema in document.get("components", {}).get("schemas", {}).items())
+        for name, schema in document.get("components", {}).get("schemas", {}).items()
+    )
     return f"""<!doctype html><html lang=en><meta charset=utf-8>
 <title>Navigator API</title>
 <style>body{{font:14px system-ui;margin:2em}}td{{padding:4px 8px;border-bottom:1px solid #ddd;
 vertical-align:top}}.m{{font-weight:bold}}.d{{color:#666;white-space:pre-wrap}}</style>
-<h1>Navigator API {html.escape(document['info']['version'])}</h1>
-<p>{html.escape(document['info'].get('description', ''))}
+<h1>Navigator API {html.escape(document["info"]["version"])}</h1>
+<p>{html.escape(document["info"].get("description", ""))}
 Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>
 <table><tr><th>Method</th><th>Path</th><th>What</th><th>Parameters</th><th>Body</th>
-<th>Statuses</th></tr>{''.join(rows)}</table><h2>Schemas</h2>{schemas}</html>"""
+<th>Statuses</th></tr>{"".join(rows)}</table><h2>Schemas</h2>{schemas}</html>"""

@@ -18,8 +18,9 @@ class TimedClient:
         try:
             return getattr(getattr(self._client, service), method).call_async(*args, **kwargs)
         except UnknownService as exc:
-            raise ServiceUnavailable(f"service {service} is not running",
-                                     code="service_down") from exc
+            raise ServiceUnavailable(
+                f"service {service} is not running", code="service_down"
+            ) from exc
 
     def wait(self, service: str, reply, timeout: float | None = None):
         try:
@@ -28,8 +29,9 @@ class TimedClient:
         except eventlet.Timeout as exc:
             # forget the call so a reply that never comes does not pile up
             self._pending.pop(reply.correlation_id, None)
-            raise ServiceUnavailable(f"service {service} did not answer in time",
-                                     code="service_timeout") from exc
+            raise ServiceUnavailable(
+                f"service {service} did not answer in time", code="service_timeout"
+            ) from exc
 
     def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
         return self.wait(service, self.call_async(service, method, *args, **kwargs), timeout)
@@ -37,5 +39,6 @@ class TimedClient:
 
 class TimedClusterRpc(ClusterRpc):
     def get_dependency(self, worker_ctx):
-        return TimedClient(super().get_dependency(worker_ctx), self.reply_listener,
-                           config.rpc_timeout())
+        return TimedClient(
+            super().get_dependency(worker_ctx), self.reply_listener, config.rpc_timeout()
+        )

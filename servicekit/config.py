@@ -50,6 +50,7 @@ def amqp_uri() -> str:
 def rpc_timeout() -> float:
     return float(env("RPC_TIMEOUT", "5"))
 
+
 # Where each service's Nameko class lives, for the tools that inspect all of them.
 SERVICE_CLASSES = {
     "accounts": "services.accounts.service:AccountsService",

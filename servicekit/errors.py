@@ -13,8 +13,13 @@ class NavigatorError(Exception):
     status = 500
     default_code = "internal_error"
 
-    def __init__(self, message: str, code: str | None = None, fields: dict | None = None,
-                 extra: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        fields: dict | None = None,
+        extra: dict | None = None,
+    ):
         # args are what crosses the wire: keep them plain JSON
         super().__init__(message, code or self.default_code, fields or {}, extra or {})
 

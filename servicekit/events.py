@@ -99,12 +99,20 @@ class ReliableEventHandler(EventHandler):
         headers.pop("x-death", None)
         if attempts <= len(self.delays):
             target = self.retry_queues[attempts - 1].name
-            log.warning("event %s failed (attempt %d), retry via %s",
-                        message.properties.get("message_id"), attempts, target)
+            log.warning(
+                "event %s failed (attempt %d), retry via %s",
+                message.properties.get("message_id"),
+                attempts,
+                target,
+            )
         else:
             target = self.parked.name
-            log.error("event %s failed %d times, parked in %s",
-                      message.properties.get("message_id"), attempts, target)
+            log.error(
+                "event %s failed %d times, parked in %s",
+                message.properties.get("message_id"),
+                attempts,
+                target,
+            )
         republish(self.amqp_uri, message, routing_key=target, headers=headers)
 
 

@@ -1,8 +1,8 @@
 """Databases and Alembic histories, one per service.
 
-    python -m servicekit.migrate create             # create missing databases
-    python -m servicekit.migrate upgrade [SERVICE]  # apply migrations (all services by default)
-    python -m servicekit.migrate revision SERVICE -m "why"   # autogenerate a migration
+python -m servicekit.migrate create             # create missing databases
+python -m servicekit.migrate upgrade [SERVICE]  # apply migrations (all services by default)
+python -m servicekit.migrate revision SERVICE -m "why"   # autogenerate a migration
 """
 
 import argparse
@@ -38,8 +38,9 @@ def create_database(url: str) -> bool:
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                  {"n": target.database}).scalar()
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+            ).scalar()
             if not exists:
                 conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
             return not exists
@@ -76,8 +77,12 @@ def run_env(target_metadata, messaging: bool = True) -> None:
         return
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadatas,
-                          compare_type=True, compare_server_default=False)
+        context.configure(
+            connection=connection,
+            target_metadata=metadatas,
+            compare_type=True,
+            compare_server_default=False,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

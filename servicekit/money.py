@@ -16,7 +16,7 @@ def format_kopecks(kopecks: int) -> str:
 
 
 def parse_money(text: str) -> int:
-    """"123.45" -> 12345. Refuses negatives, exponents, more than two decimals."""
+    """ "123.45" -> 12345. Refuses negatives, exponents, more than two decimals."""
     if not isinstance(text, str) or not _MONEY.match(text):
         raise ValueError("amount must be a decimal string with at most two places, e.g. 1900.00")
     rubles, _, fraction = text.partition(".")

@@ -70,8 +70,9 @@ def events_exchange(service: str) -> Exchange:
     return Exchange(f"{service}.events", type="topic", durable=True, delivery_mode=2)
 
 
-def envelope(event_type: str, data: dict, producer: str, version: int = 1,
-             correlation_id: str | None = None) -> dict:
+def envelope(
+    event_type: str, data: dict, producer: str, version: int = 1, correlation_id: str | None = None
+) -> dict:
     return {
         "event_id": str(uuid.uuid4()),
         "type": event_type,
@@ -85,10 +86,14 @@ def envelope(event_type: str, data: dict, producer: str, version: int = 1,
 
 def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
     """Record an event to be published once the surrounding transaction commits."""
-    body = envelope(event_type, data, session.info["producer"], version,
-                    session.info.get("correlation_id"))
-    session.execute(insert(outbox).values(
-        event_id=uuid.UUID(body["event_id"]), type=event_type, version=version, body=body))
+    body = envelope(
+        event_type, data, session.info["producer"], version, session.info.get("correlation_id")
+    )
+    session.execute(
+        insert(outbox).values(
+            event_id=uuid.UUID(body["event_id"]), type=event_type, version=version, body=body
+        )
+    )
     session.info["emitted"] = True
     return body
 

@@ -58,8 +58,9 @@ def list_parked(amqp_uri: str | None = None, queues: list[str] | None = None) ->
     return found
 
 
-def replay(amqp_uri: str | None = None, event_id: str | None = None,
-           queues: list[str] | None = None) -> int:
+def replay(
+    amqp_uri: str | None = None, event_id: str | None = None, queues: list[str] | None = None
+) -> int:
     uri = amqp_uri or config.amqp_uri()
     replayed = 0
     with Connection(uri) as conn:
@@ -80,8 +81,11 @@ def replay(amqp_uri: str | None = None, event_id: str | None = None,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m servicekit.parked", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m servicekit.parked",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list parked events")
     replay_parser = sub.add_parser("replay", help="replay parked events")

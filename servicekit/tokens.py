@@ -45,8 +45,9 @@ def access_token_ttl() -> int:
     return int(config.env("ACCESS_TOKEN_TTL", "900"))
 
 
-def issue_access_token(claims: dict, key: str | None = None, ttl: int | None = None,
-                       now: datetime | None = None) -> str:
+def issue_access_token(
+    claims: dict, key: str | None = None, ttl: int | None = None, now: datetime | None = None
+) -> str:
     now = now or datetime.now(UTC)
     payload = {
         **claims,

@@ -32,8 +32,7 @@ class HandlerBinding:
 
     @property
     def queue(self) -> str:
-        return handler_queue_name(self.source_service, self.event_type, self.service,
-                                  self.method)
+        return handler_queue_name(self.source_service, self.event_type, self.service, self.method)
 
 
 def load_service_class(path: str):
@@ -46,8 +45,11 @@ def reliable_handlers(service_cls) -> list[HandlerBinding]:
     for name, member in inspect.getmembers(service_cls, inspect.isfunction):
         for entrypoint in getattr(member, "nameko_entrypoints", ()):
             if isinstance(entrypoint, ReliableEventHandler):
-                found.append(HandlerBinding(service_cls.name, name, entrypoint.source_service,
-                                            entrypoint.event_type))
+                found.append(
+                    HandlerBinding(
+                        service_cls.name, name, entrypoint.source_service, entrypoint.event_type
+                    )
+                )
     return found
 
 
@@ -65,8 +67,9 @@ def declare(bindings: list[HandlerBinding], amqp_uri: str | None = None) -> None
         for binding in bindings:
             exchange = events_exchange(binding.source_service)
             exchange(channel).declare()
-            Queue(binding.queue, exchange=exchange, routing_key=binding.event_type,
-                  durable=True)(channel).declare()
+            Queue(binding.queue, exchange=exchange, routing_key=binding.event_type, durable=True)(
+                channel
+            ).declare()
             for queue in [*retry_queues(binding.queue, delays), parked_queue(binding.queue)]:
                 queue(channel).declare()
         for service in config.SERVICES:

@@ -17,13 +17,13 @@ RUN_ID = uuid.uuid4().hex[:8]
 @pytest.fixture(scope="session")
 def server_urls():
     containers = []
-    if not (servers.reachable(config.server_url(), 5432)
-            and servers.reachable(config.amqp_uri(), 5672)):
+    if not (
+        servers.reachable(config.server_url(), 5432) and servers.reachable(config.amqp_uri(), 5672)
+    ):
         if servers.docker_available():
             containers = servers.start_containers()
         else:
-            pytest.fail(f"PostgreSQL or RabbitMQ is not reachable. {servers.HINT}",
-                        pytrace=False)
+            pytest.fail(f"PostgreSQL or RabbitMQ is not reachable. {servers.HINT}", pytrace=False)
     yield {"database": config.server_url(), "amqp": config.amqp_uri()}
     for container in containers:
         container.stop()
@@ -40,12 +40,17 @@ def vhost(server_urls):
     try:
         response = requests.put(f"{base}/api/vhosts/{name}", auth=auth, timeout=10)
         response.raise_for_status()
-        requests.put(f"{base}/api/permissions/{name}/{amqp.username or 'guest'}", auth=auth,
-                     json={"configure": ".*", "write": ".*", "read": ".*"},
-                     timeout=10).raise_for_status()
+        requests.put(
+            f"{base}/api/permissions/{name}/{amqp.username or 'guest'}",
+            auth=auth,
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+            timeout=10,
+        ).raise_for_status()
     except requests.RequestException as exc:
-        pytest.fail(f"RabbitMQ management API at {base} refused to create a vhost ({exc}). "
-                    f"{servers.HINT}", pytrace=False)
+        pytest.fail(
+            f"RabbitMQ management API at {base} refused to create a vhost ({exc}). {servers.HINT}",
+            pytrace=False,
+        )
     uri = urlunparse(amqp._replace(path="/" + quote(name, safe="")))
     previous = os.environ.get("AMQP_URI")
     os.environ["AMQP_URI"] = uri
@@ -79,8 +84,9 @@ def databases(server_urls):
 def nameko_config(vhost):
     from nameko import config as nameko_config
 
-    with nameko_config.patch({"AMQP_URI": vhost, "serializer": "json",
-                              "WEB_SERVER_ADDRESS": "127.0.0.1:0"}):
+    with nameko_config.patch(
+        {"AMQP_URI": vhost, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
+    ):
         yield
 
 

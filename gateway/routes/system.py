@@ -24,14 +24,24 @@ def api_document() -> dict:
 
 
 class SystemRoutes:
-    @route("GET", "/healthz", summary="The gateway process is alive", tags=["system"],
-           response=LivenessSchema)
+    @route(
+        "GET",
+        "/healthz",
+        summary="The gateway process is alive",
+        tags=["system"],
+        response=LivenessSchema,
+    )
     def liveness(self, call):
         return {"status": "ok"}
 
-    @route("GET", f"{API}/health", summary="Health of every service behind the gateway",
-           tags=["system"], response=HealthSchema,
-           description="503 when any service is down; each service is asked with a deadline.")
+    @route(
+        "GET",
+        f"{API}/health",
+        summary="Health of every service behind the gateway",
+        tags=["system"],
+        response=HealthSchema,
+        description="503 when any service is down; each service is asked with a deadline.",
+    )
     def health(self, call):
         started = time.perf_counter()
         pending = []
@@ -50,26 +60,47 @@ class SystemRoutes:
                 answer["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
                 report.append(answer)
             except NavigatorError as error:
-                report.append({"service": service, "status": "down", "database": None,
-                               "broker": None, "error": error.message})
+                report.append(
+                    {
+                        "service": service,
+                        "status": "down",
+                        "database": None,
+                        "broker": None,
+                        "error": error.message,
+                    }
+                )
             except Exception as error:  # noqa: BLE001 - a broken service is just "down"
-                report.append({"service": service, "status": "down", "database": None,
-                               "broker": None, "error": type(error).__name__})
+                report.append(
+                    {
+                        "service": service,
+                        "status": "down",
+                        "database": None,
+                        "broker": None,
+                        "error": type(error).__name__,
+                    }
+                )
         healthy = all(item["status"] == "up" for item in report)
-        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded",
-                                           "services": report}
+        return (200 if healthy else 503), {
+            "status": "ok" if healthy else "degraded",
+            "services": report,
+        }
 
-    @route("GET", f"{API}/ping", summary="Round trip to the catalog service, no database",
-           tags=["system"], response=PingSchema)
+    @route(
+        "GET",
+        f"{API}/ping",
+        summary="Round trip to the catalog service, no database",
+        tags=["system"],
+        response=PingSchema,
+    )
     def ping(self, call):
         return self.rpc.call("catalog", "ping")
 
-    @route("GET", f"{API}/openapi.json", summary="This API's OpenAPI 3 document",
-           tags=["system"])
+    @route("GET", f"{API}/openapi.json", summary="This API's OpenAPI 3 document", tags=["system"])
     def openapi(self, call):
         return api_document()
 
     @route("GET", f"{API}/docs", summary="Human-readable API documentation", tags=["system"])
     def docs(self, call):
-        return Response(docs_page(api_document()), status=200,
-                        content_type="text/html; charset=utf-8")
+        return Response(
+            docs_page(api_document()), status=200, content_type="text/html; charset=utf-8"
+        )

@@ -8,8 +8,9 @@ from tests.support.system import RunningSystem
 def system(databases, vhost, tmp_path_factory):
     """All services and the gateway as real processes, as `make run` starts them."""
     topology.declare(topology.all_handlers(), vhost)
-    running = RunningSystem(vhost, tmp_path_factory.mktemp("logs"),
-                            {"HEALTH_RPC_TIMEOUT": "2", "RPC_TIMEOUT": "5"})
+    running = RunningSystem(
+        vhost, tmp_path_factory.mktemp("logs"), {"HEALTH_RPC_TIMEOUT": "2", "RPC_TIMEOUT": "5"}
+    )
     try:
         running.start(timeout=90)
         yield running

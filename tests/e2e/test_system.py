@@ -30,8 +30,12 @@ def test_stopped_service_is_reported_down_within_the_rpc_timeout(system, api):
         assert response.status_code == 503
         assert response.headers["Content-Type"].startswith("application/json")
         states = {s["service"]: s["status"] for s in response.json()["services"]}
-        assert states == {"accounts": "up", "catalog": "up", "certificates": "up",
-                          "payments": "down"}
+        assert states == {
+            "accounts": "up",
+            "catalog": "up",
+            "certificates": "up",
+            "payments": "down",
+        }
         assert elapsed < 2 + 1.5, f"health took {elapsed:.1f}s with a 2 s deadline"
     finally:
         system.processes["payments"].start()
@@ -68,10 +72,25 @@ def test_docs_page_is_human_readable(api):
 def test_schemathesis_finds_no_server_error_and_no_undocumented_response(api, tmp_path):
     st = str(Path(sys.executable).with_name("st"))
     result = subprocess.run(
-        [st, "run", f"{api}/openapi.json",
-         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                     "response_schema_conformance",
-         "--max-examples", "25", "--seed", "20261128", "--request-timeout", "20",
-         "--phases", "examples,coverage,fuzzing", "--no-color"],
-        capture_output=True, text=True, timeout=900)
+        [
+            st,
+            "run",
+            f"{api}/openapi.json",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,"
+            "response_schema_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "20261128",
+            "--request-timeout",
+            "20",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -14,7 +14,8 @@ PROBE = "tests.support.probe_service:ProbeService"
 
 
 def test_event_committed_before_a_crash_is_published_exactly_once_after_restart(
-        vhost, nameko_config, probe_engine, tmp_path):
+    vhost, nameko_config, probe_engine, tmp_path
+):
     subscriber = PlainSubscriber(vhost, "probe", "fact_recorded", f"crash-{uuid.uuid4().hex[:6]}")
     env = base_env(vhost)
     probe = ServiceProcess("probe", PROBE, env, tmp_path)
@@ -27,8 +28,14 @@ def test_event_committed_before_a_crash_is_published_exactly_once_after_restart(
 
             with probe_engine.connect() as conn:  # committed, not yet published
                 assert conn.execute(select(func.count()).select_from(facts)).scalar() == 1
-                assert conn.execute(select(func.count()).select_from(outbox)
-                                    .where(outbox.c.published_at.is_(None))).scalar() == 1
+                assert (
+                    conn.execute(
+                        select(func.count())
+                        .select_from(outbox)
+                        .where(outbox.c.published_at.is_(None))
+                    ).scalar()
+                    == 1
+                )
             assert subscriber.collect(expected=1, timeout=1) == []
 
             probe.start()  # restarted without the fault

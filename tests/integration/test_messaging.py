@@ -71,8 +71,12 @@ def test_committed_change_is_published_once_in_an_envelope(probe, subscriber, pr
     assert event["occurred_at"].endswith("Z")
     uuid.UUID(event["event_id"])
     with probe_engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(outbox)
-                            .where(outbox.c.published_at.is_(None))).scalar() == 0
+        assert (
+            conn.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            ).scalar()
+            == 0
+        )
 
 
 def test_refused_change_publishes_nothing(probe, subscriber, probe_engine):
@@ -100,8 +104,9 @@ def test_repeated_request_records_and_publishes_once(probe, subscriber):
     assert len(subscriber.collect(expected=2, timeout=3)) == 1
 
 
-def test_two_relays_on_one_outbox_publish_no_row_twice(probe_engine, probe_topology,
-                                                      subscriber, vhost):
+def test_two_relays_on_one_outbox_publish_no_row_twice(
+    probe_engine, probe_topology, subscriber, vhost
+):
     from psycogreen.eventlet import patch_psycopg
 
     patch_psycopg()
@@ -140,7 +145,8 @@ def test_two_relays_on_one_outbox_publish_no_row_twice(probe_engine, probe_topol
 
 
 def test_failing_handler_is_retried_then_parked_then_replayed(
-        nameko_config, probe_engine, probe_topology, container_factory):
+    nameko_config, probe_engine, probe_topology, container_factory
+):
     with probe_engine.begin() as conn:
         conn.execute(insert(switches).values(name="fail", on=True))
     container = container_factory(ProbeService)
@@ -166,8 +172,9 @@ def test_failing_handler_is_retried_then_parked_then_replayed(
     assert _handled(probe_engine) == [fact_id]
 
 
-def test_redelivered_event_is_handled_once(nameko_config, probe_engine, probe_topology,
-                                           container_factory, vhost):
+def test_redelivered_event_is_handled_once(
+    nameko_config, probe_engine, probe_topology, container_factory, vhost
+):
     container = container_factory(ProbeService)
     container.start()
     with Session(probe_engine, info={"producer": "probe"}) as session:

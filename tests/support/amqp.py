@@ -12,8 +12,13 @@ class PlainSubscriber:
     def __init__(self, amqp_uri: str, service: str, routing_key: str, name: str):
         self.connection = Connection(amqp_uri)
         self.channel = self.connection.channel()
-        self.queue = Queue(name, exchange=events_exchange(service), routing_key=routing_key,
-                           durable=False, auto_delete=False)
+        self.queue = Queue(
+            name,
+            exchange=events_exchange(service),
+            routing_key=routing_key,
+            durable=False,
+            auto_delete=False,
+        )
         self.queue(self.channel).declare()
 
     def collect(self, expected: int, timeout: float, quiet: float = 0.0) -> list[dict]:

@@ -3,8 +3,8 @@ depend on any domain: it records facts (with an event in the outbox) and handles
 events reliably. `switches` lets a test make the handler fail and then fix it."""
 
 from nameko.rpc import rpc
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from servicekit.errors import InvalidInput, NotFound
 from servicekit.events import idempotent, reliable_handler
@@ -12,14 +12,26 @@ from servicekit.outbox import emit
 from servicekit.service import ServiceBase
 
 metadata = MetaData()
-facts = Table("facts", metadata, Column("id", Integer, primary_key=True),
-              Column("request_id", String(64), nullable=False, unique=True),
-              Column("text", String(200), nullable=False))
-handled = Table("handled", metadata, Column("id", Integer, primary_key=True),
-                Column("event_id", String(40), nullable=False),
-                Column("fact_id", Integer, nullable=False))
-switches = Table("switches", metadata, Column("name", String(50), primary_key=True),
-                 Column("on", Boolean, nullable=False))
+facts = Table(
+    "facts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("text", String(200), nullable=False),
+)
+handled = Table(
+    "handled",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(40), nullable=False),
+    Column("fact_id", Integer, nullable=False),
+)
+switches = Table(
+    "switches",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("on", Boolean, nullable=False),
+)
 
 
 class HandlerFault(RuntimeError):
@@ -35,11 +47,15 @@ class ProbeService(ServiceBase):
         if not text:
             raise InvalidInput("text is required", fields={"text": ["required"]})
         fact_id = self.db.execute(
-            pg_insert(facts).values(request_id=request_id, text=text)
-            .on_conflict_do_nothing().returning(facts.c.id)).scalar()
+            pg_insert(facts)
+            .values(request_id=request_id, text=text)
+            .on_conflict_do_nothing()
+            .returning(facts.c.id)
+        ).scalar()
         if fact_id is None:
-            return self.db.execute(select(facts.c.id)
-                                   .where(facts.c.request_id == request_id)).scalar()
+            return self.db.execute(
+                select(facts.c.id).where(facts.c.request_id == request_id)
+            ).scalar()
         emit(self.db, "fact_recorded", {"fact_id": fact_id, "text": text})
         return fact_id
 
@@ -53,8 +69,11 @@ class ProbeService(ServiceBase):
     @reliable_handler("probe", "fact_recorded")
     @idempotent
     def on_fact_recorded(self, envelope):
-        self.db.execute(insert(handled).values(event_id=envelope["event_id"],
-                                               fact_id=envelope["data"]["fact_id"]))
+        self.db.execute(
+            insert(handled).values(
+                event_id=envelope["event_id"], fact_id=envelope["data"]["fact_id"]
+            )
+        )
         failing = self.db.execute(select(switches.c.on).where(switches.c.name == "fail")).scalar()
         if failing:
             raise HandlerFault("the handler is broken")

@@ -17,8 +17,9 @@ HINT = (
 def reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1",
-                                       parsed.port or default_port), timeout=2):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
             return True
     except OSError:
         return False
@@ -39,12 +40,14 @@ def start_containers() -> list:
     from testcontainers.postgres import PostgresContainer
     from testcontainers.rabbitmq import RabbitMqContainer
 
-    postgres = PostgresContainer("postgres:15", username="postgres", password="postgres",
-                                 driver=None).start()
+    postgres = PostgresContainer(
+        "postgres:15", username="postgres", password="postgres", driver=None
+    ).start()
     rabbit = RabbitMqContainer("rabbitmq:3-management").with_exposed_ports(5672, 15672).start()
     os.environ["DATABASE_URL"] = (
         f"postgresql://postgres:postgres@{postgres.get_container_host_ip()}:"
-        f"{postgres.get_exposed_port(5432)}")
+        f"{postgres.get_exposed_port(5432)}"
+    )
     host = rabbit.get_container_host_ip()
     os.environ["AMQP_URI"] = f"amqp://guest:guest@{host}:{rabbit.get_exposed_port(5672)}/"
     os.environ["RABBIT_API_URI"] = f"http://guest:guest@{host}:{rabbit.get_exposed_port(15672)}"

@@ -38,8 +38,11 @@ class ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [NAMEKO, "run", "--config", str(ROOT / "deploy" / "nameko.yaml"), self.target],
-            cwd=ROOT, env={**self.env, **(extra_env or {})}, stdout=log,
-            stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         log.close()
         return self
 
@@ -61,8 +64,14 @@ class ServiceProcess:
 
 def base_env(amqp_uri: str, extra: dict | None = None) -> dict:
     env = {key: value for key, value in os.environ.items()}
-    env.update({"AMQP_URI": amqp_uri, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-                "LOG_LEVEL": "INFO"})
+    env.update(
+        {
+            "AMQP_URI": amqp_uri,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -74,8 +83,9 @@ class RunningSystem:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = base_env(amqp_uri, {"GATEWAY_ADDRESS": f"127.0.0.1:{self.port}", **(extra_env or {})})
-        self.processes = {name: ServiceProcess(name, target, env, log_dir)
-                          for name, target in PROCESSES.items()}
+        self.processes = {
+            name: ServiceProcess(name, target, env, log_dir) for name, target in PROCESSES.items()
+        }
 
     def start(self, timeout: float = 60):
         for process in self.processes.values():
