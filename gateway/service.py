@@ -2,7 +2,7 @@
 
 from gateway.idempotency import IdempotencyStore
 from gateway.routes.system import SystemRoutes
-from gateway.rpc import TimedClusterRpc
+from servicekit.rpc import TimedClusterRpc
 
 
 class GatewayService(SystemRoutes):

@@ -1,4 +1,8 @@
-"""RPC from the gateway with a deadline: a dead or stuck service answers 503, never hangs."""
+"""RPC with a deadline, for the gateway and for service-to-service calls: a dead or stuck
+service answers ServiceUnavailable (503 at the gateway), never hangs the caller.
+
+Nameko's own RPC client waits forever; use `rpc = TimedClusterRpc()` and
+`self.rpc.call("catalog", "get_organization", 5)` instead."""
 
 import eventlet
 from nameko.exceptions import UnknownService
