@@ -502,3 +502,208 @@ def new_opaque_token() -> str:
 # --- consent ----------------------------------------------------------------------------
 
 CONSENT_TEXT_VERSION = "2026-09-01"
+
+
+# --- several fields at once -------------------------------------------------------------
+
+
+class InvalidFields(ValueError):
+    """Several input fields break rules at once: ``{field: [message, ...]}``."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class _Collector:
+    """Runs field checks and keeps every failure, so one answer lists all of them."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def check(self, check, *args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except InvalidField as problem:
+            self.errors.setdefault(problem.field, []).append(problem.message)
+            return None
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise InvalidFields(self.errors)
+
+
+# --- people: parents and staff ----------------------------------------------------------
+
+FULL_NAME_MAX_LENGTH = 200
+_PHONE_DIGITS = re.compile(r"[\s\-()]+")
+
+
+def normalize_full_name(value: str | None) -> str:
+    """A user's full name as they write it: 1..200 characters, whitespace collapsed."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidField("full_name", "укажите фамилию, имя и отчество", "required")
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if len(text) > FULL_NAME_MAX_LENGTH:
+        raise InvalidField("full_name", f"не длиннее {FULL_NAME_MAX_LENGTH} символов", "too_long")
+    if not any(c.isalpha() for c in text) or any(not c.isprintable() for c in text):
+        raise InvalidField("full_name", "укажите фамилию, имя и отчество буквами", "characters")
+    return text
+
+
+def normalize_phone(value: str | None) -> str | None:
+    """A Russian phone number as +7XXXXXXXXXX ("8 (913) 123-45-67" too); empty gives None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InvalidField("phone", "должно быть строкой", "type")
+    digits = _PHONE_DIGITS.sub("", value.strip())
+    if digits.startswith("+7"):
+        digits = digits[2:]
+    elif len(digits) == 11 and digits[0] in "78":
+        digits = digits[1:]
+    if len(digits) != 10 or not _ASCII_DIGITS.fullmatch(digits):
+        raise InvalidField("phone", "номер телефона: +7 и 10 цифр", "format")
+    return "+7" + digits
+
+
+def check_staff_attachment(
+    role: str, organization_id: int | None, municipality_code: str | None
+) -> None:
+    """A provider belongs to one organization, a municipal operator to one municipality, a
+    regional operator to neither; anything else is refused field by field."""
+    errors = _Collector()
+    if role not in STAFF_ROLES:
+        errors.add("role", "роль сотрудника: provider, municipal_operator или regional_operator")
+    if role == PROVIDER and organization_id is None:
+        errors.add("organization_id", "укажите организацию сотрудника поставщика")
+    if role != PROVIDER and organization_id is not None:
+        errors.add("organization_id", "организация указывается только для поставщика")
+    if role == MUNICIPAL_OPERATOR and not municipality_code:
+        errors.add("municipality_code", "укажите муниципалитет оператора")
+    if role != MUNICIPAL_OPERATOR and municipality_code:
+        errors.add(
+            "municipality_code", "муниципалитет указывается только для муниципального оператора"
+        )
+    errors.raise_if_any()
+
+
+# --- children: the record and who may see it -------------------------------------------
+
+# What a provider checks against the documents; changing any of it clears the mark.
+VERIFIED_FIELDS = (
+    "last_name",
+    "first_name",
+    "middle_name",
+    "sex",
+    "birth_date",
+    "snils",
+    "birth_certificate_series",
+    "birth_certificate_number",
+)
+CHILD_FIELDS = VERIFIED_FIELDS + ("municipality_code",)
+MUNICIPALITY_CODE_MAX_LENGTH = 100
+
+
+def normalize_child(data: dict, today: date) -> dict:
+    """A child's record with every field normalized, or InvalidFields listing all problems.
+
+    ``data`` has every field of CHILD_FIELDS (``middle_name`` may be None). Whether the
+    municipality exists is a question for the catalog, asked by the caller.
+    """
+    errors = _Collector()
+    record: dict = {
+        "last_name": errors.check(normalize_person_name, data.get("last_name"), "last_name"),
+        "first_name": errors.check(normalize_person_name, data.get("first_name"), "first_name"),
+        "middle_name": errors.check(
+            normalize_person_name, data.get("middle_name"), "middle_name", required=False
+        ),
+        "sex": errors.check(normalize_sex, data.get("sex")),
+        "snils": errors.check(normalize_snils, data.get("snils")),
+    }
+    birth_date = data.get("birth_date")
+    if isinstance(birth_date, str):  # over RPC dates travel as ISO strings
+        try:
+            birth_date = date.fromisoformat(birth_date)
+        except ValueError:
+            birth_date = None
+    errors.check(check_birth_date, birth_date, today)
+    record["birth_date"] = _as_date(birth_date) if isinstance(birth_date, date) else None
+    certificate = errors.check(
+        normalize_birth_certificate,
+        data.get("birth_certificate_series"),
+        data.get("birth_certificate_number"),
+    )
+    record["birth_certificate_series"] = certificate.series if certificate else None
+    record["birth_certificate_number"] = certificate.number if certificate else None
+    code = data.get("municipality_code")
+    if not isinstance(code, str) or not code.strip():
+        errors.add("municipality_code", "укажите муниципалитет")
+    elif len(code.strip()) > MUNICIPALITY_CODE_MAX_LENGTH:
+        errors.add("municipality_code", "неизвестный муниципалитет")
+    record["municipality_code"] = code.strip() if isinstance(code, str) else None
+    errors.raise_if_any()
+    return record
+
+
+def verification_survives(before: dict, after: dict) -> bool:
+    """A verified mark stays only while every verified field is what the provider saw."""
+    return all(before.get(name) == after.get(name) for name in VERIFIED_FIELDS)
+
+
+FULL = "full"
+MASKED = "masked"
+Access = Literal["full", "masked"]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks: the user id, role and, for staff, the municipality they work in (for a
+    provider, the municipality of their organization)."""
+
+    user_id: int
+    role: str
+    municipality_code: str | None = None
+
+
+def child_access(viewer: Viewer, parent_id: int, child_municipality: str) -> Access | None:
+    """How much of a child's record a viewer sees; None means the child does not exist for
+    them (a 404, so that its existence does not leak).
+
+    A parent sees their own children in full; the regional operator sees every child in
+    full; a municipal operator and a provider see the children of their municipality with
+    SNILS and document numbers masked.
+    """
+    if viewer.role == PARENT:
+        return FULL if viewer.user_id == parent_id else None
+    if viewer.role == REGIONAL_OPERATOR:
+        return FULL
+    if viewer.role in (MUNICIPAL_OPERATOR, PROVIDER):
+        if viewer.municipality_code is not None and viewer.municipality_code == child_municipality:
+            return MASKED
+    return None
+
+
+def may_change_child(viewer: Viewer, parent_id: int) -> bool:
+    """Only the child's own parent changes the child's data."""
+    return viewer.role == PARENT and viewer.user_id == parent_id
+
+
+def may_verify_child(viewer: Viewer, parent_id: int, child_municipality: str) -> bool:
+    """A provider who may see the child marks its data checked against the documents."""
+    return viewer.role == PROVIDER and child_access(viewer, parent_id, child_municipality) is not None
+
+
+def present_child(record: dict, access: Access) -> dict:
+    """The record as the viewer may see it: masked SNILS and certificate number unless full."""
+    shown = dict(record)
+    shown["masked"] = access != FULL
+    if access != FULL:
+        shown["snils"] = mask_snils(record["snils"])
+        shown["birth_certificate_number"] = mask_document(record["birth_certificate_number"])
+    else:
+        shown["snils"] = format_snils(record["snils"])
+    return shown

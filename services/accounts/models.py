@@ -1,7 +1,111 @@
 """Tables of this service. The outbox and processed-event tables come from servicekit."""
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class User(Base):
+    """A parent or a staff user. Staff belong to one organization (provider) or one
+    municipality (municipal operator); both live in the catalog, referenced by id/code."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('parent', 'provider', 'municipal_operator', 'regional_operator')",
+            name="ck_users_role",
+        ),
+        CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(30))
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+    # a municipal operator's municipality, or a provider's organization's municipality
+    municipality_code: Mapped[str | None] = mapped_column(String(100))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Consent(Base):
+    """A consent given by a user: which text (its version) and when."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    text_version: Mapped[str] = mapped_column(String(20))
+    given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RefreshToken(Base):
+    """One refresh token of a login's family; only its SHA-256 is kept."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    family_id: Mapped[str] = mapped_column(String(36), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """A failed login, counted per key: "account:<email>" or "address:<client address>"."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Child(Base):
+    """A child's personal data, entered by the parent and checked by a provider."""
+
+    __tablename__ = "children"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    sex: Mapped[str] = mapped_column(String(6))
+    birth_date: Mapped[date] = mapped_column(Date)
+    snils: Mapped[str] = mapped_column(String(11), unique=True)
+    birth_certificate_series: Mapped[str] = mapped_column(String(20))
+    birth_certificate_number: Mapped[str] = mapped_column(String(6))
+    municipality_code: Mapped[str] = mapped_column(String(100), index=True)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_organization_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

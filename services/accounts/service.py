@@ -1,7 +1,162 @@
-"""Accounts service."""
+"""Accounts service: users, roles, login, children and their personal data.
 
+Entrypoints are thin: they call services/accounts/operations.py on the worker's session
+(committed when the entrypoint returns) and dump the answer through schemas.py. A caller
+passes `principal` (the gateway's `Principal.as_rpc()`); ownership is decided here, in
+domain.child_access, because only accounts knows whose child is whose.
+"""
+
+import logging
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from eventlet import tpool
+from nameko.rpc import rpc
+
+from servicekit import config
+from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
+from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
+from services.accounts import operations
+from services.accounts.domain import Viewer
+from services.accounts.schemas import (
+    ChildFactsSchema,
+    ChildPageSchema,
+    ChildSchema,
+    TokensSchema,
+    UserSchema,
+)
+
+log = logging.getLogger(__name__)
+
+# hashing runs in a real thread: 64 MiB of argon2 must not stall every other worker
+passwords = operations.Passwords(offload=tpool.execute)
+
+
+def region_today() -> date:
+    """Today in the region (a birth date "in the future" is judged by the local calendar)."""
+    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
+
+
+class CatalogDirectory:
+    """Municipalities and organizations, asked of the catalog over RPC with a deadline."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def _ask(self, method: str, *args) -> dict | None:
+        try:
+            return self.client.call("catalog", method, *args)
+        except NotFound:
+            return None
+        except NavigatorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. MethodNotFound from an older catalog
+            log.warning("catalog.%s failed: %r", method, exc)
+            raise ServiceUnavailable(
+                "Каталог сейчас не отвечает, повторите позже", code="catalog_unavailable"
+            ) from exc
+
+    def municipality(self, code: str) -> dict | None:
+        return self._ask("get_municipality", code)
+
+    def organization(self, organization_id: int) -> dict | None:
+        return self._ask("get_organization", organization_id)
 
 
 class AccountsService(ServiceBase):
     name = "accounts"
+
+    catalog_rpc = TimedClusterRpc()
+
+    @property
+    def directory(self) -> CatalogDirectory:
+        return CatalogDirectory(self.catalog_rpc)
+
+    # --- users and login ---------------------------------------------------------------
+
+    @rpc
+    def register(self, data: dict) -> dict:
+        user = operations.register_parent(self.db, passwords, data, operations.utcnow())
+        return UserSchema().dump(user)
+
+    @rpc
+    def login(self, email: str, password: str, address: str | None = None) -> dict:
+        tokens = operations.login(
+            self.db, passwords, email, password, address, operations.utcnow(), self._count_failure
+        )
+        return TokensSchema().dump(tokens)
+
+    @rpc
+    def refresh(self, refresh_token: str) -> dict:
+        tokens = operations.refresh(
+            self.db, refresh_token, operations.utcnow(), self._revoke_family
+        )
+        return TokensSchema().dump(tokens)
+
+    @rpc
+    def logout(self, refresh_token: str) -> None:
+        operations.logout(self.db, refresh_token, operations.utcnow())
+
+    @rpc
+    def me(self, principal: dict) -> dict:
+        return UserSchema().dump(operations.me(self.db, int(principal["user_id"])))
+
+    @rpc
+    def create_staff(self, principal: dict, data: dict) -> dict:
+        creator = operations.viewer_of(self.db, principal)
+        if creator.role == "municipal_operator" and creator.municipality_code is None:
+            creator = Viewer(creator.user_id, creator.role, principal.get("municipality_code"))
+        user = operations.create_staff(self.db, passwords, creator, data, self.directory)
+        return UserSchema().dump(user)
+
+    # --- children ----------------------------------------------------------------------
+
+    @rpc
+    def add_child(self, principal: dict, data: dict) -> dict:
+        viewer = operations.viewer_of(self.db, principal)
+        child = operations.add_child(self.db, viewer, data, region_today(), self.directory)
+        return ChildSchema().dump(child)
+
+    @rpc
+    def list_children(self, principal: dict, limit: int = 20, offset: int = 0) -> dict:
+        viewer = operations.viewer_of(self.db, principal)
+        return ChildPageSchema().dump(operations.list_children(self.db, viewer, limit, offset))
+
+    @rpc
+    def show_child(self, principal: dict, child_id: int) -> dict:
+        viewer = operations.viewer_of(self.db, principal)
+        return ChildSchema().dump(operations.get_child(self.db, viewer, child_id))
+
+    @rpc
+    def change_child(self, principal: dict, child_id: int, changes: dict) -> dict:
+        viewer = operations.viewer_of(self.db, principal)
+        child = operations.change_child(
+            self.db, viewer, child_id, changes, region_today(), self.directory
+        )
+        return ChildSchema().dump(child)
+
+    @rpc
+    def verify_child(self, principal: dict, child_id: int) -> dict:
+        viewer = operations.viewer_of(self.db, principal)
+        child = operations.verify_child(
+            self.db, viewer, principal.get("organization_id"), child_id, operations.utcnow()
+        )
+        return ChildSchema().dump(child)
+
+    @rpc
+    def get_child(self, child_id: int) -> dict:
+        """For other services (catalog, certificates): birth date, municipality, parent."""
+        return ChildFactsSchema().dump(operations.child_facts(self.db, child_id))
+
+    # --- writes that outlive a refused request -----------------------------------------
+
+    def _count_failure(self, email: str, address: str | None, now: datetime) -> None:
+        # its own transaction: the login raises, which rolls the worker's session back
+        with self.db.get_bind().begin() as conn:
+            operations.record_failure(conn, email, address, now)
+
+    def _revoke_family(self, family_id: str, now: datetime) -> None:
+        self.db.rollback()  # release our lock on the reused token before revoking its family
+        with self.db.get_bind().begin() as conn:
+            operations.revoke_family(conn, family_id, now)

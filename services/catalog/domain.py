@@ -33,6 +33,13 @@ __all__ = [
     "InvalidField",
     "TransitionRefused",
     "age_on",
+    "bounding_box",
+    "edits_organization",
+    "manages_organization",
+    "program_payment_type",
+    "search_words",
+    "summarize_groups",
+    "tsquery_text",
     "allowed_transitions",
     "check_age_range",
     "check_capacity",
@@ -423,3 +430,107 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     d_lambda = math.radians(lon2 - lon1)
     a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def program_payment_type(registry: str, certified: bool) -> str:
+    """How a parent pays for a published program: a program of the ``certified`` registry is
+    paid from a certificate only once certified; until then the parent pays for it."""
+    kind = payment_type(registry)
+    if kind == "certificate" and not payable_by_certificate(registry, certified):
+        return "own_money"
+    return kind
+
+
+MAX_QUERY_WORDS = 8
+MAX_WORD_LENGTH = 40
+PREFIX_MIN_LENGTH = 3
+TYPO_MIN_LENGTH = 5  # only "long" words are corrected: a short one has too many neighbours
+
+
+def search_words(text: str) -> list[str]:
+    """The words of a search query, normalized (lower case, ё -> е, no punctuation); hyphenated
+    words are split, because the index holds their parts too. At most MAX_QUERY_WORDS."""
+    words = normalize_search_text(text, max_len=400).replace("-", " ").split()
+    return [word[:MAX_WORD_LENGTH] for word in words][:MAX_QUERY_WORDS]
+
+
+def tsquery_text(words: Iterable[str]) -> str:
+    """A to_tsquery('russian', ...) expression: every word must match, and a word of three
+    letters or more also matches as a prefix, so a parent typing "робот" finds
+    "Робототехника". Words must come from ``search_words`` (letters and digits only)."""
+    terms = []
+    for word in words:
+        if not word or not all(c.isalnum() for c in word):
+            raise ValueError(f"not a search word: {word!r}")
+        terms.append(f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word)
+    return " & ".join(terms)
+
+
+# --- who may do what --------------------------------------------------------------------
+
+
+def manages_organization(
+    principal: Mapping[str, object] | None, organization_id: int, municipality_code: str
+) -> bool:
+    """Staff of the organization, the regional operator, and the municipal operator of the
+    organization's municipality see everything of it (drafts, pending status)."""
+    if not principal:
+        return False
+    role = principal.get("role")
+    if role == "regional_operator":
+        return True
+    if role == "municipal_operator":
+        return principal.get("municipality_code") == municipality_code
+    return role == "provider" and principal.get("organization_id") == organization_id
+
+
+def edits_organization(principal: Mapping[str, object] | None, organization_id: int) -> bool:
+    """Only the organization's own staff create and change its programs and groups."""
+    return bool(
+        principal
+        and principal.get("role") == "provider"
+        and principal.get("organization_id") == organization_id
+    )
+
+
+# --- search results ---------------------------------------------------------------------
+
+
+def summarize_groups(groups: Iterable[Mapping[str, object]]) -> dict[str, object]:
+    """The summary a search result shows for the groups of one program that matched the
+    filters: how many, free seats in all, the cheapest per month, the nearest (when a
+    point was given) and the earliest start. Ties go to the lower group id."""
+    rows = sorted(groups, key=lambda g: g["group_id"])
+    if not rows:
+        raise ValueError("a program in the results has at least one matching group")
+    cheapest = min(rows, key=lambda g: g["monthly_price_kopecks"])
+    located = [g for g in rows if g.get("distance_km") is not None]
+    nearest = min(located, key=lambda g: g["distance_km"]) if located else None
+    return {
+        "found": len(rows),
+        "free_seats": sum(int(g["free_seats"]) for g in rows),
+        "cheapest": {
+            "group_id": cheapest["group_id"],
+            "monthly_price_kopecks": cheapest["monthly_price_kopecks"],
+        },
+        "nearest": None
+        if nearest is None
+        else {
+            "group_id": nearest["group_id"],
+            "distance_km": round(float(nearest["distance_km"]), 2),
+            "address": nearest["address"],
+        },
+        "earliest_start": min(g["start_date"] for g in rows),
+    }
+
+
+KM_PER_DEGREE = 111.195  # of latitude, on a sphere of EARTH_RADIUS_KM
+
+
+def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lon, max_lon) of a box that contains every point within
+    ``radius_km`` of (lat, lon): a cheap index prefilter before the exact haversine."""
+    d_lat = radius_km / KM_PER_DEGREE
+    cos_lat = math.cos(math.radians(min(89.0, abs(lat) + d_lat)))
+    d_lon = min(180.0, radius_km / (KM_PER_DEGREE * max(cos_lat, 1e-6)))
+    return lat - d_lat, lat + d_lat, lon - d_lon, lon + d_lon

@@ -1,0 +1,289 @@
+"""Catalog search in PostgreSQL: the derived `search_rows` table and the search query.
+
+`search_rows` holds one row per group of a published program of an active organization, with
+the program's and organization's filter columns copied in and a precomputed tsvector (russian
+configuration, lower case, ё -> е). `refresh_programs` rebuilds the rows of some programs in
+the caller's transaction, so the index never disagrees with the tables it is derived from.
+
+A search is one statement: the matching group rows, grouped per program, sorted and cut to the
+page with the total counted in the same pass, then joined back to the page's groups for their
+summary. Every value is a bound parameter; the only SQL put together here is chosen from the
+constant fragments below.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from services.catalog import domain
+
+# ё -> е and lower case, as normalize_search_text does to the query
+_TSV = """
+    setweight(to_tsvector('russian', replace(lower(p.title), 'ё', 'е')), 'A')
+    || setweight(to_tsvector('russian', replace(lower(p.description), 'ё', 'е')), 'B')
+    || setweight(to_tsvector('russian', replace(lower(o.name), 'ё', 'е')
+                                        || ' ' || replace(lower(:direction_names ->> p.direction), 'ё', 'е')), 'C')
+"""  # noqa: E501
+
+_REFRESH_DELETE = text("DELETE FROM search_rows WHERE program_id = ANY(:ids)")
+_REFRESH_INSERT = text(
+    """
+    INSERT INTO search_rows (
+        group_id, program_id, organization_id, organization_name, municipality_code, title,
+        direction, level, format, adapted, registry, payment_type, program_min_age,
+        program_max_age, min_age, max_age, monthly_price_kopecks, free_seats, enrollment_open,
+        start_date, address, lat, lon, tsv)
+    SELECT g.id, p.id, o.id, o.name, o.municipality_code, p.title,
+           p.direction, p.level, p.format, p.adapted, p.registry, p.payment_type, p.min_age,
+           p.max_age, g.min_age, g.max_age, g.monthly_price_kopecks,
+           greatest(0, g.capacity - g.held - g.enrolled), g.enrollment_open,
+           g.start_date, g.address, g.lat, g.lon, """
+    + _TSV
+    + """
+    FROM study_groups g
+    JOIN programs p ON p.id = g.program_id
+    JOIN organizations o ON o.id = p.organization_id
+    WHERE p.id = ANY(:ids) AND p.status = 'published' AND o.status = 'active'
+    """
+)
+_REFRESH_WORDS = text(
+    """
+    INSERT INTO search_words (word)
+    SELECT DISTINCT w
+    FROM programs p,
+         regexp_split_to_table(replace(lower(p.title || ' ' || p.description), 'ё', 'е'),
+                               '[^[:alpha:]]+') AS w
+    WHERE p.id = ANY(:ids) AND length(w) BETWEEN :min_length AND 100
+    ON CONFLICT DO NOTHING
+    """
+)
+_REFRESH_ALL = text("DELETE FROM search_rows")
+_ALL_PROGRAMS = text("SELECT coalesce(array_agg(id), '{}') FROM programs")
+
+
+def _direction_names() -> str:
+    import json
+
+    return json.dumps(domain.DIRECTIONS, ensure_ascii=False)
+
+
+def refresh_programs(session: Session, program_ids: list[int]) -> None:
+    """Rebuild the search rows (and known words) of these programs, in the current transaction."""
+    if not program_ids:
+        return
+    ids = sorted(set(program_ids))
+    session.execute(_REFRESH_DELETE, {"ids": ids})
+    session.execute(_REFRESH_INSERT, {"ids": ids, "direction_names": _direction_names()})
+    session.execute(_REFRESH_WORDS, {"ids": ids, "min_length": domain.TYPO_MIN_LENGTH})
+
+
+def refresh_all(session: Session) -> None:
+    session.execute(_REFRESH_ALL)
+    refresh_programs(session, list(session.execute(_ALL_PROGRAMS).scalar()))
+
+
+def refresh_seats(session: Session, group_id: int, free_seats: int) -> None:
+    session.execute(
+        text("UPDATE search_rows SET free_seats = :free WHERE group_id = :id"),
+        {"free": free_seats, "id": group_id},
+    )
+
+
+# --- the query --------------------------------------------------------------------------
+
+_DISTANCE = (
+    "2 * 6371.0 * asin(least(1.0, sqrt("
+    "power(sin(radians(s.lat - :lat) / 2), 2)"
+    " + cos(radians(:lat)) * cos(radians(s.lat)) * power(sin(radians(s.lon - :lon) / 2), 2))))"
+)
+_CONDITIONS = {
+    "text": "s.tsv @@ to_tsquery('russian', :tsquery)",
+    "direction": "s.direction = :direction",
+    "age": "s.min_age <= :age AND s.max_age >= :age",
+    "municipality": "s.municipality_code = :municipality",
+    "payment_type": "s.payment_type = :payment_type",
+    "max_monthly_price": "s.monthly_price_kopecks <= :max_monthly_price",
+    "level": "s.level = :level",
+    "format": "s.format = :format",
+    "adapted": "s.adapted",
+    "with_free_seats": "s.free_seats > 0",
+    "open_only": "s.enrollment_open",
+    "box": "s.lat BETWEEN :min_lat AND :max_lat AND s.lon BETWEEN :min_lon AND :max_lon",
+    "radius": _DISTANCE + " <= :radius_km",
+}
+_ORDER = {
+    "relevance": "rank DESC, program_id",
+    "price": "min_price, program_id",
+    "distance": "min_distance, program_id",
+    "start_date": "first_start, program_id",
+}
+_RANK = "ts_rank_cd(s.tsv, to_tsquery('russian', :tsquery))"
+
+
+@lru_cache(maxsize=512)
+def _statement(conditions: tuple[str, ...], with_text: bool, with_point: bool, sort: str):
+    where = " AND ".join(_CONDITIONS[name] for name in conditions) or "TRUE"
+    rank = _RANK if with_text else "0.0"
+    distance = _DISTANCE if with_point else "NULL::float8"
+    order = _ORDER[sort]
+    # only constant fragments of this module are put together here; values are bound
+    sql = f"""
+    WITH hits AS MATERIALIZED (
+        SELECT s.group_id, s.program_id, s.monthly_price_kopecks, s.start_date,
+               {rank} AS rank, {distance} AS distance_km
+        FROM search_rows s
+        WHERE {where}
+    ), page AS (
+        SELECT program_id, max(rank) AS rank, min(monthly_price_kopecks) AS min_price,
+               min(distance_km) AS min_distance, min(start_date) AS first_start,
+               count(*) OVER () AS total,
+               row_number() OVER (ORDER BY {order}) AS position
+        FROM hits
+        GROUP BY program_id
+        ORDER BY position
+        LIMIT :limit OFFSET :offset
+    )
+    SELECT page.total, page.position, page.rank, h.distance_km,
+           s.group_id, s.program_id, s.organization_id, s.organization_name,
+           s.municipality_code, s.title, s.direction, s.level, s.format, s.adapted, s.registry,
+           s.payment_type, s.program_min_age, s.program_max_age, s.monthly_price_kopecks,
+           s.free_seats, s.start_date, s.address
+    FROM page
+    JOIN hits h ON h.program_id = page.program_id
+    JOIN search_rows s ON s.group_id = h.group_id
+    ORDER BY page.position, s.group_id
+    """  # noqa: S608
+    return text(sql)
+
+
+_COUNT = "SELECT count(DISTINCT s.program_id) FROM search_rows s WHERE {where}"
+
+_CORRECT_WORDS = text(
+    """
+    SELECT q.word,
+           (SELECT w.word FROM search_words w
+            WHERE w.word % q.word
+            ORDER BY similarity(w.word, q.word) DESC, w.word
+            LIMIT 1) AS correction
+    FROM unnest(CAST(:words AS text[])) AS q(word)
+    """
+)
+
+
+def correct_typos(session: Session, words: list[str]) -> list[str]:
+    """Each long word that is not a known word replaced by the most similar known one."""
+    long_words = [w for w in words if len(w) >= domain.TYPO_MIN_LENGTH and not w.isdigit()]
+    if not long_words:
+        return words
+    corrections = {
+        row.word: row.correction
+        for row in session.execute(_CORRECT_WORDS, {"words": long_words})
+        if row.correction
+    }
+    return [corrections.get(word, word) for word in words]
+
+
+def _bindings(filters: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    names: list[str] = []
+    params: dict[str, Any] = {}
+    for name in (
+        "direction",
+        "age",
+        "municipality",
+        "payment_type",
+        "max_monthly_price",
+        "level",
+        "format",
+    ):
+        if filters.get(name) is not None:
+            names.append(name)
+            params[name] = filters[name]
+    for flag in ("adapted", "with_free_seats", "open_only"):
+        if filters.get(flag):
+            names.append(flag)
+    if filters.get("lat") is not None:
+        params["lat"], params["lon"] = filters["lat"], filters["lon"]
+        if filters.get("radius_km") is not None:
+            box = domain.bounding_box(filters["lat"], filters["lon"], filters["radius_km"])
+            params.update(zip(("min_lat", "max_lat", "min_lon", "max_lon"), box, strict=True))
+            params["radius_km"] = filters["radius_km"]
+            names += ["box", "radius"]
+    return names, params
+
+
+def _run(session: Session, filters: dict[str, Any], words: list[str]) -> tuple[int, list]:
+    names, params = _bindings(filters)
+    if words:
+        names.insert(0, "text")
+        params["tsquery"] = domain.tsquery_text(words)
+    params["limit"], params["offset"] = filters["limit"], filters["offset"]
+    statement = _statement(
+        tuple(names), bool(words), filters.get("lat") is not None, filters["sort"]
+    )
+    rows = session.execute(statement, params).all()
+    if rows:
+        return rows[0].total, rows
+    if filters["offset"] == 0:
+        return 0, []
+    # past the last page: count alone
+    where = " AND ".join(_CONDITIONS[name] for name in names) or "TRUE"
+    return session.execute(text(_COUNT.format(where=where)), params).scalar(), []
+
+
+def search(session: Session, filters: dict[str, Any]) -> dict[str, Any]:
+    """Programs matching `filters` (validated by schemas.SearchFiltersSchema), one page."""
+    words = domain.search_words(filters.get("q") or "")
+    total, rows = _run(session, filters, words)
+    corrected = None
+    if total == 0 and words:
+        fixed = correct_typos(session, words)
+        if fixed != words:
+            total, rows = _run(session, filters, fixed)
+            corrected = " ".join(fixed) if total else None
+    items: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
+    for row in rows:
+        if not items or items[-1]["id"] != row.program_id:
+            if groups:
+                items[-1]["groups"] = domain.summarize_groups(groups)
+            groups = []
+            items.append(
+                {
+                    "id": row.program_id,
+                    "title": row.title,
+                    "organization": {"id": row.organization_id, "name": row.organization_name},
+                    "municipality_code": row.municipality_code,
+                    "direction": row.direction,
+                    "level": row.level,
+                    "format": row.format,
+                    "adapted": row.adapted,
+                    "registry": row.registry,
+                    "payment_type": row.payment_type,
+                    "min_age": row.program_min_age,
+                    "max_age": row.program_max_age,
+                    "relevance": round(float(row.rank), 4),
+                }
+            )
+        groups.append(
+            {
+                "group_id": row.group_id,
+                "monthly_price_kopecks": row.monthly_price_kopecks,
+                "free_seats": row.free_seats,
+                "start_date": row.start_date.isoformat(),
+                "distance_km": row.distance_km,
+                "address": row.address,
+            }
+        )
+    if groups:
+        items[-1]["groups"] = domain.summarize_groups(groups)
+    return {
+        "items": items,
+        "total": total,
+        "limit": filters["limit"],
+        "offset": filters["offset"],
+        "corrected_query": corrected,
+    }
