@@ -13,7 +13,7 @@ from servicekit import parked, topology
 from servicekit.errors import InvalidInput, NotFound
 from servicekit.outbox import OutboxPublisher, emit, outbox, relay_batch
 from tests.support.amqp import PlainSubscriber
-from tests.support.probe_service import ProbeService, handled, switches
+from tests.support.probe_service import ProbeService, facts, handled, switches
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05):
@@ -87,6 +87,27 @@ def test_refused_change_publishes_nothing(probe, subscriber, probe_engine):
     assert subscriber.collect(expected=1, timeout=1.5) == []
     with probe_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 0
+
+
+def test_write_is_committed_before_the_reply_is_sent(probe, probe_engine):
+    fact_id = probe.record_fact("req-5", "durable")
+
+    with probe_engine.connect() as conn:  # read right after the reply, from another connection
+        assert conn.execute(select(facts.c.text).where(facts.c.id == fact_id)).scalar() == (
+            "durable"
+        )
+
+
+def test_failing_entrypoint_leaves_no_write_and_no_event(probe, probe_engine, subscriber):
+    from nameko.exceptions import RemoteError
+
+    with pytest.raises(RemoteError):
+        probe.record_fact_then_fail("req-6", "doomed")
+
+    with probe_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(facts)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar() == 0
+    assert subscriber.collect(expected=1, timeout=1.5) == []
 
 
 def test_errors_cross_rpc_as_their_own_type_with_code(probe):

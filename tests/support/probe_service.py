@@ -60,6 +60,12 @@ class ProbeService(ServiceBase):
         return fact_id
 
     @rpc
+    def record_fact_then_fail(self, request_id: str, text: str) -> None:
+        """Writes, emits, then fails: nothing of it may survive."""
+        self.record_fact(request_id, text)
+        raise HandlerFault("failed after writing")
+
+    @rpc
     def get_fact(self, fact_id: int) -> dict:
         row = self.db.execute(select(facts).where(facts.c.id == fact_id)).first()
         if row is None:
