@@ -8,7 +8,7 @@ SCALE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog parked replay-parked clean-test-data
+        bench-catalog parked replay-parked regional-operator wrk seed-if-empty
 
 install: $(VENV)/.installed
 
@@ -24,13 +24,13 @@ databases: install
 migrate: databases
 	$(PY) -m servicekit.migrate upgrade
 
-# Demo data: loaded by `make run` only into empty databases; `make seed` forces it.
-SEED_MODULES :=
+# Demo data (deploy/seed.py lists the seeds in order): `make run` loads it only into empty
+# databases; `make seed` loads it again (each seed is idempotent).
 seed: migrate
-	@for module in $(SEED_MODULES); do $(PY) -m $$module || exit 1; done
+	$(PY) -m deploy.seed
 
 seed-if-empty: migrate
-	@for module in $(SEED_MODULES); do $(PY) -m $$module --if-empty || exit 1; done
+	$(PY) -m deploy.seed --if-empty
 
 topology: install
 	$(PY) -m servicekit.topology
@@ -53,6 +53,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The first regional operator: make regional-operator EMAIL=... NAME="..." (asks the password,
+# or takes it from OPERATOR_PASSWORD).
+regional-operator: migrate
+	$(PY) -m services.accounts.admin create-regional-operator --email "$(EMAIL)" --full-name "$(NAME)"
+
 # Operator tools for events whose handler failed every retry.
 parked: install
 	$(PY) -m servicekit.parked list
@@ -60,5 +65,17 @@ parked: install
 replay-parked: install
 	$(PY) -m servicekit.parked replay $(if $(EVENT_ID),--event-id $(EVENT_ID))
 
-bench: install
-	$(PY) -m tests.bench.rpc_rate
+# Benchmarks print figures (wrk, 50 connections); nothing in `make test` is timed.
+BENCH_SECONDS ?= 20
+wrk:
+	@command -v wrk >/dev/null || (apt-get install -y wrk >/dev/null 2>&1 || \
+		(apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || \
+		{ echo "install wrk (apt-get install wrk)"; exit 1; }
+
+bench: install wrk
+	$(PY) -m bench.gateway_rpc
+	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
+
+# Catalog search under load through the gateway; see docs/catalog.md.
+bench-catalog: install wrk
+	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)

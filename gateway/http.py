@@ -7,8 +7,10 @@ applies Idempotency-Key to mutating requests, dumps the answer through the respo
 and turns every error into `application/problem+json` with a stable `code`.
 """
 
+import ipaddress
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
@@ -19,11 +21,12 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.idempotency import check_key, request_fingerprint
-from servicekit import tokens
+from servicekit import config, tokens
 from servicekit.errors import (
     Forbidden,
     InvalidInput,
     NavigatorError,
+    NotFound,
     Unauthorized,
     invalid_from_marshmallow,
 )
@@ -78,6 +81,8 @@ class RouteSpec:
     errors: tuple[int, ...] = ()
     description: str = ""
     extra_responses: dict = field(default_factory=dict)
+    # False for answers that must not be stored, e.g. tokens: Idempotency-Key is ignored
+    idempotent: bool = True
 
 
 ROUTES: list[RouteSpec] = []
@@ -143,6 +148,23 @@ def problem(error: NavigatorError) -> Response:
         body["retry_after"] = int(error.extra["retry_after"])
         headers["Retry-After"] = str(body["retry_after"])
     return json_response(error.status, body, "application/problem+json", headers)
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's IP address. X-Forwarded-For is believed only when the request comes from
+    one of TRUSTED_PROXIES (comma-separated addresses): then the right-most address that is
+    not a proxy of ours is the client."""
+    remote = request.remote_addr
+    trusted = {a.strip() for a in config.env("TRUSTED_PROXIES", "").split(",") if a.strip()}
+    if remote in trusted:
+        hops = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
+        for hop in reversed(hops):
+            if hop and hop not in trusted:
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    break
+    return remote
 
 
 def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal | None:
@@ -225,7 +247,7 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     store = getattr(service, "idempotency", None)
     claimed = None
     try:
-        if key is not None and spec.method in MUTATING and store is not None:
+        if key is not None and spec.method in MUTATING and spec.idempotent and store is not None:
             check_key(key)
             principal = authenticate(request, spec.roles)
             scope = principal.key if principal else "anonymous"
@@ -267,18 +289,38 @@ def route(
     status: int = 200,
     errors: tuple[int, ...] = (),
     description: str = "",
+    idempotent: bool = True,
 ):
-    """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters."""
+    """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
+    `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored)."""
     spec = RouteSpec(
         method, path, summary, tags, roles, body, query, response, status, errors, description
     )
+    spec.idempotent = idempotent
     ROUTES.append(spec)
+
+    matched_path, int_bounds = lenient_ids(path)
 
     def decorator(handler):
         @wraps(handler)
         def entrypoint(self, request, **path_params):
+            for name, (low, high) in int_bounds.items():
+                raw = path_params[name]
+                if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+                    return problem(NotFound("Not found", code="not_found"))
+                path_params[name] = int(raw)
             return _run(self, spec, handler, request, path_params)
 
-        return http(method, path)(entrypoint)
+        return http(method, matched_path)(entrypoint)
 
     return decorator
+
+
+_INT_PARAM = re.compile(r"<int\(min=(\d+),\s*max=(\d+)\):(\w+)>")
+
+
+def lenient_ids(path: str) -> tuple[str, dict[str, tuple[int, int]]]:
+    """`<int(min=1,max=N):id>` is matched as any path segment and checked in the entrypoint,
+    so a malformed or out-of-range id answers a problem+json 404, not werkzeug's HTML page."""
+    bounds = {name: (int(low), int(high)) for low, high, name in _INT_PARAM.findall(path)}
+    return _INT_PARAM.sub(r"<\3>", path), bounds

@@ -43,7 +43,7 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
     parameters = list(path_params)
     if spec.query is not None:
         parameters.append({"in": "query", "schema": spec.query})
-    if spec.method in MUTATING:
+    if spec.method in MUTATING and spec.idempotent:
         parameters.append(
             {
                 "in": "header",

@@ -1,11 +1,13 @@
 """The HTTP API for web and mobile clients: the only way in from outside."""
 
 from gateway.idempotency import IdempotencyStore
+from gateway.routes.accounts import AccountsRoutes
+from gateway.routes.catalog import CatalogRoutes
 from gateway.routes.system import SystemRoutes
 from servicekit.rpc import TimedClusterRpc
 
 
-class GatewayService(SystemRoutes):
+class GatewayService(SystemRoutes, AccountsRoutes, CatalogRoutes):
     name = "gateway"
 
     # Requests carry a deadline, so a lost request surfaces as 503 anyway; skipping the

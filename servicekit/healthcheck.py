@@ -1,6 +1,6 @@
 """Exit 0 when a service answers its `health` RPC in time: for container health checks.
 
-    python -m servicekit.healthcheck catalog
+python -m servicekit.healthcheck catalog
 """
 
 import sys

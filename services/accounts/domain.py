@@ -694,7 +694,9 @@ def may_change_child(viewer: Viewer, parent_id: int) -> bool:
 
 def may_verify_child(viewer: Viewer, parent_id: int, child_municipality: str) -> bool:
     """A provider who may see the child marks its data checked against the documents."""
-    return viewer.role == PROVIDER and child_access(viewer, parent_id, child_municipality) is not None
+    return (
+        viewer.role == PROVIDER and child_access(viewer, parent_id, child_municipality) is not None
+    )
 
 
 def present_child(record: dict, access: Access) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
@@ -82,8 +81,12 @@ def invalid(problem: InvalidField | InvalidFields | WeakPassword, field: str = "
     if isinstance(problem, InvalidFields):
         return InvalidInput("Проверьте введённые данные", fields=problem.errors)
     if isinstance(problem, WeakPassword):
-        return InvalidInput(problem.message, code="weak_password", fields={field: [problem.message]})
-    return InvalidInput(problem.message, code=problem.code, fields={problem.field: [problem.message]})
+        return InvalidInput(
+            problem.message, code="weak_password", fields={field: [problem.message]}
+        )
+    return InvalidInput(
+        problem.message, code=problem.code, fields={problem.field: [problem.message]}
+    )
 
 
 # --- passwords --------------------------------------------------------------------------
@@ -260,17 +263,20 @@ def me(session: Session, user_id: int) -> dict:
 
 
 def viewer_of(session: Session, principal: dict) -> Viewer:
-    """Who asks, with the municipality a staff user works in, read from their account (a
-    provider's is their organization's); a token whose account says otherwise sees nothing."""
+    """Who asks. A municipal operator's municipality is in their token; a provider's is
+    their organization's, read from their account (a token whose account says otherwise
+    sees nothing)."""
     user_id, role = int(principal["user_id"]), principal["role"]
     municipality = None
-    if role in (PROVIDER, MUNICIPAL_OPERATOR):
+    if role == MUNICIPAL_OPERATOR:
+        municipality = principal.get("municipality_code")
+    elif role == PROVIDER:
         user = session.get(User, user_id)
         if (
             user is not None
             and user.is_active
-            and user.role == role
-            and (role != PROVIDER or user.organization_id == principal.get("organization_id"))
+            and user.role == PROVIDER
+            and user.organization_id == principal.get("organization_id")
         ):
             municipality = user.municipality_code
     return Viewer(user_id, role, municipality)
@@ -375,9 +381,7 @@ def login(
 def _token_row(session: Session, refresh_token: str, lock: bool = False) -> RefreshToken | None:
     if not isinstance(refresh_token, str) or not refresh_token:
         return None
-    query = select(RefreshToken).where(
-        RefreshToken.token_hash == domain.hash_token(refresh_token)
-    )
+    query = select(RefreshToken).where(RefreshToken.token_hash == domain.hash_token(refresh_token))
     return session.scalar(query.with_for_update() if lock else query)
 
 
@@ -407,7 +411,9 @@ def refresh(
         now,
     )
     if state == "reuse":
-        log.warning("refresh token reused: family %s of user %s revoked", row.family_id, row.user_id)
+        log.warning(
+            "refresh token reused: family %s of user %s revoked", row.family_id, row.user_id
+        )
         revoke(row.family_id, now)
         raise Unauthorized("Токен обновления уже использован", code="refresh_token_reused")
     if state != "ok":

@@ -18,7 +18,6 @@ from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.accounts import operations
-from services.accounts.domain import Viewer
 from services.accounts.schemas import (
     ChildFactsSchema,
     ChildPageSchema,
@@ -31,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # hashing runs in a real thread: 64 MiB of argon2 must not stall every other worker
 passwords = operations.Passwords(offload=tpool.execute)
+# shorter than the gateway's deadline on us, so a slow catalog is our 503, not a timeout
+CATALOG_TIMEOUT = float(config.env("CATALOG_RPC_TIMEOUT", "3"))
 
 
 def region_today() -> date:
@@ -46,7 +47,7 @@ class CatalogDirectory:
 
     def _ask(self, method: str, *args) -> dict | None:
         try:
-            return self.client.call("catalog", method, *args)
+            return self.client.call("catalog", method, *args, timeout=CATALOG_TIMEOUT)
         except NotFound:
             return None
         except NavigatorError:
@@ -105,8 +106,6 @@ class AccountsService(ServiceBase):
     @rpc
     def create_staff(self, principal: dict, data: dict) -> dict:
         creator = operations.viewer_of(self.db, principal)
-        if creator.role == "municipal_operator" and creator.municipality_code is None:
-            creator = Viewer(creator.user_id, creator.role, principal.get("municipality_code"))
         user = operations.create_staff(self.db, passwords, creator, data, self.directory)
         return UserSchema().dump(user)
 

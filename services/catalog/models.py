@@ -1,8 +1,8 @@
 """Tables of this service. The outbox and processed-event tables come from servicekit.
 
-`search_rows` is derived data: one row per group of a published program of an active
-organization, with everything the search filters and sorts on, rebuilt in the same
-transaction as any change of its sources (services/catalog/search.py).
+`search_programs` and `search_rows` are derived data: one row per published program of an
+active organization and one per group of it, with everything the search filters and sorts on,
+rebuilt in the same transaction as any change of their sources (services/catalog/search.py).
 """
 
 from datetime import date, datetime
@@ -138,16 +138,17 @@ class SeatHold(Base):
     created_at: Mapped[datetime] = _created()
 
 
-class SearchRow(Base):
-    __tablename__ = "search_rows"
-    __table_args__ = (
-        Index("ix_search_rows_tsv", "tsv", postgresql_using="gin"),
-        Index("ix_search_rows_municipality", "municipality_code", "direction"),
-        Index("ix_search_rows_lat", "lat"),
-    )
+class SearchProgram(Base):
+    """What a search shows of a program and matches its text against: one row per program."""
 
-    group_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    program_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    __tablename__ = "search_programs"
+    __table_args__ = (
+        # fastupdate off: a pending list makes the planner shun the index after bulk loads
+        Index("ix_search_programs_tsv", "tsv", postgresql_using="gin",
+              postgresql_with={"fastupdate": "off"}),
+    )  # fmt: skip
+
+    program_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(Integer, nullable=False)
     organization_name: Mapped[str] = mapped_column(String(300), nullable=False)
     municipality_code: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -156,21 +157,38 @@ class SearchRow(Base):
     level: Mapped[str] = mapped_column(String(20), nullable=False)
     format: Mapped[str] = mapped_column(String(20), nullable=False)
     adapted: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    # `registry` is reserved by declarative classes, so the attribute has another name
     registry_code: Mapped[str] = mapped_column("registry", String(30), nullable=False)
     payment_type: Mapped[str] = mapped_column(String(20), nullable=False)
-    program_min_age: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    program_max_age: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    min_age: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    max_age: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    tsv: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
+
+
+class SearchRow(Base):
+    """What the filters look at: one narrow row per group, so a scan of all of them is cheap."""
+
+    __tablename__ = "search_rows"
+    __table_args__ = (
+        Index("ix_search_rows_municipality", "municipality_code", "direction"),
+        Index("ix_search_rows_lat", "lat"),
+    )
+
+    group_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    municipality_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    direction: Mapped[str] = mapped_column(String(30), nullable=False)
+    level: Mapped[str] = mapped_column(String(20), nullable=False)
+    format: Mapped[str] = mapped_column(String(20), nullable=False)
+    adapted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    payment_type: Mapped[str] = mapped_column(String(20), nullable=False)
     min_age: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     max_age: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     monthly_price_kopecks: Mapped[int] = mapped_column(BigInteger, nullable=False)
     free_seats: Mapped[int] = mapped_column(Integer, nullable=False)
     enrollment_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
     start_date: Mapped[date] = mapped_column(Date, nullable=False)
-    address: Mapped[str] = mapped_column(String(500), nullable=False)
     lat: Mapped[float] = mapped_column(Float, nullable=False)
     lon: Mapped[float] = mapped_column(Float, nullable=False)
-    tsv: Mapped[str] = mapped_column(TSVECTOR, nullable=False)
 
 
 class SearchWord(Base):

@@ -13,41 +13,49 @@ constant fragments below.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from servicekit import config
 from services.catalog import domain
 
-# ё -> е and lower case, as normalize_search_text does to the query
-_TSV = """
-    setweight(to_tsvector('russian', replace(lower(p.title), 'ё', 'е')), 'A')
-    || setweight(to_tsvector('russian', replace(lower(p.description), 'ё', 'е')), 'B')
-    || setweight(to_tsvector('russian', replace(lower(o.name), 'ё', 'е')
-                                        || ' ' || replace(lower(:direction_names ->> p.direction), 'ё', 'е')), 'C')
-"""  # noqa: E501
-
-_REFRESH_DELETE = text("DELETE FROM search_rows WHERE program_id = ANY(:ids)")
-_REFRESH_INSERT = text(
+_REFRESH_DELETE_ROWS = text("DELETE FROM search_rows WHERE program_id = ANY(:ids)")
+_REFRESH_DELETE_PROGRAMS = text("DELETE FROM search_programs WHERE program_id = ANY(:ids)")
+_REFRESH_PROGRAMS = text(
     """
-    INSERT INTO search_rows (
-        group_id, program_id, organization_id, organization_name, municipality_code, title,
-        direction, level, format, adapted, registry, payment_type, program_min_age,
-        program_max_age, min_age, max_age, monthly_price_kopecks, free_seats, enrollment_open,
-        start_date, address, lat, lon, tsv)
-    SELECT g.id, p.id, o.id, o.name, o.municipality_code, p.title,
-           p.direction, p.level, p.format, p.adapted, p.registry, p.payment_type, p.min_age,
-           p.max_age, g.min_age, g.max_age, g.monthly_price_kopecks,
-           greatest(0, g.capacity - g.held - g.enrolled), g.enrollment_open,
-           g.start_date, g.address, g.lat, g.lon, """
-    + _TSV
-    + """
-    FROM study_groups g
-    JOIN programs p ON p.id = g.program_id
+    INSERT INTO search_programs (
+        program_id, organization_id, organization_name, municipality_code, title, direction,
+        level, format, adapted, registry, payment_type, min_age, max_age, tsv)
+    SELECT p.id, o.id, o.name, o.municipality_code, p.title, p.direction,
+           p.level, p.format, p.adapted, p.registry, p.payment_type, p.min_age, p.max_age,
+           -- lower case and ё -> е, as normalize_search_text does to the query
+           setweight(to_tsvector('russian', replace(lower(p.title), 'ё', 'е')), 'A')
+           || setweight(to_tsvector('russian', replace(lower(p.description), 'ё', 'е')), 'B')
+           || setweight(to_tsvector('russian', replace(lower(
+                  o.name || ' ' || (CAST(:direction_names AS jsonb) ->> p.direction)),
+                  'ё', 'е')), 'C')
+    FROM programs p
     JOIN organizations o ON o.id = p.organization_id
     WHERE p.id = ANY(:ids) AND p.status = 'published' AND o.status = 'active'
+    """
+)
+_REFRESH_ROWS = text(
+    """
+    INSERT INTO search_rows (
+        group_id, program_id, municipality_code, direction, level, format, adapted,
+        payment_type, min_age, max_age, monthly_price_kopecks, free_seats, enrollment_open,
+        start_date, lat, lon)
+    SELECT g.id, sp.program_id, sp.municipality_code, sp.direction, sp.level, sp.format,
+           sp.adapted, sp.payment_type, g.min_age, g.max_age, g.monthly_price_kopecks,
+           greatest(0, g.capacity - g.held - g.enrolled), g.enrollment_open,
+           g.start_date, g.lat, g.lon
+    FROM study_groups g
+    JOIN search_programs sp ON sp.program_id = g.program_id
+    WHERE g.program_id = ANY(:ids)
     """
 )
 _REFRESH_WORDS = text(
@@ -56,18 +64,17 @@ _REFRESH_WORDS = text(
     SELECT DISTINCT w
     FROM programs p,
          regexp_split_to_table(replace(lower(p.title || ' ' || p.description), 'ё', 'е'),
-                               '[^[:alpha:]]+') AS w
+                               :separator) AS w
     WHERE p.id = ANY(:ids) AND length(w) BETWEEN :min_length AND 100
     ON CONFLICT DO NOTHING
     """
 )
-_REFRESH_ALL = text("DELETE FROM search_rows")
+_REFRESH_ALL = text("TRUNCATE search_rows, search_programs")
 _ALL_PROGRAMS = text("SELECT coalesce(array_agg(id), '{}') FROM programs")
 
 
+@lru_cache(maxsize=1)
 def _direction_names() -> str:
-    import json
-
     return json.dumps(domain.DIRECTIONS, ensure_ascii=False)
 
 
@@ -76,9 +83,15 @@ def refresh_programs(session: Session, program_ids: list[int]) -> None:
     if not program_ids:
         return
     ids = sorted(set(program_ids))
-    session.execute(_REFRESH_DELETE, {"ids": ids})
-    session.execute(_REFRESH_INSERT, {"ids": ids, "direction_names": _direction_names()})
-    session.execute(_REFRESH_WORDS, {"ids": ids, "min_length": domain.TYPO_MIN_LENGTH})
+    results.clear()
+    session.execute(_REFRESH_DELETE_ROWS, {"ids": ids})
+    session.execute(_REFRESH_DELETE_PROGRAMS, {"ids": ids})
+    session.execute(_REFRESH_PROGRAMS, {"ids": ids, "direction_names": _direction_names()})
+    session.execute(_REFRESH_ROWS, {"ids": ids})
+    session.execute(
+        _REFRESH_WORDS,
+        {"ids": ids, "min_length": domain.TYPO_MIN_LENGTH, "separator": "[^[:alpha:]]+"},
+    )
 
 
 def refresh_all(session: Session) -> None:
@@ -87,6 +100,7 @@ def refresh_all(session: Session) -> None:
 
 
 def refresh_seats(session: Session, group_id: int, free_seats: int) -> None:
+    results.clear()
     session.execute(
         text("UPDATE search_rows SET free_seats = :free WHERE group_id = :id"),
         {"free": free_seats, "id": group_id},
@@ -101,7 +115,6 @@ _DISTANCE = (
     " + cos(radians(:lat)) * cos(radians(s.lat)) * power(sin(radians(s.lon - :lon) / 2), 2))))"
 )
 _CONDITIONS = {
-    "text": "s.tsv @@ to_tsquery('russian', :tsquery)",
     "direction": "s.direction = :direction",
     "age": "s.min_age <= :age AND s.max_age >= :age",
     "municipality": "s.municipality_code = :municipality",
@@ -116,51 +129,69 @@ _CONDITIONS = {
     "radius": _DISTANCE + " <= :radius_km",
 }
 _ORDER = {
-    "relevance": "rank DESC, program_id",
-    "price": "min_price, program_id",
-    "distance": "min_distance, program_id",
-    "start_date": "first_start, program_id",
+    "relevance": "max({rank}) DESC, s.program_id",
+    "price": "min(s.monthly_price_kopecks), s.program_id",
+    "distance": "min({distance}), s.program_id",
+    "start_date": "min(s.start_date), s.program_id",
 }
-_RANK = "ts_rank_cd(s.tsv, to_tsquery('russian', :tsquery))"
 
 
 @lru_cache(maxsize=512)
 def _statement(conditions: tuple[str, ...], with_text: bool, with_point: bool, sort: str):
     where = " AND ".join(_CONDITIONS[name] for name in conditions) or "TRUE"
-    rank = _RANK if with_text else "0.0"
     distance = _DISTANCE if with_point else "NULL::float8"
-    order = _ORDER[sort]
-    # only constant fragments of this module are put together here; values are bound
+    rank = "m.rank" if with_text else "CAST(0 AS real)"
+    order = _ORDER[sort].format(rank=rank, distance=distance)
+    # the text is matched and ranked once per program, not once per group
+    matched = (
+        """WITH matched AS MATERIALIZED (
+            SELECT program_id, ts_rank(tsv, to_tsquery('russian', :tsquery)) AS rank
+            FROM search_programs
+            WHERE tsv @@ to_tsquery('russian', :tsquery)
+        )"""
+        if with_text
+        else ""
+    )
+    source = (
+        "search_rows s JOIN matched m ON m.program_id = s.program_id"
+        if with_text
+        else "search_rows s"
+    )
+    # The page of programs is chosen first (sorted, total counted in the same pass); then the
+    # matching groups of those programs alone are read again by program id for their summary.
+    # Only constant fragments of this module are put together here; values are bound.
     sql = f"""
-    WITH hits AS MATERIALIZED (
-        SELECT s.group_id, s.program_id, s.monthly_price_kopecks, s.start_date,
-               {rank} AS rank, {distance} AS distance_km
-        FROM search_rows s
-        WHERE {where}
-    ), page AS (
-        SELECT program_id, max(rank) AS rank, min(monthly_price_kopecks) AS min_price,
-               min(distance_km) AS min_distance, min(start_date) AS first_start,
+    {matched}
+    SELECT page.total, page.position, page.rank, {distance} AS distance_km,
+           s.group_id, s.program_id, sp.organization_id, sp.organization_name,
+           sp.municipality_code, sp.title, sp.direction, sp.level, sp.format, sp.adapted,
+           sp.registry, sp.payment_type, sp.min_age AS program_min_age,
+           sp.max_age AS program_max_age, s.monthly_price_kopecks, s.free_seats, s.start_date,
+           g.address
+    FROM (
+        SELECT s.program_id, max({rank}) AS rank,
                count(*) OVER () AS total,
                row_number() OVER (ORDER BY {order}) AS position
-        FROM hits
-        GROUP BY program_id
+        FROM {source}
+        WHERE {where}
+        GROUP BY s.program_id
         ORDER BY position
         LIMIT :limit OFFSET :offset
-    )
-    SELECT page.total, page.position, page.rank, h.distance_km,
-           s.group_id, s.program_id, s.organization_id, s.organization_name,
-           s.municipality_code, s.title, s.direction, s.level, s.format, s.adapted, s.registry,
-           s.payment_type, s.program_min_age, s.program_max_age, s.monthly_price_kopecks,
-           s.free_seats, s.start_date, s.address
-    FROM page
-    JOIN hits h ON h.program_id = page.program_id
-    JOIN search_rows s ON s.group_id = h.group_id
+    ) AS page
+    JOIN {source} ON s.program_id = page.program_id
+    JOIN search_programs sp ON sp.program_id = page.program_id
+    JOIN study_groups g ON g.id = s.group_id
+    WHERE {where}
     ORDER BY page.position, s.group_id
     """  # noqa: S608
     return text(sql)
 
 
-_COUNT = "SELECT count(DISTINCT s.program_id) FROM search_rows s WHERE {where}"
+_COUNT = (
+    "SELECT count(DISTINCT s.program_id) FROM search_rows s"
+    " JOIN search_programs sp ON sp.program_id = s.program_id WHERE {where}"
+)
+_TEXT_CONDITION = "sp.tsv @@ to_tsquery('russian', :tsquery)"
 
 _CORRECT_WORDS = text(
     """
@@ -218,7 +249,6 @@ def _bindings(filters: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
 def _run(session: Session, filters: dict[str, Any], words: list[str]) -> tuple[int, list]:
     names, params = _bindings(filters)
     if words:
-        names.insert(0, "text")
         params["tsquery"] = domain.tsquery_text(words)
     params["limit"], params["offset"] = filters["limit"], filters["offset"]
     statement = _statement(
@@ -230,7 +260,10 @@ def _run(session: Session, filters: dict[str, Any], words: list[str]) -> tuple[i
     if filters["offset"] == 0:
         return 0, []
     # past the last page: count alone
-    where = " AND ".join(_CONDITIONS[name] for name in names) or "TRUE"
+    where = (
+        " AND ".join([_TEXT_CONDITION] * bool(words) + [_CONDITIONS[name] for name in names])
+        or "TRUE"
+    )
     return session.execute(text(_COUNT.format(where=where)), params).scalar(), []
 
 
@@ -287,3 +320,40 @@ def search(session: Session, filters: dict[str, Any]) -> dict[str, Any]:
         "offset": filters["offset"],
         "corrected_query": corrected,
     }
+
+
+class ResultCache:
+    """Recent search results of this process, for a few seconds: on the day enrollment opens
+    thousands of parents run the same popular searches. Any write of this process clears it;
+    another instance's write shows up within `ttl` seconds (free seats shown in a result may be
+    that old; the group itself and a seat hold are always exact)."""
+
+    def __init__(self, ttl: float, max_entries: int = 4096):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.entries: dict[str, tuple[float, dict]] = {}
+
+    @staticmethod
+    def key(filters: dict[str, Any]) -> str:
+        return json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str)
+
+    def get(self, key: str, now: float) -> dict | None:
+        entry = self.entries.get(key)
+        if entry is None or entry[0] < now:
+            return None
+        return entry[1]
+
+    def put(self, key: str, now: float, result: dict) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self.entries) >= self.max_entries:
+            self.entries = {k: v for k, v in self.entries.items() if v[0] >= now}
+            if len(self.entries) >= self.max_entries:
+                self.entries.clear()
+        self.entries[key] = (now + self.ttl, result)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+results = ResultCache(float(config.env("SEARCH_CACHE_SECONDS", "10")))

@@ -9,7 +9,14 @@ def system(databases, vhost, tmp_path_factory):
     """All services and the gateway as real processes, as `make run` starts them."""
     topology.declare(topology.all_handlers(), vhost)
     running = RunningSystem(
-        vhost, tmp_path_factory.mktemp("logs"), {"HEALTH_RPC_TIMEOUT": "2", "RPC_TIMEOUT": "5"}
+        vhost,
+        tmp_path_factory.mktemp("logs"),
+        {
+            "HEALTH_RPC_TIMEOUT": "2",
+            "RPC_TIMEOUT": "5",
+            # tests act as clients at many addresses via X-Forwarded-For (login throttling)
+            "TRUSTED_PROXIES": "127.0.0.1",
+        },
     )
     try:
         running.start(timeout=90)
@@ -21,3 +28,12 @@ def system(databases, vhost, tmp_path_factory):
 @pytest.fixture(scope="session")
 def api(system):
     return f"{system.base_url}/api/v1"
+
+
+@pytest.fixture(scope="session")
+def accounts_world(api, databases):
+    """Logged-in users of every role, at home (Krasnoyarsk) and elsewhere, and a child of
+    each of two parents (tests/support/accounts.py)."""
+    from tests.support.accounts import build_world
+
+    return build_world(api, databases)

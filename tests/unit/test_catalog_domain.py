@@ -470,3 +470,97 @@ def test_money_string_is_read_as_kopecks():
 def test_money_that_is_not_a_plain_decimal_string_is_refused(text):
     with pytest.raises(ValueError):
         parse_money(text)
+
+
+# --- search input, permissions, result summary -------------------------------------------
+
+from services.catalog.domain import (  # noqa: E402
+    bounding_box,
+    edits_organization,
+    manages_organization,
+    program_payment_type,
+    search_words,
+    summarize_groups,
+    tsquery_text,
+)
+
+
+def test_program_of_certified_registry_is_paid_by_parent_until_certified():
+    assert program_payment_type("certified", False) == "own_money"
+    assert program_payment_type("certified", True) == "certificate"
+    assert program_payment_type("general", False) == "free"
+    assert program_payment_type("paid", True) == "own_money"
+
+
+def test_search_words_normalize_case_yo_punctuation_and_hyphens():
+    assert search_words("  Ёлочка, ФУТБОЛ! 3D-моделирование ") == [
+        "елочка",
+        "футбол",
+        "3d",
+        "моделирование",
+    ]
+    assert search_words("'; DROP TABLE programs; -- %_") == ["drop", "table", "programs"]
+    assert search_words("%%% ''' ___") == []
+    assert len(search_words("слово " * 5000)) == 8
+
+
+def test_tsquery_matches_every_word_and_prefixes_of_longer_ones():
+    assert tsquery_text(["футбол", "3d", "для"]) == "футбол:* & 3d & для:*"
+    with pytest.raises(ValueError):
+        tsquery_text(["a|b"])
+
+
+def test_staff_regional_and_own_municipal_operator_manage_an_organization():
+    org = (12, "krasnoyarsk")
+    assert manages_organization({"role": "provider", "organization_id": 12}, *org)
+    assert not manages_organization({"role": "provider", "organization_id": 13}, *org)
+    assert manages_organization({"role": "regional_operator"}, *org)
+    assert manages_organization(
+        {"role": "municipal_operator", "municipality_code": "krasnoyarsk"}, *org
+    )
+    assert not manages_organization(
+        {"role": "municipal_operator", "municipality_code": "achinsk"}, *org
+    )
+    assert not manages_organization({"role": "parent"}, *org)
+    assert not manages_organization(None, *org)
+
+
+def test_only_own_staff_edit_an_organizations_programs():
+    assert edits_organization({"role": "provider", "organization_id": 12}, 12)
+    assert not edits_organization({"role": "provider", "organization_id": 13}, 12)
+    assert not edits_organization({"role": "regional_operator"}, 12)
+
+
+def test_summary_of_matching_groups_picks_cheapest_nearest_and_earliest():
+    groups = [
+        {"group_id": 3, "monthly_price_kopecks": 100, "free_seats": 2, "start_date": "2026-09-15",
+         "distance_km": 1.234, "address": "A"},
+        {"group_id": 1, "monthly_price_kopecks": 100, "free_seats": 0, "start_date": "2026-09-01",
+         "distance_km": 5.0, "address": "B"},
+        {"group_id": 2, "monthly_price_kopecks": 300, "free_seats": 5, "start_date": "2026-10-01",
+         "distance_km": 0.5, "address": "C"},
+    ]  # fmt: skip
+    assert summarize_groups(groups) == {
+        "found": 3,
+        "free_seats": 7,
+        "cheapest": {"group_id": 1, "monthly_price_kopecks": 100},
+        "nearest": {"group_id": 2, "distance_km": 0.5, "address": "C"},
+        "earliest_start": "2026-09-01",
+    }
+    without_point = [{**g, "distance_km": None} for g in groups]
+    assert summarize_groups(without_point)["nearest"] is None
+
+
+def test_bounding_box_contains_every_point_within_the_radius():
+    rng = random.Random(5)
+    for _ in range(300):
+        lat, lon = rng.uniform(50, 75), rng.uniform(80, 110)
+        radius = rng.uniform(0.5, 200)
+        min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius)
+        for _ in range(50):  # random points around the box, twice its size
+            p_lat = lat + (max_lat - lat) * rng.uniform(-2, 2)
+            p_lon = lon + (max_lon - lon) * rng.uniform(-2, 2)
+            if haversine_km(lat, lon, p_lat, p_lon) <= radius:
+                assert min_lat <= p_lat <= max_lat and min_lon <= p_lon <= max_lon
+        # the box is tight in latitude: its northern edge is at the radius
+        assert haversine_km(lat, lon, max_lat, lon) == pytest.approx(radius, rel=1e-3)

@@ -1,8 +1,8 @@
 """catalog tables and search
 
-Revision ID: 4bba749b0644
+Revision ID: 9d8c94c0ea4d
 Revises: c71790ee1b72
-Create Date: 2026-11-28 09:49:22.145631
+Create Date: 2026-11-28 09:52:58.111214
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 from services.catalog.demo_region import municipalities
 
-revision = "4bba749b0644"
+revision = "9d8c94c0ea4d"
 down_revision = "c71790ee1b72"
 branch_labels = None
 depends_on = None
@@ -32,8 +32,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code"),
     )
     op.create_table(
-        "search_rows",
-        sa.Column("group_id", sa.Integer(), nullable=False),
+        "search_programs",
         sa.Column("program_id", sa.Integer(), nullable=False),
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.Column("organization_name", sa.String(length=300), nullable=False),
@@ -45,18 +44,37 @@ def upgrade() -> None:
         sa.Column("adapted", sa.Boolean(), nullable=False),
         sa.Column("registry", sa.String(length=30), nullable=False),
         sa.Column("payment_type", sa.String(length=20), nullable=False),
-        sa.Column("program_min_age", sa.SmallInteger(), nullable=False),
-        sa.Column("program_max_age", sa.SmallInteger(), nullable=False),
+        sa.Column("min_age", sa.SmallInteger(), nullable=False),
+        sa.Column("max_age", sa.SmallInteger(), nullable=False),
+        sa.Column("tsv", postgresql.TSVECTOR(), nullable=False),
+        sa.PrimaryKeyConstraint("program_id"),
+    )
+    op.create_index(
+        "ix_search_programs_tsv",
+        "search_programs",
+        ["tsv"],
+        unique=False,
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
+    )
+    op.create_table(
+        "search_rows",
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("program_id", sa.Integer(), nullable=False),
+        sa.Column("municipality_code", sa.String(length=64), nullable=False),
+        sa.Column("direction", sa.String(length=30), nullable=False),
+        sa.Column("level", sa.String(length=20), nullable=False),
+        sa.Column("format", sa.String(length=20), nullable=False),
+        sa.Column("adapted", sa.Boolean(), nullable=False),
+        sa.Column("payment_type", sa.String(length=20), nullable=False),
         sa.Column("min_age", sa.SmallInteger(), nullable=False),
         sa.Column("max_age", sa.SmallInteger(), nullable=False),
         sa.Column("monthly_price_kopecks", sa.BigInteger(), nullable=False),
         sa.Column("free_seats", sa.Integer(), nullable=False),
         sa.Column("enrollment_open", sa.Boolean(), nullable=False),
         sa.Column("start_date", sa.Date(), nullable=False),
-        sa.Column("address", sa.String(length=500), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
-        sa.Column("tsv", postgresql.TSVECTOR(), nullable=False),
         sa.PrimaryKeyConstraint("group_id"),
     )
     op.create_index("ix_search_rows_lat", "search_rows", ["lat"], unique=False)
@@ -67,9 +85,6 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(op.f("ix_search_rows_program_id"), "search_rows", ["program_id"], unique=False)
-    op.create_index(
-        "ix_search_rows_tsv", "search_rows", ["tsv"], unique=False, postgresql_using="gin"
-    )
     op.create_table(
         "search_words",
         sa.Column("word", sa.String(length=100), nullable=False),
@@ -250,10 +265,16 @@ def downgrade() -> None:
         postgresql_ops={"word": "gin_trgm_ops"},
     )
     op.drop_table("search_words")
-    op.drop_index("ix_search_rows_tsv", table_name="search_rows", postgresql_using="gin")
     op.drop_index(op.f("ix_search_rows_program_id"), table_name="search_rows")
     op.drop_index("ix_search_rows_municipality", table_name="search_rows")
     op.drop_index("ix_search_rows_lat", table_name="search_rows")
     op.drop_table("search_rows")
+    op.drop_index(
+        "ix_search_programs_tsv",
+        table_name="search_programs",
+        postgresql_using="gin",
+        postgresql_with={"fastupdate": "off"},
+    )
+    op.drop_table("search_programs")
     op.drop_table("municipalities")
     # ### end Alembic commands ###

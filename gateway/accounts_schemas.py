@@ -1,0 +1,128 @@
+"""Marshmallow schemas of the accounts routes: what clients send and what they get back.
+
+Requests are checked here for shape (types, lengths, unknown fields: 422 with field
+messages); the rules of the domain (SNILS checksum, password policy, names) are checked by
+the accounts service and come back as field messages too.
+"""
+
+from marshmallow import Schema, fields, validate
+
+STAFF_ROLES = ("provider", "municipal_operator", "regional_operator")
+INT32 = validate.Range(1, 2147483647)
+
+
+def _text(max_length: int, required: bool = False, allow_none: bool = False, **metadata):
+    return fields.String(
+        required=required,
+        allow_none=allow_none,
+        validate=validate.Length(min=0 if allow_none else 1, max=max_length),
+        metadata=metadata,
+    )
+
+
+class RegisterSchema(Schema):
+    email = _text(254, required=True, example="parent@example.ru")
+    password = _text(1000, required=True, description="10 to 128 characters, not a common one")
+    full_name = _text(200, required=True, example="Иванова Мария Петровна")
+    phone = _text(30, allow_none=True, example="+79131234567")
+    consent_personal_data = fields.Boolean(
+        required=True,
+        truthy={True},
+        falsy={False},
+        metadata={"description": "Consent to the processing of personal data; must be true"},
+    )
+
+
+class LoginSchema(Schema):
+    email = _text(254, required=True)
+    password = _text(1000, required=True)
+
+
+class RefreshTokenSchema(Schema):
+    refresh_token = _text(200, required=True)
+
+
+class StaffCreateSchema(Schema):
+    email = _text(254, required=True)
+    password = _text(1000, required=True, description="Initial password, told to the user")
+    full_name = _text(200, required=True)
+    phone = _text(30, allow_none=True)
+    role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
+    organization_id = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=INT32,
+        metadata={"description": "For a provider: the organization in the catalog"},
+    )
+    municipality_code = _text(
+        100, allow_none=True, description="For a municipal operator: its municipality"
+    )
+
+
+class TokensSchema(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"enum": ["Bearer"]})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+
+
+class UserSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    full_name = fields.String(required=True)
+    phone = fields.String(allow_none=True)
+    role = fields.String(required=True, metadata={"enum": ["parent", *STAFF_ROLES]})
+    roles = fields.List(fields.String(), required=True)
+    organization_id = fields.Integer(allow_none=True)
+    municipality_code = fields.String(allow_none=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ChildCreateSchema(Schema):
+    last_name = _text(100, required=True, example="Иванов")
+    first_name = _text(100, required=True, example="Пётр")
+    middle_name = _text(100, allow_none=True, example="Сергеевич")
+    sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
+    birth_date = fields.Date(required=True)
+    snils = _text(20, required=True, example="112-233-445 95")
+    birth_certificate_series = _text(20, required=True, example="IV-БА")
+    birth_certificate_number = _text(20, required=True, example="123456")
+    municipality_code = _text(100, required=True, example="krasnoyarsk")
+
+
+class ChildChangeSchema(Schema):
+    """Only the fields to change; changing verified data clears the verified mark."""
+
+    last_name = _text(100)
+    first_name = _text(100)
+    middle_name = _text(100, allow_none=True)
+    sex = fields.String(validate=validate.OneOf(["male", "female"]))
+    birth_date = fields.Date()
+    snils = _text(20)
+    birth_certificate_series = _text(20)
+    birth_certificate_number = _text(20)
+    municipality_code = _text(100)
+
+
+class ChildSchema(Schema):
+    """`masked`: SNILS and the certificate number are masked for this viewer (everyone but
+    the parent and the regional operator)."""
+
+    id = fields.Integer(required=True)
+    parent_id = fields.Integer(required=True)
+    last_name = fields.String(required=True)
+    first_name = fields.String(required=True)
+    middle_name = fields.String(allow_none=True)
+    sex = fields.String(required=True, metadata={"enum": ["male", "female"]})
+    birth_date = fields.String(required=True, metadata={"format": "date"})
+    snils = fields.String(required=True)
+    birth_certificate_series = fields.String(required=True)
+    birth_certificate_number = fields.String(required=True)
+    municipality_code = fields.String(required=True)
+    masked = fields.Boolean(required=True)
+    verified = fields.Boolean(required=True)
+    verified_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    verified_by = fields.Integer(allow_none=True)
+    verified_organization_id = fields.Integer(allow_none=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+    updated_at = fields.String(required=True, metadata={"format": "date-time"})

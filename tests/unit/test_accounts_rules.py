@@ -1,0 +1,190 @@
+"""Accounts rules added with the service: who sees a child and how much, what clears a
+verification, a child's whole record, staff attachment, names and phones."""
+
+from datetime import date
+
+import pytest
+
+from services.accounts.domain import (
+    FULL,
+    MASKED,
+    MUNICIPAL_OPERATOR,
+    PARENT,
+    PROVIDER,
+    REGIONAL_OPERATOR,
+    InvalidField,
+    InvalidFields,
+    Viewer,
+    check_staff_attachment,
+    child_access,
+    may_change_child,
+    may_verify_child,
+    normalize_child,
+    normalize_full_name,
+    normalize_phone,
+    present_child,
+    verification_survives,
+)
+
+TODAY = date(2026, 11, 28)
+PARENT_ID = 7
+HOME = "krasnoyarsk"
+
+
+def record(**overrides) -> dict:
+    data = {
+        "last_name": "Иванов",
+        "first_name": "Пётр",
+        "middle_name": "Сергеевич",
+        "sex": "male",
+        "birth_date": date(2016, 5, 20),
+        "snils": "112-233-445 95",
+        "birth_certificate_series": "IV-БА",
+        "birth_certificate_number": "123456",
+        "municipality_code": HOME,
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.parametrize(
+    "viewer, expected",
+    [
+        (Viewer(PARENT_ID, PARENT), FULL),
+        (Viewer(PARENT_ID + 1, PARENT), None),
+        (Viewer(1, REGIONAL_OPERATOR), FULL),
+        (Viewer(2, MUNICIPAL_OPERATOR, HOME), MASKED),
+        (Viewer(2, MUNICIPAL_OPERATOR, "achinsk"), None),
+        (Viewer(2, MUNICIPAL_OPERATOR, None), None),
+        (Viewer(3, PROVIDER, HOME), MASKED),
+        (Viewer(3, PROVIDER, "achinsk"), None),
+        (Viewer(3, PROVIDER, None), None),
+        (Viewer(4, "stranger", HOME), None),
+    ],
+)
+def test_who_sees_a_child_and_how_much(viewer, expected):
+    assert child_access(viewer, PARENT_ID, HOME) == expected
+
+
+def test_only_the_own_parent_changes_a_child():
+    assert may_change_child(Viewer(PARENT_ID, PARENT), PARENT_ID)
+    assert not may_change_child(Viewer(PARENT_ID + 1, PARENT), PARENT_ID)
+    assert not may_change_child(Viewer(1, REGIONAL_OPERATOR), PARENT_ID)
+
+
+def test_only_a_provider_of_the_childs_municipality_verifies():
+    assert may_verify_child(Viewer(3, PROVIDER, HOME), PARENT_ID, HOME)
+    assert not may_verify_child(Viewer(3, PROVIDER, "achinsk"), PARENT_ID, HOME)
+    assert not may_verify_child(Viewer(2, MUNICIPAL_OPERATOR, HOME), PARENT_ID, HOME)
+    assert not may_verify_child(Viewer(PARENT_ID, PARENT), PARENT_ID, HOME)
+
+
+def test_masked_child_hides_snils_and_certificate_number():
+    shown = present_child(normalize_child(record(), TODAY), MASKED)
+    assert shown["snils"] == "***-***-445 95"
+    assert shown["birth_certificate_number"] == "****56"
+    assert shown["masked"] is True
+    full = present_child(normalize_child(record(), TODAY), FULL)
+    assert full["snils"] == "112-233-445 95" and full["birth_certificate_number"] == "123456"
+    assert full["masked"] is False
+
+
+def test_child_record_is_normalized():
+    normalized = normalize_child(
+        record(snils="11223344595", birth_certificate_series="iv ба", birth_date="2016-05-20"),
+        TODAY,
+    )
+    assert normalized["snils"] == "11223344595"
+    assert normalized["birth_certificate_series"] == "IV-БА"
+    assert normalized["birth_date"] == date(2016, 5, 20)
+
+
+def test_child_record_lists_every_problem_at_once():
+    with pytest.raises(InvalidFields) as refused:
+        normalize_child(
+            record(
+                snils="112-233-445 96",
+                birth_date=date(2027, 1, 1),
+                first_name="Peter",
+                municipality_code="",
+            ),
+            TODAY,
+        )
+    assert set(refused.value.errors) == {"snils", "birth_date", "first_name", "municipality_code"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"last_name": "Петров"},
+        {"first_name": "Павел"},
+        {"middle_name": None},
+        {"sex": "female"},
+        {"birth_date": date(2016, 5, 21)},
+        {"snils": "00000000101"},
+        {"birth_certificate_series": "V-БА"},
+        {"birth_certificate_number": "123457"},
+    ],
+)
+def test_changing_verified_data_clears_the_mark(change):
+    before = normalize_child(record(), TODAY)
+    assert not verification_survives(before, {**before, **change})
+
+
+def test_moving_to_another_municipality_keeps_the_mark():
+    before = normalize_child(record(), TODAY)
+    assert verification_survives(before, {**before, "municipality_code": "achinsk"})
+
+
+@pytest.mark.parametrize(
+    "role, organization_id, municipality_code, fields",
+    [
+        (PROVIDER, None, None, {"organization_id"}),
+        (PROVIDER, 5, "krasnoyarsk", {"municipality_code"}),
+        (MUNICIPAL_OPERATOR, None, None, {"municipality_code"}),
+        (MUNICIPAL_OPERATOR, 5, HOME, {"organization_id"}),
+        (REGIONAL_OPERATOR, 5, HOME, {"organization_id", "municipality_code"}),
+        (PARENT, None, None, {"role"}),
+    ],
+)
+def test_staff_attachment_is_refused_field_by_field(
+    role, organization_id, municipality_code, fields
+):
+    with pytest.raises(InvalidFields) as refused:
+        check_staff_attachment(role, organization_id, municipality_code)
+    assert set(refused.value.errors) == fields
+
+
+@pytest.mark.parametrize(
+    "role, organization_id, municipality_code",
+    [(PROVIDER, 5, None), (MUNICIPAL_OPERATOR, None, HOME), (REGIONAL_OPERATOR, None, None)],
+)
+def test_staff_attachment_accepted(role, organization_id, municipality_code):
+    check_staff_attachment(role, organization_id, municipality_code)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("8 (913) 123-45-67", "+79131234567"),
+        ("+7 913 123 45 67", "+79131234567"),
+        ("9131234567", "+79131234567"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_phone_is_normalized(text, expected):
+    assert normalize_phone(text) == expected
+
+
+@pytest.mark.parametrize("text", ["12", "+1 202 555 0100", "телефон", 79131234567])
+def test_bad_phone_is_refused(text):
+    with pytest.raises(InvalidField):
+        normalize_phone(text)
+
+
+def test_full_name_is_collapsed_and_bounded():
+    assert normalize_full_name("  Иванова   Мария ") == "Иванова Мария"
+    for bad in ("", "   ", "1234", "Я" * 201, None):
+        with pytest.raises(InvalidField):
+            normalize_full_name(bad)
