@@ -9,12 +9,10 @@ import argparse
 import json
 import random
 import statistics
-import subprocess
-import tempfile
 import time
 from urllib.parse import urlencode
 
-from bench.harness import running_system, wrk_path
+from bench.harness import run_wrk, running_system
 
 # what parents type, with a few one-letter typos, mixed case and ё
 WORDS = (
@@ -84,40 +82,6 @@ def request_mix(count: int = 600, seed: int = 7) -> list[str]:
     return paths
 
 
-LUA = """
-local paths = {%s}
-local counter = 0
-local threads = 0
-function setup(thread) thread:set("offset", threads * 97); threads = threads + 1 end
-function init(args) counter = offset end
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
-end
-function done(summary, latency, requests)
-  io.write(string.format(
-    'BENCH {"requests": %%d, "seconds": %%f, "p50": %%f, "p95": %%f, "p99": %%f, ' ..
-    '"non2xx": %%d, "socket_errors": %%d}\\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"""
-
-
-def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % ", ".join(json.dumps(p) for p in paths))
-    command = [wrk_path(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-    output = subprocess.run(
-        command + ["-s", script.name, base_url], capture_output=True, text=True, check=True
-    ).stdout
-    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
-    result = json.loads(line[6:])
-    result["rps"] = result["requests"] / result["seconds"]
-    return result
-
-
 def where_time_goes(paths: list[str]) -> dict:
     """Mean in-process cost of one search of the mix: SQL and result assembly in the catalog
     service, and the gateway's query validation and response dump."""
@@ -164,21 +128,27 @@ def main() -> None:
 
     print(seed(if_empty=True))
     paths = request_mix()
-    with running_system() as base_url:
-        run_wrk(base_url, paths, 3, args.connections)  # warm up pools and caches
-        searches = run_wrk(base_url, paths, args.seconds, args.connections)
-        ping = run_wrk(base_url, ["/api/v1/ping"], args.seconds, args.connections)
+    runs = {}
+    # once as deployed (the gateway keeps a search's answer a few seconds), once uncached
+    for label, env in (("cached", {}), ("uncached", {"SEARCH_CACHE_SECONDS": "0"})):
+        with running_system(env=env) as base_url:
+            run_wrk(base_url, paths, 3, args.connections)  # warm up pools
+            runs[f"search mix, {label}"] = run_wrk(base_url, paths, args.seconds, args.connections)
+            runs[f"ping, {label} run"] = run_wrk(
+                base_url, ["/api/v1/ping"], args.seconds, args.connections
+            )
     costs = where_time_goes(paths)
-    ratio = searches["rps"] / ping["rps"]
     print(
         f"\n{len(paths)} distinct searches, {args.connections} connections, {args.seconds} s each"
     )
-    for name, r in (("search mix", searches), ("ping (gateway -> catalog RPC)", ping)):
+    for name, r in runs.items():
         print(
-            f"{name:30} {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
+            f"{name:26} {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms"
             f"  p99 {r['p99']:6.1f} ms  non-2xx {r['non2xx']}  socket errors {r['socket_errors']}"
         )
-    print(f"ratio search / ping: {ratio:.2f}   (goals: p95 < 100 ms, ratio >= 0.6)")
+    for label in ("cached", "uncached"):
+        ratio = runs[f"search mix, {label}"]["rps"] / runs[f"ping, {label} run"]["rps"]
+        print(f"ratio search / ping, {label}: {ratio:.2f}   (goals: p95 < 100 ms, ratio >= 0.6)")
     print(
         "one search, in-process, single client: SQL + assembly "
         f"{costs['search_ms']:.2f} ms (p95 {costs['search_p95_ms']:.2f} ms); gateway query "

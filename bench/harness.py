@@ -5,11 +5,12 @@ honcho on the development databases, in a RabbitMQ virtual host of its own and o
 8100, so that it never disturbs a `make run` on port 8000.
 """
 
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,14 @@ def _healthy(base_url: str) -> bool:
         return False
 
 
+def _answers(base_url: str) -> bool:
+    try:
+        requests.get(f"{base_url}/healthz", timeout=1)
+        return True
+    except requests.RequestException:
+        return False
+
+
 def _ensure_vhost(name: str) -> None:
     subprocess.run(["rabbitmqctl", "add_vhost", name], capture_output=True)
     subprocess.run(
@@ -37,8 +46,8 @@ def _ensure_vhost(name: str) -> None:
 
 
 @contextmanager
-def running_system(port: int = 8100, scale: str = ""):
-    """Yields the base URL of a healthy system."""
+def running_system(port: int = 8100, scale: str = "", env: dict | None = None):
+    """Yields the base URL of a healthy system (`env`: extra settings of its processes)."""
     given = os.environ.get("BENCH_URL")
     if given:
         if not _healthy(given):
@@ -46,10 +55,13 @@ def running_system(port: int = 8100, scale: str = ""):
         yield given
         return
     base_url = f"http://127.0.0.1:{port}"
+    if _answers(base_url):
+        sys.exit(f"port {port} is taken by another system; stop it or set BENCH_URL")
     _ensure_vhost(BENCH_VHOST)
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
     env = {
         **os.environ,
+        **(env or {}),
         "AMQP_URI": amqp,
         "GATEWAY_ADDRESS": f"127.0.0.1:{port}",
         "PYTHONPATH": str(ROOT),
@@ -84,6 +96,10 @@ def running_system(port: int = 8100, scale: str = ""):
     finally:
         os.killpg(process.pid, 15)
         process.wait(30)
+        # the next benchmark must not find this system still answering on the port
+        deadline = time.monotonic() + 30
+        while _answers(base_url) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def wrk_path() -> str:
@@ -93,33 +109,37 @@ def wrk_path() -> str:
     return path
 
 
-def _ms(value: str, unit: str) -> float:
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+LUA = """
+local paths = {%s}
+local counter = 0
+local threads = 0
+function setup(thread) thread:set("offset", threads * 97); threads = threads + 1 end
+function init(args) counter = offset end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    'BENCH {"requests": %%d, "seconds": %%f, "p50": %%f, "p95": %%f, "p99": %%f, ' ..
+    '"non2xx": %%d, "socket_errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
 
 
-def wrk(
-    url: str, seconds: int = 15, connections: int = 50, threads: int = 2, script: str | None = None
-) -> dict:
-    """Runs wrk and returns requests/s, latency percentiles (ms) and error counts."""
-    command = [
-        wrk_path(),
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "--timeout",
-        "10s",
-    ]
-    if script:
-        command += ["-s", script]
-    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    result = {"requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])}
-    for pct in ("50", "90", "99"):
-        match = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
-        result[f"p{pct}_ms"] = _ms(*match.groups()) if match else None
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    result["non_2xx"] = int(errors[1]) if errors else 0
-    socket_errors = re.search(r"Socket errors: (.*)", output)
-    result["socket_errors"] = socket_errors[1] if socket_errors else ""
-    result["raw"] = output
+def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int = 50) -> dict:
+    """wrk rotating over `paths`; requests/s and latency percentiles (ms) from wrk itself."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA % ", ".join(json.dumps(p) for p in paths))
+    command = [wrk_path(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    output = subprocess.run(
+        command + ["-s", script.name, base_url], capture_output=True, text=True, check=True
+    ).stdout
+    os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    result = json.loads(line[6:])
+    result["rps"] = result["requests"] / result["seconds"]
     return result

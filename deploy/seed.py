@@ -7,11 +7,17 @@ python -m deploy.seed --if-empty  # only into empty databases, as `make run` doe
 import subprocess
 import sys
 
+from servicekit import config
+
 # the catalog's demo region first: accounts' provider staff belong to its organizations
 SEEDS = ["services.catalog.seed", "services.accounts.seed"]
 
 
 def main(argv: list[str]) -> int:
+    if config.is_production():
+        # demo users share a public password: never in a production database
+        print("demo data is not loaded when NAVIGATOR_ENV=production", file=sys.stderr)
+        return 0
     for module in SEEDS:
         result = subprocess.run([sys.executable, "-m", module, *argv])
         if result.returncode != 0:

@@ -20,6 +20,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
+from gateway.cache import request_key, shared_answers
 from gateway.idempotency import check_key, request_fingerprint
 from servicekit import config, tokens
 from servicekit.errors import (
@@ -83,6 +84,8 @@ class RouteSpec:
     extra_responses: dict = field(default_factory=dict)
     # False for answers that must not be stored, e.g. tokens: Idempotency-Key is ignored
     idempotent: bool = True
+    # True for GET answers that are the same for every caller: kept a few seconds (cache.py)
+    shared: bool = False
 
 
 ROUTES: list[RouteSpec] = []
@@ -125,7 +128,10 @@ def page_of(item: type[Schema]) -> type[Schema]:
     return _pages[name]
 
 
-def json_response(status: int, payload, content_type="application/json", headers=None):
+JSON = "application/json"
+
+
+def json_response(status: int, payload, content_type=JSON, headers=None):
     return Response(
         json.dumps(payload, ensure_ascii=False),
         status=status,
@@ -242,6 +248,11 @@ def _execute(service, spec: RouteSpec, handler: Callable, request: Request, path
     return status, _dump(spec, result)
 
 
+def _execute_to_bytes(service, spec, handler, request, path_params) -> tuple[int, bytes]:
+    status, payload = _execute(service, spec, handler, request, path_params)
+    return status, json.dumps(payload, ensure_ascii=False).encode()
+
+
 def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_params) -> Response:
     key = request.headers.get("Idempotency-Key")
     store = getattr(service, "idempotency", None)
@@ -260,8 +271,16 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
                     stored.status, stored.body, headers={"Idempotent-Replayed": "true"}
                 )
             claimed = scope
-        status, payload = _execute(service, spec, handler, request, path_params)
-        response = payload if isinstance(payload, Response) else json_response(status, payload)
+        if spec.shared and shared_answers.ttl > 0:
+            authenticate(request, spec.roles)  # a bad token is refused even on a cached answer
+            status, body = shared_answers.fetch(
+                request_key(request.path, request.args),
+                lambda: _execute_to_bytes(service, spec, handler, request, path_params),
+            )
+            payload, response = None, Response(body, status=status, content_type=JSON)
+        else:
+            status, payload = _execute(service, spec, handler, request, path_params)
+            response = payload if isinstance(payload, Response) else json_response(status, payload)
     except NavigatorError as error:
         status, payload, response = error.status, None, problem(error)
     except Exception:  # noqa: BLE001 - a client never sees a traceback
@@ -290,6 +309,7 @@ def route(
     errors: tuple[int, ...] = (),
     description: str = "",
     idempotent: bool = True,
+    shared: bool = False,
 ):
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
     `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored)."""
@@ -297,6 +317,7 @@ def route(
         method, path, summary, tags, roles, body, query, response, status, errors, description
     )
     spec.idempotent = idempotent
+    spec.shared = shared
     ROUTES.append(spec)
 
     matched_path, int_bounds = lenient_ids(path)

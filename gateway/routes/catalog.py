@@ -68,7 +68,9 @@ class CatalogRoutes:
         query=SearchQuery,
         response=SearchPageSchema,
         description="Filters combine with AND. Results are programs; `groups` summarizes the "
-        "program's groups that match (count, free seats, cheapest, nearest, earliest start).",
+        "program's groups that match (count, free seats, cheapest, nearest, earliest start). "
+        "The same search within a few seconds gets the same answer (free seats may be that old).",
+        shared=True,
     )
     def search(self, call):
         return self.rpc.call("catalog", "search", call.query)

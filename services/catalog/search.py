@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from servicekit import config
 from services.catalog import domain
 
 _REFRESH_DELETE_ROWS = text("DELETE FROM search_rows WHERE program_id = ANY(:ids)")
@@ -83,7 +82,6 @@ def refresh_programs(session: Session, program_ids: list[int]) -> None:
     if not program_ids:
         return
     ids = sorted(set(program_ids))
-    results.clear()
     session.execute(_REFRESH_DELETE_ROWS, {"ids": ids})
     session.execute(_REFRESH_DELETE_PROGRAMS, {"ids": ids})
     session.execute(_REFRESH_PROGRAMS, {"ids": ids, "direction_names": _direction_names()})
@@ -100,7 +98,6 @@ def refresh_all(session: Session) -> None:
 
 
 def refresh_seats(session: Session, group_id: int, free_seats: int) -> None:
-    results.clear()
     session.execute(
         text("UPDATE search_rows SET free_seats = :free WHERE group_id = :id"),
         {"free": free_seats, "id": group_id},
@@ -320,40 +317,3 @@ def search(session: Session, filters: dict[str, Any]) -> dict[str, Any]:
         "offset": filters["offset"],
         "corrected_query": corrected,
     }
-
-
-class ResultCache:
-    """Recent search results of this process, for a few seconds: on the day enrollment opens
-    thousands of parents run the same popular searches. Any write of this process clears it;
-    another instance's write shows up within `ttl` seconds (free seats shown in a result may be
-    that old; the group itself and a seat hold are always exact)."""
-
-    def __init__(self, ttl: float, max_entries: int = 4096):
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self.entries: dict[str, tuple[float, dict]] = {}
-
-    @staticmethod
-    def key(filters: dict[str, Any]) -> str:
-        return json.dumps(filters, sort_keys=True, ensure_ascii=False, default=str)
-
-    def get(self, key: str, now: float) -> dict | None:
-        entry = self.entries.get(key)
-        if entry is None or entry[0] < now:
-            return None
-        return entry[1]
-
-    def put(self, key: str, now: float, result: dict) -> None:
-        if self.ttl <= 0:
-            return
-        if len(self.entries) >= self.max_entries:
-            self.entries = {k: v for k, v in self.entries.items() if v[0] >= now}
-            if len(self.entries) >= self.max_entries:
-                self.entries.clear()
-        self.entries[key] = (now + self.ttl, result)
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
-results = ResultCache(float(config.env("SEARCH_CACHE_SECONDS", "10")))

@@ -5,7 +5,6 @@ Entrypoints are thin: rules live in domain.py, SQL of the search in search.py. `
 caller (another service) passes no viewer and sees everything.
 """
 
-import time
 from datetime import date
 from typing import Any
 
@@ -608,9 +607,4 @@ class CatalogService(ServiceBase):
             clean["sort"] == "distance" or clean.get("radius_km") is not None
         ):
             raise InvalidInput("Для расстояния нужна точка", fields={"lat": ["укажите lat и lon"]})
-        key, now = search.results.key(clean), time.monotonic()
-        result = search.results.get(key, now)
-        if result is None:
-            result = search.search(self.db, clean)
-            search.results.put(key, now, result)
-        return result
+        return search.search(self.db, clean)

@@ -16,6 +16,8 @@ def system(databases, vhost, tmp_path_factory):
             "RPC_TIMEOUT": "5",
             # tests act as clients at many addresses via X-Forwarded-For (login throttling)
             "TRUSTED_PROXIES": "127.0.0.1",
+            # search answers are shared for a second, so writes show in the search quickly
+            "SEARCH_CACHE_SECONDS": "1",
         },
     )
     try:

@@ -136,7 +136,6 @@ def find(search_database):
     _, engine = search_database
 
     def run(**filters):
-        search.results.clear()
         with Session(engine) as session:
             return search.search(
                 session, {"limit": 20, "offset": 0, "sort": "relevance", **filters}
