@@ -42,6 +42,13 @@ class TimedClient:
 
 
 class TimedClusterRpc(ClusterRpc):
+    def setup(self):
+        super().setup()
+        # Nameko re-declares the reply queue (exchange, queue, binding: three broker round
+        # trips) on every publish, because kombu never caches a queue with x-expires. The reply
+        # listener declares it when it (re)connects and consumes it, so it cannot expire.
+        self.publisher.declare = []
+
     def get_dependency(self, worker_ctx):
         return TimedClient(
             super().get_dependency(worker_ctx), self.reply_listener, config.rpc_timeout()
