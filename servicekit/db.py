@@ -15,7 +15,15 @@ log = logging.getLogger(__name__)
 
 
 def make_engine(service: str, **kwargs):
-    options = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True, "pool_recycle": 1800}
+    # as many kept connections as concurrent workers: a pool smaller than that closes its
+    # overflow connections on return and opens new ones (a PostgreSQL fork each) under load
+    workers = int(config.env("MAX_WORKERS", "20"))
+    options = {
+        "pool_size": workers,
+        "max_overflow": 10,
+        "pool_pre_ping": True,
+        "pool_recycle": 1800,
+    }
     options.update(kwargs)
     return create_engine(config.database_url(service), **options)
 
