@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 
 import jwt
@@ -81,7 +81,6 @@ class RouteSpec:
     status: int = 200
     errors: tuple[int, ...] = ()
     description: str = ""
-    extra_responses: dict = field(default_factory=dict)
     # False for answers that must not be stored, e.g. tokens: Idempotency-Key is ignored
     idempotent: bool = True
     # True for GET answers that are the same for every caller: kept a few seconds (cache.py)
@@ -236,8 +235,7 @@ def _dump(spec: RouteSpec, result):
     return schema.dump(result)
 
 
-def _execute(service, spec: RouteSpec, handler: Callable, request: Request, path_params):
-    principal = authenticate(request, spec.roles)
+def _execute(service, spec: RouteSpec, handler: Callable, request: Request, principal, path_params):
     call = Call(request, principal, load_query(spec.query, request), load_body(spec.body, request))
     result = handler(service, call, **path_params)
     if isinstance(result, Response):
@@ -248,8 +246,8 @@ def _execute(service, spec: RouteSpec, handler: Callable, request: Request, path
     return status, _dump(spec, result)
 
 
-def _execute_to_bytes(service, spec, handler, request, path_params) -> tuple[int, bytes]:
-    status, payload = _execute(service, spec, handler, request, path_params)
+def _execute_to_bytes(service, spec, handler, request, principal, path_params):
+    status, payload = _execute(service, spec, handler, request, principal, path_params)
     return status, json.dumps(payload, ensure_ascii=False).encode()
 
 
@@ -258,9 +256,9 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     store = getattr(service, "idempotency", None)
     claimed = None
     try:
+        principal = authenticate(request, spec.roles)  # once; a cached answer needs it too
         if key is not None and spec.method in MUTATING and spec.idempotent and store is not None:
             check_key(key)
-            principal = authenticate(request, spec.roles)
             scope = principal.key if principal else "anonymous"
             fingerprint = request_fingerprint(
                 spec.method, request.path, request.get_data(cache=True)
@@ -272,14 +270,13 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
                 )
             claimed = scope
         if spec.shared and shared_answers.ttl > 0:
-            authenticate(request, spec.roles)  # a bad token is refused even on a cached answer
             status, body = shared_answers.fetch(
                 request_key(request.path, request.args),
-                lambda: _execute_to_bytes(service, spec, handler, request, path_params),
+                lambda: _execute_to_bytes(service, spec, handler, request, principal, path_params),
             )
             payload, response = None, Response(body, status=status, content_type=JSON)
         else:
-            status, payload = _execute(service, spec, handler, request, path_params)
+            status, payload = _execute(service, spec, handler, request, principal, path_params)
             response = payload if isinstance(payload, Response) else json_response(status, payload)
     except NavigatorError as error:
         status, payload, response = error.status, None, problem(error)
@@ -314,10 +311,9 @@ def route(
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
     `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored)."""
     spec = RouteSpec(
-        method, path, summary, tags, roles, body, query, response, status, errors, description
-    )
-    spec.idempotent = idempotent
-    spec.shared = shared
+        method, path, summary, tags, roles, body, query, response, status, errors, description,
+        idempotent=idempotent, shared=shared,
+    )  # fmt: skip
     ROUTES.append(spec)
 
     matched_path, int_bounds = lenient_ids(path)
