@@ -288,7 +288,7 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
         if status < 400:
             store.complete(claimed, key, status, payload)
         else:
-            store.complete(claimed, key, 500, None)  # a failed request may be retried
+            store.release(claimed, key)
     return response
 
 

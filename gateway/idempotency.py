@@ -111,18 +111,18 @@ class IdempotencyStore(DependencyProvider):
             )
 
     def complete(self, principal: str, key: str, status: int, body) -> None:
+        """Remember the answer: a repeat with this key gets it back."""
         with self.engine.begin() as conn:
-            if status >= 500:
-                # nothing durable happened that a retry must not repeat
-                conn.execute(
-                    delete(table).where(table.c.principal == principal, table.c.key == key)
-                )
-            else:
-                conn.execute(
-                    update(table)
-                    .where(table.c.principal == principal, table.c.key == key)
-                    .values(status_code=status, response_body=json.dumps(body))
-                )
+            conn.execute(
+                update(table)
+                .where(table.c.principal == principal, table.c.key == key)
+                .values(status_code=status, response_body=json.dumps(body))
+            )
+
+    def release(self, principal: str, key: str) -> None:
+        """Forget a claim whose request failed, so that a retry with the key runs again."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.principal == principal, table.c.key == key))
 
     def purge_expired(self) -> int:
         with self.engine.begin() as conn:

@@ -59,6 +59,11 @@ def parked_queue(queue_name: str) -> Queue:
     return Queue(f"{queue_name}.parked", durable=True)
 
 
+def failure_queues(queue_name: str, delays: list[int]) -> list[Queue]:
+    """Every queue a failing message of this handler queue may pass through."""
+    return [*retry_queues(queue_name, delays), parked_queue(queue_name)]
+
+
 class ReliableEventHandler(EventHandler):
     def __init__(self, source_service: str, event_type: str, **kwargs):
         kwargs.setdefault("handler_type", SERVICE_POOL)
@@ -73,7 +78,7 @@ class ReliableEventHandler(EventHandler):
         self.parked = parked_queue(self.queue.name)
         with Connection(self.amqp_uri) as conn:
             channel = conn.channel()
-            for queue in [*self.retry_queues, self.parked]:
+            for queue in failure_queues(self.queue.name, self.delays):
                 queue(channel).declare()
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):

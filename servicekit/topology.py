@@ -15,10 +15,9 @@ from kombu import Connection
 from servicekit import config
 from servicekit.events import (
     ReliableEventHandler,
+    failure_queues,
     handler_queue_name,
-    parked_queue,
     retry_delays_ms,
-    retry_queues,
 )
 from servicekit.outbox import events_exchange
 
@@ -70,7 +69,7 @@ def declare(bindings: list[HandlerBinding], amqp_uri: str | None = None) -> None
             Queue(binding.queue, exchange=exchange, routing_key=binding.event_type, durable=True)(
                 channel
             ).declare()
-            for queue in [*retry_queues(binding.queue, delays), parked_queue(binding.queue)]:
+            for queue in failure_queues(binding.queue, delays):
                 queue(channel).declare()
         for service in config.SERVICES:
             events_exchange(service)(channel).declare()

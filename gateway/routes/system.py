@@ -23,6 +23,10 @@ def api_document() -> dict:
     return _document
 
 
+def _down(service: str, why: str) -> dict:
+    return {"service": service, "status": "down", "database": None, "broker": None, "error": why}
+
+
 class SystemRoutes:
     @route(
         "GET",
@@ -52,33 +56,18 @@ class SystemRoutes:
                 pending.append((service, error))
         report = []
         for service, reply in pending:
+            if isinstance(reply, NavigatorError):
+                report.append(_down(service, reply.message))
+                continue
             try:
-                if isinstance(reply, NavigatorError):
-                    raise reply
                 remaining = max(0.05, HEALTH_TIMEOUT - (time.perf_counter() - started))
                 answer = self.rpc.wait(service, reply, timeout=remaining)
                 answer["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
                 report.append(answer)
             except NavigatorError as error:
-                report.append(
-                    {
-                        "service": service,
-                        "status": "down",
-                        "database": None,
-                        "broker": None,
-                        "error": error.message,
-                    }
-                )
+                report.append(_down(service, error.message))
             except Exception as error:  # noqa: BLE001 - a broken service is just "down"
-                report.append(
-                    {
-                        "service": service,
-                        "status": "down",
-                        "database": None,
-                        "broker": None,
-                        "error": type(error).__name__,
-                    }
-                )
+                report.append(_down(service, type(error).__name__))
         healthy = all(item["status"] == "up" for item in report)
         return (200 if healthy else 503), {
             "status": "ok" if healthy else "degraded",

@@ -50,7 +50,7 @@ def test_repeat_while_the_first_is_running_is_a_conflict(store):
 
 def test_failed_request_releases_its_key_for_a_retry(store):
     store.claim("user:1", "k-5", "POST", "/x", "hash-a")
-    store.complete("user:1", "k-5", 500, None)
+    store.release("user:1", "k-5")
 
     assert store.claim("user:1", "k-5", "POST", "/x", "hash-a") is None
 

@@ -38,14 +38,14 @@ def probe_topology(vhost, monkeypatch):
     """The probe's handler queues, emptied: no test sees another test's leftovers."""
     from kombu import Connection
 
-    from servicekit.events import parked_queue, retry_queues
+    from servicekit.events import failure_queues
 
     monkeypatch.setenv("EVENT_RETRY_DELAYS_MS", "200,400")
     bindings = topology.reliable_handlers(ProbeService)
     with Connection(vhost) as conn:
         channel = conn.channel()
         for binding in bindings:
-            for queue in [*retry_queues(binding.queue, [200, 400]), parked_queue(binding.queue)]:
+            for queue in failure_queues(binding.queue, [200, 400]):
                 queue(channel).delete()
             channel.queue_delete(binding.queue)
     topology.declare(bindings, vhost)
