@@ -77,12 +77,12 @@ def running_system(port: int = 8100, scale: str = "", env: dict | None = None):
         "-f",
         str(ROOT / "Procfile"),
     ] + (["-c", scale] if scale else [])
-    log = open(ROOT / "var" / "bench-system.log", "wb") if (ROOT / "var").is_dir() else None
+    log = tempfile.NamedTemporaryFile(prefix="bench-system-", suffix=".log", delete=False)
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
-        stdout=log or subprocess.DEVNULL,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -90,7 +90,7 @@ def running_system(port: int = 8100, scale: str = "", env: dict | None = None):
         deadline = time.monotonic() + 90
         while not _healthy(base_url):
             if time.monotonic() > deadline or process.poll() is not None:
-                sys.exit("the benchmark's system did not become healthy")
+                sys.exit(f"the benchmark's system did not become healthy; see {log.name}")
             time.sleep(0.3)
         yield base_url
     finally:
@@ -100,6 +100,7 @@ def running_system(port: int = 8100, scale: str = "", env: dict | None = None):
         deadline = time.monotonic() + 30
         while _answers(base_url) and time.monotonic() < deadline:
             time.sleep(0.2)
+        log.close()
 
 
 def wrk_path() -> str:
