@@ -18,7 +18,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_VHOST = "navigator_bench"
+# BENCH_VHOST and BENCH_PORT let two checkouts benchmark on one machine without meeting.
+BENCH_VHOST = os.environ.get("BENCH_VHOST", "navigator_bench")
 
 
 def _healthy(base_url: str) -> bool:
@@ -46,7 +47,7 @@ def _ensure_vhost(name: str) -> None:
 
 
 @contextmanager
-def running_system(port: int = 8100, scale: str = "", env: dict | None = None):
+def running_system(port: int | None = None, scale: str = "", env: dict | None = None):
     """Yields the base URL of a healthy system (`env`: extra settings of its processes)."""
     given = os.environ.get("BENCH_URL")
     if given:
@@ -54,6 +55,7 @@ def running_system(port: int = 8100, scale: str = "", env: dict | None = None):
             sys.exit(f"BENCH_URL={given} is not healthy")
         yield given
         return
+    port = port or int(os.environ.get("BENCH_PORT", "8100"))
     base_url = f"http://127.0.0.1:{port}"
     if _answers(base_url):
         sys.exit(f"port {port} is taken by another system; stop it or set BENCH_URL")
