@@ -73,7 +73,9 @@ def close_period(session_factory: Callable[[], Session], period_id: int) -> dict
                 break
             ids = session.scalars(
                 select(Certificate.id)
+                .join(Balance, Balance.certificate_id == Certificate.id)
                 .where(
+                    Balance.period_id == period_id,  # financed in the closing period
                     Certificate.type == domain.FINANCING,
                     Certificate.status != domain.EXPIRED,
                     Certificate.id > last_id,
