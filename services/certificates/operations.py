@@ -73,7 +73,8 @@ def list_periods(session: Session) -> list[dict]:
 def get_period(session: Session, period_id: int) -> Period:
     period = session.get(Period, period_id) if isinstance(period_id, int) else None
     if period is None:
-        raise NotFound("Период не найден", code="period_not_found")
+        message = "такого периода нет"
+        raise NotFound(message, code="period_not_found", fields={"period_id": [message]})
     return period
 
 
@@ -114,9 +115,7 @@ def _check_municipality(viewer: dict, code: str, directory: Directory) -> None:
         )
     if directory.municipality(code) is None:
         message = "такого муниципалитета нет"
-        raise InvalidInput(
-            message, code="unknown_municipality", fields={"municipality_code": [message]}
-        )
+        raise NotFound(message, code="unknown_municipality", fields={"code": [message]})
 
 
 def get_funding(

@@ -1,0 +1,130 @@
+"""Marshmallow schemas of the certificates routes. Money is a decimal string ("1900.00") on
+HTTP and integer kopecks in RPC (the `Money` field converts both ways)."""
+
+from marshmallow import Schema, fields, validate
+
+from gateway.catalog_schemas import Money, choice, text
+from gateway.http import PageQuery
+
+TYPES = ("accounting", "financing")
+STATUSES = ("active", "frozen", "expired")
+PERIOD_STATUSES = ("open", "closing", "closed")
+AGE = validate.Range(0, 17)
+
+
+class PeriodSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    start_date = fields.String(required=True, metadata={"format": "date"})
+    end_date = fields.String(required=True, metadata={"format": "date"})
+    status = fields.String(required=True, metadata={"enum": list(PERIOD_STATUSES)})
+
+
+class PeriodListSchema(Schema):
+    items = fields.List(fields.Nested(PeriodSchema), required=True)
+
+
+class PeriodCreateSchema(Schema):
+    name = text(1, 100, required=True, metadata={"example": "2026/2027 учебный год"})
+    start_date = fields.Date(required=True, metadata={"example": "2026-09-01"})
+    end_date = fields.Date(required=True, metadata={"example": "2027-08-31"})
+
+
+class PeriodClosedSchema(Schema):
+    period_id = fields.Integer(required=True)
+    expired = Money(required=True, metadata={"description": "left on balances, now expired"})
+    credited = fields.Integer(required=True, metadata={"description": "certificates credited "
+                                                       "the next period's nominal"})  # fmt: skip
+    queued = fields.Integer(required=True, metadata={"description": "children queued for it"})
+
+
+class BandSchema(Schema):
+    age_from = fields.Integer(load_default=0, validate=AGE, strict=True)
+    age_to = fields.Integer(load_default=17, validate=AGE, strict=True)
+    amount = Money(required=True, metadata={"description": "0 to 100000.00"})
+
+
+class NominalsSchema(Schema):
+    bands = fields.List(
+        fields.Nested(BandSchema),
+        required=True,
+        validate=validate.Length(1, 18),
+        metadata={"description": "Nominal per age band (age on the period's first day)"},
+    )
+
+
+class LimitSchema(Schema):
+    limit = Money(required=True, metadata={"description": "Total of nominals to hand out"})
+
+
+class FundingSchema(Schema):
+    municipality_code = fields.String(required=True)
+    period_id = fields.Integer(required=True)
+    bands = fields.List(fields.Nested(BandSchema), required=True)
+    limit = Money(required=True)
+    used = Money(required=True)
+    queue_length = fields.Integer(required=True)
+
+
+class QueueItemSchema(Schema):
+    position = fields.Integer(required=True)
+    certificate_number = fields.String(required=True)
+    child_id = fields.Integer(required=True)
+    queued_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class BalanceSchema(Schema):
+    nominal = Money(required=True)
+    credited = Money(required=True)
+    available = Money(required=True)
+    reserved = Money(required=True)
+    spent = Money(required=True)
+    expired = Money(required=True)
+
+
+class CertificateSchema(Schema):
+    number = fields.String(required=True, metadata={"example": "4820193756"})
+    child_id = fields.Integer(required=True)
+    type = fields.String(required=True, metadata={"enum": list(TYPES)})
+    status = fields.String(required=True, metadata={"enum": list(STATUSES)})
+    municipality_code = fields.String(required=True)
+    valid_until = fields.String(required=True, metadata={"format": "date"})
+    valid = fields.Boolean(required=True)
+    issued_at = fields.String(required=True, metadata={"format": "date-time"})
+    period = fields.Nested(PeriodSchema, allow_none=True, required=True)
+    balance = fields.Nested(
+        BalanceSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "In the current period; null when no period is current"},
+    )
+    queue_position = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Place in the municipality's queue for financing, or null"},
+    )
+
+
+class CertificateListQuery(PageQuery):
+    type = choice(TYPES)
+    status = choice(STATUSES)
+    queued = fields.Boolean(metadata={"description": "only (or only not) queued for financing"})
+    municipality_code = text(1, 64)
+
+
+class TransactionSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(
+        required=True,
+        metadata={"enum": ["credit", "adjust", "reserve", "release", "debit", "expire"]},
+    )
+    amount = Money(required=True, metadata={"description": "negative for a lowered nominal"})
+    period_id = fields.Integer(required=True)
+    enrollment_id = fields.String(allow_none=True, required=True)
+    month = fields.String(allow_none=True, required=True, metadata={"example": "2026-09"})
+    reason = fields.String(required=True)
+    created_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class NominalChangeSchema(Schema):
+    amount = Money(required=True, metadata={"description": "This certificate's nominal now"})
