@@ -8,7 +8,8 @@ SCALE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog parked replay-parked regional-operator wrk seed-if-empty
+        bench-catalog bench-certificates parked replay-parked regional-operator wrk seed-if-empty \
+        audit-ledger close-period
 
 install: $(VENV)/.installed
 
@@ -58,6 +59,15 @@ format: install
 regional-operator: migrate
 	$(PY) -m services.accounts.admin create-regional-operator --email "$(EMAIL)" --full-name "$(NAME)"
 
+# Recount every certificate balance and reservation from the ledger; non-zero exit on a
+# difference (docs/certificates.md).
+audit-ledger: install
+	$(PY) -m services.certificates.audit
+
+# Close a period: leftovers expire, the next period's nominals are credited. Safe to re-run.
+close-period: migrate
+	$(PY) -m services.certificates.rollover $(PERIOD)
+
 # Operator tools for events whose handler failed every retry.
 parked: install
 	$(PY) -m servicekit.parked list
@@ -75,6 +85,12 @@ wrk:
 bench: install wrk
 	$(PY) -m bench.gateway_rpc
 	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
+
+# Reservations per second of one certificates instance, as a ratio to ping; see
+# docs/certificates.md. INSTANCES=2 runs two.
+INSTANCES ?= 1
+bench-certificates: install
+	$(PY) -m bench.certificates_reserve --seconds $(BENCH_SECONDS) --instances $(INSTANCES)
 
 # Catalog search under load through the gateway; see docs/catalog.md.
 bench-catalog: install wrk

@@ -9,8 +9,9 @@ import sys
 
 from servicekit import config
 
-# the catalog's demo region first: accounts' provider staff belong to its organizations
-SEEDS = ["services.catalog.seed", "services.accounts.seed"]
+# the catalog's demo region first: accounts' provider staff belong to its organizations;
+# certificates last: it issues certificates to the demo parent's children
+SEEDS = ["services.catalog.seed", "services.accounts.seed", "services.certificates.seed"]
 
 
 def main(argv: list[str]) -> int:

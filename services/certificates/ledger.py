@@ -185,21 +185,8 @@ def reserve(
     first = claim(session, key, domain.RESERVE)
     if first is not None:
         return first
-    row = session.execute(
-        text(
-            "UPDATE balances SET available = available - :a, reserved = reserved + :a"
-            " WHERE certificate_id = :c AND period_id = :p AND available >= :a"
-            " RETURNING available"
-        ),
-        {"a": amount, "c": certificate.id, "p": period_id},
-    ).one_or_none()
-    if row is None:
-        available = balance_of(session, certificate.id, period_id)["available"]
-        raise Refused(
-            "insufficient_funds",
-            "Недостаточно средств на сертификате",
-            available=int(available),
-        )
+    # the rows nobody else touches first: the balance row's lock is then held only for the
+    # UPDATE, the event and the commit (what limits reservations on one certificate)
     session.execute(
         insert(Reservation).values(
             enrollment_id=enrollment_id,
@@ -210,6 +197,21 @@ def reserve(
         )
     )
     entry(session, key, certificate.id, period_id, domain.RESERVE, amount, enrollment_id)
+    row = session.execute(
+        text(
+            "UPDATE balances SET available = available - :a, reserved = reserved + :a"
+            " WHERE certificate_id = :c AND period_id = :p AND available >= :a"
+            " RETURNING available"
+        ),
+        {"a": amount, "c": certificate.id, "p": period_id},
+    ).one_or_none()
+    if row is None:  # the caller's rollback undoes the claim, the reservation and the entry
+        available = balance_of(session, certificate.id, period_id)["available"]
+        raise Refused(
+            "insufficient_funds",
+            "Недостаточно средств на сертификате",
+            available=int(available),
+        )
     emit(
         session,
         "funds_reserved",
@@ -222,7 +224,13 @@ def reserve(
             "available": money(row.available),
         },
     )
-    return answer(session, key, _reserve_answer(session, certificate, period_id, amount))
+    result = {
+        "certificate_number": certificate.number,
+        "certificate_type": certificate.type,
+        "reserved": amount,
+        "available": int(row.available),
+    }
+    return answer(session, key, result)
 
 
 def _reserve_answer(session, certificate: Certificate, period_id: int, reserved: int) -> dict:

@@ -6,6 +6,8 @@ balance."""
 
 import itertools
 import random
+import subprocess
+import sys
 import uuid
 from datetime import date
 
@@ -114,6 +116,16 @@ def recount(engine, certificate_id):
             {"c": certificate_id},
         ).all()
     return domain.recount([(kind, int(amount)) for kind, amount in entries])
+
+
+def audit_command():
+    """`make audit-ledger` as ops run it, on this run's database (CERTIFICATES_DATABASE_URL)."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.certificates.audit"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def clean_audit(engine):
@@ -240,6 +252,8 @@ def test_audit_reports_a_corrupted_balance(certificates, engine, period):
     try:
         problems = clean_audit(engine)
         assert len(problems) == 1 and number in problems[0] and "spent" in problems[0]
+        cli = audit_command()
+        assert cli.returncode == 1 and number in cli.stdout
     finally:
         with engine.begin() as conn:
             conn.execute(
@@ -250,6 +264,7 @@ def test_audit_reports_a_corrupted_balance(certificates, engine, period):
                 {"n": number},
             )
     assert clean_audit(engine) == []
+    assert audit_command().returncode == 0
 
 
 def test_random_walk_of_thousands_of_operations_always_equals_the_recount(
