@@ -185,27 +185,28 @@ def reserve(
     first = claim(session, key, domain.RESERVE)
     if first is not None:
         return first
-    # the rows nobody else touches first: the balance row's lock is then held only for the
-    # UPDATE, the event and the commit (what limits reservations on one certificate)
-    session.execute(
-        insert(Reservation).values(
-            enrollment_id=enrollment_id,
-            certificate_id=certificate.id,
-            period_id=period_id,
-            amount=amount,
-            reserved=amount,
-        )
-    )
-    entry(session, key, certificate.id, period_id, domain.RESERVE, amount, enrollment_id)
+    # one statement (one round trip) takes the money and, only if it was there, records the
+    # reservation and the entry: the balance row's lock is then held just for this, the
+    # event and the commit, which is what limits reservations on one certificate
     row = session.execute(
         text(
-            "UPDATE balances SET available = available - :a, reserved = reserved + :a"
-            " WHERE certificate_id = :c AND period_id = :p AND available >= :a"
-            " RETURNING available"
+            "WITH taken AS ("
+            "  UPDATE balances SET available = available - :a, reserved = reserved + :a"
+            "  WHERE certificate_id = :c AND period_id = :p AND available >= :a"
+            "  RETURNING available"
+            "), reservation AS ("
+            "  INSERT INTO reservations (enrollment_id, certificate_id, period_id, amount,"
+            "   reserved) SELECT :e, :c, :p, :a, :a FROM taken"
+            "), entry AS ("
+            "  INSERT INTO ledger_entries (operation_key, certificate_id, period_id, kind,"
+            "   amount, enrollment_id, reason) SELECT :k, :c, :p, 'reserve', :a, :e, :reason"
+            "  FROM taken"
+            ") SELECT available FROM taken"
         ),
-        {"a": amount, "c": certificate.id, "p": period_id},
-    ).one_or_none()
-    if row is None:  # the caller's rollback undoes the claim, the reservation and the entry
+        {"a": amount, "c": certificate.id, "p": period_id, "e": enrollment_id, "k": key,
+         "reason": domain.REASONS[domain.RESERVE]},
+    ).one_or_none()  # fmt: skip
+    if row is None:  # nothing written but the claim, which the caller's rollback undoes
         available = balance_of(session, certificate.id, period_id)["available"]
         raise Refused(
             "insufficient_funds",

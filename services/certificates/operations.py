@@ -444,16 +444,18 @@ def reserve_funds(
 
 def finance_for(
     session: Session, certificate: Certificate, period_id: int, financing: bool
-) -> None:
-    """The financing step of reserve_funds, committed on its own: a child queued for lack of
-    room stays queued even when the reservation that follows is refused."""
+) -> bool:
+    """The financing step of reserve_funds, to be committed on its own: a child queued for
+    lack of room stays queued even when the reservation that follows is refused. True when
+    it wrote (or locked) something, i.e. when that commit is needed."""
     if not financing or certificate.status != domain.ACTIVE:
-        return
+        return False
     period = get_period(session, period_id)
     try:
-        funding.finance(session, certificate, period)
+        return funding.finance(session, certificate, period) != "already"
     except Refused as refusal:  # too old or a closed period: the reservation answers for it
         log.info("certificate %s not financed: %s", certificate.number, refusal.code)
+        return True  # the fund row may be locked: release it before reserving
 
 
 def release_funds(

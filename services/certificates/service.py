@@ -93,8 +93,9 @@ class CertificatesService(ServiceBase):
     ) -> dict:
         with domain_errors():
             certificate = operations.ensure_certificate(self.db, self._child(None, child))
-            operations.finance_for(self.db, certificate, period_id, financing)
-            self.db.commit()  # issued and financed (or queued) even if the reservation is refused
+            changed = operations.finance_for(self.db, certificate, period_id, financing)
+            if changed or self.db.dirty or self.db.info.get("emitted"):
+                self.db.commit()  # issued and financed (or queued) even if the reservation fails
             return operations.reserve_funds(
                 self.db, certificate, enrollment_id, period_id, amount, region_today()
             )
