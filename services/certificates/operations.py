@@ -521,14 +521,18 @@ def get_balance(session: Session, child_id: int, today: date) -> dict:
 def expire_certificate(session: Session, certificate: Certificate, reason: str) -> None:
     """The child turned 18: the certificate expires, what is available expires and goes
     back to the municipality's room, which the queue may take."""
-    for period_id, available in session.execute(
-        select(Balance.period_id, Balance.available).where(Balance.certificate_id == certificate.id)
-    ).all():
-        period = session.get(Period, period_id)
-        ledger.expire(session, certificate, period_id, f"expire:{certificate.id}:{period_id}",
-                      reason)  # fmt: skip
-        if period.status == domain.PERIOD_OPEN:
-            funding.return_room(session, certificate.municipality_code, period_id, int(available))
+    balances = session.execute(
+        select(Balance.period_id, Period.status)
+        .join(Period, Period.id == Balance.period_id)
+        .where(Balance.certificate_id == certificate.id)
+        .order_by(Balance.period_id)
+    ).all()
+    open_periods = [pid for pid, status in balances if status == domain.PERIOD_OPEN]
+    for period_id in open_periods:  # lock order: the funds first, then the certificate
+        funding.ensure_fund(session, certificate.municipality_code, period_id)
+    session.refresh(certificate, with_for_update=True)
+    if certificate.status == domain.EXPIRED:
+        return
     certificate.status = domain.EXPIRED
     session.execute(
         QueueEntry.__table__.delete().where(
@@ -536,3 +540,11 @@ def expire_certificate(session: Session, certificate: Certificate, reason: str) 
         )
     )
     session.flush()
+    for period_id, _status in balances:
+        done = ledger.expire(
+            session, certificate, period_id, f"expire:{certificate.id}:{period_id}", reason
+        )
+        if period_id in open_periods:
+            funding.return_room(
+                session, certificate.municipality_code, period_id, int(done["expired"])
+            )

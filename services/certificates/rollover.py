@@ -1,11 +1,14 @@
 """Closing a period: what is left on every balance expires, the next period's nominals are
 credited to the financing certificates (or their children queued), events are emitted.
 
+`--expire-aged` expires the certificates of children who turned 18 (run it daily).
+
 Each step is idempotent (ledger keys `expire:<certificate>:<period>` and
 `credit:<certificate>:<period>`, one queue place per period) and committed in batches, so
 the job can be re-run, and resumed after a crash, safely:
 
     python -m services.certificates.rollover PERIOD_ID
+    python -m services.certificates.rollover --expire-aged
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -99,17 +103,49 @@ def close_period(session_factory: Callable[[], Session], period_id: int) -> dict
     return {"period_id": period_id, "expired": expired, "credited": credited, "queued": queued}
 
 
+def expire_aged(session_factory: Callable[[], Session], today) -> list[str]:
+    """Certificates of children who turned 18: they expire, what is available expires and
+    goes back to the municipality's room, which the queue may take. Safe to re-run."""
+    from services.certificates import operations
+
+    expired = []
+    while True:
+        with session_factory() as session, session.begin():
+            session.info.setdefault("producer", "certificates")
+            batch = session.scalars(
+                select(Certificate)
+                .where(Certificate.valid_until <= today, Certificate.status != domain.EXPIRED)
+                .order_by(Certificate.id)
+                .limit(BATCH)
+            ).all()
+            for certificate in batch:
+                operations.expire_certificate(
+                    session, certificate, "Ребёнку исполнилось 18 лет: сертификат истёк"
+                )
+                expired.append(certificate.number)
+        if not batch:
+            return expired
+
+
 def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.orm import sessionmaker
 
     from servicekit.db import make_engine
 
     parser = argparse.ArgumentParser(prog="python -m services.certificates.rollover")
-    parser.add_argument("period_id", type=int)
+    parser.add_argument("period_id", type=int, nargs="?", help="the period to close")
+    parser.add_argument(
+        "--expire-aged", action="store_true", help="expire certificates of children now 18"
+    )
     args = parser.parse_args(argv)
+    if args.period_id is None and not args.expire_aged:
+        parser.error("give a PERIOD_ID to close, or --expire-aged")
     engine = make_engine("certificates", pool_size=1)
     factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
-    print(close_period(factory, args.period_id))
+    if args.expire_aged:
+        print({"expired_certificates": len(expire_aged(factory, date.today()))})
+    if args.period_id is not None:
+        print(close_period(factory, args.period_id))
     engine.dispose()
     return 0
 

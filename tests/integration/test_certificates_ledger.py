@@ -505,3 +505,40 @@ def test_many_debits_in_one_batch_each_once(certificates, engine, period):
     row = balance(engine, number)
     assert (row["spent"], row["reserved"]) == (15 * 300_00, 10_000_00 - 15 * 350_00)
     assert clean_audit(engine) == []
+
+
+def test_a_certificate_expires_at_eighteen_and_its_room_goes_to_the_queue(
+    certificates, engine, period
+):
+    from datetime import timedelta
+
+    from sqlalchemy.orm import sessionmaker
+
+    from services.certificates import rollover
+
+    with engine.connect() as conn:
+        start = conn.execute(
+            sa.text("SELECT start_date FROM periods WHERE id = :p"), {"p": period}
+        ).scalar()
+    nominal = 2_000_00
+    mun = funded(engine, period, fresh_municipality(), nominal, nominal)
+    birthday = start + timedelta(days=20)  # turns 18 during the period
+    older = child(mun, birth=birthday.replace(year=birthday.year - 18).isoformat())
+    younger = child(mun)
+    first = certificates.reserve_funds(f"age-{older['id']}", older, period, 0, True)
+    assert first["certificate_type"] == "financing"
+    assert (
+        certificates.reserve_funds(f"age-{younger['id']}", younger, period, 0, True)[
+            "certificate_type"
+        ]
+        == "accounting"
+    )
+    factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
+    expired = rollover.expire_aged(factory, birthday)
+    assert first["certificate_number"] in expired
+    assert rollover.expire_aged(factory, birthday) == []  # a re-run does nothing
+    gone = certificates.get_balance(older["id"])
+    assert (gone["status"], gone["available"], gone["expired"]) == ("expired", 0, nominal)
+    moved_up = certificates.get_balance(younger["id"])
+    assert (moved_up["type"], moved_up["available"]) == ("financing", nominal)
+    assert clean_audit(engine) == []
