@@ -29,7 +29,7 @@ class DemoDirectory:
     """The catalog's demo region, read without the catalog service."""
 
     def __init__(self):
-        from services.catalog.demo_region import generate, municipalities
+        from deploy.demo_region import generate, municipalities
 
         self.municipalities = {m["code"]: m for m in municipalities()}
         self.organizations = {o["id"]: o for o in generate().organizations}

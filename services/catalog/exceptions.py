@@ -1,25 +1,15 @@
-"""Errors of the catalog service as the gateway sees them: domain exceptions become the
-shared NavigatorError types, which cross RPC as themselves."""
+"""Errors of the catalog service as callers see them: the shared servicekit errors, which
+cross RPC as themselves. The domain's refusals (domain.py, contracts.refusals) become them in
+one place, servicekit.errors.rpc_error; `domain_errors` is that mapping as a context manager."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from servicekit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    refusals_as_rpc_errors,
+)
 
-from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.catalog.domain import CapacityBelowOccupied, InvalidField, TransitionRefused
+domain_errors = refusals_as_rpc_errors
 
 __all__ = ["Conflict", "Forbidden", "InvalidInput", "NotFound", "domain_errors"]
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Turn a broken domain rule into a 422 / 409 with a stable code."""
-    try:
-        yield
-    except InvalidField as error:
-        raise InvalidInput(
-            error.message, code=error.code, fields={error.field: [error.message]}
-        ) from error
-    except TransitionRefused as error:
-        raise Conflict(str(error), code=error.code) from error
-    except CapacityBelowOccupied as error:
-        raise Conflict(str(error), code=error.code) from error
