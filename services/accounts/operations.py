@@ -28,7 +28,11 @@ from contracts.refusals import InvalidField, InvalidFields
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER
 from contracts.scope import EVERYTHING, Scope
 from servicekit import config, tokens
-from servicekit.errors import (
+from servicekit.outbox import emit
+from servicekit.visibility import where_visible
+from services.accounts import domain
+from services.accounts.domain import LoginThrottle, WeakPassword
+from services.accounts.exceptions import (
     Conflict,
     Forbidden,
     InvalidInput,
@@ -37,10 +41,6 @@ from servicekit.errors import (
     Unauthorized,
     rpc_error,
 )
-from servicekit.outbox import emit
-from servicekit.visibility import where_visible
-from services.accounts import domain
-from services.accounts.domain import LoginThrottle, WeakPassword
 from services.accounts.models import Child, Consent, LoginFailure, RefreshToken, User
 
 log = logging.getLogger(__name__)

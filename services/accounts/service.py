@@ -14,10 +14,10 @@ from eventlet import tpool
 from nameko.rpc import rpc
 
 from servicekit import config
-from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.accounts import operations
+from services.accounts.exceptions import NavigatorError, NotFound, ServiceUnavailable
 from services.accounts.schemas import (
     ChildFactsSchema,
     ChildPageSchema,

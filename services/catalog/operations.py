@@ -23,10 +23,16 @@ from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
 from contracts.scope import EVERYTHING, Scope
-from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, refusals_as_rpc_errors
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
 from services.catalog import domain, event_data, search
+from services.catalog.exceptions import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    refusals_as_rpc_errors,
+)
 from services.catalog.models import Group, Municipality, Organization, Program
 from services.catalog.schemas import group_schema
 

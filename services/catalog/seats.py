@@ -14,8 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from servicekit.errors import Conflict, NotFound
 from services.catalog import domain, search
+from services.catalog.exceptions import Conflict, NotFound
 from services.catalog.models import Group, SeatHold
 
 
