@@ -6,6 +6,7 @@ decides (it stores the parent and the municipality of each), answering 404 for o
 may not see. A provider has nothing here.
 """
 
+from contracts.roles import OPERATORS, PARENT, REGIONAL_OPERATOR
 from gateway.certificates_schemas import (
     CertificateListQuery,
     CertificateSchema,
@@ -26,9 +27,8 @@ PERIOD = "<int(min=1,max=2147483647):period_id>"
 CHILD = "<int(min=1,max=2147483647):child_id>"
 CERTIFICATE = f"{API}/certificates/<number>"
 FUNDING = f"{API}/municipalities/<code>/periods/{PERIOD}"
-OPERATORS = ("municipal_operator", "regional_operator")
-VIEWERS = ("parent", *OPERATORS)
-REGIONAL = ("regional_operator",)
+VIEWERS = (PARENT, *OPERATORS)
+REGIONAL = (REGIONAL_OPERATOR,)
 
 
 def _plain(body: dict) -> dict:
@@ -259,7 +259,7 @@ class CertificateRoutes:
         f"{API}/children/{CHILD}/certificate",
         summary="A parent asks for their child's certificate (the same one every time)",
         tags=["certificates"],
-        roles=("parent",),
+        roles=(PARENT,),
         response=CertificateSchema,
         errors=(404, 503),
         description="404 for a child that is not the caller's.",

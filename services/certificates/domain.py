@@ -13,7 +13,13 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date
 
-from services.accounts.domain import age_on
+from contracts.ages import age_on
+from contracts.principal import Principal
+from contracts.refusals import Conflicting, InvalidField
+from contracts.roles import MUNICIPAL_OPERATOR, PARENT, REGIONAL_OPERATOR
+from contracts.scope import EVERYTHING, NOTHING, Scope
+
+__all__ = ["InvalidField", "Refused"]
 
 ACCOUNTING = "accounting"
 FINANCING = "financing"
@@ -52,20 +58,13 @@ REASONS = {
 }
 
 
-class InvalidField(ValueError):
-    """Input that breaks a rule: 422 with a field message."""
-
-    def __init__(self, field: str, message: str, code: str = "invalid_input"):
-        super().__init__(message)
-        self.field, self.message, self.code = field, message, code
-
-
-class Refused(ValueError):
-    """A valid request the current state does not allow: 409 with the reason."""
+class Refused(Conflicting):
+    """A valid request the current state does not allow: 409 with the reason, and figures
+    the caller needs (e.g. `available` for `insufficient_funds`)."""
 
     def __init__(self, code: str, message: str, **extra):
         super().__init__(message)
-        self.code, self.message, self.extra = code, message, extra
+        self.code, self.extra = code, extra
 
 
 # --- certificates -----------------------------------------------------------------------
@@ -267,26 +266,23 @@ def month_key(month: str) -> str:
 
 # --- who may see and manage what --------------------------------------------------------
 
-PARENT = "parent"
-PROVIDER = "provider"
-MUNICIPAL_OPERATOR = "municipal_operator"
-REGIONAL_OPERATOR = "regional_operator"
 
-
-def can_see(
-    role: str, user_id: int, own_municipality: str | None, parent_id: int, municipality: str
-) -> bool:
+def certificate_scope(principal: Principal) -> Scope:
     """A parent sees their children's certificates; a municipal operator its municipality's;
     the regional operator all. A provider sees none here."""
-    if role == PARENT:
-        return user_id == parent_id
-    if role == MUNICIPAL_OPERATOR:
-        return own_municipality is not None and own_municipality == municipality
-    return role == REGIONAL_OPERATOR
+    if principal.role == PARENT:
+        return Scope.children_of(principal.user_id)
+    if principal.role == MUNICIPAL_OPERATOR:
+        return Scope.municipality(principal.municipality_code)
+    return EVERYTHING if principal.role == REGIONAL_OPERATOR else NOTHING
 
 
-def can_manage_municipality(role: str, own_municipality: str | None, municipality: str) -> bool:
+def can_see(principal: Principal, parent_id: int, municipality: str) -> bool:
+    return certificate_scope(principal).covers(parent_id=parent_id, municipality_code=municipality)
+
+
+def can_manage_municipality(principal: Principal, municipality: str) -> bool:
     """Nominals, limits, the queue and freezing: the municipality's operator or the region's."""
-    if role == MUNICIPAL_OPERATOR:
-        return own_municipality is not None and own_municipality == municipality
-    return role == REGIONAL_OPERATOR
+    if principal.role == MUNICIPAL_OPERATOR:
+        return bool(principal.municipality_code) and principal.municipality_code == municipality
+    return principal.role == REGIONAL_OPERATOR

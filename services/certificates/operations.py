@@ -19,8 +19,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contracts.principal import Principal
+from contracts.roles import PARENT
 from servicekit.errors import Forbidden, InvalidInput, NotFound
 from servicekit.outbox import emit
+from servicekit.visibility import where_visible
 from services.certificates import domain, funding, ledger
 from services.certificates.domain import AgeBand, Refused
 from services.certificates.models import (
@@ -107,8 +110,8 @@ def open_period(session: Session, name: str, start: date, end: date) -> dict:
 # --- municipal funding -------------------------------------------------------------------
 
 
-def _check_municipality(viewer: dict, code: str, directory: Directory) -> None:
-    if not domain.can_manage_municipality(viewer["role"], viewer.get("municipality_code"), code):
+def _check_municipality(viewer: Principal, code: str, directory: Directory) -> None:
+    if not domain.can_manage_municipality(viewer, code):
         raise Forbidden(
             "Муниципальный оператор управляет только своим муниципалитетом",
             code="foreign_municipality",
@@ -119,7 +122,7 @@ def _check_municipality(viewer: dict, code: str, directory: Directory) -> None:
 
 
 def get_funding(
-    session: Session, viewer: dict, code: str, period_id: int, directory: Directory
+    session: Session, viewer: Principal, code: str, period_id: int, directory: Directory
 ) -> dict:
     _check_municipality(viewer, code, directory)
     get_period(session, period_id)
@@ -128,7 +131,7 @@ def get_funding(
 
 def set_nominals(
     session: Session,
-    viewer: dict,
+    viewer: Principal,
     code: str,
     period_id: int,
     bands: list[dict],
@@ -141,7 +144,7 @@ def set_nominals(
 
 
 def set_limit(
-    session: Session, viewer: dict, code: str, period_id: int, limit: int, directory: Directory
+    session: Session, viewer: Principal, code: str, period_id: int, limit: int, directory: Directory
 ) -> dict:
     _check_municipality(viewer, code, directory)
     get_period(session, period_id)
@@ -151,7 +154,7 @@ def set_limit(
 
 def queue(
     session: Session,
-    viewer: dict,
+    viewer: Principal,
     code: str,
     period_id: int,
     limit: int,
@@ -259,16 +262,12 @@ def certificate_by_number(session: Session, number: str, lock: bool = False) -> 
     return certificate
 
 
-def visible_certificate(session: Session, viewer: dict, number: str, lock=False) -> Certificate:
+def visible_certificate(
+    session: Session, viewer: Principal, number: str, lock=False
+) -> Certificate:
     """The certificate if the viewer may see it; 404 otherwise (its existence stays hidden)."""
     certificate = certificate_by_number(session, number, lock)
-    if not domain.can_see(
-        viewer["role"],
-        int(viewer["user_id"]),
-        viewer.get("municipality_code"),
-        certificate.parent_id,
-        certificate.municipality_code,
-    ):
+    if not domain.can_see(viewer, certificate.parent_id, certificate.municipality_code):
         raise not_found()
     return certificate
 
@@ -293,21 +292,20 @@ def certificate_view(session: Session, certificate: Certificate, today: date) ->
     }
 
 
-def show_certificate(session: Session, viewer: dict, number: str, today: date) -> dict:
+def show_certificate(session: Session, viewer: Principal, number: str, today: date) -> dict:
     return certificate_view(session, visible_certificate(session, viewer, number), today)
 
 
 def list_certificates(
-    session: Session, viewer: dict, filters: dict, limit: int, offset: int, today: date
+    session: Session, viewer: Principal, filters: dict, limit: int, offset: int, today: date
 ) -> dict:
-    role = viewer["role"]
-    query = select(Certificate)
-    if role == domain.PARENT:
-        query = query.where(Certificate.parent_id == int(viewer["user_id"]))
-    elif role == domain.MUNICIPAL_OPERATOR:
-        query = query.where(Certificate.municipality_code == viewer.get("municipality_code"))
-    elif role != domain.REGIONAL_OPERATOR:
-        raise Forbidden("Ваша роль не видит сертификаты", code="role_forbidden")
+    query = select(Certificate).where(
+        where_visible(
+            domain.certificate_scope(viewer),
+            parent_id=Certificate.parent_id,
+            municipality_code=Certificate.municipality_code,
+        )
+    )
     if filters.get("municipality_code"):
         query = query.where(Certificate.municipality_code == filters["municipality_code"])
     if filters.get("type"):
@@ -331,7 +329,7 @@ def list_certificates(
     }
 
 
-def transactions(session: Session, viewer: dict, number: str, limit: int, offset: int) -> dict:
+def transactions(session: Session, viewer: Principal, number: str, limit: int, offset: int) -> dict:
     certificate = visible_certificate(session, viewer, number)
     where = LedgerEntry.certificate_id == certificate.id
     total = session.scalar(select(func.count()).select_from(LedgerEntry).where(where))
@@ -355,25 +353,23 @@ def transactions(session: Session, viewer: dict, number: str, limit: int, offset
 
 
 def request_certificate(
-    session: Session, viewer: dict, child_id: int, children: Children, today: date
+    session: Session, viewer: Principal, child_id: int, children: Children, today: date
 ) -> dict:
     """A parent asks for their child's certificate: the same one every time."""
-    if viewer["role"] != domain.PARENT:
+    if viewer.role != PARENT:
         raise Forbidden("Сертификат запрашивает родитель", code="role_forbidden")
     try:
         child = children.child(child_id)
     except NotFound:
         child = None
-    if child is None or int(child["parent_id"]) != int(viewer["user_id"]):
+    if child is None or int(child["parent_id"]) != viewer.user_id:
         raise NotFound("Ребёнок не найден", code="child_not_found")
     return certificate_view(session, ensure_certificate(session, child), today)
 
 
-def set_status(session: Session, viewer: dict, number: str, frozen: bool, today: date) -> dict:
+def set_status(session: Session, viewer: Principal, number: str, frozen: bool, today: date) -> dict:
     certificate = visible_certificate(session, viewer, number, lock=True)
-    if not domain.can_manage_municipality(
-        viewer["role"], viewer.get("municipality_code"), certificate.municipality_code
-    ):
+    if not domain.can_manage_municipality(viewer, certificate.municipality_code):
         raise Forbidden("Замораживает муниципальный оператор", code="role_forbidden")
     if frozen:
         reserved = session.scalar(
@@ -389,13 +385,13 @@ def set_status(session: Session, viewer: dict, number: str, frozen: bool, today:
     return certificate_view(session, certificate, today)
 
 
-def change_nominal(session: Session, viewer: dict, number: str, amount: int, today: date) -> dict:
+def change_nominal(
+    session: Session, viewer: Principal, number: str, amount: int, today: date
+) -> dict:
     """Set this certificate's nominal for the current period: a raise takes room from the
     municipal limit; a lower one is refused while money is reserved (active contracts)."""
     certificate = visible_certificate(session, viewer, number)
-    if not domain.can_manage_municipality(
-        viewer["role"], viewer.get("municipality_code"), certificate.municipality_code
-    ):
+    if not domain.can_manage_municipality(viewer, certificate.municipality_code):
         raise Forbidden("Номинал меняет муниципальный оператор", code="role_forbidden")
     domain.check_amount(amount, "amount")
     period = current_period(session, today)
@@ -403,7 +399,7 @@ def change_nominal(session: Session, viewer: dict, number: str, amount: int, tod
         raise Refused("not_financing", "У сертификата нет номинала в текущем периоде")
     funding.ensure_fund(session, certificate.municipality_code, period.id)  # lock order
     current = int(ledger.balance_of(session, certificate.id, period.id)["nominal"])
-    actor = f"user:{viewer['user_id']}"
+    actor = viewer.key
     # an operator's change: the gateway's Idempotency-Key makes a repeated request harmless
     key = f"nominal:{certificate.id}:{period.id}:{uuid.uuid4()}"
     if amount < current:

@@ -28,6 +28,13 @@ from services.certificates.models import Balance, Certificate, Period
 BATCH = 200
 
 
+def sessions_on(bind) -> Callable[[], Session]:
+    """Sessions of their own for the job's batches, emitting as the certificates service."""
+    from sqlalchemy.orm import sessionmaker
+
+    return sessionmaker(bind, expire_on_commit=False, info={"producer": "certificates"})
+
+
 def next_period(session: Session, period: Period) -> Period | None:
     return session.scalar(
         select(Period)

@@ -65,7 +65,7 @@ def demo_children() -> list[dict]:
 
 
 def seed(session: Session, today: date) -> dict:
-    from services.catalog.demo_region import municipalities
+    from services.catalog.municipalities import municipalities
 
     start, end = program_year(today)
     periods = []

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from nameko.rpc import rpc
-from sqlalchemy.orm import sessionmaker
 
+from contracts.principal import Principal
 from servicekit import config
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
@@ -125,32 +125,40 @@ class CertificatesService(ServiceBase):
     @rpc
     def list_certificates(self, principal: dict, filters: dict, limit: int, offset: int) -> dict:
         return operations.list_certificates(
-            self.db, principal, filters, limit, offset, region_today()
+            self.db, Principal.from_rpc(principal), filters, limit, offset, region_today()
         )
 
     @rpc
     def show_certificate(self, principal: dict, number: str) -> dict:
-        return operations.show_certificate(self.db, principal, number, region_today())
+        return operations.show_certificate(
+            self.db, Principal.from_rpc(principal), number, region_today()
+        )
 
     @rpc
     def list_transactions(self, principal: dict, number: str, limit: int, offset: int) -> dict:
-        return operations.transactions(self.db, principal, number, limit, offset)
+        return operations.transactions(
+            self.db, Principal.from_rpc(principal), number, limit, offset
+        )
 
     @rpc
     def request_certificate(self, principal: dict, child_id: int) -> dict:
         return operations.request_certificate(
-            self.db, principal, child_id, self.neighbours, region_today()
+            self.db, Principal.from_rpc(principal), child_id, self.neighbours, region_today()
         )
 
     @rpc
     def freeze(self, principal: dict, number: str, frozen: bool = True) -> dict:
         with domain_errors():
-            return operations.set_status(self.db, principal, number, frozen, region_today())
+            return operations.set_status(
+                self.db, Principal.from_rpc(principal), number, frozen, region_today()
+            )
 
     @rpc
     def change_nominal(self, principal: dict, number: str, amount: int) -> dict:
         with domain_errors():
-            return operations.change_nominal(self.db, principal, number, amount, region_today())
+            return operations.change_nominal(
+                self.db, Principal.from_rpc(principal), number, amount, region_today()
+            )
 
     @rpc
     def open_period(self, data: dict) -> dict:
@@ -163,28 +171,37 @@ class CertificatesService(ServiceBase):
     @rpc
     def close_period(self, period_id: int) -> dict:
         operations.get_period(self.db, period_id)
-        factory = sessionmaker(self.db.get_bind(), expire_on_commit=False,
-                               info={"producer": self.name})  # fmt: skip
         with domain_errors():
-            return rollover.close_period(factory, period_id)
+            return rollover.close_period(rollover.sessions_on(self.db.get_bind()), period_id)
 
     @rpc
     def get_funding(self, principal: dict, code: str, period_id: int) -> dict:
-        return operations.get_funding(self.db, principal, code, period_id, self.neighbours)
+        return operations.get_funding(
+            self.db, Principal.from_rpc(principal), code, period_id, self.neighbours
+        )
 
     @rpc
     def set_nominals(self, principal: dict, code: str, period_id: int, data: dict) -> dict:
         body = load(BandsSchema(), data)
         with domain_errors():
             return operations.set_nominals(
-                self.db, principal, code, period_id, body["bands"], self.neighbours
+                self.db,
+                Principal.from_rpc(principal),
+                code,
+                period_id,
+                body["bands"],
+                self.neighbours,
             )
 
     @rpc
     def set_limit(self, principal: dict, code: str, period_id: int, limit: int) -> dict:
         with domain_errors():
-            return operations.set_limit(self.db, principal, code, period_id, limit, self.neighbours)
+            return operations.set_limit(
+                self.db, Principal.from_rpc(principal), code, period_id, limit, self.neighbours
+            )
 
     @rpc
     def list_queue(self, principal: dict, code: str, period_id: int, limit: int, offset: int):
-        return operations.queue(self.db, principal, code, period_id, limit, offset, self.neighbours)
+        return operations.queue(
+            self.db, Principal.from_rpc(principal), code, period_id, limit, offset, self.neighbours
+        )

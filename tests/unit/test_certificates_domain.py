@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from contracts.principal import Principal
 from services.certificates import domain
 from services.certificates.domain import AgeBand, Balance, InvalidField, Refused
 
@@ -53,6 +54,7 @@ def test_a_nominal_below_zero_above_100000_rubles_or_not_kopecks_is_refused(amou
     with pytest.raises(InvalidField) as invalid:
         domain.check_bands([AgeBand(0, 17, amount)])
     assert invalid.value.field == "bands.0.amount"
+    assert invalid.value.fields == {"bands.0.amount": [invalid.value.message]}
 
 
 def test_nominal_is_chosen_by_age_on_the_first_day_of_the_period():
@@ -133,10 +135,13 @@ def test_a_month_is_yyyy_mm(month):
         ("parent", 6, None, 5, "krasnoyarsk", False, False),
         ("municipal_operator", 1, "krasnoyarsk", 5, "krasnoyarsk", True, True),
         ("municipal_operator", 1, "achinsk", 5, "krasnoyarsk", False, False),
+        ("municipal_operator", 1, None, 5, "krasnoyarsk", False, False),
         ("regional_operator", 1, None, 5, "krasnoyarsk", True, True),
-        ("provider", 1, None, 5, "krasnoyarsk", False, False),
+        ("provider", 1, "krasnoyarsk", 5, "krasnoyarsk", False, False),
+        (None, None, None, 5, "krasnoyarsk", False, False),
     ],
 )
 def test_who_sees_and_manages_a_certificate(role, user, own, parent, municipality, sees, manages):
-    assert domain.can_see(role, user, own, parent, municipality) is sees
-    assert domain.can_manage_municipality(role, own, municipality) is manages
+    principal = Principal(user, role, municipality_code=own)
+    assert domain.can_see(principal, parent, municipality) is sees
+    assert domain.can_manage_municipality(principal, municipality) is manages
