@@ -438,10 +438,11 @@ def test_period_rollover_expires_leftovers_credits_the_next_and_can_be_rerun(
 
     from services.certificates import rollover
 
+    # years of their own (children "born" in 2030), so no other test meets these periods
     with Session(engine) as session, session.begin():
-        old = Period(name=f"Старый {uuid.uuid4().hex[:4]}", start_date=date(2027, 9, 1),
-                     end_date=date(2028, 8, 31), status="open")  # fmt: skip
-        new = Period(name="Следующий", start_date=date(2028, 9, 1), end_date=date(2029, 8, 31),
+        old = Period(name=f"Старый {uuid.uuid4().hex[:4]}", start_date=date(2040, 9, 1),
+                     end_date=date(2041, 8, 31), status="open")  # fmt: skip
+        new = Period(name="Следующий", start_date=date(2041, 9, 1), end_date=date(2042, 8, 31),
                      status="open")  # fmt: skip
         session.add_all([old, new])
         session.flush()
@@ -449,7 +450,7 @@ def test_period_rollover_expires_leftovers_credits_the_next_and_can_be_rerun(
     mun = fresh_municipality()
     funded(engine, old_id, mun, 1_000_00, 10_000_00)
     funded(engine, new_id, mun, 1_500_00, 1_500_00)  # room for one child next year
-    kids = [child(mun, birth="2015-03-01"), child(mun, birth="2015-04-01")]
+    kids = [child(mun, birth="2030-03-01"), child(mun, birth="2030-04-01")]
     numbers = [
         certificates.reserve_funds(f"old-{k['id']}", k, old_id, 400_00, True)["certificate_number"]
         for k in kids
