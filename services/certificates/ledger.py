@@ -9,6 +9,9 @@ Every operation runs inside the caller's transaction and follows one recipe:
    no row back means the money is not there, and the caller's rollback undoes the claim too.
 3. write the ledger entries, the outbox event and the answer in the same transaction.
 
+`reserve`, the call enrollment makes on the busiest day, does steps 1-3 in one statement
+(data-modifying CTEs) and keeps its answer on the reservation row.
+
 Rows are locked in one order everywhere (reservation, then balance) so batches do not deadlock.
 The CHECK constraints of models.py refuse anything that would still slip through.
 """
@@ -182,31 +185,42 @@ def reserve(
         return _reserve_answer(
             session, certificate, period_id, existing.reserved if existing else 0
         )
-    first = claim(session, key, domain.RESERVE)
-    if first is not None:
-        return first
-    # one statement (one round trip) takes the money and, only if it was there, records the
-    # reservation and the entry: the balance row's lock is then held just for this, the
-    # event and the commit, which is what limits reservations on one certificate
+    # One statement (one round trip) claims the key and, only if the key is new and the money
+    # is there, takes it and records the reservation (with its answer) and the entry. The
+    # balance row's lock is then held just for this, the event and the commit: that is what
+    # limits reservations on one certificate.
     row = session.execute(
         text(
-            "WITH taken AS ("
+            "WITH claim AS ("
+            "  INSERT INTO ledger_operations (key, kind) VALUES (:k, 'reserve')"
+            "  ON CONFLICT (key) DO NOTHING RETURNING key"
+            "), taken AS ("
             "  UPDATE balances SET available = available - :a, reserved = reserved + :a"
             "  WHERE certificate_id = :c AND period_id = :p AND available >= :a"
+            "  AND EXISTS (SELECT 1 FROM claim)"
             "  RETURNING available"
             "), reservation AS ("
             "  INSERT INTO reservations (enrollment_id, certificate_id, period_id, amount,"
-            "   reserved) SELECT :e, :c, :p, :a, :a FROM taken"
+            "   reserved, available_after) SELECT :e, :c, :p, :a, :a, available FROM taken"
             "), entry AS ("
             "  INSERT INTO ledger_entries (operation_key, certificate_id, period_id, kind,"
             "   amount, enrollment_id, reason) SELECT :k, :c, :p, 'reserve', :a, :e, :reason"
             "  FROM taken"
-            ") SELECT available FROM taken"
+            ") SELECT (SELECT count(*) FROM claim) AS claimed,"
+            "  (SELECT available FROM taken) AS available"
         ),
         {"a": amount, "c": certificate.id, "p": period_id, "e": enrollment_id, "k": key,
          "reason": domain.REASONS[domain.RESERVE]},
-    ).one_or_none()  # fmt: skip
-    if row is None:  # nothing written but the claim, which the caller's rollback undoes
+    ).one()  # fmt: skip
+    if not row.claimed:  # a repeat: the first answer, kept on the reservation
+        first = session.get(Reservation, enrollment_id, populate_existing=True)
+        return {
+            "certificate_number": certificate.number,
+            "certificate_type": certificate.type,
+            "reserved": int(first.amount),
+            "available": int(first.available_after),
+        }
+    if row.available is None:  # nothing written but the claim, which the caller's rollback undoes
         available = balance_of(session, certificate.id, period_id)["available"]
         raise Refused(
             "insufficient_funds",
@@ -225,13 +239,12 @@ def reserve(
             "available": money(row.available),
         },
     )
-    result = {
+    return {
         "certificate_number": certificate.number,
         "certificate_type": certificate.type,
         "reserved": amount,
         "available": int(row.available),
     }
-    return answer(session, key, result)
 
 
 def _reserve_answer(session, certificate: Certificate, period_id: int, reserved: int) -> dict:

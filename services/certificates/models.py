@@ -130,6 +130,8 @@ class Reservation(Base):
     reserved: Mapped[int] = mapped_column(BigInteger)
     released: Mapped[int] = mapped_column(BigInteger, server_default="0")
     debited: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # the balance's available right after the reservation: the first answer, for a repeat
+    available_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

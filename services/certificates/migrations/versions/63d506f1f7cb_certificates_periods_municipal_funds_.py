@@ -208,6 +208,7 @@ def upgrade() -> None:
         sa.Column("reserved", sa.BigInteger(), nullable=False),
         sa.Column("released", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("debited", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("available_after", sa.BigInteger(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
