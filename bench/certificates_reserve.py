@@ -110,8 +110,19 @@ def start_instances(count: int, amqp: str, url: str, log_dir: Path) -> list:
     return processes
 
 
-def measure(client, make_call, seconds: float, concurrency: int) -> dict:
-    """Closed loop: `concurrency` calls in flight; calls/s and latency percentiles."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the service processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client, make_call, seconds: float, concurrency: int, pids=()) -> dict:
+    """Closed loop: `concurrency` calls in flight; calls/s, latency percentiles, and the CPU
+    the service processes spent per call."""
+    cpu_before, client_before = cpu_seconds(list(pids)), time.process_time()
     latencies, refused = [], 0
     pending = []
     started = time.perf_counter()
@@ -131,6 +142,8 @@ def measure(client, make_call, seconds: float, concurrency: int) -> dict:
     elapsed = time.perf_counter() - started
     latencies.sort()
     return {
+        "cpu_ms": (cpu_seconds(list(pids)) - cpu_before) * 1000 / max(1, len(latencies)),
+        "client_ms": (time.process_time() - client_before) * 1000 / max(1, len(latencies)),
         "rps": len(latencies) / elapsed,
         "p50": statistics.median(latencies),
         "p95": latencies[int(len(latencies) * 0.95) - 1],
@@ -143,13 +156,25 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--instances", type=int, default=1)
+    parser.add_argument(
+        "--no-sync-commit",
+        action="store_true",
+        help="diagnosis only: the bench database does not wait for the WAL flush at commit",
+    )
     args = parser.parse_args()
     _ensure_vhost(BENCH_VHOST)
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
     url = config.with_driver(f"{config.server_url()}/{BENCH_VHOST}_certificates")
     children = prepare(url)
+    if args.no_sync_commit:
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            name = sa.engine.make_url(url).database
+            conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        admin.dispose()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-certificates-"))
     processes = start_instances(args.instances, amqp, url, log_dir)
+    pids = [process.pid for process in processes]
     try:
         with BenchClient(uri=amqp, timeout=30, use_confirms=False) as client:
             deadline = time.monotonic() + 60
@@ -179,13 +204,13 @@ def main() -> None:
             measure(client, service.ping.call_async, 3, args.concurrency)  # warm up
             results = {
                 "ping (ceiling)": measure(
-                    client, service.ping.call_async, args.seconds, args.concurrency
+                    client, service.ping.call_async, args.seconds, args.concurrency, pids
                 ),
                 "reserve_funds, 1,000 certificates": measure(
-                    client, reserve_spread, args.seconds, args.concurrency
+                    client, reserve_spread, args.seconds, args.concurrency, pids
                 ),
                 "reserve_funds, one certificate": measure(
-                    client, reserve_hot, args.seconds, args.concurrency
+                    client, reserve_hot, args.seconds, args.concurrency, pids
                 ),
             }
     finally:
@@ -197,11 +222,15 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
     ceiling = results["ping (ceiling)"]["rps"]
-    print(f"certificates instances: {args.instances}, {args.concurrency} calls in flight")
+    print(
+        f"certificates instances: {args.instances}, {args.concurrency} calls in flight"
+        + (", synchronous_commit off (diagnosis)" if args.no_sync_commit else "")
+    )
     for name, r in results.items():
         print(
             f"{name:36} {r['rps']:7.0f} calls/s  ratio to ping {r['rps'] / ceiling:5.2f}"
             f"  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  errors {r['errors']}"
+            f"  CPU per call: service {r['cpu_ms']:4.1f} ms, client {r['client_ms']:4.1f} ms"
         )
     from services.certificates.audit import audit
 
