@@ -272,8 +272,16 @@ def visible_certificate(
     return certificate
 
 
-def certificate_view(session: Session, certificate: Certificate, today: date) -> dict:
-    period = current_period(session, today)
+_NOT_GIVEN = object()
+
+
+def certificate_view(
+    session: Session, certificate: Certificate, today: date, period=_NOT_GIVEN
+) -> dict:
+    """The certificate with its balance in the current period (`period` when the caller
+    already knows it, e.g. for a page of certificates)."""
+    if period is _NOT_GIVEN:
+        period = current_period(session, today)
     balance = ledger.balance_of(session, certificate.id, period.id) if period else None
     return {
         "number": certificate.number,
@@ -306,6 +314,7 @@ def list_certificates(
             municipality_code=Certificate.municipality_code,
         )
     )
+    period = current_period(session, today)
     if filters.get("municipality_code"):
         query = query.where(Certificate.municipality_code == filters["municipality_code"])
     if filters.get("type"):
@@ -314,7 +323,6 @@ def list_certificates(
         query = query.where(Certificate.status == filters["status"])
     if filters.get("queued") is not None:
         waiting = select(QueueEntry.certificate_id).where(QueueEntry.status == "waiting")
-        period = current_period(session, today)
         if period is not None:
             waiting = waiting.where(QueueEntry.period_id == period.id)
         membership = Certificate.id.in_(waiting)
@@ -322,7 +330,7 @@ def list_certificates(
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Certificate.id).limit(limit).offset(offset)).all()
     return {
-        "items": [certificate_view(session, c, today) for c in rows],
+        "items": [certificate_view(session, c, today, period) for c in rows],
         "total": int(total),
         "limit": limit,
         "offset": offset,

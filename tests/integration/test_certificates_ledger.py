@@ -46,12 +46,16 @@ def engine(engine_of):
 
 @pytest.fixture
 def period(engine):
-    """An open period containing today, so balances show as current."""
+    """The open period containing today, so balances show as current. Earlier tests of the
+    run (end-to-end ones, schemathesis) may have made it, or closed it: it is reopened."""
+    today = date.today()
     with Session(engine) as session, session.begin():
-        existing = session.scalar(sa.select(Period).where(Period.name == "Тестовый период"))
+        existing = session.scalar(
+            sa.select(Period).where(Period.start_date <= today, Period.end_date >= today)
+        )
         if existing:
+            existing.status = "open"
             return existing.id
-        today = date.today()
         start = date(today.year if today.month >= 9 else today.year - 1, 9, 1)
         row = Period(name="Тестовый период", start_date=start,
                      end_date=date(start.year + 1, 8, 31), status="open")  # fmt: skip
