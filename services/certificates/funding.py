@@ -114,7 +114,7 @@ def _grant(
         )
 
 
-def _take_room(session: Session, municipality_code: str, period_id: int, nominal: int) -> bool:
+def take_room(session: Session, municipality_code: str, period_id: int, nominal: int) -> bool:
     return (
         session.execute(
             text(
@@ -185,7 +185,7 @@ def finance(
     nominal = domain.nominal_for(bands_of(row), certificate.birth_date, period.start_date)
     # somebody already waiting goes first: join the queue behind them
     if nominal and not _waiting(session, certificate.municipality_code, period.id):
-        if _take_room(session, certificate.municipality_code, period.id, nominal):
+        if take_room(session, certificate.municipality_code, period.id, nominal):
             _grant(session, certificate, period, nominal, actor)
             return "financed"
     session.execute(
@@ -229,7 +229,7 @@ def upgrade_queue(session: Session, municipality_code: str, period_id: int) -> i
                 QueueEntry.__table__.delete().where(QueueEntry.id == _entry_id)
             )  # nobody to finance any more
             continue
-        if not nominal or not _take_room(session, municipality_code, period_id, nominal):
+        if not nominal or not take_room(session, municipality_code, period_id, nominal):
             break
         _grant(session, certificate, period, nominal, None)
         upgraded += 1

@@ -414,7 +414,7 @@ def change_nominal(
         ledger.lower_nominal(session, certificate, period.id, current - amount, key, actor)
         funding.return_room(session, certificate.municipality_code, period.id, current - amount)
     elif amount > current:
-        if not funding._take_room(
+        if not funding.take_room(
             session, certificate.municipality_code, period.id, amount - current
         ):
             raise Refused("limit_exhausted", "Лимит муниципалитета исчерпан")
