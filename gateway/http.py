@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -20,9 +21,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
+from gateway import observe
 from gateway.cache import request_key, shared_answers
 from gateway.idempotency import check_key, request_fingerprint
-from servicekit import config, tokens
+from servicekit import config, logs, metrics, tokens
 from servicekit.errors import (
     Forbidden,
     InvalidInput,
@@ -98,6 +100,7 @@ class ProblemSchema(Schema):
     code = fields.String(required=True)
     fields_ = fields.Dict(data_key="fields")
     retry_after = fields.Integer()
+    request_id = fields.String(metadata={"description": "Quote it when reporting a problem"})
 
 
 class PageQuery(Schema):
@@ -148,6 +151,9 @@ def problem(error: NavigatorError) -> Response:
     }
     if error.fields:
         body["fields"] = error.fields
+    request_id = logs.current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     headers = {}
     if "retry_after" in error.extra:
         body["retry_after"] = int(error.extra["retry_after"])
@@ -257,6 +263,8 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     claimed = None
     try:
         principal = authenticate(request, spec.roles)  # once; a cached answer needs it too
+        if principal is not None:
+            logs.annotate(role=principal.role)
         if key is not None and spec.method in MUTATING and spec.idempotent and store is not None:
             check_key(key)
             scope = principal.key if principal else "anonymous"
@@ -265,6 +273,7 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
             )
             stored = store.claim(scope, key, spec.method, request.path, fingerprint)
             if stored is not None:
+                metrics.count(metrics.IDEMPOTENT_REPLAYS)
                 return json_response(
                     stored.status, stored.body, headers={"Idempotent-Replayed": "true"}
                 )
@@ -317,16 +326,20 @@ def route(
     ROUTES.append(spec)
 
     matched_path, int_bounds = lenient_ids(path)
+    template = observe.route_template(path)
 
     def decorator(handler):
         @wraps(handler)
         def entrypoint(self, request, **path_params):
+            started = time.perf_counter()
             for name, (low, high) in int_bounds.items():
                 raw = path_params[name]
                 if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
-                    return problem(NotFound("Not found", code="not_found"))
+                    response = problem(NotFound("Not found", code="not_found"))
+                    return observe.answered(method, template, response, started)
                 path_params[name] = int(raw)
-            return _run(self, spec, handler, request, path_params)
+            response = _run(self, spec, handler, request, path_params)
+            return observe.answered(method, template, response, started)
 
         return http(method, matched_path)(entrypoint)
 

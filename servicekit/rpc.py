@@ -8,7 +8,7 @@ import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import ClusterRpc
 
-from servicekit import config
+from servicekit import config, metrics
 from servicekit.errors import ServiceUnavailable
 
 
@@ -33,6 +33,7 @@ class TimedClient:
         except eventlet.Timeout as exc:
             # forget the call so a reply that never comes does not pile up
             self._pending.pop(reply.correlation_id, None)
+            metrics.count(metrics.RPC_DEADLINE_MISSES, service)
             raise ServiceUnavailable(
                 f"service {service} did not answer in time", code="service_timeout"
             ) from exc
