@@ -273,3 +273,89 @@ def test_logs_of_a_full_scenario_hold_no_password_token_snils_or_document(system
             assert secret not in text, f"the {what} appears in the {process.name} log"
         seen_http += sum(1 for line in json_lines(process) if line.get("kind") == "http")
     assert seen_http >= 7  # the scenario's own requests were logged, only without secrets
+
+
+def handled_event_ids(listener) -> set[str]:
+    return {
+        line["event_id"]
+        for line in json_lines(listener)
+        if line.get("kind") == "event" and line.get("outcome") == "handled"
+    }
+
+
+@pytest.mark.parametrize("stopped", ["catalog", "listener"])
+def test_sigterm_under_load_loses_no_event_and_callers_get_an_answer_or_a_clean_503(
+    system, api, listener, databases, stopped
+):
+    """Four clients create organizations (an RPC and an event each) while one process gets
+    SIGTERM and is started again: every request answers 201 or a clean 503, every event that
+    was committed reaches the handler, and the restarted process carries on."""
+    import eventlet
+
+    process = listener if stopped == "listener" else system.processes[stopped]
+    prefix = f"graceful-{stopped}-{uuid.uuid4().hex[:8]}"
+    answers: list[tuple[int, dict | None, float]] = []
+    running = True
+
+    def client(n: int):
+        i = 0
+        while running:
+            i += 1
+            started = time.monotonic()
+            response = requests.post(
+                f"{api}/organizations",
+                json=new_organization(),
+                headers={**bearer(REGIONAL), "X-Request-ID": f"{prefix}-{n}-{i}"},
+                timeout=30,
+            )
+            body = response.json() if response.content else None
+            answers.append((response.status_code, body, started))
+            eventlet.sleep(0.05)
+
+    clients = [eventlet.spawn(client, n) for n in range(4)]
+    eventlet.sleep(1.5)
+    stopped_at = time.monotonic()
+    process.process.send_signal(15)  # SIGTERM, as Kubernetes or honcho sends it
+    assert process.wait_exit(timeout=20) == 0, process.log()[-3000:]
+    drained_in = time.monotonic() - stopped_at
+    process.start()
+    if stopped == "listener":
+        eventlet.sleep(3)
+    else:
+        system.wait_healthy(60)
+    restarted_at = time.monotonic()
+    eventlet.sleep(2.0)
+    running = False
+    for thread in clients:
+        thread.wait()
+
+    statuses = [status for status, _, _ in answers]
+    assert set(statuses) <= {201, 503}, statuses
+    for status, body, _ in answers:
+        if status == 503:
+            assert body["code"] in ("service_timeout", "service_down"), body
+    assert statuses.count(201) >= 4
+    assert any(status == 201 and at > restarted_at for status, _, at in answers), (
+        "the restarted process did not carry on"
+    )
+    # every event committed under this test's ids is published and handled
+    catalog = sa.create_engine(databases["catalog"])
+    deadline = time.monotonic() + 60
+    while True:
+        with catalog.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT event_id::text, published_at IS NOT NULL FROM outbox "
+                    "WHERE body->>'correlation_id' LIKE :prefix"
+                ),
+                {"prefix": f"{prefix}-%"},
+            ).all()
+        committed = {event_id for event_id, _ in rows}
+        missing = committed - handled_event_ids(listener)
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    catalog.dispose()
+    assert len(committed) >= statuses.count(201)
+    assert not missing, f"{len(missing)} of {len(committed)} events never handled"
+    assert drained_in < 15
