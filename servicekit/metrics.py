@@ -50,8 +50,8 @@ SEARCH_CACHE = Counter(
 # --- RPC callers (gateway and services) ----------------------------------------------------
 RPC_DEADLINE_MISSES = Counter(
     "navigator_rpc_deadline_misses",
-    "RPC calls that got no answer before their deadline (answered 503), by callee",
-    ["service"],
+    "RPC calls that got no answer before their deadline (answered 503), by called service",
+    ["callee"],
 )
 
 # --- services ------------------------------------------------------------------------------

@@ -37,6 +37,20 @@ def _request_id_of_event(worker_ctx) -> str | None:
     return envelope.get("correlation_id") if isinstance(envelope, dict) else None
 
 
+def metrics_app():
+    """`/metrics` for Prometheus; `/healthz` answers while the process and its event loop do
+    (the liveness probe: no database or broker involved, so their outage restarts nothing)."""
+    prometheus = make_wsgi_app()
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok\n"]
+        return prometheus(environ, start_response)
+
+    return app
+
+
 class Telemetry(DependencyProvider):
     """`serve_metrics=False` for the gateway (it answers /metrics on its own HTTP port);
     `http_request_id(request)` decides the request id of an HTTP worker."""
@@ -78,7 +92,7 @@ class Telemetry(DependencyProvider):
             self.server = self.container.spawn_managed_thread(self._serve, identifier="metrics")
 
     def _serve(self):
-        wsgi.server(self.socket, make_wsgi_app(), log_output=False, socket_timeout=10)
+        wsgi.server(self.socket, metrics_app(), log_output=False, socket_timeout=10)
 
     def stop(self):
         service = self.container.service_name
