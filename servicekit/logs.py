@@ -132,6 +132,8 @@ def formatter() -> logging.Formatter:
     """The formatter named by LOG_FORMAT (`json`, the default, or `text`); deploy/nameko.yaml
     names this factory, so every service and the gateway log the same way."""
     logging.captureWarnings(True)  # runtime warnings become log lines of the same format
+    # no line shows them, and under eventlet the thread name costs a lookup on every record
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     return TextFormatter() if config.env("LOG_FORMAT", "json") == "text" else JsonFormatter()
 
 
@@ -139,4 +141,9 @@ def log_fields(logger: logging.Logger, level: int, message: str, **fields) -> No
     """One structured line: `message` for people, `fields` as JSON members for machines."""
     if logger.isEnabledFor(level):
         present = {name: value for name, value in fields.items() if value is not None}
-        logger.log(level, message, extra={"fields": present})
+        # straight to the handlers: Logger.log would walk the stack for a caller nobody reads
+        logger.handle(
+            logger.makeRecord(
+                logger.name, level, "", 0, message, (), None, extra={"fields": present}
+            )
+        )
