@@ -29,6 +29,8 @@ def gateway_pid(port: int) -> int | None:
             environ = (proc / "environ").read_bytes()
         except OSError:
             continue
+        if command.split(b"\0")[0].endswith(b"sh"):
+            continue  # honcho's `sh -c` around it
         if b"gateway.service:GatewayService" in command and (
             f"GATEWAY_ADDRESS=127.0.0.1:{port}".encode() in environ.split(b"\0")
         ):
