@@ -77,14 +77,16 @@ class AccountsService(ServiceBase):
     # --- users and login ---------------------------------------------------------------
 
     @rpc
-    def register(self, data: dict) -> dict:
-        user = operations.register_parent(self.db, passwords, data, operations.utcnow())
+    def register(self, data: dict, address: str | None = None) -> dict:
+        user = operations.register_parent(
+            self.db, passwords, data, operations.utcnow(), address, self._count_attempt
+        )
         return UserSchema().dump(user)
 
     @rpc
     def login(self, email: str, password: str, address: str | None = None) -> dict:
         tokens = operations.login(
-            self.db, passwords, email, password, address, operations.utcnow(), self._count_failure
+            self.db, passwords, email, password, address, operations.utcnow(), self._count_attempt
         )
         return TokensSchema().dump(tokens)
 
@@ -114,7 +116,9 @@ class AccountsService(ServiceBase):
     @rpc
     def add_child(self, principal: dict, data: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
-        child = operations.add_child(self.db, viewer, data, region_today(), self.directory)
+        child = operations.add_child(
+            self.db, viewer, data, region_today(), self.directory, self._count_attempt
+        )
         return ChildSchema().dump(child)
 
     @rpc
@@ -131,7 +135,7 @@ class AccountsService(ServiceBase):
     def change_child(self, principal: dict, child_id: int, changes: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
         child = operations.change_child(
-            self.db, viewer, child_id, changes, region_today(), self.directory
+            self.db, viewer, child_id, changes, region_today(), self.directory, self._count_attempt
         )
         return ChildSchema().dump(child)
 
@@ -150,10 +154,11 @@ class AccountsService(ServiceBase):
 
     # --- writes that outlive a refused request -----------------------------------------
 
-    def _count_failure(self, email: str, address: str | None, now: datetime) -> None:
-        # its own transaction: the login raises, which rolls the worker's session back
+    def _count_attempt(self, keys: list, now: datetime) -> list[int]:
+        # its own transaction, committed before the work: a failed login raises, which rolls
+        # the worker's session back, and a concurrent attempt must see this one counted
         with self.db.get_bind().begin() as conn:
-            operations.record_failure(conn, email, address, now)
+            return operations.count_attempt(conn, keys, now)
 
     def _revoke_family(self, family_id: str, now: datetime) -> None:
         self.db.rollback()  # release our lock on the reused token before revoking its family
