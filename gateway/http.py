@@ -1,10 +1,13 @@
 """How every gateway route is declared and run, in one place.
 
-`@route(...)` registers a Nameko HTTP entrypoint and the route's OpenAPI description from the
-same marshmallow schemas that validate it. Around each handler it authenticates the bearer
-token and checks the caller's role, validates query and body (422 with field messages),
-applies Idempotency-Key to mutating requests, dumps the answer through the response schema,
-and turns every error into `application/problem+json` with a stable `code`.
+`@route(...)` registers a Nameko HTTP entrypoint (on the gateway's own server, server.py:
+deadlines, bodies read before a worker is taken) and the route's OpenAPI description from the
+same marshmallow schemas that validate it, made strict (fields.py). Around each handler it
+authenticates the bearer token and checks the caller's role (a public route treats a bad token
+as anonymous), validates query and body (unknown query parameters 400; text and depth checked
+by input.py; 422 with field messages), applies Idempotency-Key to mutating requests, dumps
+the answer through the response schema, and turns every error into
+`application/problem+json` with a stable `code` (problems.py).
 """
 
 import ipaddress
@@ -20,6 +23,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from werkzeug.wrappers import Request, Response
 
 from gateway.cache import request_key, shared_answers
+from gateway.fields import make_strict
 from gateway.idempotency import check_key, request_fingerprint
 from gateway.input import check_json_text, check_text
 from gateway.problems import JSON, json_response, problem
@@ -130,16 +134,33 @@ def page_of(item: type[Schema]) -> type[Schema]:
     return _pages[name]
 
 
+def _trusted_proxies() -> list:
+    networks = []
+    for entry in config.env("TRUSTED_PROXIES", "").split(","):
+        if entry.strip():
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+    return networks
+
+
+def _is_trusted(address: str | None, trusted: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
 def client_address(request: Request) -> str | None:
     """The caller's IP address. X-Forwarded-For is believed only when the request comes from
-    one of TRUSTED_PROXIES (comma-separated addresses): then the right-most address that is
-    not a proxy of ours is the client."""
+    one of TRUSTED_PROXIES (comma-separated addresses or networks, e.g. `10.0.0.0/8` for the
+    reverse proxies of a cluster): then the right-most address that is not a proxy of ours is
+    the client."""
     remote = request.remote_addr
-    trusted = {a.strip() for a in config.env("TRUSTED_PROXIES", "").split(",") if a.strip()}
-    if remote in trusted:
+    trusted = _trusted_proxies()
+    if _is_trusted(remote, trusted):
         hops = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
         for hop in reversed(hops):
-            if hop and hop not in trusted:
+            if hop and not _is_trusted(hop, trusted):
                 try:
                     return str(ipaddress.ip_address(hop))
                 except ValueError:
@@ -322,6 +343,10 @@ def route(
 ):
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
     `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored)."""
+    if body is not None:
+        make_strict(body, body=True)
+    if query is not None:
+        make_strict(query, body=False)
     spec = RouteSpec(
         method, path, summary, tags, roles, body, query, response, status, errors, description,
         idempotent=idempotent, shared=shared,

@@ -337,3 +337,68 @@ def test_a_malformed_request_line_is_a_problem(api):
         assert body["status"] == 400
     finally:
         sock.close()
+
+
+# --- 8. strict types, documented -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalog_world(api):
+    from tests.e2e.test_catalog_access import World
+
+    return World(api)
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"capacity": 3.9}, "capacity"),
+        ({"capacity": 2.5}, "capacity"),
+        ({"capacity": "4"}, "capacity"),
+        ({"capacity": True}, "capacity"),
+        ({"enrollment_open": "yes"}, "enrollment_open"),
+        ({"enrollment_open": 1}, "enrollment_open"),
+        ({"start_date": "20270105"}, "start_date"),
+        ({"start_date": "2027-W01-2"}, "start_date"),
+        ({"price": "18000.5"}, "price"),
+        ({"price": "18000"}, "price"),
+        ({"price": 18000}, "price"),
+        ({"lat": "56.01"}, "lat"),
+    ],
+)
+def test_loose_types_are_refused_not_coerced(catalog_world, change, field):
+    from tests.e2e.test_catalog_access import group_body
+
+    program_id = catalog_world.published()
+    response = catalog_world.provider.request("POST", "/groups", group_body(program_id) | change)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["fields"]
+
+
+def test_query_booleans_and_integers_take_only_their_documented_spelling(api):
+    for query in ("adapted=yes", "adapted=1", "age=9.5", "limit=2.0", "open_only=True"):
+        response = requests.get(f"{api}/catalog/search?{query}", timeout=10)
+        assert response.status_code == 422, (query, response.text)
+    assert requests.get(f"{api}/catalog/search?adapted=true&age=9", timeout=10).ok
+
+
+def test_consent_must_be_true_and_the_document_says_so(api):
+    body = _registration(fresh_email("consent")) | {"consent_personal_data": False}
+    assert Client(api).post("/auth/register", body).status_code == 422
+    for loose in ("true", 1):
+        body["consent_personal_data"] = loose
+        assert Client(api).post("/auth/register", body).status_code == 422
+
+    schemas = requests.get(f"{api}/openapi.json", timeout=10).json()["components"]["schemas"]
+    assert schemas["Register"]["properties"]["consent_personal_data"]["enum"] == [True]
+
+
+def test_the_document_states_money_dates_and_integers(api):
+    schemas = requests.get(f"{api}/openapi.json", timeout=10).json()["components"]["schemas"]
+    group = schemas["GroupCreate"]["properties"]
+    assert group["price"]["pattern"] == r"^(0|[1-9]\d{0,12})\.\d{2}$"
+    assert group["start_date"] == group["start_date"] | {"type": "string", "format": "date"}
+    assert group["capacity"]["type"] == "integer"
+    assert (group["capacity"]["minimum"], group["capacity"]["maximum"]) == (1, 1000)
+    assert group["enrollment_open"]["type"] == "boolean"
+    assert schemas["GroupCreate"]["additionalProperties"] is False
