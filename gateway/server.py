@@ -179,6 +179,13 @@ class GatewayWebServer(WebServer):
         )
 
     def run(self):
+        # Nameko starts all extensions at once: a request accepted before the RPC reply
+        # listener consumes its queue crashed the gateway ("lost replies") under load.
+        # Connections wait in the listen backlog meanwhile.
+        for extension in self.container.extensions:
+            consumer = getattr(extension, "consumer", None)
+            if hasattr(consumer, "wait_until_consumer_ready"):
+                consumer.wait_until_consumer_ready()
         # out of file descriptors (EMFILE) must not end the accept loop for good
         while self._is_accepting:
             try:
