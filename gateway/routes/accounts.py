@@ -195,7 +195,9 @@ class AccountsRoutes:
         tags=["children"],
         roles=("provider",),
         response=ChildSchema,
-        errors=(404,),
+        errors=(403, 404, 503),
+        description="403 `organization_not_active` while the provider's organization is "
+        "suspended or not approved.",
     )
     def verify_child(self, call, child_id):
         return self.rpc.call("accounts", "verify_child", call.principal.as_rpc(), child_id)

@@ -329,6 +329,19 @@ def viewer_of(session: Session, principal: dict) -> Viewer:
     return Viewer(user_id, role, municipality)
 
 
+def require_active_organization(viewer: Viewer, organization_id, directory: Directory) -> None:
+    """A provider's staff act only while their organization is active: a suspended (or not yet
+    approved) organization's staff can neither see nor verify children (403)."""
+    if viewer.role != PROVIDER:
+        return
+    organization = directory.organization(organization_id) if organization_id else None
+    if organization is None or organization.get("status") != "active":
+        raise Forbidden(
+            "Организация поставщика не действует (приостановлена или не подтверждена)",
+            code="organization_not_active",
+        )
+
+
 # --- login, refresh, logout -------------------------------------------------------------
 
 

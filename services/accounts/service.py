@@ -121,14 +121,22 @@ class AccountsService(ServiceBase):
         )
         return ChildSchema().dump(child)
 
+    def _acting(self, principal: dict):
+        """Who asks, refused if a provider whose organization is not active."""
+        viewer = operations.viewer_of(self.db, principal)
+        operations.require_active_organization(
+            viewer, principal.get("organization_id"), self.directory
+        )
+        return viewer
+
     @rpc
     def list_children(self, principal: dict, limit: int = 20, offset: int = 0) -> dict:
-        viewer = operations.viewer_of(self.db, principal)
+        viewer = self._acting(principal)
         return ChildPageSchema().dump(operations.list_children(self.db, viewer, limit, offset))
 
     @rpc
     def show_child(self, principal: dict, child_id: int) -> dict:
-        viewer = operations.viewer_of(self.db, principal)
+        viewer = self._acting(principal)
         return ChildSchema().dump(operations.get_child(self.db, viewer, child_id))
 
     @rpc
@@ -141,7 +149,7 @@ class AccountsService(ServiceBase):
 
     @rpc
     def verify_child(self, principal: dict, child_id: int) -> dict:
-        viewer = operations.viewer_of(self.db, principal)
+        viewer = self._acting(principal)
         child = operations.verify_child(
             self.db, viewer, principal.get("organization_id"), child_id, operations.utcnow()
         )

@@ -212,3 +212,40 @@ def test_an_integrity_error_other_than_the_snils_is_not_reported_as_snils_taken(
     response = parent.post("/children", child_body())
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "constraint_violated"
+
+
+# --- 3. a suspended organization's staff can do nothing -------------------------------------
+
+
+def test_a_suspended_organizations_staff_can_neither_see_nor_verify_children(
+    api, accounts_world, databases, engine_of
+):
+    from tests.support.accounts import ensure_organization
+
+    organization_id = 700_000 + uuid.uuid4().int % 100_000
+    ensure_organization(databases["catalog"], organization_id, "krasnoyarsk")
+    email = fresh_email("suspended-staff")
+    created = accounts_world.client("regional").post(
+        "/staff",
+        {"email": email, "password": PASSWORD, "full_name": "Поставщикова Ирина",
+         "role": "provider", "organization_id": organization_id},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    token = Client(api).post("/auth/login", {"email": email, "password": PASSWORD}).json()
+    provider = Client(api, token["access_token"])
+    child_id = accounts_world.children["parent"]
+    assert provider.get(f"/children/{child_id}").status_code == 200
+
+    with engine_of("catalog").begin() as conn:
+        conn.execute(
+            sa.text("UPDATE organizations SET status = 'suspended' WHERE id = :id"),
+            {"id": organization_id},
+        )
+    for method, path in (
+        ("POST", f"/children/{child_id}/verify"),
+        ("GET", f"/children/{child_id}"),
+        ("GET", "/children"),
+    ):
+        refused = provider.request(method, path)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["code"] == "organization_not_active"
