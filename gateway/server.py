@@ -174,7 +174,7 @@ class GatewayWebServer(WebServer):
             protocol=protocol,
             debug=debug,
             log=logging.getLogger("nameko.web.server"),
-            socket_timeout=SEND_TIMEOUT,
+            socket_timeout=SEND_TIMEOUT or None,
             url_length_limit=MAX_URL_BYTES,
         )
 
