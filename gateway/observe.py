@@ -8,7 +8,7 @@ import uuid
 
 from werkzeug.wrappers import Request, Response
 
-from servicekit import config, logs, metrics
+from servicekit import logs, metrics
 
 log = logging.getLogger("navigator.http")
 
@@ -17,15 +17,17 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _CONVERTER = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
 
 
-def trusted_proxies() -> set[str]:
-    return {a.strip() for a in config.env("TRUSTED_PROXIES", "").split(",") if a.strip()}
-
-
 def request_id_of(request: Request) -> str:
     """A proxy of ours (TRUSTED_PROXIES) may hand its request id on; anyone else's is ignored
     (a client must not pick the id under which its request is logged), and a new one is made."""
+    from gateway.http import _is_trusted, _trusted_proxies  # http.py imports this module
+
     offered = request.headers.get(REQUEST_ID_HEADER)
-    if offered and request.remote_addr in trusted_proxies() and _VALID_ID.fullmatch(offered):
+    if (
+        offered
+        and _VALID_ID.fullmatch(offered)
+        and _is_trusted(request.remote_addr, _trusted_proxies())
+    ):
         return offered
     return uuid.uuid4().hex
 

@@ -4,11 +4,9 @@ service answers ServiceUnavailable (503 at the gateway), never hangs the caller.
 Nameko's own RPC client waits forever; use `rpc = TimedClusterRpc()` and
 `self.rpc.call("catalog", "get_organization", 5)` instead."""
 
-import logging
-
 import eventlet
-from nameko.exceptions import ReplyQueueExpiredWithPendingReplies, UnknownService
-from nameko.rpc import ClusterRpc, ReplyListener
+from nameko.exceptions import UnknownService
+from nameko.rpc import ClusterRpc
 
 from servicekit import config, metrics
 from servicekit.errors import ServiceUnavailable
@@ -44,31 +42,15 @@ class TimedClient:
         return self.wait(service, self.call_async(service, method, *args, **kwargs), timeout)
 
 
-log = logging.getLogger(__name__)
-
-
-class DeadlineReplyListener(ReplyListener):
-    def check_for_lost_replies(self):
-        # Nameko kills the whole process when its reply queue vanished with calls pending.
-        # Here every call has a deadline: those callers get their 503 and the process lives.
-        try:
-            super().check_for_lost_replies()
-        except ReplyQueueExpiredWithPendingReplies:
-            log.warning("reply queue was gone: %d pending calls will miss their deadline",
-                        len(self.pending))  # fmt: skip
-
-
 class TimedClusterRpc(ClusterRpc):
-    reply_listener = DeadlineReplyListener()
+    def setup(self):
+        super().setup()
+        # Nameko re-declares the reply queue (exchange, queue, binding: three broker round
+        # trips) on every publish, because kombu never caches a queue with x-expires. The reply
+        # listener declares it when it (re)connects and consumes it, so it cannot expire.
+        self.publisher.declare = []
 
     def get_dependency(self, worker_ctx):
-        if self.publisher.declare and self.reply_listener.consumer.ready.is_set():
-            # Nameko re-declares the reply queue (exchange, queue, binding: three broker round
-            # trips) on every publish, because kombu never caches a queue with x-expires. Once
-            # the reply listener consumes the queue it cannot expire, so stop. Not before: a
-            # call made while the process starts would find no reply queue, and the listener
-            # would then die of "lost replies" (ReplyQueueExpiredWithPendingReplies).
-            self.publisher.declare = []
         return TimedClient(
             super().get_dependency(worker_ctx), self.reply_listener, config.rpc_timeout()
         )

@@ -2,13 +2,13 @@
 
 import time
 
-from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from werkzeug.wrappers import Response
 
 from gateway.http import API, route
 from gateway.openapi import build_spec, docs_page
 from gateway.schemas import HealthSchema, LivenessSchema, PingSchema
+from gateway.server import gateway_http
 from servicekit import config
 from servicekit.errors import NavigatorError
 
@@ -88,7 +88,7 @@ class SystemRoutes:
 
     # Not an API route (no OpenAPI entry, no JSON): Prometheus scrapes it. Keep it off the
     # public edge (the reverse proxy / ingress answers 404 for /metrics).
-    @http("GET", "/metrics")
+    @gateway_http("GET", "/metrics")
     def metrics(self, request):
         return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
 

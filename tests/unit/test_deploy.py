@@ -185,3 +185,22 @@ def test_operators_overlay_runs_quorum_rabbitmq_and_cloudnativepg():
     assert kinds["Cluster"]["apiVersion"].startswith("postgresql.cnpg.io/")
     secret = kinds["Secret"]["stringData"]
     assert "@postgres-rw:" in secret["DATABASE_URL"]
+
+
+def test_the_edge_proxy_in_kubernetes_runs_the_nginx_config_of_compose():
+    documents = rendered("external")
+    config = next(
+        doc
+        for doc in documents
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "nginx-config"
+    )
+    assert config["data"]["default.conf"] == (ROOT / "deploy/nginx/navigator.conf").read_text()
+    gateway = next(
+        doc
+        for doc in documents
+        if doc["kind"] == "Service" and doc["metadata"]["name"] == "gateway"
+    )
+    assert "server gateway:8000;" in config["data"]["default.conf"]
+    assert gateway["spec"]["ports"][0]["port"] == 8000
+    assert "location = /metrics" in config["data"]["default.conf"]
+    assert "X-Request-ID $request_id" in config["data"]["default.conf"]
