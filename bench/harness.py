@@ -146,3 +146,62 @@ def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int = 50
     result = json.loads(line[6:])
     result["rps"] = result["requests"] / result["seconds"]
     return result
+
+
+def _cpu_seconds(pid: str) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cmdline(pid: str) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+        return cmd.read().replace(b"\0", b" ").decode(errors="replace")
+
+
+def _environ_has(pid: str, needle: bytes) -> bool:
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        return needle in environ.read()
+
+
+def cpu_by_part(parts: dict[str, str]) -> dict[str, float]:
+    """CPU seconds used so far by each part of the benchmark's system (Linux /proc): the
+    gateway and service processes in BENCH_VHOST, PostgreSQL backends of the service
+    databases, and RabbitMQ (shared with everything else on the machine)."""
+    totals = dict.fromkeys(list(parts) + ["postgres", "rabbitmq (shared)"], 0.0)
+    vhost = f"/{BENCH_VHOST}".encode()
+    databases = [os.environ.get(f"{s.upper()}_DATABASE_NAME", f"navigator_{s}") for s in parts]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = _cmdline(pid)
+            if cmdline.startswith("postgres: ") and any(f" {d} " in cmdline for d in databases):
+                totals["postgres"] += _cpu_seconds(pid)
+            elif "beam.smp" in cmdline and "rabbit" in cmdline:
+                totals["rabbitmq (shared)"] += _cpu_seconds(pid)
+            elif " run " in cmdline and "nameko" in cmdline:
+                part = next((p for p, marker in parts.items() if marker in cmdline), None)
+                if part is not None and _environ_has(
+                    pid, b"AMQP_URI=amqp://guest:guest@127.0.0.1:5672" + vhost + b"\0"
+                ):
+                    totals[part] += _cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return totals
+
+
+PARTS = {"gateway": "gateway.service:", "catalog": "services.catalog.service:"}
+
+
+def measure(base_url: str, paths: list[str], seconds: int, connections: int = 50) -> dict:
+    """run_wrk, plus the CPU milliseconds each part of the system spent per request."""
+    before = cpu_by_part(PARTS)
+    result = run_wrk(base_url, paths, seconds, connections)
+    after = cpu_by_part(PARTS)
+    result["cpu_ms"] = {
+        part: (after[part] - before[part]) * 1000 / max(result["requests"], 1) for part in after
+    }
+    return result
+
+
+def cpu_line(result: dict) -> str:
+    return "CPU ms/request: " + ", ".join(f"{p} {ms:.2f}" for p, ms in result["cpu_ms"].items())

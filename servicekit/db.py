@@ -80,7 +80,8 @@ class Database(DependencyProvider):
         def committing(*args, **kwargs):
             result = method(*args, **kwargs)
             emitted = session.info.pop("emitted", False)
-            session.commit()
+            if session.in_transaction():  # a call that touched no table has nothing to end
+                session.commit()
             if emitted:
                 crash_point("after_commit")  # committed with events, none published yet
                 if self.relay is not None:
