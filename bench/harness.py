@@ -112,32 +112,65 @@ def wrk_path() -> str:
     return path
 
 
+THREADS = 2
+
+# Each wrk thread takes every THREADS-th path, so no two threads send the same path close
+# together; with `count_cache` the gateway's X-Cache answers (hit / miss) are counted.
 LUA = """
-local paths = {%s}
-local counter = 0
-local threads = 0
-function setup(thread) thread:set("offset", threads * 97); threads = threads + 1 end
-function init(args) counter = offset end
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
+local paths = {%(paths)s}
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
 end
+function init(args) counter = id; hits = 0; misses = 0 end
+request = function()
+  local path = paths[(counter %% #paths) + 1]
+  counter = counter + %(threads)d
+  return wrk.format("GET", path)
+end
+%(response)s
 function done(summary, latency, requests)
+  local h, m = 0, 0
+  for _, t in ipairs(threads) do h = h + t:get("hits"); m = m + t:get("misses") end
   io.write(string.format(
     'BENCH {"requests": %%d, "seconds": %%f, "p50": %%f, "p95": %%f, "p99": %%f, ' ..
-    '"non2xx": %%d, "socket_errors": %%d}\\n',
+    '"non2xx": %%d, "socket_errors": %%d, "cache_hits": %%d, "cache_misses": %%d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
     latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    h, m))
+end
+"""
+COUNT_CACHE = """
+function response(status, headers, body)
+  local cache = headers["X-Cache"]
+  if cache == "hit" then hits = hits + 1 elseif cache == "miss" then misses = misses + 1 end
 end
 """
 
 
-def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int = 50) -> dict:
-    """wrk rotating over `paths`; requests/s and latency percentiles (ms) from wrk itself."""
+def run_wrk(
+    base_url: str,
+    paths: list[str],
+    seconds: int,
+    connections: int = 50,
+    count_cache: bool = False,
+) -> dict:
+    """wrk rotating over `paths`; requests/s and latency percentiles (ms) from wrk itself,
+    and with `count_cache` how many answers came from the gateway's memory."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % ", ".join(json.dumps(p) for p in paths))
-    command = [wrk_path(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+        script.write(
+            LUA
+            % {
+                "paths": ", ".join(json.dumps(p) for p in paths),
+                "threads": THREADS,
+                "response": COUNT_CACHE if count_cache else "",
+            }
+        )
+    command = [
+        wrk_path(), f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"
+    ]  # fmt: skip
     output = subprocess.run(
         command + ["-s", script.name, base_url], capture_output=True, text=True, check=True
     ).stdout
@@ -192,10 +225,10 @@ def cpu_by_part(parts: dict[str, str]) -> dict[str, float]:
 PARTS = {"gateway": "gateway.service:", "catalog": "services.catalog.service:"}
 
 
-def measure(base_url: str, paths: list[str], seconds: int, connections: int = 50) -> dict:
+def measure(base_url: str, paths: list[str], seconds: int, connections: int = 50, **kw) -> dict:
     """run_wrk, plus the CPU milliseconds each part of the system spent per request."""
     before = cpu_by_part(PARTS)
-    result = run_wrk(base_url, paths, seconds, connections)
+    result = run_wrk(base_url, paths, seconds, connections, **kw)
     after = cpu_by_part(PARTS)
     result["cpu_ms"] = {
         part: (after[part] - before[part]) * 1000 / max(result["requests"], 1) for part in after

@@ -270,11 +270,17 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
                 )
             claimed = scope
         if spec.shared and shared_answers.ttl > 0:
-            status, body = shared_answers.fetch(
-                request_key(request.path, request.args),
-                lambda: _execute_to_bytes(service, spec, handler, request, principal, path_params),
-            )
-            payload, response = None, Response(body, status=status, content_type=JSON)
+            computed = []
+
+            def compute():
+                computed.append(True)
+                return _execute_to_bytes(service, spec, handler, request, principal, path_params)
+
+            status, body = shared_answers.fetch(request_key(request.path, request.args), compute)
+            # hit: answered from memory (or by waiting for the same search in flight)
+            headers = {"X-Cache": "miss" if computed else "hit"}
+            payload = None
+            response = Response(body, status=status, content_type=JSON, headers=headers)
         else:
             status, payload = _execute(service, spec, handler, request, principal, path_params)
             response = payload if isinstance(payload, Response) else json_response(status, payload)
