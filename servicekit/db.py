@@ -2,10 +2,11 @@
 rolled back when it raises, and always before the RPC reply or the message ack is sent."""
 
 import logging
+import time
 from functools import wraps
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from servicekit import config
@@ -14,18 +15,56 @@ from servicekit.faults import crash_point
 log = logging.getLogger(__name__)
 
 
+# A connection back in the pool for longer than this is tested before it is lent again.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
 def make_engine(service: str, **kwargs):
     # as many kept connections as concurrent workers: a pool smaller than that closes its
     # overflow connections on return and opens new ones (a PostgreSQL fork each) under load
     workers = int(config.env("MAX_WORKERS", "20"))
-    options = {
-        "pool_size": workers,
-        "max_overflow": 10,
-        "pool_pre_ping": True,
-        "pool_recycle": 1800,
-    }
+    options = {"pool_size": workers, "max_overflow": 10, "pool_recycle": 1800}
     options.update(kwargs)
-    return create_engine(config.database_url(service), **options)
+    ping = options.pop("pool_pre_ping", True)
+    engine = create_engine(config.database_url(service), **options)
+    if ping:
+        _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine) -> None:
+    """pool_pre_ping, but only for a connection that sat idle: SQLAlchemy's pings on every
+    checkout, a PostgreSQL round trip per request. A connection in steady use has just proved
+    itself; one that waited (through a database restart, say) is tested, and a dead one is
+    replaced before anyone sees it (the pool retries on DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def returned(dbapi_connection, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def lent(dbapi_connection, record, proxy):
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return  # new, or in steady use
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            if not dbapi_connection.autocommit:
+                dbapi_connection.rollback()  # the ping's transaction, not the borrower's
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+
+def read_only(session: Session) -> Session:
+    """Run the rest of this session's statements without a transaction: no BEGIN and COMMIT
+    round trips to PostgreSQL. For entrypoints that only read and need no snapshot shared by
+    their statements (the catalog search). Call it before the first statement."""
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
 
 
 class Database(DependencyProvider):

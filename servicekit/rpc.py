@@ -182,9 +182,7 @@ class TimedClient:
         listener = self._provider.reply_listener
         # a container starts its extensions side by side: the HTTP server may take a request
         # before the reply queue exists, and a reply sent to no queue is dropped
-        if not listener.consumer.ready.is_set() and not listener.consumer.ready.wait(
-            self.timeout
-        ):
+        if not listener.consumer.ready.is_set() and not listener.consumer.ready.wait(self.timeout):
             raise ServiceUnavailable("replies cannot be received yet", code="service_timeout")
         correlation_id = str(uuid.uuid4())
         get_response = listener.register_for_reply(correlation_id)
