@@ -142,18 +142,20 @@ def request_mix(count: int, words: list[str], towns: list[str], seed: int = 7) -
 
 def where_time_goes(paths: list[str]) -> dict:
     """Mean in-process cost of one search of the mix: SQL and result assembly in the catalog
-    service, and the gateway's query validation and response dump."""
+    service, the RPC answer's JSON (encoded there, decoded in the gateway), and the gateway's
+    query validation and response dump."""
     from urllib.parse import parse_qsl, urlsplit
 
+    import kombu.serialization
     from sqlalchemy.orm import Session
 
-    from gateway.catalog_schemas import SearchPageSchema, SearchQuery
+    from gateway.catalog_schemas import SearchQuery, dump_search_page
     from servicekit.db import make_engine
     from services.catalog import search
 
     engine = make_engine("catalog")
-    query_schema, page_schema = SearchQuery(), SearchPageSchema()
-    sql, validate, dump, sizes = [], [], [], []
+    query_schema = SearchQuery()
+    sql, validate, dump, rpc_json, sizes, rpc_sizes = [], [], [], [], [], []
     with Session(engine) as session:
         for path in paths[:300]:
             raw = dict(parse_qsl(urlsplit(path).query))
@@ -164,7 +166,12 @@ def where_time_goes(paths: list[str]) -> dict:
             result = search.search(session, filters)
             sql.append(time.perf_counter() - started)
             started = time.perf_counter()
-            body = json.dumps(page_schema.dump(result), ensure_ascii=False)
+            _, _, wire = kombu.serialization.dumps({"result": result, "error": None}, "json")
+            kombu.serialization.loads(wire, "application/json", "utf-8")
+            rpc_json.append(time.perf_counter() - started)
+            rpc_sizes.append(len(wire.encode()))
+            started = time.perf_counter()
+            body = json.dumps(dump_search_page(result), ensure_ascii=False)
             dump.append(time.perf_counter() - started)
             sizes.append(len(body.encode()))
     engine.dispose()
@@ -173,6 +180,8 @@ def where_time_goes(paths: list[str]) -> dict:
         "search_p95_ms": statistics.quantiles(sql, n=20)[18] * 1000,
         "gateway_validate_ms": statistics.mean(validate) * 1000,
         "gateway_dump_ms": statistics.mean(dump) * 1000,
+        "rpc_json_ms": statistics.mean(rpc_json) * 1000,
+        "rpc_bytes": statistics.mean(rpc_sizes),
         "response_bytes": statistics.mean(sizes),
     }
 
@@ -226,7 +235,9 @@ def main() -> None:
         "one search, in-process, single client: SQL + assembly "
         f"{costs['search_ms']:.2f} ms (p95 {costs['search_p95_ms']:.2f} ms); gateway query "
         f"validation {costs['gateway_validate_ms']:.2f} ms, response dump + JSON "
-        f"{costs['gateway_dump_ms']:.2f} ms; response {costs['response_bytes']:.0f} bytes"
+        f"{costs['gateway_dump_ms']:.2f} ms; RPC answer JSON out and in "
+        f"{costs['rpc_json_ms']:.2f} ms; RPC answer {costs['rpc_bytes']:.0f} bytes, "
+        f"response {costs['response_bytes']:.0f} bytes"
     )
 
 
