@@ -36,7 +36,14 @@ def make_engine(service: str, **kwargs):
     engine = create_engine(config.database_url(service), **options)
     if ping:
         _ping_idle_connections(engine)
+    event.listen(engine, "checkin", _back_to_transactions)
     return engine
+
+
+def _back_to_transactions(dbapi_connection, record) -> None:
+    # a connection lent to read_only() goes back to the pool in transaction mode
+    if dbapi_connection is not None and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
 
 
 def _ping_idle_connections(engine) -> None:
@@ -69,8 +76,16 @@ def _ping_idle_connections(engine) -> None:
 def read_only(session: Session) -> Session:
     """Run the rest of this session's statements without a transaction: no BEGIN and COMMIT
     round trips to PostgreSQL. For entrypoints that only read and need no snapshot shared by
-    their statements (the catalog search). Call it before the first statement."""
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    their statements (the catalog search). Call it before the first statement.
+
+    It sets the driver's autocommit flag directly: SQLAlchemy's AUTOCOMMIT isolation level
+    costs more round trips under psycogreen than it saves (set_isolation_level), so the pool
+    turns the flag back off when the connection returns (_back_to_transactions)."""
+    connection = session.connection()
+    engine = connection.engine
+    if not event.contains(engine, "checkin", _back_to_transactions):
+        event.listen(engine, "checkin", _back_to_transactions)
+    connection.connection.dbapi_connection.autocommit = True
     return session
 
 
