@@ -3,11 +3,11 @@ telemetry (request ids in logs, structured lines, metrics endpoint) and the `hea
 
 import time
 
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from servicekit.db import Database
 from servicekit.outbox import OutboxRelay
+from servicekit.rpc import rpc
 from servicekit.telemetry import Telemetry
 
 
