@@ -8,8 +8,8 @@ SCALE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog bench-certificates parked replay-parked regional-operator wrk seed-if-empty \
-        audit-ledger close-period
+        bench-catalog bench-rpc bench-certificates parked replay-parked regional-operator wrk \
+        seed-if-empty audit-ledger close-period
 
 install: $(VENV)/.installed
 
@@ -37,8 +37,12 @@ topology: install
 	$(PY) -m servicekit.topology
 
 # SCALE=catalog=2,certificates=2 runs more instances of a service, as ops would.
+# Each service serves Prometheus metrics on honcho's PORT: METRICS_BASE_PORT + 100 per
+# Procfile line (+1 per extra instance); the gateway at /metrics on its own address.
+METRICS_BASE_PORT ?= 9100
 run: seed-if-empty topology
-	$(BIN)/honcho start -f Procfile $(if $(SCALE),-c $(SCALE))
+	@$(PY) -m servicekit.metrics --base-port $(METRICS_BASE_PORT) --scale "$(SCALE)"
+	$(BIN)/honcho start -f Procfile -p $(METRICS_BASE_PORT) $(if $(SCALE),-c $(SCALE))
 
 test: install
 	$(BIN)/nameko test tests -q -p no:warnings $(PYTEST_ARGS)
@@ -82,16 +86,20 @@ wrk:
 		(apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || \
 		{ echo "install wrk (apt-get install wrk)"; exit 1; }
 
+# /healthz, /api/v1/ping and the distinct search mix from one running system (docs/catalog.md);
+# SCALE=catalog=2 runs it with two catalog instances.
 bench: install wrk
+	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS) $(if $(SCALE),--scale $(SCALE))
+	$(PY) -m bench.telemetry_overhead
+
+bench-catalog: bench
+
+# The plumbing alone: /healthz and /api/v1/ping.
+bench-rpc: install wrk
 	$(PY) -m bench.gateway_rpc
-	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
 
 # Reservations per second of one certificates instance, as a ratio to ping; see
 # docs/certificates.md. INSTANCES=2 runs two.
 INSTANCES ?= 1
 bench-certificates: install
 	$(PY) -m bench.certificates_reserve --seconds $(BENCH_SECONDS) --instances $(INSTANCES)
-
-# Catalog search under load through the gateway; see docs/catalog.md.
-bench-catalog: install wrk
-	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)

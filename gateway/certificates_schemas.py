@@ -3,7 +3,8 @@ HTTP and integer kopecks in RPC (the `Money` field converts both ways)."""
 
 from marshmallow import Schema, fields, validate
 
-from gateway.catalog_schemas import Money, choice, text
+from gateway.catalog_schemas import choice, text
+from gateway.fields import Money
 from gateway.http import PageQuery
 
 TYPES = ("accounting", "financing")

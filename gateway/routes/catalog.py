@@ -21,6 +21,7 @@ from gateway.catalog_schemas import (
     RejectSchema,
     SearchPageSchema,
     SearchQuery,
+    dump_search_page,
 )
 from gateway.http import API, PageQuery, page_of, route
 
@@ -73,6 +74,7 @@ class CatalogRoutes:
         "program's groups that match (count, free seats, cheapest, nearest, earliest start). "
         "The same search within a few seconds gets the same answer (free seats may be that old).",
         shared=True,
+        dump=dump_search_page,
     )
     def search(self, call):
         return self.rpc.call("catalog", "search", call.query)
@@ -121,6 +123,10 @@ class CatalogRoutes:
         roles=(PROVIDER, REGIONAL_OPERATOR),
         body=OrganizationPatchSchema,
         response=OrganizationSchema,
+        description="INN and municipality decide who oversees the organization: when its own "
+        "staff change them, an approved organization goes back to approval (`pending`); the "
+        "regional operator changes them as they are. A suspended organization's staff change "
+        "nothing (403 `organization_suspended`), nor its programs and groups.",
     )
     def update_organization(self, call, organization_id):
         return self.rpc.call(
