@@ -342,17 +342,24 @@ class RpcCertificates:
     """certificates.debit_funds over RPC from outside a Nameko service."""
 
     def __init__(self, timeout: float = 60):
+        from nameko import config as nameko_config
         from nameko.standalone.rpc import ClusterRpcClient
 
         from servicekit import config
 
-        self.client = ClusterRpcClient(timeout=timeout, uri=config.amqp_uri()).start()
+        # the reply listener reads nameko's config: a CLI has none but the environment's
+        nameko_config.setdefault("AMQP_URI", config.amqp_uri())
+        self.cluster = ClusterRpcClient(timeout=timeout, uri=nameko_config["AMQP_URI"])
+        self.client = self.cluster.start()
 
     def debit_funds(self, items: list[dict]) -> list[dict]:
         return self.client.certificates.debit_funds(items)
 
     def close(self):
-        self.client.stop()
+        try:
+            self.cluster.stop()
+        except Exception:  # noqa: BLE001 - closing a broken connection
+            log.warning("closing the certificates client failed", exc_info=True)
 
 
 def main(argv=None) -> int:
