@@ -8,7 +8,7 @@ SCALE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog parked replay-parked regional-operator wrk seed-if-empty
+        bench-catalog bench-billing parked replay-parked regional-operator wrk seed-if-empty
 
 install: $(VENV)/.installed
 
@@ -79,3 +79,11 @@ bench: install wrk
 # Catalog search under load through the gateway; see docs/catalog.md.
 bench-catalog: install wrk
 	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
+
+# Billing of CONTRACTS (100000) active contracts prepared in the databases, while the catalog
+# search runs; see docs/payments.md. Export your own *_DATABASE_NAME: it truncates payments
+# and certificates.
+CONTRACTS ?= 100000
+MONTH ?= 2026-10
+bench-billing: install wrk
+	CONTRACTS=$(CONTRACTS) MONTH=$(MONTH) $(PY) -m bench.billing

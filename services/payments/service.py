@@ -49,7 +49,8 @@ class BillingRunner(DependencyProvider):
     def setup(self):
         self.interval = float(config.env("BILLING_POLL_INTERVAL", "5"))
         self.batch = int(config.env("BILLING_BATCH", str(billing.BATCH)))
-        self.engine = make_engine("payments", pool_size=2, max_overflow=2)
+        self.workers = int(config.env("BILLING_WORKERS", "2"))
+        self.engine = make_engine("payments", pool_size=self.workers + 1, max_overflow=2)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
         self._wakeup = Event()
         self._running = False
@@ -74,7 +75,6 @@ class BillingRunner(DependencyProvider):
         return session
 
     def _run(self):
-        certificates = None
         while self._running:
             try:
                 with self.session() as session:
@@ -83,25 +83,31 @@ class BillingRunner(DependencyProvider):
                         .scalars()
                         .all()
                     )
-                if runs and certificates is None:
-                    certificates = billing.RpcCertificates(
-                        timeout=float(config.env("BILLING_RPC_TIMEOUT", "60"))
-                    )
                 for run_id in runs:
-                    billing.work_run(
-                        self.session, run_id, certificates, self.batch, lambda: not self._running
+                    # several workers on one run: claims are SKIP LOCKED, charges unique
+                    pool = eventlet.GreenPool(self.workers)
+                    list(
+                        pool.imap(lambda _, run_id=run_id: self._work(run_id), range(self.workers))
                     )
             except Exception:  # noqa: BLE001 - the runner must outlive a broker or db hiccup
                 log.exception("billing runner failed; retrying")
-                if certificates is not None:
-                    certificates.close()
-                    certificates = None
             with eventlet.Timeout(self.interval, False):
                 self._wakeup.wait()
             self._wakeup = Event()
-        if certificates is not None:
-            certificates.close()
         self.engine.dispose()
+
+    def _work(self, run_id: int) -> None:
+        certificates = billing.RpcCertificates(
+            timeout=float(config.env("BILLING_RPC_TIMEOUT", "60"))
+        )
+        try:
+            billing.work_run(
+                self.session, run_id, certificates, self.batch, lambda: not self._running
+            )
+        except Exception:  # noqa: BLE001 - logged; the run is resumed on the next round
+            log.exception("billing run %s stopped; it resumes on the next round", run_id)
+        finally:
+            certificates.close()
 
     def get_dependency(self, worker_ctx):
         return self
