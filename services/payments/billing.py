@@ -2,9 +2,10 @@
 
 A run works in small transactions, so it never holds anything the portal needs:
 
-1. charge: claim a batch of the month's contracts (`FOR UPDATE SKIP LOCKED`, in id order),
-   read their month's attendance, and insert their charges. `UNIQUE (contract_id, month)`
-   makes a second run, a concurrent one or a resumed one insert nothing twice.
+1. charge: claim a batch of the month's uncharged contract months (`FOR UPDATE SKIP LOCKED`,
+   in contract order), read their attendance, insert their charges and mark them charged.
+   `UNIQUE (contract_id, month)` makes a second run, a concurrent one or a resumed one insert
+   nothing twice.
 2. post: claim a batch of `pending` charges (`SKIP LOCKED`), send them to
    `certificates.debit_funds` (idempotent by `debit:<enrollment_id>:<month>`), mark them
    `posted` and emit `charge_posted`. A crash between the debit and the commit leaves them
@@ -31,9 +32,9 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from servicekit.db import insert_rows
 from servicekit.errors import Conflict, InvalidInput, NotFound
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit_many
@@ -134,31 +135,35 @@ def progress(session: Session, run_id: int) -> dict:
 
 
 def charge_batch(session: Session, run: BillingRun, after: int, size: int = BATCH) -> int:
-    """Charge up to `size` contracts with id > `after`; returns the last id claimed (0: none)."""
+    """Charge up to `size` contracts with id > `after`; returns the last id claimed (0: none).
+
+    Claims the contracts' month rows that are neither charged nor released (a partial index
+    holds exactly those), so a batch costs the same at the end of a run as at its start."""
     month = run.month
-    already = select(Charge.id).where(Charge.contract_id == Contract.id, Charge.month == month)
-    contracts = (
+    claimed = (
         session.execute(
-            select(Contract)
-            .where(Contract.id > after, Contract.id.in_(eligible(month)), ~already.exists())
-            .order_by(Contract.id)
+            select(ContractMonth)
+            .where(
+                ContractMonth.month == month,
+                ContractMonth.charged.is_(False),
+                ContractMonth.released.is_(False),
+                ContractMonth.contract_id > after,
+            )
+            .order_by(ContractMonth.contract_id)
             .limit(size)
-            .with_for_update(skip_locked=True, of=Contract)
+            .with_for_update(skip_locked=True)
         )
         .scalars()
         .all()
     )
-    if not contracts:
+    if not claimed:
         return 0
-    parts = {
-        m.contract_id: m
-        for m in session.execute(
-            select(ContractMonth).where(
-                ContractMonth.month == month,
-                ContractMonth.contract_id.in_([c.id for c in contracts]),
-            )
-        ).scalars()
-    }
+    parts = {m.contract_id: m for m in claimed}
+    contracts = (
+        session.execute(select(Contract).where(Contract.id.in_(list(parts))).order_by(Contract.id))
+        .scalars()
+        .all()
+    )
     figures = attendance.month_attendance(session, contracts, month)
     modes = attendance.completeness_modes(session, {c.payer_municipality_code for c in contracts})
     rows = []
@@ -191,10 +196,19 @@ def charge_batch(session: Session, run: BillingRun, after: int, size: int = BATC
                 "status": "pending",
             }
         )
-    session.execute(
-        insert(Charge).values(rows).on_conflict_do_nothing(constraint="uq_charges_contract_month")
+    insert_rows(
+        session,
+        Charge.__table__,
+        rows,
+        "ON CONFLICT ON CONSTRAINT uq_charges_contract_month DO NOTHING",
     )
-    return contracts[-1].id
+    session.execute(
+        update(ContractMonth)
+        .where(ContractMonth.month == month, ContractMonth.contract_id.in_(list(parts)))
+        .values(charged=True)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed[-1].contract_id
 
 
 # --- 2. post ------------------------------------------------------------------------------
@@ -282,9 +296,7 @@ def finish(session: Session, run_id: int) -> bool:
         .where(
             ContractMonth.month == month,
             ContractMonth.released.is_(False),
-            ~select(Charge.id)
-            .where(Charge.contract_id == ContractMonth.contract_id, Charge.month == month)
-            .exists(),
+            ContractMonth.charged.is_(False),
         )
     ).scalar()
     if pending or uncharged:

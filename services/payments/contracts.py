@@ -118,8 +118,8 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
     that were not billed go back to the certificate through `release_funds(enrollment_id,
     amount, key)` (idempotent by its key, so a redelivered event releases nothing twice).
 
-    The contract row is locked, so a billing batch holding it finishes first and the months
-    it billed are not released."""
+    The contract's month rows are locked, so a billing batch holding one finishes first and
+    the months it charged are not released."""
     contract = session.execute(
         select(Contract)
         .where(Contract.enrollment_id == str(data["enrollment_id"]))
@@ -133,14 +133,15 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
     new_end = domain.termination_end(
         date.fromisoformat(data["effective_end_date"]), contract.start_date, contract.end_date
     )
+    # locks the months too: a billing batch holding one of them finishes first
     months = (
-        session.execute(select(ContractMonth).where(ContractMonth.contract_id == contract.id))
+        session.execute(
+            select(ContractMonth).where(ContractMonth.contract_id == contract.id).with_for_update()
+        )
         .scalars()
         .all()
     )
-    billed = set(
-        session.execute(select(Charge.month).where(Charge.contract_id == contract.id)).scalars()
-    )
+    billed = {m.month for m in months if m.charged}
     released = domain.months_released_on_termination(
         {m.month: m.certificate for m in months if not m.released}, new_end, billed
     )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -69,16 +70,26 @@ class Contract(Base):
 
 
 class ContractMonth(Base):
-    """One month of a contract's schedule; `released` when an early end gave it back."""
+    """One month of a contract's schedule; `released` when an early end gave it back,
+    `charged` once billing recorded its charge (billing claims what is neither)."""
 
     __tablename__ = "contract_months"
-    __table_args__ = (Index("ix_contract_months_month", "month", "contract_id"),)
+    __table_args__ = (
+        Index("ix_contract_months_month", "month", "contract_id"),
+        Index(
+            "ix_contract_months_to_bill",
+            "month",
+            "contract_id",
+            postgresql_where=text("NOT charged AND NOT released"),
+        ),
+    )
 
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     certificate: Mapped[int] = mapped_column(BigInteger)
     copay: Mapped[int] = mapped_column(BigInteger)
     released: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    charged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class Lesson(Base):
