@@ -16,7 +16,7 @@ from services.payments.domain import (
 )
 
 MONTH = fields.String(
-    validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Месяц в формате ГГГГ-ММ"),
+    validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$", error="Месяц в формате ГГГГ-ММ"),
     metadata={"example": "2026-10"},
 )
 TIME = fields.String(validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$"))

@@ -27,7 +27,7 @@ INVOICE_KINDS = ("advance", "final")
 INVOICE_STATUSES = ("issued", "paid")
 ADVANCE_SHARE = Fraction(80, 100)
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
 
 
 class Refused(Exception):

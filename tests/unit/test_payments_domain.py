@@ -150,7 +150,7 @@ def test_invoice_advance_is_80_percent_and_final_is_actual_minus_advance():
 def test_month_parsing():
     assert domain.parse_month("2026-02") == (date(2026, 2, 1), date(2026, 2, 28))
     assert domain.next_month("2026-12") == "2027-01"
-    for wrong in ("2026-13", "2026-1", "26-10", "", "2026-10-01"):
+    for wrong in ("2026-13", "2026-1", "26-10", "", "2026-10-01", "0000-01"):
         with pytest.raises(InvalidTerms):
             domain.parse_month(wrong)
 
