@@ -5,15 +5,15 @@ Loaded bodies are ready for RPC (dates as ISO strings)."""
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
-from gateway.catalog_schemas import Money
-from gateway.http import PageQuery
-from services.payments.domain import (
+from contracts.payments import (
     COMPLETENESS_MODES,
     CONTRACT_STATUSES,
     INVOICE_KINDS,
     INVOICE_STATUSES,
     LESSON_STATUSES,
 )
+from gateway.catalog_schemas import Money
+from gateway.http import PageQuery
 
 MONTH = fields.String(
     validate=validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$", error="Месяц в формате ГГГГ-ММ"),

@@ -10,6 +10,7 @@ import re
 
 from werkzeug.wrappers import Response
 
+from contracts import roles
 from gateway.http import API, page_of, route
 from gateway.payments_schemas import (
     ChildPaymentsSchema,
@@ -34,10 +35,12 @@ ID = "<int(min=1,max=2147483647):{}>"
 GROUP = f"{API}/groups/{ID.format('group_id')}"
 MUNICIPALITY = f"{API}/municipalities/<municipality_code>"
 _CODE = re.compile(r"^[a-z0-9-]{1,64}$")
-PROVIDER = ("provider",)
-REGIONAL = ("regional_operator",)
-OPERATORS = ("municipal_operator", "regional_operator")
-STAFF = ("provider", "municipal_operator", "regional_operator")
+PROVIDER = (roles.PROVIDER,)
+REGIONAL = (roles.REGIONAL_OPERATOR,)
+MUNICIPAL = (roles.MUNICIPAL_OPERATOR,)
+PARENT = (roles.PARENT,)
+OPERATORS = roles.OPERATORS
+STAFF = roles.STAFF_ROLES
 
 
 def municipality(code: str) -> str:
@@ -167,7 +170,7 @@ class PaymentsRoutes:
         f"{API}/invoices/{ID.format('invoice_id')}/pay",
         summary="Mark an invoice of your municipality paid",
         tags=["invoices"],
-        roles=("municipal_operator",),
+        roles=MUNICIPAL,
         response=InvoiceSchema,
         description="409 `invoice_paid` when it is paid already.",
     )
@@ -244,7 +247,7 @@ class PaymentsRoutes:
         f"{API}/children/{ID.format('child_id')}/payments",
         summary="A child's contracts: schedule, monthly charges, certificate balance",
         tags=["children"],
-        roles=("parent",),
+        roles=PARENT,
         response=ChildPaymentsSchema,
         description="404 for a child that is not yours. `balance` is null while the "
         "certificates service cannot tell.",

@@ -16,6 +16,8 @@ from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from contracts.principal import Principal
+from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.payments import domain
 from services.payments.models import (
@@ -47,20 +49,20 @@ def group_contracts(session: Session, group_id: int) -> list[Contract]:
     )
 
 
-def check_group_access(principal: dict, contracts: list[Contract], write: bool) -> None:
+def check_group_access(principal: Principal, contracts: list[Contract], write: bool) -> None:
     """Who may see or record a group's lessons: its provider; operators may read (a
     municipal operator the groups whose children it pays for, the regional one any)."""
     if not contracts:
         raise NotFound("В группе нет договоров", code="group_not_found")
-    role = principal.get("role")
-    if role == "provider" and principal.get("organization_id") == contracts[0].organization_id:
+    role = principal.role
+    if role == PROVIDER and principal.organization_id == contracts[0].organization_id:
         return
-    if not write and role == "regional_operator":
+    if not write and role == REGIONAL_OPERATOR:
         return
-    if not write and role == "municipal_operator":
+    if not write and role == MUNICIPAL_OPERATOR:
         codes = {c.payer_municipality_code for c in contracts}
         codes.add(contracts[0].organization_municipality_code)
-        if principal.get("municipality_code") in codes:
+        if principal.municipality_code in codes:
             return
     raise Forbidden("Это группа другой организации", code="not_owner")
 
@@ -70,7 +72,9 @@ def _default_start(schedule: list[dict], day: date) -> str | None:
     return starts[0] if starts else None
 
 
-def record_lessons(session: Session, principal: dict, group_id: int, lessons: list[dict]) -> dict:
+def record_lessons(
+    session: Session, principal: Principal, group_id: int, lessons: list[dict]
+) -> dict:
     """Create or correct lessons of a group (date, held or cancelled, who was present)."""
     contracts = group_contracts(session, group_id)
     check_group_access(principal, contracts, write=True)
@@ -113,13 +117,13 @@ def record_lessons(session: Session, principal: dict, group_id: int, lessons: li
                 lesson_date=day,
                 start_time=start,
                 status=status,
-                recorded_by=principal.get("user_id"),
+                recorded_by=principal.user_id,
             )
             .on_conflict_do_update(
                 constraint="uq_lessons_slot",
                 set_={
                     "status": status,
-                    "recorded_by": principal.get("user_id"),
+                    "recorded_by": principal.user_id,
                     "updated_at": func.now(),
                 },
             )  # fmt: skip
@@ -161,20 +165,20 @@ def completeness_modes(session: Session, codes: Iterable[str]) -> dict[str, str]
     return defaultdict(lambda: domain.DELIVERED, found)
 
 
-def set_completeness_mode(session: Session, principal: dict, code: str, mode: str) -> dict:
-    role = principal.get("role")
-    if role != "regional_operator" and not (
-        role == "municipal_operator" and principal.get("municipality_code") == code
+def set_completeness_mode(session: Session, principal: Principal, code: str, mode: str) -> dict:
+    role = principal.role
+    if role != REGIONAL_OPERATOR and not (
+        role == MUNICIPAL_OPERATOR and principal.municipality_code == code
     ):
         raise Forbidden("Это настройка другого муниципалитета", code="not_owner")
     session.execute(
         insert(MunicipalitySetting)
-        .values(municipality_code=code, completeness_mode=mode, updated_by=principal.get("user_id"))
+        .values(municipality_code=code, completeness_mode=mode, updated_by=principal.user_id)
         .on_conflict_do_update(
             index_elements=["municipality_code"],
             set_={
                 "completeness_mode": mode,
-                "updated_by": principal.get("user_id"),
+                "updated_by": principal.user_id,
                 "updated_at": func.now(),
             },
         )  # fmt: skip
@@ -224,7 +228,7 @@ def month_attendance(
     return answer
 
 
-def group_month(session: Session, principal: dict, group_id: int, month: str) -> dict:
+def group_month(session: Session, principal: Principal, group_id: int, month: str) -> dict:
     """A group's lessons of a month and each child's completeness so far."""
     contracts = group_contracts(session, group_id)
     check_group_access(principal, contracts, write=False)

@@ -35,11 +35,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from servicekit.db import insert_rows
-from servicekit.errors import Conflict, InvalidInput, NotFound
+from servicekit.errors import Conflict, NotFound
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit_many
 from services.payments import attendance, domain, invoices
-from services.payments.cost import InvalidTerms
 from services.payments.models import BillingRun, Charge, Contract, ContractMonth
 
 log = logging.getLogger(__name__)
@@ -53,11 +52,7 @@ class Certificates(Protocol):
 
 
 def check_month(month: str, today: date) -> None:
-    try:
-        first, _ = domain.parse_month(month)
-    except InvalidTerms as problem:
-        raise InvalidInput(problem.message, code=problem.code,
-                           fields={problem.field: [problem.message]}) from problem  # fmt: skip
+    first, _ = domain.parse_month(month)
     if first > today:
         raise Conflict("Этот месяц ещё не начался", code="month_not_started")
 

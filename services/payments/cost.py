@@ -1,7 +1,8 @@
 """Contract cost rules (DESIGN.md section 3, "Contract cost"), in integer kopecks.
 
-Standard library only: enrollment's quote and payments' contracts import this one module, so
-a parent is quoted exactly what the contract later bills. No framework, no database.
+Standard library and the shared words (contracts/) only: enrollment's quote and payments'
+contracts import this one module, so a parent is quoted exactly what the contract later
+bills. No framework, no database.
 
 - Contract period: the chosen start date (within the group's dates and the period) to the
   earlier of the group's end and the period's end; days are counted inclusively.
@@ -19,18 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from contracts.refusals import InvalidField
 
-class InvalidTerms(ValueError):
-    """An input breaks a cost rule; `field` names it so a caller can answer a field message.
 
-    Same shape as the catalog's InvalidField (field, message, code), without its imports.
-    """
-
-    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.code = code
+class InvalidTerms(InvalidField):
+    """An input breaks a cost rule: the shared InvalidField (field, message, code), so
+    servicekit.errors.rpc_error answers it 422 with the field message."""
 
 
 @dataclass(frozen=True)

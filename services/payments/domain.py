@@ -14,28 +14,33 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 
+from contracts.payments import (
+    ATTENDED,
+    COMPLETENESS_MODES,
+    CONTRACT_STATUSES,
+    DELIVERED,
+    INVOICE_KINDS,
+    INVOICE_STATUSES,
+    LESSON_STATUSES,
+)
+from contracts.refusals import Conflicting
 from services.payments.cost import InvalidTerms, month_end, months_between
 
-# how a municipality measures a month's completeness (DESIGN "completeness")
-DELIVERED = "delivered"  # lessons held / lessons scheduled (the default)
-ATTENDED = "attended"  # lessons the child attended / lessons held
-COMPLETENESS_MODES = (DELIVERED, ATTENDED)
+__all__ = [
+    "ATTENDED", "COMPLETENESS_MODES", "CONTRACT_STATUSES", "DELIVERED", "INVOICE_KINDS",
+    "INVOICE_STATUSES", "LESSON_STATUSES",
+]  # fmt: skip
 
-LESSON_STATUSES = ("held", "cancelled")
-CONTRACT_STATUSES = ("active", "terminated")
-INVOICE_KINDS = ("advance", "final")
-INVOICE_STATUSES = ("issued", "paid")
 ADVANCE_SHARE = Fraction(80, 100)
 
 _MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
 
 
-class Refused(Exception):
+class Refused(Conflicting):
     """A request that breaks a payments rule in the current state (answered 409)."""
 
     def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
-        self.message = message
         self.code = code
 
 

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from contracts.principal import Principal
+from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
 from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit, emit_many
@@ -113,21 +115,21 @@ def issue_finals(session: Session, month: str) -> list[dict]:
     return _issue(session, month, "final", amounts)
 
 
-def visible(principal: dict):
+def visible(principal: Principal):
     """Which invoices a caller sees: a provider its own, an operator its municipality's."""
-    role = principal.get("role")
+    role = principal.role
     query = select(Invoice)
-    if role == "provider":
-        return query.where(Invoice.organization_id == principal.get("organization_id"))
-    if role == "municipal_operator":
-        return query.where(Invoice.municipality_code == principal.get("municipality_code"))
-    if role == "regional_operator":
+    if role == PROVIDER:
+        return query.where(Invoice.organization_id == principal.organization_id)
+    if role == MUNICIPAL_OPERATOR:
+        return query.where(Invoice.municipality_code == principal.municipality_code)
+    if role == REGIONAL_OPERATOR:
         return query
     raise Forbidden("Счета видят поставщики и операторы", code="role_forbidden")
 
 
 def list_invoices(
-    session: Session, principal: dict, filters: dict, limit: int, offset: int
+    session: Session, principal: Principal, filters: dict, limit: int, offset: int
 ) -> dict:
     query = visible(principal)
     for name in ("month", "kind", "status", "organization_id", "municipality_code"):
@@ -159,26 +161,23 @@ def as_dict(invoice: Invoice) -> dict:
     }
 
 
-def mark_paid(session: Session, principal: dict, invoice_id: int) -> dict:
+def mark_paid(session: Session, principal: Principal, invoice_id: int) -> dict:
     invoice = session.execute(
         select(Invoice).where(Invoice.id == invoice_id).with_for_update()
     ).scalar_one_or_none()
     if invoice is None:
         raise NotFound("Нет такого счёта", code="invoice_not_found")
-    role = principal.get("role")
-    if role == "provider" and principal.get("organization_id") != invoice.organization_id:
+    role = principal.role
+    if role == PROVIDER and principal.organization_id != invoice.organization_id:
         raise NotFound("Нет такого счёта", code="invoice_not_found")
-    if (
-        role == "municipal_operator"
-        and principal.get("municipality_code") != invoice.municipality_code
-    ):
+    if role == MUNICIPAL_OPERATOR and principal.municipality_code != invoice.municipality_code:
         raise NotFound("Нет такого счёта", code="invoice_not_found")
-    if role != "municipal_operator":
+    if role != MUNICIPAL_OPERATOR:
         raise Forbidden("Оплату отмечает оператор муниципалитета", code="role_forbidden")
     if invoice.status == "paid":
         raise Conflict("Счёт уже оплачен", code="invoice_paid")
     invoice.status, invoice.paid_at = "paid", datetime.now(UTC)
-    invoice.paid_by = principal.get("user_id")
+    invoice.paid_by = principal.user_id
     emit(session, "invoice_paid", {**invoice_event(as_dict(invoice)),
                                    "paid_at": invoice.paid_at.isoformat()})  # fmt: skip
     return as_dict(invoice)

@@ -11,20 +11,22 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from contracts.principal import Principal
+from contracts.roles import MUNICIPAL_OPERATOR, REGIONAL_OPERATOR
 from servicekit.errors import Forbidden
 from servicekit.money import format_kopecks
 from services.payments import domain
 from services.payments.models import Charge, Contract, ContractMonth
 
 
-def check_access(principal: dict, municipality_code: str | None) -> None:
-    role = principal.get("role")
-    if role == "regional_operator":
+def check_access(principal: Principal, municipality_code: str | None) -> None:
+    role = principal.role
+    if role == REGIONAL_OPERATOR:
         return
     if (
-        role == "municipal_operator"
+        role == MUNICIPAL_OPERATOR
         and municipality_code is not None
-        and principal.get("municipality_code") == municipality_code
+        and principal.municipality_code == municipality_code
     ):
         return
     raise Forbidden("Отчёт другого муниципалитета", code="not_owner")
