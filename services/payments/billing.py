@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from servicekit.db import insert_rows
 from servicekit.errors import Conflict, NotFound
+from servicekit.faults import crash_point
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit_many
 from services.payments import attendance, domain, invoices
@@ -250,6 +251,7 @@ def post_batch(session: Session, month: str, certificates: Certificates, size: i
         ]  # fmt: skip
         for answer in certificates.debit_funds(items):
             answers[answer["enrollment_id"]] = answer
+        crash_point("billing_after_debit")  # debited in certificates, not yet marked here
     now = datetime.now(UTC)
     posted = []
     for charge in charges:
