@@ -246,7 +246,7 @@ class PaymentsRoutes:
         "GET",
         f"{API}/children/{ID.format('child_id')}/payments",
         summary="A child's contracts: schedule, monthly charges, certificate balance",
-        tags=["children"],
+        tags=["payments"],
         roles=PARENT,
         response=ChildPaymentsSchema,
         description="404 for a child that is not yours. `balance` is null while the "

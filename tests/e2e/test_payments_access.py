@@ -169,6 +169,34 @@ def test_payments_route_answers_each_caller_as_the_matrix_says(
         assert response.headers["Content-Type"].startswith("application/problem+json")
 
 
+def test_the_table_covers_every_payments_route(api):
+    document = requests.get(f"{api}/openapi.json", timeout=10).json()
+    tags = {"attendance", "billing", "invoices", "reports", "payments"}
+    routes = {
+        (method.upper(), path.removeprefix("/api/v1"))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if tags & set(operation.get("tags", []))
+    }
+
+    class Sample:
+        group, run, invoice = "{group_id}", "{run_id}", "{invoice_id}"
+
+        def lessons(self):
+            return {}
+
+    def template(path: str) -> str:
+        path = path.split("?")[0].replace("2147483600", "{id}")
+        path = path.replace("/groups/{id}", "/groups/{group_id}")
+        path = path.replace("/children/{id}", "/children/{child_id}")
+        return path.replace("/municipalities/krasnoyarsk", "/municipalities/{municipality_code}")
+
+    covered = {(method, template(path(Sample()))) for _, method, path, _, _ in TABLE}
+    covered.add(("POST", "/invoices/{invoice_id}/pay"))  # test_an_invoice_is_marked_paid...
+    assert routes == covered
+    assert all(set(expected) == set(CALLERS) for *_, expected in TABLE)
+
+
 # marking paid: only the payer's municipal operator, once; ordered so the 200 comes last
 PAY = [
     ("anonymous", 401),
