@@ -18,6 +18,11 @@ def system(databases, vhost, tmp_path_factory):
             "TRUSTED_PROXIES": "127.0.0.1",
             # search answers are shared for a second, so writes show in the search quickly
             "SEARCH_CACHE_SECONDS": "1",
+            # short deadlines, so that the slow-client tests see them quickly
+            "HTTP_HEADER_TIMEOUT": "3",
+            "HTTP_BODY_TIMEOUT": "2",
+            # two refreshes of one token within 2 s are two tabs; later, a stolen copy
+            "REFRESH_REUSE_GRACE_SECONDS": "2",
         },
     )
     try:
