@@ -12,7 +12,7 @@ from contracts.payments import (
     INVOICE_STATUSES,
     LESSON_STATUSES,
 )
-from gateway.catalog_schemas import Money
+from gateway.fields import Money
 from gateway.http import PageQuery
 
 MONTH = fields.String(

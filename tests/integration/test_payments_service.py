@@ -25,8 +25,20 @@ from tests.support.payments import Enrollment, confirmed_data
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
 
 
+def reset_billing(engine):
+    """Billing state is region-wide (a run closes a month for everyone): forget the runs,
+    charges, invoices and lessons earlier tests of this session left (the e2e schemathesis
+    run bills any month), so each test starts from open months."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("TRUNCATE charges, billing_runs, invoices, attendance, lessons CASCADE")
+        )
+        conn.execute(sa.text("UPDATE contract_months SET charged = false WHERE charged"))
+
+
 @pytest.fixture
 def payments(nameko_config, databases, container_factory, vhost, engine_of, monkeypatch):
+    reset_billing(engine_of("payments"))
     monkeypatch.setenv("BILLING_POLL_INTERVAL", "1")
     monkeypatch.setenv("BILLING_RPC_TIMEOUT", "3")
     container = container_factory(PaymentsService)
@@ -248,7 +260,6 @@ def test_concurrent_runs_charge_every_contract_exactly_once(payments):
                     child_id=group_id * 1000 + n, group_id=group_id, organization_id=org_id
                 ),
             )
-        session.execute(sa.delete(BillingRun).where(BillingRun.month == month))
         run = billing.start_run(session, month, None, date(2026, 11, 29))
         run_id = run.id
     eligible = scalar(
