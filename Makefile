@@ -8,7 +8,8 @@ SCALE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog bench-billing parked replay-parked regional-operator wrk seed-if-empty
+        bench-catalog bench-rpc bench-billing parked replay-parked regional-operator wrk \
+        seed-if-empty
 
 install: $(VENV)/.installed
 
@@ -72,13 +73,16 @@ wrk:
 		(apt-get update >/dev/null && apt-get install -y wrk >/dev/null)) || \
 		{ echo "install wrk (apt-get install wrk)"; exit 1; }
 
+# /healthz, /api/v1/ping and the distinct search mix from one running system (docs/catalog.md);
+# SCALE=catalog=2 runs it with two catalog instances.
 bench: install wrk
-	$(PY) -m bench.gateway_rpc
-	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
+	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS) $(if $(SCALE),--scale $(SCALE))
 
-# Catalog search under load through the gateway; see docs/catalog.md.
-bench-catalog: install wrk
-	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
+bench-catalog: bench
+
+# The plumbing alone: /healthz and /api/v1/ping.
+bench-rpc: install wrk
+	$(PY) -m bench.gateway_rpc
 
 # Billing of CONTRACTS (100000) active contracts prepared in the databases, while the catalog
 # search runs; see docs/payments.md. Export your own *_DATABASE_NAME: it truncates payments

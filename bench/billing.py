@@ -24,7 +24,7 @@ from datetime import date
 import requests
 import sqlalchemy as sa
 
-from bench.catalog_search import request_mix
+from bench.catalog_search import request_mix, vocabulary
 from bench.harness import run_wrk, running_system
 from servicekit import config, migrate
 from servicekit.tokens import issue_access_token
@@ -231,7 +231,8 @@ def main() -> None:
         f"prepared {args.contracts} contracts and certificates in "
         f"{time.monotonic() - started:.0f} s; ledger audit: {len(problems)} differences"
     )
-    paths = request_mix()
+    words, towns = vocabulary()
+    paths = request_mix(3000, words, towns)
     token = issue_access_token({"sub": "1", "role": "regional_operator"}, ttl=3600)
     regional = {"Authorization": f"Bearer {token}"}
     env = {"SEARCH_CACHE_SECONDS": "0", "BILLING_WORKERS": args.workers, "LOG_LEVEL": "WARNING"}

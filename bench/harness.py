@@ -112,32 +112,65 @@ def wrk_path() -> str:
     return path
 
 
+THREADS = 2
+
+# Each wrk thread takes every THREADS-th path, so no two threads send the same path close
+# together; with `count_cache` the gateway's X-Cache answers (hit / miss) are counted.
 LUA = """
-local paths = {%s}
-local counter = 0
-local threads = 0
-function setup(thread) thread:set("offset", threads * 97); threads = threads + 1 end
-function init(args) counter = offset end
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter %% #paths) + 1])
+local paths = {%(paths)s}
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
 end
+function init(args) counter = id; hits = 0; misses = 0 end
+request = function()
+  local path = paths[(counter %% #paths) + 1]
+  counter = counter + %(threads)d
+  return wrk.format("GET", path)
+end
+%(response)s
 function done(summary, latency, requests)
+  local h, m = 0, 0
+  for _, t in ipairs(threads) do h = h + t:get("hits"); m = m + t:get("misses") end
   io.write(string.format(
     'BENCH {"requests": %%d, "seconds": %%f, "p50": %%f, "p95": %%f, "p99": %%f, ' ..
-    '"non2xx": %%d, "socket_errors": %%d}\\n',
+    '"non2xx": %%d, "socket_errors": %%d, "cache_hits": %%d, "cache_misses": %%d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
     latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    h, m))
+end
+"""
+COUNT_CACHE = """
+function response(status, headers, body)
+  local cache = headers["X-Cache"]
+  if cache == "hit" then hits = hits + 1 elseif cache == "miss" then misses = misses + 1 end
 end
 """
 
 
-def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int = 50) -> dict:
-    """wrk rotating over `paths`; requests/s and latency percentiles (ms) from wrk itself."""
+def run_wrk(
+    base_url: str,
+    paths: list[str],
+    seconds: int,
+    connections: int = 50,
+    count_cache: bool = False,
+) -> dict:
+    """wrk rotating over `paths`; requests/s and latency percentiles (ms) from wrk itself,
+    and with `count_cache` how many answers came from the gateway's memory."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % ", ".join(json.dumps(p) for p in paths))
-    command = [wrk_path(), "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+        script.write(
+            LUA
+            % {
+                "paths": ", ".join(json.dumps(p) for p in paths),
+                "threads": THREADS,
+                "response": COUNT_CACHE if count_cache else "",
+            }
+        )
+    command = [
+        wrk_path(), f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"
+    ]  # fmt: skip
     output = subprocess.run(
         command + ["-s", script.name, base_url], capture_output=True, text=True, check=True
     ).stdout
@@ -146,3 +179,62 @@ def run_wrk(base_url: str, paths: list[str], seconds: int, connections: int = 50
     result = json.loads(line[6:])
     result["rps"] = result["requests"] / result["seconds"]
     return result
+
+
+def _cpu_seconds(pid: str) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cmdline(pid: str) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as cmd:
+        return cmd.read().replace(b"\0", b" ").decode(errors="replace")
+
+
+def _environ_has(pid: str, needle: bytes) -> bool:
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        return needle in environ.read()
+
+
+def cpu_by_part(parts: dict[str, str]) -> dict[str, float]:
+    """CPU seconds used so far by each part of the benchmark's system (Linux /proc): the
+    gateway and service processes in BENCH_VHOST, PostgreSQL backends of the service
+    databases, and RabbitMQ (shared with everything else on the machine)."""
+    totals = dict.fromkeys(list(parts) + ["postgres", "rabbitmq (shared)"], 0.0)
+    vhost = f"/{BENCH_VHOST}".encode()
+    databases = [os.environ.get(f"{s.upper()}_DATABASE_NAME", f"navigator_{s}") for s in parts]
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = _cmdline(pid)
+            if cmdline.startswith("postgres: ") and any(f" {d} " in cmdline for d in databases):
+                totals["postgres"] += _cpu_seconds(pid)
+            elif "beam.smp" in cmdline and "rabbit" in cmdline:
+                totals["rabbitmq (shared)"] += _cpu_seconds(pid)
+            elif " run " in cmdline and "nameko" in cmdline:
+                part = next((p for p, marker in parts.items() if marker in cmdline), None)
+                if part is not None and _environ_has(
+                    pid, b"AMQP_URI=amqp://guest:guest@127.0.0.1:5672" + vhost + b"\0"
+                ):
+                    totals[part] += _cpu_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return totals
+
+
+PARTS = {"gateway": "gateway.service:", "catalog": "services.catalog.service:"}
+
+
+def measure(base_url: str, paths: list[str], seconds: int, connections: int = 50, **kw) -> dict:
+    """run_wrk, plus the CPU milliseconds each part of the system spent per request."""
+    before = cpu_by_part(PARTS)
+    result = run_wrk(base_url, paths, seconds, connections, **kw)
+    after = cpu_by_part(PARTS)
+    result["cpu_ms"] = {
+        part: (after[part] - before[part]) * 1000 / max(result["requests"], 1) for part in after
+    }
+    return result
+
+
+def cpu_line(result: dict) -> str:
+    return "CPU ms/request: " + ", ".join(f"{p} {ms:.2f}" for p, ms in result["cpu_ms"].items())

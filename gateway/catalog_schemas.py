@@ -32,6 +32,7 @@ from contracts.catalog import (
 )
 from gateway.fields import Money
 from gateway.http import PageQuery
+from servicekit.money import format_kopecks
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -348,3 +349,63 @@ class SearchPageSchema(Schema):
     corrected_query = fields.String(
         allow_none=True, metadata={"description": "The query as corrected for a typo, if it was"}
     )
+
+
+def _offer(offer: dict) -> dict:
+    return {
+        "group_id": int(offer["group_id"]),
+        "monthly_price": format_kopecks(offer["monthly_price_kopecks"]),
+    }
+
+
+def _nearest(nearest: dict | None) -> dict | None:
+    if nearest is None:
+        return None
+    return {
+        "group_id": int(nearest["group_id"]),
+        "distance_km": float(nearest["distance_km"]),
+        "address": str(nearest["address"]),
+    }
+
+
+def _search_item(item: dict) -> dict:
+    groups = item["groups"]
+    return {
+        "id": int(item["id"]),
+        "title": str(item["title"]),
+        "organization": {
+            "id": int(item["organization"]["id"]),
+            "name": str(item["organization"]["name"]),
+        },
+        "municipality_code": str(item["municipality_code"]),
+        "direction": str(item["direction"]),
+        "level": str(item["level"]),
+        "format": str(item["format"]),
+        "adapted": bool(item["adapted"]),
+        "registry": str(item["registry"]),
+        "payment_type": str(item["payment_type"]),
+        "min_age": int(item["min_age"]),
+        "max_age": int(item["max_age"]),
+        "relevance": float(item["relevance"]),
+        "groups": {
+            "found": int(groups["found"]),
+            "free_seats": int(groups["free_seats"]),
+            "cheapest": _offer(groups["cheapest"]),
+            "nearest": _nearest(groups.get("nearest")),
+            "earliest_start": str(groups["earliest_start"]),
+        },
+    }
+
+
+def dump_search_page(page: dict) -> dict:
+    """`SearchPageSchema().dump(page)` for the catalog's complete search answer, written out:
+    the hottest answer of the portal, ~10x cheaper than the schema's generic dump (which stays
+    its documentation; tests/unit/test_search_dump.py holds the two equal)."""
+    corrected = page.get("corrected_query")
+    return {
+        "items": [_search_item(item) for item in page["items"]],
+        "total": int(page["total"]),
+        "limit": int(page["limit"]),
+        "offset": int(page["offset"]),
+        "corrected_query": None if corrected is None else str(corrected),
+    }

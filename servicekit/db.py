@@ -6,10 +6,11 @@ It knows nothing of the outbox: `servicekit.outbox` marks a session that recorde
 Imports go one way, outbox -> db."""
 
 import logging
+import time
 from functools import wraps
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from servicekit import config
@@ -21,18 +22,71 @@ log = logging.getLogger(__name__)
 EVENTS_RECORDED = "emitted"
 
 
+# A connection back in the pool for longer than this is tested before it is lent again.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
 def make_engine(service: str, **kwargs):
     # as many kept connections as concurrent workers: a pool smaller than that closes its
     # overflow connections on return and opens new ones (a PostgreSQL fork each) under load
     workers = int(config.env("MAX_WORKERS", "20"))
-    options = {
-        "pool_size": workers,
-        "max_overflow": 10,
-        "pool_pre_ping": True,
-        "pool_recycle": 1800,
-    }
+    options = {"pool_size": workers, "max_overflow": 10, "pool_recycle": 1800}
     options.update(kwargs)
-    return create_engine(config.database_url(service), **options)
+    ping = options.pop("pool_pre_ping", True)
+    engine = create_engine(config.database_url(service), **options)
+    if ping:
+        _ping_idle_connections(engine)
+    event.listen(engine, "checkin", _back_to_transactions)
+    return engine
+
+
+def _back_to_transactions(dbapi_connection, record) -> None:
+    # a connection lent to read_only() goes back to the pool in transaction mode
+    if dbapi_connection is not None and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
+
+
+def _ping_idle_connections(engine) -> None:
+    """pool_pre_ping, but only for a connection that sat idle: SQLAlchemy's pings on every
+    checkout, a PostgreSQL round trip per request. A connection in steady use has just proved
+    itself; one that waited (through a database restart, say) is tested, and a dead one is
+    replaced before anyone sees it (the pool retries on DisconnectionError)."""
+
+    @event.listens_for(engine, "checkin")
+    def returned(dbapi_connection, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def lent(dbapi_connection, record, proxy):
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS:
+            return  # new, or in steady use
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            if not dbapi_connection.autocommit:
+                dbapi_connection.rollback()  # the ping's transaction, not the borrower's
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
+
+
+def read_only(session: Session) -> Session:
+    """Run the rest of this session's statements without a transaction: no BEGIN and COMMIT
+    round trips to PostgreSQL. For entrypoints that only read and need no snapshot shared by
+    their statements (the catalog search). Call it before the first statement.
+
+    It sets the driver's autocommit flag directly: SQLAlchemy's AUTOCOMMIT isolation level
+    costs more round trips under psycogreen than it saves (set_isolation_level), so the pool
+    turns the flag back off when the connection returns (_back_to_transactions)."""
+    connection = session.connection()
+    engine = connection.engine
+    if not event.contains(engine, "checkin", _back_to_transactions):
+        event.listen(engine, "checkin", _back_to_transactions)
+    connection.connection.dbapi_connection.autocommit = True
+    return session
 
 
 class Database(DependencyProvider):
@@ -86,7 +140,8 @@ class Database(DependencyProvider):
         def committing(*args, **kwargs):
             result = method(*args, **kwargs)
             recorded = session.info.pop(EVENTS_RECORDED, False)
-            session.commit()
+            if session.in_transaction():  # a call that touched no table has nothing to end
+                session.commit()
             if recorded:
                 crash_point("after_commit")  # committed with events, none published yet
                 for listener in self.commit_listeners:

@@ -2,31 +2,208 @@
 service answers ServiceUnavailable (503 at the gateway), never hangs the caller.
 
 Nameko's own RPC client waits forever; use `rpc = TimedClusterRpc()` and
-`self.rpc.call("catalog", "get_organization", 5)` instead."""
+`self.rpc.call("catalog", "get_organization", 5)` instead.
 
+The round trip is lean (docs/rpc.md has the measurements). Nameko, for every reply, builds a
+Publisher and a kombu Connection, serializes the result twice (a check, then the publish),
+takes a pooled producer and waits for a publisher confirm; the caller acks every reply. Here:
+
+- replies go out on one AMQP channel per service process (`ChannelPublisher`), serialized
+  once, without a confirm: the caller has a deadline, so a reply lost with a broker crash
+  surfaces as ServiceUnavailable exactly like a reply that never comes. The request is
+  acked only after its reply is written, and the worker has committed before that
+  (servicekit/db.py), as before;
+- requests of a client made with `use_confirms=False` (the gateway) go out the same way;
+  with confirms (the default for service-to-service calls) nameko's confirmed, mandatory
+  publish is kept, so an unknown service is still told at once;
+- the reply queue is consumed without acks: it is the caller's own queue, and a reply that
+  is lost is the deadline's business anyway;
+- RPC messages are transient: a request or reply outliving a broker restart would find
+  its caller gone (deadline) anyway.
+
+Importing this module (servicekit.service does, so every service does) makes every `@rpc`
+entrypoint of the process reply this way: a service's entrypoints must share one consumer of
+its queue, so this cannot be chosen per method. The wire format is nameko's own.
+"""
+
+import sys
+import time
+import uuid
+
+import amqp
 import eventlet
-from nameko.exceptions import UnknownService
-from nameko.rpc import ClusterRpc
+import kombu.serialization
+import nameko.rpc
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from nameko import config as nameko_config
+from nameko.amqp.publish import UndeliverableMessage
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.exceptions import UnknownService, UnserializableValueError, serialize
+from nameko.messaging import encode_to_headers
+from nameko.rpc import ClusterRpc, ReplyListener, RpcCall, RpcConsumer, get_rpc_exchange
 
 from servicekit import config
 from servicekit.errors import ServiceUnavailable
 
+TRANSIENT = 1
+
+
+class ChannelPublisher:
+    """One AMQP channel kept open for a process's RPC messages, published without confirms:
+    a publish is one socket write. Green threads take turns (a frame must not be interleaved
+    with another's); a broken connection is reopened once per publish before giving up."""
+
+    # how often to look for what the broker may have said (a closed channel) on a
+    # connection that otherwise only writes
+    CHECK_SECONDS = 1.0
+
+    def __init__(self, amqp_uri: str, ssl=None, login_method=None):
+        self.amqp_uri, self.ssl, self.login_method = amqp_uri, ssl, login_method
+        self._connection = None
+        self._channel = None
+        self._checked = 0.0
+        self._lock = Semaphore()
+
+    def publish(self, body: bytes, *, exchange: str, routing_key: str, **properties) -> None:
+        message = amqp.Message(body, delivery_mode=TRANSIENT, **properties)
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    self._open().basic_publish(message, exchange=exchange, routing_key=routing_key)
+                    return
+                except Exception:
+                    self.close()
+                    if attempt == 2:
+                        raise
+
+    def _open(self):
+        if self._channel is None:
+            self._connection = Connection(
+                self.amqp_uri, ssl=self.ssl, login_method=self.login_method
+            )
+            self._channel = self._connection.default_channel
+            self._checked = time.monotonic()
+        elif time.monotonic() - self._checked > self.CHECK_SECONDS:
+            self._checked = time.monotonic()
+            try:
+                # raises if the broker closed the channel or the connection
+                self._connection.connection.drain_events(timeout=0)
+            except TimeoutError:
+                pass  # nothing was said: the usual case
+        return self._channel
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+
+
+def _encode(payload: dict, serializer: str) -> tuple[str, str, bytes]:
+    content_type, encoding, body = kombu.serialization.dumps(payload, serializer)
+    return content_type, encoding, body.encode(encoding) if isinstance(body, str) else body
+
+
+class LeanRpcConsumer(RpcConsumer):
+    """Nameko's RPC consumer with the reply path described in the module docstring."""
+
+    def setup(self):
+        super().setup()
+        self.replies = ChannelPublisher(
+            self.amqp_uri,
+            nameko_config.get(AMQP_SSL_CONFIG_KEY),
+            nameko_config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
+        self.exchange = get_rpc_exchange().name
+
+    def handle_result(self, message, result, exc_info):
+        properties = message.properties
+        content_type = properties["content_type"]  # answer in the request's encoding
+        serializer = kombu.serialization.registry.type_to_name[content_type]
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        try:
+            content_type, encoding, body = _encode({"result": result, "error": error}, serializer)
+        except Exception:  # noqa: BLE001 - the caller gets UnserializableValueError instead
+            exc_info = sys.exc_info()
+            error, result = serialize(UnserializableValueError(result)), None
+            content_type, encoding, body = _encode({"result": None, "error": error}, serializer)
+        self.replies.publish(
+            body,
+            exchange=self.exchange,
+            routing_key=properties["reply_to"],
+            correlation_id=properties.get("correlation_id"),
+            content_type=content_type,
+            content_encoding=encoding,
+        )
+        self.consumer.ack_message(message)
+        return result, exc_info
+
+    def stop(self):
+        super().stop()
+        # The container stops this once per entrypoint while workers may still reply, and
+        # once more, with no entrypoint left, after every worker has finished.
+        if not self._providers:
+            self.replies.close()
+
+    def kill(self):
+        super().kill()
+        self.replies.close()
+
+
+# every @rpc entrypoint of the process (nameko's decorator included) binds this consumer
+nameko.rpc.Rpc.rpc_consumer = LeanRpcConsumer()
+rpc = nameko.rpc.rpc  # `from servicekit.rpc import rpc` says which reply path is in use
+
+
+class UnackedReplyListener(ReplyListener):
+    """Consumes the caller's reply queue without acks (one socket write less per call)."""
+
+    def setup(self):
+        super().setup()
+        self.consumer.consumer_options["no_ack"] = True
+
+    def handle_message(self, body, message):
+        waiting = self.pending.pop(message.properties.get("correlation_id"), None)
+        if waiting is not None:
+            waiting.send(body)
+
 
 class TimedClient:
-    def __init__(self, client, reply_listener, timeout: float):
-        self._client = client
-        self._pending = reply_listener.pending
+    def __init__(self, provider: "TimedClusterRpc", context_data: dict, timeout: float):
+        self._provider = provider
+        self._pending = provider.reply_listener.pending
+        self._context_data = context_data
         self.timeout = timeout
 
-    def call_async(self, service: str, method: str, *args, **kwargs):
+    def call_async(self, service: str, method: str, *args, **kwargs) -> RpcCall:
+        listener = self._provider.reply_listener
+        # a container starts its extensions side by side: the HTTP server may take a request
+        # before the reply queue exists, and a reply sent to no queue is dropped
+        if not listener.consumer.ready.is_set() and not listener.consumer.ready.wait(self.timeout):
+            raise ServiceUnavailable("replies cannot be received yet", code="service_timeout")
+        correlation_id = str(uuid.uuid4())
+        get_response = listener.register_for_reply(correlation_id)
         try:
-            return getattr(getattr(self._client, service), method).call_async(*args, **kwargs)
+            self._provider.send(
+                f"{service}.{method}",
+                {"args": args, "kwargs": kwargs},
+                correlation_id,
+                encode_to_headers(self._context_data),
+            )
         except UnknownService as exc:
+            self._pending.pop(correlation_id, None)
             raise ServiceUnavailable(
                 f"service {service} is not running", code="service_down"
             ) from exc
+        except BaseException:
+            self._pending.pop(correlation_id, None)
+            raise
+        return RpcCall(correlation_id, None, get_response)
 
-    def wait(self, service: str, reply, timeout: float | None = None):
+    def wait(self, service: str, reply: RpcCall, timeout: float | None = None):
         try:
             with eventlet.Timeout(timeout or self.timeout):
                 return reply.result()
@@ -42,14 +219,58 @@ class TimedClient:
 
 
 class TimedClusterRpc(ClusterRpc):
+    """`TimedClusterRpc()` publishes requests with confirms, so a call to a service that is
+    not running fails at once; `TimedClusterRpc(use_confirms=False)` (the gateway) publishes
+    on one kept channel without confirms, and such a call ends at its deadline."""
+
+    reply_listener = UnackedReplyListener()
+
     def setup(self):
+        confirms = self.publisher_options.get("use_confirms", True)
         super().setup()
         # Nameko re-declares the reply queue (exchange, queue, binding: three broker round
         # trips) on every publish, because kombu never caches a queue with x-expires. The reply
         # listener declares it when it (re)connects and consumes it, so it cannot expire.
         self.publisher.declare = []
+        self.exchange = get_rpc_exchange().name
+        self.reply_to = self.reply_listener.queue.routing_key
+        self.requests = None
+        if not confirms:
+            self.requests = ChannelPublisher(
+                self.amqp_uri, self.publisher.ssl, self.publisher.login_method
+            )
+
+    def stop(self):
+        if self.requests is not None:
+            self.requests.close()
+
+    kill = stop
+
+    def send(self, routing_key: str, payload: dict, correlation_id: str, headers: dict) -> None:
+        if self.requests is None:
+            try:
+                self.publisher.publish(
+                    payload,
+                    routing_key=routing_key,
+                    mandatory=True,
+                    correlation_id=correlation_id,
+                    extra_headers=headers,
+                    delivery_mode=TRANSIENT,
+                )
+            except UndeliverableMessage as exc:
+                raise UnknownService(routing_key.split(".")[0]) from exc
+            return
+        content_type, encoding, body = _encode(payload, self.publisher.serializer)
+        self.requests.publish(
+            body,
+            exchange=self.exchange,
+            routing_key=routing_key,
+            reply_to=self.reply_to,
+            correlation_id=correlation_id,
+            application_headers=headers,
+            content_type=content_type,
+            content_encoding=encoding,
+        )
 
     def get_dependency(self, worker_ctx):
-        return TimedClient(
-            super().get_dependency(worker_ctx), self.reply_listener, config.rpc_timeout()
-        )
+        return TimedClient(self, worker_ctx.context_data, config.rpc_timeout())

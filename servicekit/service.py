@@ -3,11 +3,11 @@ the `health` RPC."""
 
 import time
 
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from servicekit.db import Database
 from servicekit.outbox import OutboxRelay
+from servicekit.rpc import rpc
 
 
 class ServiceBase:

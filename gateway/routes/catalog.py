@@ -21,6 +21,7 @@ from gateway.catalog_schemas import (
     RejectSchema,
     SearchPageSchema,
     SearchQuery,
+    dump_search_page,
 )
 from gateway.http import API, PageQuery, page_of, route
 
@@ -73,6 +74,7 @@ class CatalogRoutes:
         "program's groups that match (count, free seats, cheapest, nearest, earliest start). "
         "The same search within a few seconds gets the same answer (free seats may be that old).",
         shared=True,
+        dump=dump_search_page,
     )
     def search(self, call):
         return self.rpc.call("catalog", "search", call.query)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
 from contracts.scope import EVERYTHING, Scope
+from servicekit.db import read_only
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
 from services.catalog import domain, event_data, search
@@ -462,4 +463,5 @@ def update_group(session: Session, principal: Principal, group_id: int, data: di
 def search_programs(session: Session, filters: dict[str, Any]) -> dict:
     with refusals_as_rpc_errors():
         clean = domain.check_search_filters(filters)
-    return search.search(session, clean)
+    # a search only reads, and its statements need no shared snapshot: no BEGIN/COMMIT
+    return search.search(read_only(session), clean)

@@ -14,6 +14,7 @@ constant fragments below.
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from functools import lru_cache
 from typing import Any
 
@@ -243,6 +244,32 @@ def _bindings(filters: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     return names, params
 
 
+# the columns of _statement, in order
+_Row = namedtuple(
+    "_Row",
+    "total position rank distance_km group_id program_id organization_id organization_name"
+    " municipality_code title direction level format adapted registry payment_type"
+    " program_min_age program_max_age monthly_price_kopecks free_seats start_date address",
+)
+
+
+@lru_cache(maxsize=512)
+def _driver_sql(statement, dialect) -> str:
+    return str(statement.compile(dialect=dialect))
+
+
+def _fetch(session: Session, statement, params: dict[str, Any]) -> list[tuple]:
+    """The rows as the driver gives them, on the session's connection: SQLAlchemy's result
+    rows cost more CPU than PostgreSQL spent on a typical search (docs/catalog.md)."""
+    connection = session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_driver_sql(statement, connection.dialect), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def _run(session: Session, filters: dict[str, Any], words: list[str]) -> tuple[int, list]:
     names, params = _bindings(filters)
     if words:
@@ -251,9 +278,9 @@ def _run(session: Session, filters: dict[str, Any], words: list[str]) -> tuple[i
     statement = _statement(
         tuple(names), bool(words), filters.get("lat") is not None, filters["sort"]
     )
-    rows = session.execute(statement, params).all()
+    rows = _fetch(session, statement, params)
     if rows:
-        return rows[0].total, rows
+        return rows[0][0], rows  # total
     if filters["offset"] == 0:
         return 0, []
     # past the last page: count alone
@@ -276,7 +303,7 @@ def search(session: Session, filters: dict[str, Any]) -> dict[str, Any]:
             corrected = " ".join(fixed) if total else None
     items: list[dict[str, Any]] = []
     groups: list[dict[str, Any]] = []
-    for row in rows:
+    for row in map(_Row._make, rows):
         if not items or items[-1]["id"] != row.program_id:
             if groups:
                 items[-1]["groups"] = domain.summarize_groups(groups)
