@@ -89,5 +89,6 @@ bench-rpc: install wrk
 # and certificates.
 CONTRACTS ?= 100000
 MONTH ?= 2026-10
+CHARGE_ONLY ?=
 bench-billing: install wrk
-	CONTRACTS=$(CONTRACTS) MONTH=$(MONTH) $(PY) -m bench.billing
+	CONTRACTS=$(CONTRACTS) MONTH=$(MONTH) CHARGE_ONLY=$(CHARGE_ONLY) $(PY) -m bench.billing

@@ -215,7 +215,17 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=10, help="seconds of one wrk chunk")
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--workers", default=os.environ.get("BILLING_WORKERS", "2"))
+    parser.add_argument(
+        "--charge-only",
+        action="store_true",
+        default=os.environ.get("CHARGE_ONLY") == "1",
+        help="only payments' half (charging, in this process), for a system without the "
+        "certificates service: nothing is debited",
+    )
     args = parser.parse_args()
+    if args.charge_only:
+        charge_only(args)
+        return
 
     for service in config.DATABASE_OWNERS:
         migrate.create_database(config.database_url(service))
@@ -302,6 +312,72 @@ def main() -> None:
             + f" ms; {statistics.mean(r['rps'] for r in chunks):.0f} req/s"
         )
     print(f"search p95 during billing / idle: {busy_p95 / idle_p95:.2f} (goal <= 1.5)")
+
+
+def charge_only(args) -> None:
+    """Payments' half of a run (the charge step of every contract, in this process) while the
+    search mix runs, against the same search idle: what billing costs without certificates."""
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    from servicekit.db import make_engine
+    from services.payments import billing
+
+    for service in config.DATABASE_OWNERS:
+        migrate.create_database(config.database_url(service))
+        migrate.upgrade(service)
+    from services.catalog.seed import seed
+
+    print(seed(if_empty=True))
+    prepare_payments(args.contracts, args.month)
+    words, towns = vocabulary()
+    paths = request_mix(3000, words, towns)
+    factory = sessionmaker(make_engine("payments", pool_size=2), expire_on_commit=False)
+    with running_system(env={"SEARCH_CACHE_SECONDS": "0", "LOG_LEVEL": "WARNING"}) as base_url:
+        run_wrk(base_url, paths, 3, args.connections)
+        ping = run_wrk(base_url, ["/api/v1/ping"], args.chunk, args.connections)
+        idle = search_chunks(base_url, paths, args.chunk, args.connections, chunks=3)
+        finished = threading.Event()
+        timing = {}
+
+        def charge_all():
+            with factory() as session, session.begin():
+                run = billing.start_run(session, args.month, None, date.today())
+            started, after = time.monotonic(), 0
+            while True:
+                with factory() as session, session.begin():
+                    last = billing.charge_batch(session, session.get(BillingRun, run.id), after)
+                if not last:
+                    break
+                after = last
+            timing["seconds"] = time.monotonic() - started
+            finished.set()
+
+        from services.payments.models import BillingRun
+
+        worker = threading.Thread(target=charge_all)
+        worker.start()
+        during = search_chunks(base_url, paths, args.chunk, args.connections, until=finished.is_set)
+        worker.join()
+    with engine("payments").connect() as conn:
+        charges, distinct = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT contract_id) FROM charges WHERE month = :m"),
+            {"m": args.month},
+        ).one()
+    idle_p95 = statistics.median(r["p95"] for r in idle)
+    busy_p95 = statistics.median(r["p95"] for r in during)
+    print(f"\ncharging {args.month} (payments' half only, nothing debited): {charges} charges "
+          f"({distinct} contracts) in {timing['seconds']:.1f} s = "
+          f"{charges / timing['seconds']:.0f} contracts/s")  # fmt: skip
+    print(f"ceiling in this run: ping {ping['rps']:.0f} req/s, p95 {ping['p95']:.1f} ms")
+    for label, chunks in (("idle", idle), ("while charging", during)):
+        print(
+            f"search {label:15} p95 per {args.chunk}s chunk: "
+            + ", ".join(f"{r['p95']:.1f}" for r in chunks)
+            + f" ms; {statistics.mean(r['rps'] for r in chunks):.0f} req/s"
+        )
+    print(f"search p95 while charging / idle: {busy_p95 / idle_p95:.2f} (goal <= 1.5)")
 
 
 if __name__ == "__main__":
