@@ -26,12 +26,16 @@ REGIONAL = {"user_id": 1, "role": "regional_operator"}
 
 
 def reset_billing(engine):
-    """Billing state is region-wide (a run closes a month for everyone): forget the runs,
-    charges, invoices and lessons earlier tests of this session left (the e2e schemathesis
-    run bills any month), so each test starts from open months."""
+    """Billing state is region-wide (a run closes a month for everyone, a municipality has one
+    completeness mode): forget the runs, charges, invoices, lessons and settings earlier tests
+    of this session left (the e2e schemathesis run bills any month and sets any mode), so
+    each test starts from open months and the default mode."""
     with engine.begin() as conn:
         conn.execute(
-            sa.text("TRUNCATE charges, billing_runs, invoices, attendance, lessons CASCADE")
+            sa.text(
+                "TRUNCATE charges, billing_runs, invoices, attendance, lessons, "
+                "municipality_settings CASCADE"
+            )
         )
         conn.execute(sa.text("UPDATE contract_months SET charged = false WHERE charged"))
 
