@@ -37,8 +37,12 @@ topology: install
 	$(PY) -m servicekit.topology
 
 # SCALE=catalog=2,certificates=2 runs more instances of a service, as ops would.
+# Each service serves Prometheus metrics on honcho's PORT: METRICS_BASE_PORT + 100 per
+# Procfile line (+1 per extra instance); the gateway at /metrics on its own address.
+METRICS_BASE_PORT ?= 9100
 run: seed-if-empty topology
-	$(BIN)/honcho start -f Procfile $(if $(SCALE),-c $(SCALE))
+	@$(PY) -m servicekit.metrics --base-port $(METRICS_BASE_PORT) --scale "$(SCALE)"
+	$(BIN)/honcho start -f Procfile -p $(METRICS_BASE_PORT) $(if $(SCALE),-c $(SCALE))
 
 test: install
 	$(BIN)/nameko test tests -q -p no:warnings $(PYTEST_ARGS)
@@ -77,6 +81,7 @@ wrk:
 # SCALE=catalog=2 runs it with two catalog instances.
 bench: install wrk
 	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS) $(if $(SCALE),--scale $(SCALE))
+	$(PY) -m bench.telemetry_overhead
 
 bench-catalog: bench
 

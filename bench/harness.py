@@ -63,11 +63,11 @@ def running_system(port: int | None = None, scale: str = "", env: dict | None = 
     amqp = f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
     env = {
         **os.environ,
+        "LOG_LEVEL": "WARNING",
         **(env or {}),
         "AMQP_URI": amqp,
         "GATEWAY_ADDRESS": f"127.0.0.1:{port}",
         "PYTHONPATH": str(ROOT),
-        "LOG_LEVEL": "WARNING",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     subprocess.run(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from eventlet.event import Event
 
-from servicekit import config
+from servicekit import config, metrics
 
 
 class ResponseCache:
@@ -30,13 +30,16 @@ class ResponseCache:
         """The cached body for `key`, else `compute()`'s (only 200 answers are kept)."""
         entry = self.entries.get(key)
         if entry is not None and entry[0] > time.monotonic():
+            metrics.count(metrics.SEARCH_CACHE, "hit")
             return 200, entry[1]
         waiting = self.inflight.get(key)
         if waiting is not None:
             shared = waiting.wait()
             if shared is not None:
+                metrics.count(metrics.SEARCH_CACHE, "shared")
                 return shared
             return compute()  # the first one failed: this caller tries on its own
+        metrics.count(metrics.SEARCH_CACHE, "miss")
         event = self.inflight[key] = Event()
         result = None
         try:

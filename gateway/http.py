@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, wraps
@@ -24,13 +25,14 @@ from werkzeug.wrappers import Request, Response
 
 from contracts.principal import Principal
 from contracts.roles import ROLES
+from gateway import observe
 from gateway.cache import request_key, shared_answers
 from gateway.fields import make_strict
 from gateway.idempotency import check_key, request_fingerprint
 from gateway.input import check_json_text, check_text
 from gateway.problems import JSON, json_response, problem
 from gateway.server import gateway_http as http
-from servicekit import config, tokens
+from servicekit import config, logs, metrics, tokens
 from servicekit.errors import (
     BadRequest,
     Forbidden,
@@ -88,6 +90,7 @@ class ProblemSchema(Schema):
     code = fields.String(required=True)
     fields_ = fields.Dict(data_key="fields")
     retry_after = fields.Integer()
+    request_id = fields.String(metadata={"description": "Quote it when reporting a problem"})
 
 
 class PageQuery(Schema):
@@ -279,6 +282,8 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     claimed = None
     try:
         principal = authenticate(request, spec.roles)  # once; a cached answer needs it too
+        if principal is not None:
+            logs.annotate(role=principal.role)
         # validated before a key is claimed or an answer shared: refused input costs neither
         call = Call(
             request, principal, load_query(spec.query, request), load_body(spec.body, request)
@@ -291,6 +296,7 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
             scope = _idempotency_scope(principal, fingerprint)
             stored = store.claim(scope, key, spec.method, request.path, fingerprint)
             if stored is not None:
+                metrics.count(metrics.IDEMPOTENT_REPLAYS)
                 return json_response(
                     stored.status, stored.body, headers={"Idempotent-Replayed": "true"}
                 )
@@ -355,16 +361,20 @@ def route(
     ROUTES.append(spec)
 
     matched_path, int_bounds = lenient_ids(path)
+    template = observe.route_template(path)
 
     def decorator(handler):
         @wraps(handler)
         def entrypoint(self, request, **path_params):
+            started = time.perf_counter()
             for name, (low, high) in int_bounds.items():
                 raw = path_params[name]
                 if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
-                    return problem(NotFound("Not found", code="not_found"))
+                    response = problem(NotFound("Not found", code="not_found"))
+                    return observe.answered(method, template, response, started)
                 path_params[name] = int(raw)
-            return _run(self, spec, handler, request, path_params)
+            response = _run(self, spec, handler, request, path_params)
+            return observe.answered(method, template, response, started)
 
         return http(method, matched_path)(entrypoint)
 

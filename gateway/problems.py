@@ -7,6 +7,7 @@ import json
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from servicekit import logs
 from servicekit.errors import NavigatorError
 
 JSON = "application/json"
@@ -26,6 +27,9 @@ def problem_body(status: int, title: str, code: str, fields: dict | None = None)
     body = {"type": "about:blank", "title": title, "status": status, "code": code}
     if fields:
         body["fields"] = fields
+    request_id = logs.current_request_id()  # what to quote when reporting the problem
+    if request_id:
+        body["request_id"] = request_id
     return body
 
 

@@ -1,11 +1,13 @@
 """The HTTP API for web and mobile clients: the only way in from outside."""
 
 from gateway.idempotency import IdempotencyStore
+from gateway.observe import request_id_of
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.catalog import CatalogRoutes
 from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
 from servicekit.rpc import TimedClusterRpc
+from servicekit.telemetry import Telemetry
 
 
 class GatewayService(SystemRoutes, AccountsRoutes, CatalogRoutes, PaymentsRoutes):
@@ -15,3 +17,5 @@ class GatewayService(SystemRoutes, AccountsRoutes, CatalogRoutes, PaymentsRoutes
     # publisher confirm per call took ~15 % more trivial round trips/s off RabbitMQ's CPU.
     rpc = TimedClusterRpc(use_confirms=False)
     idempotency = IdempotencyStore()
+    # request ids, log lines; its metrics are answered at /metrics (routes/system.py)
+    telemetry = Telemetry(serve_metrics=False, http_request_id=request_id_of)

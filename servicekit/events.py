@@ -18,7 +18,7 @@ from kombu import Connection, Producer, Queue
 from nameko.events import SERVICE_POOL, EventHandler
 from sqlalchemy.dialects.postgresql import insert
 
-from servicekit import config
+from servicekit import config, telemetry
 from servicekit.outbox import processed_events
 
 log = logging.getLogger(__name__)
@@ -84,41 +84,34 @@ class ReliableEventHandler(EventHandler):
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         if exc_info is None:
             self.consumer.ack_message(message)
+            telemetry.event_outcome(worker_ctx, "handled")
             return result, exc_info
         try:
-            self._reroute_failed(message, exc_info)
+            outcome, attempts, error = self._reroute_failed(message, exc_info)
         except Exception:  # noqa: BLE001
             # could not park it safely: give it back to the broker rather than lose it
             log.exception("could not reroute failed message; requeueing it")
             self.consumer.requeue_message(message)
         else:
             self.consumer.ack_message(message)
+            telemetry.event_outcome(worker_ctx, outcome, attempts, error)
         return result, exc_info
 
-    def _reroute_failed(self, message, exc_info):
+    def _reroute_failed(self, message, exc_info) -> tuple[str, int, str]:
+        """Send the failed message to its next retry queue, or park it; says which."""
         headers = dict(message.headers or {})
         attempts = int(headers.get(ATTEMPTS_HEADER, 0)) + 1
         headers[ATTEMPTS_HEADER] = attempts
         headers[ORIGIN_HEADER] = self.queue.name
-        headers[ERROR_HEADER] = "".join(traceback.format_exception_only(*exc_info[:2]))[-1000:]
+        error = "".join(traceback.format_exception_only(*exc_info[:2]))[-1000:]
+        headers[ERROR_HEADER] = error
         headers.pop("x-death", None)
         if attempts <= len(self.delays):
-            target = self.retry_queues[attempts - 1].name
-            log.warning(
-                "event %s failed (attempt %d), retry via %s",
-                message.properties.get("message_id"),
-                attempts,
-                target,
-            )
+            outcome, target = "retried", self.retry_queues[attempts - 1].name
         else:
-            target = self.parked.name
-            log.error(
-                "event %s failed %d times, parked in %s",
-                message.properties.get("message_id"),
-                attempts,
-                target,
-            )
+            outcome, target = "parked", self.parked.name
         republish(self.amqp_uri, message, routing_key=target, headers=headers)
+        return outcome, attempts, error.strip()
 
 
 def republish(amqp_uri: str, message, routing_key: str, headers: dict) -> None:

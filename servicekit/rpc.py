@@ -43,7 +43,7 @@ from nameko.exceptions import UnknownService, UnserializableValueError, serializ
 from nameko.messaging import encode_to_headers
 from nameko.rpc import ClusterRpc, ReplyListener, RpcCall, RpcConsumer, get_rpc_exchange
 
-from servicekit import config
+from servicekit import config, metrics
 from servicekit.errors import ServiceUnavailable
 
 TRANSIENT = 1
@@ -210,6 +210,7 @@ class TimedClient:
         except eventlet.Timeout as exc:
             # forget the call so a reply that never comes does not pile up
             self._pending.pop(reply.correlation_id, None)
+            metrics.count(metrics.RPC_DEADLINE_MISSES, service)
             raise ServiceUnavailable(
                 f"service {service} did not answer in time", code="service_timeout"
             ) from exc

@@ -1,5 +1,5 @@
-"""What every Navigator service class inherits: its database session, its outbox relay and
-the `health` RPC."""
+"""What every Navigator service class inherits: its database session, its outbox relay, its
+telemetry (request ids in logs, structured lines, metrics endpoint) and the `health` RPC."""
 
 import time
 
@@ -8,6 +8,7 @@ from sqlalchemy import text
 from servicekit.db import Database
 from servicekit.outbox import OutboxRelay
 from servicekit.rpc import rpc
+from servicekit.telemetry import Telemetry
 
 
 class ServiceBase:
@@ -15,6 +16,7 @@ class ServiceBase:
 
     db = Database()
     outbox_relay = OutboxRelay()
+    telemetry = Telemetry()
 
     @rpc
     def ping(self) -> dict:

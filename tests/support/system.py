@@ -30,7 +30,10 @@ def free_port() -> int:
 
 class ServiceProcess:
     def __init__(self, name: str, target: str, env: dict, log_dir: Path):
-        self.name, self.target, self.env = name, target, env
+        self.name, self.target = name, target
+        # each process serves its Prometheus metrics on a port of its own (the gateway: /metrics)
+        self.metrics_port = free_port()
+        self.env = {**env, "METRICS_PORT": str(self.metrics_port)}
         self.log_path = log_dir / f"{name}.log"
         self.process = None
 

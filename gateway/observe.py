@@ -1,0 +1,59 @@
+"""The gateway's side of telemetry: which request id a request runs under, and the one log
+line and the metrics of every answered request."""
+
+import logging
+import re
+import time
+import uuid
+
+from werkzeug.wrappers import Request, Response
+
+from servicekit import logs, metrics
+
+log = logging.getLogger("navigator.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_CONVERTER = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
+
+
+def request_id_of(request: Request) -> str:
+    """A proxy of ours (TRUSTED_PROXIES) may hand its request id on; anyone else's is ignored
+    (a client must not pick the id under which its request is logged), and a new one is made."""
+    from gateway.http import _is_trusted, _trusted_proxies  # http.py imports this module
+
+    offered = request.headers.get(REQUEST_ID_HEADER)
+    if (
+        offered
+        and _VALID_ID.fullmatch(offered)
+        and _is_trusted(request.remote_addr, _trusted_proxies())
+    ):
+        return offered
+    return uuid.uuid4().hex
+
+
+def route_template(path: str) -> str:
+    """`/children/<int(min=1,max=9):child_id>` -> `/children/{child_id}`: a bounded label."""
+    return _CONVERTER.sub(r"{\1}", path)
+
+
+def answered(method: str, template: str, response: Response, started: float) -> Response:
+    """Stamp the request id on the response, write the request's line, count it."""
+    seconds = time.perf_counter() - started
+    request_id = logs.current_request_id()
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    status = response.status_code
+    metrics.http_request(method, template, status, seconds)
+    logs.log_fields(
+        log,
+        logging.INFO if status < 500 else logging.ERROR,
+        f"{method} {template} {status} in {seconds * 1000:.1f} ms",
+        kind="http",
+        method=method,
+        route=template,
+        status=status,
+        duration_ms=round(seconds * 1000, 2),
+        role=logs.current("role") or "anonymous",
+    )
+    return response

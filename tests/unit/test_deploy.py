@@ -1,0 +1,206 @@
+"""The deployment files say what the code does: alert rules pass promtool, the Kubernetes
+manifests render and validate against the Kubernetes schemas offline, and every metric the
+rules and the dashboard use is one the processes export."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from prometheus_client import REGISTRY
+
+import servicekit.metrics  # noqa: F401 - registers every metric
+from deploy.kustomize import build
+
+ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS = ROOT / "deploy" / "prometheus"
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ["external", "operators"]
+KUBERNETES_VERSION = "1.32.0"
+
+
+def promtool(*args: str) -> str:
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.fail("promtool is missing: apt-get install prometheus (CI does)", pytrace=False)
+    done = subprocess.run([binary, *args], cwd=PROMETHEUS, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_alert_rules_pass_promtool_and_fire_on_the_series_they_watch():
+    assert "SUCCESS: 6 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS" in promtool("test", "rules", "alerts_test.yml")
+    promtool("check", "config", "prometheus.yml")
+
+
+def exported_metric_names() -> set[str]:
+    names = set()
+    for collector in list(REGISTRY._collector_to_names):
+        for family in collector.describe() if hasattr(collector, "describe") else []:
+            names.add(family.name)
+        if collector is servicekit.metrics.resources:
+            names |= {family.name for family in collector.collect()}
+    expanded = set()
+    for name in names:
+        expanded |= {name, f"{name}_total", f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    return expanded
+
+
+def test_rules_and_dashboard_use_only_metrics_the_processes_export():
+    exported = exported_metric_names()
+    dashboard = (ROOT / "deploy/grafana/dashboards/navigator.json").read_text()
+    for text in ((PROMETHEUS / "alerts.yml").read_text(), dashboard):
+        used = set(re.findall(r"\bnavigator_[a-z_]+", text))
+        assert used and used <= exported, used - exported
+    panels = json.loads(dashboard)["panels"]
+    assert any("rpc_duration" in t["expr"] for p in panels for t in p["targets"])
+
+
+def test_compose_provisions_prometheus_and_the_grafana_dashboard():
+    compose = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    mounts = {volume.split(":")[0] for volume in grafana["volumes"]}
+    assert {"./grafana/provisioning", "./grafana/dashboards"} <= mounts
+    for mount in mounts:
+        assert (ROOT / "deploy" / mount).is_dir()
+    assert "./prometheus:/etc/prometheus:ro" in compose["services"]["prometheus"]["volumes"]
+    provider = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/dashboards/navigator.yml").read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+
+
+def rendered(overlay: str) -> list[dict]:
+    return build(K8S / "overlays" / overlay)
+
+
+def is_core(doc: dict) -> bool:
+    group = doc["apiVersion"].rpartition("/")[0]
+    return group in ("", "apps", "batch", "autoscaling", "policy")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_core_object_validates_against_the_kubernetes_schema(overlay):
+    documents = rendered(overlay)
+    core = [doc for doc in documents if is_core(doc)]
+    assert len(core) >= 20
+    for doc in core:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{doc['kind']}/{doc['metadata']['name']}: {error.message} at {error.path}")
+    assert all(
+        doc["metadata"].get("namespace") == "navigator"
+        for doc in core
+        if doc["kind"] != "Namespace"
+    )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_our_renderer_agrees_with_kustomize_where_it_is_installed(overlay):
+    kubectl = shutil.which("kubectl") or shutil.which("kustomize")
+    ours = rendered(overlay)
+    if kubectl is None:  # the renderer alone is what the other tests check then
+        assert ours
+        return
+    command = [kubectl, "kustomize"] if kubectl.endswith("kubectl") else [kubectl, "build"]
+    done = subprocess.run(
+        [*command, str(K8S / "overlays" / overlay)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    theirs = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    key = lambda doc: (doc["kind"], doc["metadata"]["name"])  # noqa: E731
+    assert sorted(ours, key=key) == sorted(theirs, key=key)
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {
+        name.strip(): command.split()[-1]
+        for name, command in (line.split(":", 1) for line in lines if line.strip())
+    }
+
+
+def test_every_process_of_the_procfile_is_a_deployment_with_probes_resources_and_grace():
+    documents = rendered("external")
+    deployments = {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == "Deployment"}
+    config = next(doc for doc in documents if doc["kind"] == "ConfigMap")
+    secret = next(doc for doc in documents if doc["kind"] == "Secret")
+    for name, target in procfile().items():
+        assert name in deployments, f"{name} has no Deployment"
+        pod = deployments[name]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["command"][-1] == target
+        assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container)
+        assert container["resources"]["requests"]["cpu"]
+        assert container["resources"]["limits"]["memory"]
+        assert pod["terminationGracePeriodSeconds"] > int(config["data"]["RPC_TIMEOUT"])
+        refs = {
+            ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]
+        }
+        assert refs == {config["metadata"]["name"], secret["metadata"]["name"]}
+        if name != "gateway":
+            probe = container["readinessProbe"]["exec"]["command"]
+            assert probe == ["python", "-m", "servicekit.healthcheck", name]
+    gateway = deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]
+    assert gateway["readinessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_autoscalers_budgets_and_the_prepare_job():
+    documents = rendered("external")
+    deployments = {doc["metadata"]["name"] for doc in documents if doc["kind"] == "Deployment"}
+    scaled = {
+        doc["spec"]["scaleTargetRef"]["name"]
+        for doc in documents
+        if doc["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert scaled == {"gateway", "catalog", "enrollment"} and scaled <= deployments
+    budgets = {
+        doc["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for doc in documents
+        if doc["kind"] == "PodDisruptionBudget"
+    }
+    assert budgets == deployments
+    (job,) = [doc for doc in documents if doc["kind"] == "Job"]
+    script = " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "servicekit.migrate upgrade" in script and "servicekit.topology" in script
+    external = {
+        doc["metadata"]["name"]
+        for doc in documents
+        if doc["kind"] == "Service" and doc["spec"].get("type") == "ExternalName"
+    }
+    assert external == {"postgres", "rabbitmq"}
+
+
+def test_operators_overlay_runs_quorum_rabbitmq_and_cloudnativepg():
+    documents = rendered("operators")
+    kinds = {doc["kind"]: doc for doc in documents}
+    assert "quorum" in kinds["RabbitmqCluster"]["spec"]["rabbitmq"]["additionalConfig"]
+    assert kinds["RabbitmqCluster"]["spec"]["replicas"] == 3
+    assert kinds["Cluster"]["apiVersion"].startswith("postgresql.cnpg.io/")
+    secret = kinds["Secret"]["stringData"]
+    assert "@postgres-rw:" in secret["DATABASE_URL"]
+
+
+def test_the_edge_proxy_in_kubernetes_runs_the_nginx_config_of_compose():
+    documents = rendered("external")
+    config = next(
+        doc
+        for doc in documents
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "nginx-config"
+    )
+    assert config["data"]["default.conf"] == (ROOT / "deploy/nginx/navigator.conf").read_text()
+    gateway = next(
+        doc
+        for doc in documents
+        if doc["kind"] == "Service" and doc["metadata"]["name"] == "gateway"
+    )
+    assert "server gateway:8000;" in config["data"]["default.conf"]
+    assert gateway["spec"]["ports"][0]["port"] == 8000
+    assert "location = /metrics" in config["data"]["default.conf"]
+    assert "X-Request-ID $request_id" in config["data"]["default.conf"]
