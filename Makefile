@@ -8,8 +8,8 @@ SCALE ?=
 PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog bench-rpc bench-certificates parked replay-parked regional-operator wrk \
-        seed-if-empty audit-ledger close-period
+        bench-catalog bench-rpc bench-certificates bench-billing parked replay-parked \
+        regional-operator wrk seed-if-empty audit-ledger close-period
 
 install: $(VENV)/.installed
 
@@ -103,3 +103,11 @@ bench-rpc: install wrk
 INSTANCES ?= 1
 bench-certificates: install
 	$(PY) -m bench.certificates_reserve --seconds $(BENCH_SECONDS) --instances $(INSTANCES)
+# Billing of CONTRACTS (100000) active contracts prepared in the databases, while the catalog
+# search runs; see docs/payments.md. Export your own *_DATABASE_NAME: it truncates payments
+# and certificates.
+CONTRACTS ?= 100000
+MONTH ?= 2026-10
+CHARGE_ONLY ?=
+bench-billing: install wrk
+	CONTRACTS=$(CONTRACTS) MONTH=$(MONTH) CHARGE_ONLY=$(CHARGE_ONLY) $(PY) -m bench.billing

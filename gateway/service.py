@@ -5,12 +5,15 @@ from gateway.observe import request_id_of
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.catalog import CatalogRoutes
 from gateway.routes.certificates import CertificateRoutes
+from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
 from servicekit.rpc import TimedClusterRpc
 from servicekit.telemetry import Telemetry
 
 
-class GatewayService(SystemRoutes, AccountsRoutes, CatalogRoutes, CertificateRoutes):
+class GatewayService(
+    SystemRoutes, AccountsRoutes, CatalogRoutes, CertificateRoutes, PaymentsRoutes
+):
     name = "gateway"
 
     # Requests carry a deadline, so a lost request surfaces as 503 anyway; skipping the

@@ -159,3 +159,26 @@ class Database(DependencyProvider):
     def check(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def insert_rows(session: Session, table, rows: list[dict], suffix: str = "") -> None:
+    """Many rows in one statement per thousand, in the session's transaction (psycopg2's
+    execute_values): SQLAlchemy's executemany sent an ON CONFLICT insert row by row here,
+    and a compiled multi-row VALUES costs more than the insert. `suffix`: e.g. ON CONFLICT.
+    Values are adapted by psycopg2 (dicts for JSONB: wrap them in psycopg2.extras.Json)."""
+    from psycopg2 import sql
+    from psycopg2.extras import execute_values
+
+    if not rows:
+        return
+    columns = list(rows[0])
+    statement = sql.SQL("INSERT INTO {} ({}) VALUES %s ").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    ) + sql.SQL(suffix)
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    try:
+        execute_values(
+            cursor, statement, [tuple(r[c] for c in columns) for r in rows], page_size=1000
+        )
+    finally:
+        cursor.close()

@@ -1,7 +1,123 @@
-"""Quotes, attendance, monthly billing and invoices (not built yet: only health)."""
+"""Payments service: contracts, attendance, monthly billing, invoices, reports.
 
+Entrypoints are thin: they call operations.py on the worker's session (committed when the
+entrypoint returns) and dump the answer through schemas.py. Billing runs are worked by the
+runner (runner.py), a thread of every payments process, batch by batch.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from nameko.rpc import rpc
+
+from servicekit import config
+from servicekit.events import idempotent, reliable_handler
+from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
+from services.payments import operations
+from services.payments.exceptions import refusals_as_rpc_errors
+from services.payments.runner import BillingRunner
+from services.payments.schemas import (
+    ChildContractSchema,
+    GroupMonthSchema,
+    InvoicePageSchema,
+    InvoiceSchema,
+    RecordedSchema,
+    ReportSchema,
+    RunSchema,
+)
+
+RELEASE_REASON = "договор расторгнут досрочно"
+
+
+def region_today() -> date:
+    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 class PaymentsService(ServiceBase):
     name = "payments"
+
+    rpc_client = TimedClusterRpc()
+    billing_runner = BillingRunner()
+
+    # --- contracts, from enrollment's events -------------------------------------------
+
+    @reliable_handler("enrollment", "enrollment_confirmed")
+    @idempotent
+    def on_enrollment_confirmed(self, envelope):
+        operations.activate_contract(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_terminated")
+    @idempotent
+    def on_enrollment_terminated(self, envelope):
+        operations.terminate_contract(self.db, envelope["data"], self._release_funds)
+
+    def _release_funds(self, enrollment_id: str, amount: int, key: str) -> dict:
+        return self.rpc_client.call(
+            "certificates", "release_funds", enrollment_id, amount, RELEASE_REASON, key
+        )
+
+    # --- attendance --------------------------------------------------------------------
+
+    @rpc
+    def record_lessons(self, principal: dict, group_id: int, lessons: list[dict]) -> dict:
+        with refusals_as_rpc_errors():
+            answer = operations.record_lessons(self.db, principal, group_id, lessons)
+        return RecordedSchema().dump(answer)
+
+    @rpc
+    def group_month(self, principal: dict, group_id: int, month: str) -> dict:
+        with refusals_as_rpc_errors():
+            answer = operations.group_month(self.db, principal, group_id, month)
+        return GroupMonthSchema().dump(answer)
+
+    @rpc
+    def set_completeness_mode(self, principal: dict, municipality_code: str, mode: str) -> dict:
+        return operations.set_completeness_mode(self.db, principal, municipality_code, mode)
+
+    # --- billing -----------------------------------------------------------------------
+
+    @rpc
+    def start_billing_run(self, principal: dict, month: str) -> dict:
+        with refusals_as_rpc_errors():
+            run = operations.start_billing_run(self.db, principal, month, region_today())
+        self.billing_runner.wake()
+        return RunSchema().dump(run)
+
+    @rpc
+    def get_billing_run(self, run_id: int) -> dict:
+        return RunSchema().dump(operations.billing_progress(self.db, run_id))
+
+    # --- invoices ----------------------------------------------------------------------
+
+    @rpc
+    def list_invoices(self, principal: dict, filters: dict, limit: int = 20, offset: int = 0):
+        page = operations.list_invoices(self.db, principal, filters, limit, offset)
+        return InvoicePageSchema().dump(page)
+
+    @rpc
+    def pay_invoice(self, principal: dict, invoice_id: int) -> dict:
+        return InvoiceSchema().dump(operations.pay_invoice(self.db, principal, invoice_id))
+
+    @rpc
+    def issue_advances(self, month: str) -> list[dict]:
+        with refusals_as_rpc_errors():
+            return InvoiceSchema(many=True).dump(operations.issue_advances(self.db, month))
+
+    # --- reports and the parent's view -------------------------------------------------
+
+    @rpc
+    def report(self, principal: dict, municipality_code: str | None, month: str | None) -> dict:
+        with refusals_as_rpc_errors():
+            answer = operations.report(self.db, principal, municipality_code, month)
+        return ReportSchema().dump(answer)
+
+    @rpc
+    def report_csv(self, principal: dict, municipality_code: str | None, month: str | None):
+        with refusals_as_rpc_errors():
+            return operations.report_csv(self.db, principal, municipality_code, month)
+
+    @rpc
+    def child_payments(self, child_id: int) -> list[dict]:
+        """For the gateway, after accounts confirmed the child is the caller's."""
+        return ChildContractSchema(many=True).dump(operations.child_payments(self.db, child_id))

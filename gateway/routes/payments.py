@@ -1,0 +1,269 @@
+"""Payments: attendance, billing runs, invoices, reports and the parent's view.
+
+Roles are checked here; whose group, invoice or report it is the payments service decides
+(403 for something visible that is not the caller's, 404 for what they may not know of).
+Whose child it is accounts decides, before payments is asked.
+"""
+
+import logging
+import re
+
+from werkzeug.wrappers import Response
+
+from contracts import roles
+from gateway.http import API, page_of, route
+from gateway.payments_schemas import (
+    ChildPaymentsSchema,
+    CompletenessModeSchema,
+    CompletenessSettingSchema,
+    GroupMonthSchema,
+    InvoiceQuery,
+    InvoiceSchema,
+    LessonsInSchema,
+    LessonsRecordedSchema,
+    MonthQuery,
+    ReportQuery,
+    ReportSchema,
+    RunCreateSchema,
+    RunSchema,
+)
+from servicekit.errors import NavigatorError, NotFound
+
+log = logging.getLogger(__name__)
+
+ID = "<int(min=1,max=2147483647):{}>"
+GROUP = f"{API}/groups/{ID.format('group_id')}"
+MUNICIPALITY = f"{API}/municipalities/<municipality_code>"
+_CODE = re.compile(r"^[a-z0-9-]{1,64}$")
+PROVIDER = (roles.PROVIDER,)
+REGIONAL = (roles.REGIONAL_OPERATOR,)
+MUNICIPAL = (roles.MUNICIPAL_OPERATOR,)
+PARENT = (roles.PARENT,)
+OPERATORS = roles.OPERATORS
+STAFF = roles.STAFF_ROLES
+
+
+def municipality(code: str) -> str:
+    if not _CODE.match(code):
+        raise NotFound("Нет такого муниципалитета", code="municipality_not_found")
+    return code
+
+
+def csv_download(text: str, name: str) -> Response:
+    return Response(
+        text.encode("utf-8"),
+        status=200,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+class PaymentsRoutes:
+    # --- attendance ---------------------------------------------------------------------
+
+    @route(
+        "POST",
+        f"{GROUP}/lessons",
+        summary="Record or correct the group's lessons and who was present (in bulk)",
+        tags=["attendance"],
+        roles=PROVIDER,
+        body=LessonsInSchema,
+        response=LessonsRecordedSchema,
+        description="A lesson is its date and start (the schedule's by default); recording "
+        "it again corrects it. A held lesson's children not marked present are absent. "
+        "409 `month_billed` once the month's billing has started.",
+    )
+    def record_lessons(self, call, group_id):
+        return self.rpc.call(
+            "payments", "record_lessons", call.principal.as_rpc(), group_id, call.body["lessons"]
+        )
+
+    @route(
+        "GET",
+        f"{GROUP}/lessons",
+        summary="A group's lessons of a month and each child's completeness",
+        tags=["attendance"],
+        roles=STAFF,
+        query=MonthQuery,
+        response=GroupMonthSchema,
+    )
+    def group_lessons(self, call, group_id):
+        return self.rpc.call(
+            "payments", "group_month", call.principal.as_rpc(), group_id, call.query["month"]
+        )
+
+    @route(
+        "PUT",
+        f"{MUNICIPALITY}/completeness",
+        summary="How the municipality measures completeness: lessons held or attended",
+        tags=["attendance"],
+        roles=OPERATORS,
+        body=CompletenessModeSchema,
+        response=CompletenessSettingSchema,
+        description="`delivered` (default): lessons held over lessons scheduled; `attended`: "
+        "lessons the child attended over lessons held. Applies to months billed afterwards.",
+    )
+    def set_completeness(self, call, municipality_code):
+        return self.rpc.call(
+            "payments",
+            "set_completeness_mode",
+            call.principal.as_rpc(),
+            municipality(municipality_code),
+            call.body["completeness_mode"],
+        )
+
+    # --- billing ------------------------------------------------------------------------
+
+    @route(
+        "POST",
+        f"{API}/billing/runs",
+        summary="Bill a month (or get its unfinished run)",
+        tags=["billing"],
+        roles=REGIONAL,
+        body=RunCreateSchema,
+        response=RunSchema,
+        status=202,
+        description="Runs in the background; follow it with GET /billing/runs/{id}. Each "
+        "contract is charged once per month whatever the number of runs. Closes the month's "
+        "attendance. 409 `month_not_started` for a future month.",
+    )
+    def start_billing_run(self, call):
+        return self.rpc.call(
+            "payments", "start_billing_run", call.principal.as_rpc(), call.body["month"]
+        )
+
+    @route(
+        "GET",
+        f"{API}/billing/runs/{ID.format('run_id')}",
+        summary="A billing run and its progress",
+        tags=["billing"],
+        roles=REGIONAL,
+        response=RunSchema,
+    )
+    def get_billing_run(self, call, run_id):
+        return self.rpc.call("payments", "get_billing_run", run_id)
+
+    # --- invoices -----------------------------------------------------------------------
+
+    @route(
+        "GET",
+        f"{API}/invoices",
+        summary="Invoices: a provider its own, a municipal operator its municipality's",
+        tags=["invoices"],
+        roles=STAFF,
+        query=InvoiceQuery,
+        response=page_of(InvoiceSchema),
+    )
+    def list_invoices(self, call):
+        filters = {k: call.query[k] for k in ("month", "kind", "status") if k in call.query}
+        return self.rpc.call(
+            "payments",
+            "list_invoices",
+            call.principal.as_rpc(),
+            filters,
+            call.query["limit"],
+            call.query["offset"],
+        )
+
+    @route(
+        "POST",
+        f"{API}/invoices/{ID.format('invoice_id')}/pay",
+        summary="Mark an invoice of your municipality paid",
+        tags=["invoices"],
+        roles=MUNICIPAL,
+        response=InvoiceSchema,
+        description="409 `invoice_paid` when it is paid already.",
+    )
+    def pay_invoice(self, call, invoice_id):
+        return self.rpc.call("payments", "pay_invoice", call.principal.as_rpc(), invoice_id)
+
+    # --- reports ------------------------------------------------------------------------
+
+    @route(
+        "GET",
+        f"{API}/reports/region",
+        summary="The region's report (JSON)",
+        tags=["reports"],
+        roles=REGIONAL,
+        query=ReportQuery,
+        response=ReportSchema,
+    )
+    def region_report(self, call):
+        return self.rpc.call(
+            "payments", "report", call.principal.as_rpc(), None, call.query.get("month")
+        )
+
+    @route(
+        "GET",
+        f"{API}/reports/region.csv",
+        summary="The region's report as CSV (UTF-8 with BOM, `;`, decimal comma)",
+        tags=["reports"],
+        roles=REGIONAL,
+        query=ReportQuery,
+    )
+    def region_report_csv(self, call):
+        text = self.rpc.call(
+            "payments", "report_csv", call.principal.as_rpc(), None, call.query.get("month")
+        )
+        return csv_download(text, f"region-{call.query.get('month', 'all')}.csv")
+
+    @route(
+        "GET",
+        f"{MUNICIPALITY}/report",
+        summary="A municipality's report as payer (JSON)",
+        tags=["reports"],
+        roles=OPERATORS,
+        query=ReportQuery,
+        response=ReportSchema,
+    )
+    def municipality_report(self, call, municipality_code):
+        return self.rpc.call(
+            "payments",
+            "report",
+            call.principal.as_rpc(),
+            municipality(municipality_code),
+            call.query.get("month"),
+        )
+
+    @route(
+        "GET",
+        f"{MUNICIPALITY}/report.csv",
+        summary="A municipality's report as CSV (UTF-8 with BOM, `;`, decimal comma)",
+        tags=["reports"],
+        roles=OPERATORS,
+        query=ReportQuery,
+    )
+    def municipality_report_csv(self, call, municipality_code):
+        code = municipality(municipality_code)
+        text = self.rpc.call(
+            "payments", "report_csv", call.principal.as_rpc(), code, call.query.get("month")
+        )
+        return csv_download(text, f"{code}-{call.query.get('month', 'all')}.csv")
+
+    # --- the parent's view --------------------------------------------------------------
+
+    @route(
+        "GET",
+        f"{API}/children/{ID.format('child_id')}/payments",
+        summary="A child's contracts: schedule, monthly charges, certificate balance",
+        tags=["payments"],
+        roles=PARENT,
+        response=ChildPaymentsSchema,
+        description="404 for a child that is not yours. `balance` is null while the "
+        "certificates service cannot tell.",
+    )
+    def child_payments(self, call, child_id):
+        principal = call.principal.as_rpc()
+        self.rpc.call("accounts", "show_child", principal, child_id)  # 404 if not theirs
+        contracts = self.rpc.call("payments", "child_payments", child_id)
+        try:
+            balance = self.rpc.call("certificates", "get_balance", child_id)
+        except NotFound:
+            balance = None
+        except NavigatorError as error:
+            log.warning("certificates.get_balance failed: %s", error)
+            balance = None
+        except Exception as error:  # noqa: BLE001 - e.g. an older certificates without it
+            log.warning("certificates.get_balance failed: %r", error)
+            balance = None
+        return {"child_id": child_id, "contracts": contracts, "balance": balance}

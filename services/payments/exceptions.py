@@ -1,0 +1,28 @@
+"""Errors of the payments service as callers see them: the shared servicekit errors, which
+cross RPC as themselves (the gateway maps them to HTTP). The rules' refusals (cost.py,
+domain.py: contracts.refusals) become them in one place, servicekit.errors.rpc_error.
+
+Codes it answers with, beyond the rules' field codes (`outside_group_dates`,
+`outside_period`, `month_format`, ...): 403 `not_owner`, `role_forbidden`;
+404 `group_not_found`, `run_not_found`, `invoice_not_found`, `contract_not_found`;
+409 `month_billed`, `month_not_started`, `invoice_paid`; 422 `invalid_lessons`,
+`terms_mismatch`.
+"""
+
+from servicekit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    refusals_as_rpc_errors,
+    rpc_error,
+)
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "refusals_as_rpc_errors",
+    "rpc_error",
+]

@@ -1,0 +1,70 @@
+"""What the payments service does, on a SQLAlchemy session, as its entrypoints call it: the
+principal arrives as the gateway's dict and leaves here as contracts.principal.Principal;
+the work is in the modules named for it (contracts, attendance, billing, invoices, reports).
+Nothing here commits: the caller's transaction does (the worker's, or the CLI's)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from contracts.principal import Principal
+from services.payments import attendance, billing, contracts, invoices, reports
+
+
+def activate_contract(session: Session, data: dict):
+    return contracts.activate(session, data)
+
+
+def terminate_contract(session: Session, data: dict, release_funds):
+    return contracts.terminate(session, data, release_funds)
+
+
+def record_lessons(session: Session, principal: dict, group_id: int, lessons: list[dict]):
+    parsed = [{**lesson, "date": date.fromisoformat(lesson["date"])} for lesson in lessons]
+    return attendance.record_lessons(session, Principal.from_rpc(principal), group_id, parsed)
+
+
+def group_month(session: Session, principal: dict, group_id: int, month: str) -> dict:
+    return attendance.group_month(session, Principal.from_rpc(principal), group_id, month)
+
+
+def set_completeness_mode(session: Session, principal: dict, code: str, mode: str) -> dict:
+    return attendance.set_completeness_mode(session, Principal.from_rpc(principal), code, mode)
+
+
+def start_billing_run(session: Session, principal: dict, month: str, today: date) -> dict:
+    """Start (or find) the month's run and commit it, so the runner's own connection sees it."""
+    run = billing.start_run(session, month, Principal.from_rpc(principal).user_id, today)
+    session.commit()
+    return billing.progress(session, run.id)
+
+
+def billing_progress(session: Session, run_id: int) -> dict:
+    return billing.progress(session, run_id)
+
+
+def list_invoices(session: Session, principal: dict, filters: dict, limit: int, offset: int):
+    return invoices.list_invoices(session, Principal.from_rpc(principal), filters, limit, offset)
+
+
+def pay_invoice(session: Session, principal: dict, invoice_id: int) -> dict:
+    return invoices.mark_paid(session, Principal.from_rpc(principal), invoice_id)
+
+
+def issue_advances(session: Session, month: str) -> list[dict]:
+    return invoices.issue_advances(session, month)
+
+
+def report(session: Session, principal: dict, municipality_code: str | None, month: str | None):
+    reports.check_access(Principal.from_rpc(principal), municipality_code)
+    return reports.build(session, municipality_code, month)
+
+
+def report_csv(session: Session, principal: dict, municipality_code: str | None, month):
+    return reports.as_csv(report(session, principal, municipality_code, month)).decode()
+
+
+def child_payments(session: Session, child_id: int) -> list[dict]:
+    return contracts.child_payments(session, child_id)
