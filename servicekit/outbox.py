@@ -99,19 +99,30 @@ def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
 
 
 class OutboxPublisher:
-    """Publishes envelopes to one service's event exchange, each confirmed by the broker."""
+    """Publishes envelopes to their producer's event exchange, each confirmed by the broker.
+
+    The exchange is the envelope's `producer`: two services sharing one database (catalog and
+    enrollment) share its outbox, and whichever relay claims a row sends it where it belongs."""
 
     def __init__(self, service: str, amqp_uri: str | None = None):
-        self.exchange = events_exchange(service)
+        self.service = service
         self.amqp_uri = amqp_uri or config.amqp_uri()
         self.connection = None
         self.producer = None
+        self.declared: set[str] = set()
 
     def _connect(self):
         self.connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
         self.connection.ensure_connection(max_retries=3)
-        self.producer = Producer(self.connection.channel(), exchange=self.exchange)
-        self.exchange(self.producer.channel).declare()
+        self.producer = Producer(self.connection.channel())
+        self.declared = set()
+
+    def _exchange(self, producer: str):
+        exchange = events_exchange(producer)
+        if producer not in self.declared:
+            exchange(self.producer.channel).declare()
+            self.declared.add(producer)
+        return exchange
 
     def publish(self, body: dict) -> None:
         if self.producer is None:
@@ -119,6 +130,7 @@ class OutboxPublisher:
         try:
             self.producer.publish(
                 body,
+                exchange=self._exchange(body.get("producer") or self.service),
                 routing_key=body["type"],
                 serializer="json",
                 delivery_mode=2,
@@ -165,8 +177,9 @@ def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> in
 class OutboxRelay(DependencyProvider):
     """Runs the relay loop inside the service's container; `Database` wakes it on commit."""
 
-    def __init__(self, poll_interval: float | None = None):
+    def __init__(self, poll_interval: float | None = None, database: str | None = None):
         self.poll_interval = poll_interval
+        self.database = database
         self._wakeup = Event()
         self._running = False
 
@@ -174,7 +187,7 @@ class OutboxRelay(DependencyProvider):
         self.service = self.container.service_name
         if self.poll_interval is None:
             self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "0.5"))
-        self.engine = make_engine(self.service, pool_size=1, max_overflow=1)
+        self.engine = make_engine(self.database or self.service, pool_size=1, max_overflow=1)
         from nameko import config as nameko_config
 
         self.publisher = OutboxPublisher(self.service, nameko_config.get("AMQP_URI"))
