@@ -1,7 +1,189 @@
-"""Certificates, nominals, municipal limits and the money ledger (not built yet: only health)."""
+"""Certificates service: certificates, periods, nominals, municipal limits and the queue,
+and the money ledger (credit, reserve, release, debit, expire).
 
+Entrypoints are thin: operations.py does the work on the worker's session (committed when
+the entrypoint returns), exceptions.domain_errors turns refusals into RPC errors. Callers
+with a `principal` are the gateway (`Principal.as_rpc()`); the money calls (reserve_funds,
+release_funds, debit_funds, get_balance, ensure_certificate) are for enrollment and payments,
+as CONTRACTS.md says.
+"""
+
+import logging
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from nameko.rpc import rpc
+from sqlalchemy.orm import sessionmaker
+
+from servicekit import config
+from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
+from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
+from services.certificates import operations, rollover
+from services.certificates.exceptions import domain_errors
+from services.certificates.schemas import BandsSchema, PeriodSchema, load
+
+log = logging.getLogger(__name__)
+
+# shorter than the gateway's deadline on us, so a slow neighbour is our 503, not a timeout
+NEIGHBOUR_TIMEOUT = float(config.env("NEIGHBOUR_RPC_TIMEOUT", "3"))
+
+
+def region_today() -> date:
+    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
+
+
+class Neighbours:
+    """Accounts (children) and the catalog (municipalities), asked over RPC with a deadline."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def _ask(self, service: str, method: str, *args) -> dict | None:
+        try:
+            return self.client.call(service, method, *args, timeout=NEIGHBOUR_TIMEOUT)
+        except NotFound:
+            return None
+        except NavigatorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. MethodNotFound from an older service
+            log.warning("%s.%s failed: %r", service, method, exc)
+            raise ServiceUnavailable(
+                f"Сервис {service} сейчас не отвечает, повторите позже",
+                code=f"{service}_unavailable",
+            ) from exc
+
+    def child(self, child_id: int) -> dict | None:
+        return self._ask("accounts", "get_child", child_id)
+
+    def municipality(self, code: str) -> dict | None:
+        return self._ask("catalog", "get_municipality", code)
 
 
 class CertificatesService(ServiceBase):
     name = "certificates"
+
+    neighbour_rpc = TimedClusterRpc()
+
+    @property
+    def neighbours(self) -> Neighbours:
+        return Neighbours(self.neighbour_rpc)
+
+    def _child(self, child_id: int, child: dict | None) -> dict:
+        child = child or self.neighbours.child(child_id)
+        if child is None:
+            raise NotFound("Ребёнок не найден", code="child_not_found")
+        return child
+
+    # --- money: enrollment and payments -------------------------------------------------
+
+    @rpc
+    def list_periods(self) -> list[dict]:
+        return operations.list_periods(self.db)
+
+    @rpc
+    def ensure_certificate(self, child_id: int, child: dict | None = None) -> dict:
+        with domain_errors():
+            certificate = operations.ensure_certificate(self.db, self._child(child_id, child))
+            return operations.certificate_view(self.db, certificate, region_today())
+
+    @rpc
+    def reserve_funds(
+        self, enrollment_id: str, child: dict, period_id: int, amount: int, financing: bool
+    ) -> dict:
+        with domain_errors():
+            certificate = operations.ensure_certificate(self.db, self._child(None, child))
+            operations.finance_for(self.db, certificate, period_id, financing)
+            self.db.commit()  # issued and financed (or queued) even if the reservation is refused
+            return operations.reserve_funds(
+                self.db, certificate, enrollment_id, period_id, amount, region_today()
+            )
+
+    @rpc
+    def release_funds(
+        self,
+        enrollment_id: str,
+        amount: int | None = None,
+        reason: str | None = None,
+        key: str | None = None,
+    ) -> dict:
+        with domain_errors():
+            return operations.release_funds(self.db, enrollment_id, amount, reason, key)
+
+    @rpc
+    def debit_funds(self, items: list[dict]) -> list[dict]:
+        with domain_errors():
+            return operations.debit_funds(self.db, items)
+
+    @rpc
+    def get_balance(self, child_id: int) -> dict:
+        return operations.get_balance(self.db, child_id, region_today())
+
+    # --- parents and operators, through the gateway --------------------------------------
+
+    @rpc
+    def list_certificates(self, principal: dict, filters: dict, limit: int, offset: int) -> dict:
+        return operations.list_certificates(
+            self.db, principal, filters, limit, offset, region_today()
+        )
+
+    @rpc
+    def show_certificate(self, principal: dict, number: str) -> dict:
+        return operations.show_certificate(self.db, principal, number, region_today())
+
+    @rpc
+    def list_transactions(self, principal: dict, number: str, limit: int, offset: int) -> dict:
+        return operations.transactions(self.db, principal, number, limit, offset)
+
+    @rpc
+    def request_certificate(self, principal: dict, child_id: int) -> dict:
+        return operations.request_certificate(
+            self.db, principal, child_id, self.neighbours, region_today()
+        )
+
+    @rpc
+    def freeze(self, principal: dict, number: str, frozen: bool = True) -> dict:
+        with domain_errors():
+            return operations.set_status(self.db, principal, number, frozen, region_today())
+
+    @rpc
+    def change_nominal(self, principal: dict, number: str, amount: int) -> dict:
+        with domain_errors():
+            return operations.change_nominal(self.db, principal, number, amount, region_today())
+
+    @rpc
+    def open_period(self, data: dict) -> dict:
+        body = load(PeriodSchema(), data)
+        with domain_errors():
+            return operations.open_period(
+                self.db, body["name"], body["start_date"], body["end_date"]
+            )
+
+    @rpc
+    def close_period(self, period_id: int) -> dict:
+        operations.get_period(self.db, period_id)
+        factory = sessionmaker(self.db.get_bind(), expire_on_commit=False,
+                               info={"producer": self.name})  # fmt: skip
+        with domain_errors():
+            return rollover.close_period(factory, period_id)
+
+    @rpc
+    def get_funding(self, principal: dict, code: str, period_id: int) -> dict:
+        return operations.get_funding(self.db, principal, code, period_id, self.neighbours)
+
+    @rpc
+    def set_nominals(self, principal: dict, code: str, period_id: int, data: dict) -> dict:
+        body = load(BandsSchema(), data)
+        with domain_errors():
+            return operations.set_nominals(
+                self.db, principal, code, period_id, body["bands"], self.neighbours
+            )
+
+    @rpc
+    def set_limit(self, principal: dict, code: str, period_id: int, limit: int) -> dict:
+        with domain_errors():
+            return operations.set_limit(self.db, principal, code, period_id, limit, self.neighbours)
+
+    @rpc
+    def list_queue(self, principal: dict, code: str, period_id: int, limit: int, offset: int):
+        return operations.queue(self.db, principal, code, period_id, limit, offset, self.neighbours)

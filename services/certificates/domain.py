@@ -1,0 +1,292 @@
+"""Certificate rules in plain Python: numbers, validity, nominals by age band, periods, and
+the ledger's arithmetic. No Nameko, no SQLAlchemy: the unit tests call these directly, and
+operations.py / ledger.py apply them to rows.
+
+Amounts are integer kopecks. A balance of one certificate for one period always satisfies
+`credited == available + reserved + spent + expired`, every part >= 0; the database holds
+the same rule as CHECK constraints (models.py), so neither layer alone can break it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from datetime import date
+
+from services.accounts.domain import age_on
+
+ACCOUNTING = "accounting"
+FINANCING = "financing"
+TYPES = (ACCOUNTING, FINANCING)
+
+ACTIVE = "active"
+FROZEN = "frozen"
+EXPIRED = "expired"
+STATUSES = (ACTIVE, FROZEN, EXPIRED)
+
+PERIOD_OPEN = "open"
+PERIOD_CLOSING = "closing"
+PERIOD_CLOSED = "closed"
+
+CERTIFICATE_MAX_AGE = 18
+NUMBER_DIGITS = 10
+NOMINAL_MAX = 100_000_00  # 100,000 ₽ in kopecks
+LIMIT_MAX = 10**15  # anything larger is a typo, not a budget
+
+# ledger entry kinds
+CREDIT = "credit"  # a period's nominal (or a raise of it)
+ADJUST = "adjust"  # a lowered nominal taken back from what is available (negative amount)
+RESERVE = "reserve"
+RELEASE = "release"
+DEBIT = "debit"
+EXPIRE = "expire"
+KINDS = (CREDIT, ADJUST, RESERVE, RELEASE, DEBIT, EXPIRE)
+
+REASONS = {
+    CREDIT: "Начисление номинала за период",
+    ADJUST: "Изменение номинала муниципалитетом",
+    RESERVE: "Резерв средств по заявке на обучение",
+    RELEASE: "Возврат резерва по заявке",
+    DEBIT: "Списание за месяц обучения",
+    EXPIRE: "Сгорание остатка в конце периода",
+}
+
+
+class InvalidField(ValueError):
+    """Input that breaks a rule: 422 with a field message."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid_input"):
+        super().__init__(message)
+        self.field, self.message, self.code = field, message, code
+
+
+class Refused(ValueError):
+    """A valid request the current state does not allow: 409 with the reason."""
+
+    def __init__(self, code: str, message: str, **extra):
+        super().__init__(message)
+        self.code, self.message, self.extra = code, message, extra
+
+
+# --- certificates -----------------------------------------------------------------------
+
+
+def new_certificate_number() -> str:
+    """10 random digits from the OS's CSPRNG: no sequence, nothing to guess from a neighbour."""
+    return f"{secrets.randbelow(10**NUMBER_DIGITS):0{NUMBER_DIGITS}d}"
+
+
+def valid_until(birth_date: date) -> date:
+    """The 18th birthday: the certificate is valid before that day."""
+    try:
+        return birth_date.replace(year=birth_date.year + CERTIFICATE_MAX_AGE)
+    except ValueError:  # born on 29 February
+        return date(birth_date.year + CERTIFICATE_MAX_AGE, 2, 28)
+
+
+def is_valid_on(until: date, status: str, today: date) -> bool:
+    return status != EXPIRED and today < until
+
+
+def check_can_use(status: str, until: date, today: date) -> None:
+    """A certificate that reserves or is debited must be active and within its validity."""
+    if status == FROZEN:
+        raise Refused("certificate_frozen", "Сертификат заморожен")
+    if status == EXPIRED or today >= until:
+        raise Refused("certificate_expired", "Срок действия сертификата истёк")
+
+
+def check_can_freeze(status: str, reserved: int) -> None:
+    if status == EXPIRED:
+        raise Refused("certificate_expired", "Срок действия сертификата истёк")
+    if reserved > 0:
+        raise Refused(
+            "active_contracts",
+            "У сертификата есть действующие договоры или заявки с резервом средств",
+        )
+
+
+def check_can_lower_nominal(reserved: int) -> None:
+    if reserved > 0:
+        raise Refused(
+            "active_contracts",
+            "Номинал нельзя уменьшить: у сертификата есть действующие договоры",
+        )
+
+
+# --- periods and nominals ---------------------------------------------------------------
+
+
+def check_period(name: str, start: date, end: date) -> None:
+    if not name or not name.strip():
+        raise InvalidField("name", "укажите название периода")
+    if end <= start:
+        raise InvalidField("end_date", "конец периода должен быть позже начала")
+    if (end - start).days > 366:
+        raise InvalidField("end_date", "период длится не больше года")
+
+
+def periods_overlap(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
+    return a_start <= b_end and b_start <= a_end
+
+
+@dataclass(frozen=True)
+class AgeBand:
+    age_from: int
+    age_to: int
+    amount: int
+
+
+def check_amount(amount: object, field: str, maximum: int = NOMINAL_MAX) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidField(field, "сумма должна быть целым числом копеек")
+    if amount < 0:
+        raise InvalidField(field, "сумма не может быть отрицательной")
+    if amount > maximum:
+        rubles = maximum // 100
+        raise InvalidField(field, f"сумма не может быть больше {rubles:,} ₽".replace(",", " "))
+    return amount
+
+
+def check_bands(bands: list[AgeBand]) -> list[AgeBand]:
+    """Age bands of one municipality's nominal: 0..17 years, no overlaps, amounts within
+    0..100,000 ₽. Sorted by age."""
+    if not bands:
+        raise InvalidField("bands", "укажите хотя бы один номинал")
+    ordered = sorted(bands, key=lambda b: b.age_from)
+    for i, band in enumerate(ordered):
+        field = f"bands.{i}"
+        check_amount(band.amount, f"{field}.amount")
+        if not (0 <= band.age_from <= band.age_to < CERTIFICATE_MAX_AGE):
+            raise InvalidField(f"{field}.age_from", "возраст от 0 до 17 лет, «от» не больше «до»")
+        if i and band.age_from <= ordered[i - 1].age_to:
+            raise InvalidField(f"{field}.age_from", "возрастные группы пересекаются")
+    return ordered
+
+
+def nominal_for(bands: list[AgeBand], birth_date: date, period_start: date) -> int | None:
+    """The nominal of a child for a period: by the child's age on the period's first day
+    (or 0 if younger than 0 then, i.e. born during the period). None: no band fits."""
+    age = max(0, age_on(birth_date, period_start)) if birth_date <= period_start else 0
+    for band in bands:
+        if band.age_from <= age <= band.age_to:
+            return band.amount
+    return None
+
+
+def check_limit(limit: object, used: int) -> int:
+    value = check_amount(limit, "limit", LIMIT_MAX)
+    if value < used:
+        raise Refused(
+            "limit_below_used",
+            "Лимит не может быть меньше уже выданных номиналов",
+            used=used,
+        )
+    return value
+
+
+# --- the ledger's arithmetic ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    credited: int = 0
+    available: int = 0
+    reserved: int = 0
+    spent: int = 0
+    expired: int = 0
+
+    def is_consistent(self) -> bool:
+        parts = (self.available, self.reserved, self.spent, self.expired)
+        return min(parts) >= 0 and self.credited == sum(parts)
+
+
+def apply(balance: Balance, kind: str, amount: int) -> Balance:
+    """One ledger entry's effect on a balance (what the SQL of ledger.py does, in Python).
+    Raises Refused when the entry would make a part negative."""
+    if kind == CREDIT:
+        return replace(
+            balance, credited=balance.credited + amount, available=balance.available + amount
+        )
+    if kind == ADJUST:  # amount is negative when a nominal is lowered
+        if balance.available + amount < 0:
+            raise Refused("insufficient_funds", "Недостаточно средств", available=balance.available)
+        return replace(
+            balance, credited=balance.credited + amount, available=balance.available + amount
+        )
+    if kind == RESERVE:
+        if amount > balance.available:
+            raise Refused("insufficient_funds", "Недостаточно средств", available=balance.available)
+        return replace(
+            balance, available=balance.available - amount, reserved=balance.reserved + amount
+        )
+    if kind == RELEASE:
+        if amount > balance.reserved:
+            raise Refused("over_release", "Нельзя вернуть больше зарезервированного")
+        return replace(
+            balance, available=balance.available + amount, reserved=balance.reserved - amount
+        )
+    if kind == DEBIT:
+        if amount > balance.reserved:
+            raise Refused("over_debit", "Нельзя списать больше зарезервированного")
+        return replace(balance, reserved=balance.reserved - amount, spent=balance.spent + amount)
+    if kind == EXPIRE:
+        if amount > balance.available:
+            raise Refused("over_expire", "Нельзя списать больше доступного")
+        return replace(
+            balance, available=balance.available - amount, expired=balance.expired + amount
+        )
+    raise ValueError(f"unknown ledger entry kind {kind!r}")
+
+
+def recount(entries: list[tuple[str, int]]) -> Balance:
+    """The balance a list of (kind, amount) entries adds up to, in order."""
+    balance = Balance()
+    for kind, amount in entries:
+        balance = apply(balance, kind, amount)
+    return balance
+
+
+def split_release(reserved_left: int, debit: int, release: int) -> tuple[int, int]:
+    """What a month's billing can take from an enrollment's reservation: the debit first,
+    then the release, never more than is left."""
+    debited = min(debit, reserved_left)
+    released = min(release, reserved_left - debited)
+    return debited, released
+
+
+def month_key(month: str) -> str:
+    """ "2026-09" as given, checked."""
+    year, sep, mon = month.partition("-") if isinstance(month, str) else ("", "", "")
+    if not (sep and len(year) == 4 and year.isdigit() and len(mon) == 2 and mon.isdigit()):
+        raise InvalidField("month", "месяц в виде ГГГГ-ММ")
+    if not 1 <= int(mon) <= 12:
+        raise InvalidField("month", "месяц в виде ГГГГ-ММ")
+    return month
+
+
+# --- who may see and manage what --------------------------------------------------------
+
+PARENT = "parent"
+PROVIDER = "provider"
+MUNICIPAL_OPERATOR = "municipal_operator"
+REGIONAL_OPERATOR = "regional_operator"
+
+
+def can_see(
+    role: str, user_id: int, own_municipality: str | None, parent_id: int, municipality: str
+) -> bool:
+    """A parent sees their children's certificates; a municipal operator its municipality's;
+    the regional operator all. A provider sees none here."""
+    if role == PARENT:
+        return user_id == parent_id
+    if role == MUNICIPAL_OPERATOR:
+        return own_municipality is not None and own_municipality == municipality
+    return role == REGIONAL_OPERATOR
+
+
+def can_manage_municipality(role: str, own_municipality: str | None, municipality: str) -> bool:
+    """Nominals, limits, the queue and freezing: the municipality's operator or the region's."""
+    if role == MUNICIPAL_OPERATOR:
+        return own_municipality is not None and own_municipality == municipality
+    return role == REGIONAL_OPERATOR

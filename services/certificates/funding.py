@@ -1,0 +1,259 @@
+"""Municipal nominals and limits, financing certificates and the municipality's queue, on a
+SQLAlchemy session.
+
+A child becomes `financing` for a period when its municipality's counter takes the child's
+nominal: `UPDATE municipal_funds SET used = used + :n WHERE ... AND used + :n <= limit_amount`
+(the CHECK `used <= limit_amount` stands behind it). Otherwise the child joins the queue,
+first come first served; `upgrade_queue` hands freed room to the queue in arrival order and
+stops at the first child whose nominal does not fit, so nobody jumps the queue.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from servicekit.outbox import emit
+from services.certificates import domain, ledger
+from services.certificates.domain import AgeBand, Refused
+from services.certificates.models import Certificate, MunicipalFund, Period, QueueEntry
+
+
+def fund(session: Session, municipality_code: str, period_id: int, lock: bool = False):
+    query = select(MunicipalFund).where(
+        MunicipalFund.municipality_code == municipality_code,
+        MunicipalFund.period_id == period_id,
+    )
+    return session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+
+
+def ensure_fund(session: Session, municipality_code: str, period_id: int) -> MunicipalFund:
+    session.execute(
+        insert(MunicipalFund)
+        .values(municipality_code=municipality_code, period_id=period_id)
+        .on_conflict_do_nothing()
+    )
+    return fund(session, municipality_code, period_id, lock=True)
+
+
+def bands_of(row: MunicipalFund | None) -> list[AgeBand]:
+    return [AgeBand(**band) for band in (row.bands if row else [])]
+
+
+def fund_view(session: Session, municipality_code: str, period_id: int) -> dict:
+    row = fund(session, municipality_code, period_id)
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(QueueEntry)
+        .where(
+            QueueEntry.municipality_code == municipality_code,
+            QueueEntry.period_id == period_id,
+            QueueEntry.status == "waiting",
+        )
+    )
+    return {
+        "municipality_code": municipality_code,
+        "period_id": period_id,
+        "bands": row.bands if row else [],
+        "limit": int(row.limit_amount) if row else 0,
+        "used": int(row.used) if row else 0,
+        "queue_length": int(waiting or 0),
+    }
+
+
+def set_bands(session: Session, municipality_code: str, period_id: int, bands: list[AgeBand]):
+    """New certificates of the period get these nominals; those credited keep theirs."""
+    ordered = domain.check_bands(bands)
+    row = ensure_fund(session, municipality_code, period_id)
+    row.bands = [vars(band) for band in ordered]
+    session.flush()
+    upgrade_queue(session, municipality_code, period_id)  # a cheaper band may fit now
+
+
+def set_limit(session: Session, municipality_code: str, period_id: int, limit: object) -> None:
+    row = ensure_fund(session, municipality_code, period_id)
+    row.limit_amount = domain.check_limit(limit, int(row.used))
+    session.flush()
+    upgrade_queue(session, municipality_code, period_id)
+
+
+# --- financing and the queue ------------------------------------------------------------
+
+
+def _grant(
+    session: Session, certificate: Certificate, period: Period, nominal: int, actor: str | None
+) -> None:
+    ledger.credit(session, certificate, period.id, nominal, f"credit:{certificate.id}:{period.id}",
+                  f"Начисление номинала за период «{period.name}»", actor)  # fmt: skip
+    session.execute(
+        QueueEntry.__table__.update()
+        .where(
+            QueueEntry.certificate_id == certificate.id,
+            QueueEntry.period_id == period.id,
+            QueueEntry.status == "waiting",
+        )
+        .values(status="upgraded", upgraded_at=datetime.now(UTC))
+    )
+    if certificate.type != domain.FINANCING:
+        certificate.type = domain.FINANCING
+        session.flush()
+        emit(
+            session,
+            "certificate_type_changed",
+            {
+                "certificate_number": certificate.number,
+                "child_id": certificate.child_id,
+                "municipality_code": certificate.municipality_code,
+                "type": domain.FINANCING,
+                "period_id": period.id,
+                "nominal": ledger.money(nominal),
+            },
+        )
+
+
+def _take_room(session: Session, municipality_code: str, period_id: int, nominal: int) -> bool:
+    return (
+        session.execute(
+            text(
+                "UPDATE municipal_funds SET used = used + :n, updated_at = now()"
+                " WHERE municipality_code = :m AND period_id = :p"
+                " AND used + :n <= limit_amount RETURNING used"
+            ),
+            {"n": nominal, "m": municipality_code, "p": period_id},
+        ).one_or_none()
+        is not None
+    )
+
+
+def return_room(session: Session, municipality_code: str, period_id: int, amount: int) -> None:
+    """A nominal (or part of it) handed back: the municipality may hand it out again."""
+    if amount > 0:
+        session.execute(
+            text(
+                "UPDATE municipal_funds SET used = used - :n, updated_at = now()"
+                " WHERE municipality_code = :m AND period_id = :p"
+            ),
+            {"n": amount, "m": municipality_code, "p": period_id},
+        )
+        upgrade_queue(session, municipality_code, period_id)
+
+
+def is_financed(session: Session, certificate: Certificate, period_id: int) -> bool:
+    return (
+        session.scalar(
+            text("SELECT 1 FROM ledger_operations WHERE key = :k"),
+            {"k": f"credit:{certificate.id}:{period_id}"},
+        )
+        is not None
+    )
+
+
+def _waiting(session: Session, municipality_code: str, period_id: int) -> bool:
+    return (
+        session.scalar(
+            select(QueueEntry.id)
+            .where(
+                QueueEntry.municipality_code == municipality_code,
+                QueueEntry.period_id == period_id,
+                QueueEntry.status == "waiting",
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def finance(
+    session: Session, certificate: Certificate, period: Period, actor: str | None = None
+) -> str:
+    """Make the certificate a financing one for the period, or queue the child.
+    Answers "financed", "queued" or "already"."""
+    if is_financed(session, certificate, period.id):
+        return "already"
+    if certificate.valid_until <= period.start_date:
+        raise Refused("certificate_expired", "Ребёнку исполнится 18 лет до начала периода")
+    if period.status != domain.PERIOD_OPEN:
+        raise Refused("period_closed", "Период закрыт")
+    # locks in one order everywhere: the fund row, then the certificate, then its balance
+    row = ensure_fund(session, certificate.municipality_code, period.id)
+    session.refresh(certificate, with_for_update=True)
+    if is_financed(session, certificate, period.id):  # financed while we waited for the lock
+        return "already"
+    nominal = domain.nominal_for(bands_of(row), certificate.birth_date, period.start_date)
+    # somebody already waiting goes first: join the queue behind them
+    if nominal and not _waiting(session, certificate.municipality_code, period.id):
+        if _take_room(session, certificate.municipality_code, period.id, nominal):
+            _grant(session, certificate, period, nominal, actor)
+            return "financed"
+    session.execute(
+        insert(QueueEntry)
+        .values(
+            certificate_id=certificate.id,
+            period_id=period.id,
+            municipality_code=certificate.municipality_code,
+        )
+        .on_conflict_do_nothing(constraint="one_queue_place_per_period")
+    )
+    upgrade_queue(session, certificate.municipality_code, period.id)
+    return "financed" if is_financed(session, certificate, period.id) else "queued"
+
+
+def upgrade_queue(session: Session, municipality_code: str, period_id: int) -> int:
+    """Hand the room there is to waiting children in arrival order; stop at the first whose
+    nominal does not fit. Serialized per municipality and period by the fund row's lock."""
+    row = fund(session, municipality_code, period_id, lock=True)
+    if row is None:
+        return 0
+    period = session.get(Period, period_id)
+    if period.status != domain.PERIOD_OPEN:
+        return 0
+    bands = bands_of(row)
+    upgraded = 0
+    waiting = session.execute(
+        select(QueueEntry.id, QueueEntry.certificate_id)
+        .where(
+            QueueEntry.municipality_code == municipality_code,
+            QueueEntry.period_id == period_id,
+            QueueEntry.status == "waiting",
+        )
+        .order_by(QueueEntry.id)
+    ).all()
+    for _entry_id, certificate_id in waiting:
+        certificate = session.get(Certificate, certificate_id, with_for_update=True)
+        nominal = domain.nominal_for(bands, certificate.birth_date, period.start_date)
+        if certificate.status == domain.EXPIRED or certificate.valid_until <= period.start_date:
+            session.execute(
+                QueueEntry.__table__.delete().where(QueueEntry.id == _entry_id)
+            )  # nobody to finance any more
+            continue
+        if not nominal or not _take_room(session, municipality_code, period_id, nominal):
+            break
+        _grant(session, certificate, period, nominal, None)
+        upgraded += 1
+    return upgraded
+
+
+def queue_position(session: Session, certificate_id: int, period_id: int) -> int | None:
+    mine = session.execute(
+        select(QueueEntry.id, QueueEntry.municipality_code).where(
+            QueueEntry.certificate_id == certificate_id,
+            QueueEntry.period_id == period_id,
+            QueueEntry.status == "waiting",
+        )
+    ).one_or_none()
+    if mine is None:
+        return None
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(QueueEntry)
+        .where(
+            QueueEntry.municipality_code == mine.municipality_code,
+            QueueEntry.period_id == period_id,
+            QueueEntry.status == "waiting",
+            QueueEntry.id < mine.id,
+        )
+    )
+    return int(ahead) + 1

@@ -1,0 +1,398 @@
+"""The money ledger on a SQLAlchemy session: credit, adjust, reserve, release, debit, expire.
+
+Every operation runs inside the caller's transaction and follows one recipe:
+
+1. claim its idempotency key: `INSERT INTO ledger_operations ... ON CONFLICT DO NOTHING`.
+   Nothing inserted means the key was used (or is being used by a transaction PostgreSQL
+   makes us wait for): the stored first answer is returned and nothing else happens.
+2. change the balance with a conditional UPDATE (`... WHERE available >= :amount RETURNING`);
+   no row back means the money is not there, and the caller's rollback undoes the claim too.
+3. write the ledger entries, the outbox event and the answer in the same transaction.
+
+Rows are locked in one order everywhere (reservation, then balance) so batches do not deadlock.
+The CHECK constraints of models.py refuse anything that would still slip through.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from servicekit.money import format_kopecks
+from servicekit.outbox import emit
+from services.certificates import domain
+from services.certificates.domain import Refused
+from services.certificates.models import (
+    Balance,
+    Certificate,
+    LedgerEntry,
+    LedgerOperation,
+    Reservation,
+)
+
+
+def claim(session: Session, key: str, kind: str) -> dict | None:
+    """None when the key is ours now; the first answer when it was used before."""
+    claimed = session.execute(
+        insert(LedgerOperation)
+        .values(key=key, kind=kind)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(LedgerOperation.key)
+    ).scalar()
+    if claimed is not None:
+        return None
+    return (
+        session.execute(
+            select(LedgerOperation.result).where(LedgerOperation.key == key)
+        ).scalar_one()
+        or {}
+    )
+
+
+def answer(session: Session, key: str, result: dict) -> dict:
+    session.execute(
+        LedgerOperation.__table__.update().where(LedgerOperation.key == key).values(result=result)
+    )
+    return result
+
+
+def entry(
+    session: Session,
+    key: str,
+    certificate_id: int,
+    period_id: int,
+    kind: str,
+    amount: int,
+    enrollment_id: str | None = None,
+    month: str | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> None:
+    session.execute(
+        insert(LedgerEntry).values(
+            operation_key=key,
+            certificate_id=certificate_id,
+            period_id=period_id,
+            kind=kind,
+            amount=amount,
+            enrollment_id=enrollment_id,
+            month=month,
+            reason=reason or domain.REASONS[kind],
+            actor=actor,
+        )
+    )
+
+
+def balance_of(session: Session, certificate_id: int, period_id: int) -> dict:
+    row = session.execute(
+        select(
+            Balance.nominal,
+            Balance.credited,
+            Balance.available,
+            Balance.reserved,
+            Balance.spent,
+            Balance.expired,
+        ).where(Balance.certificate_id == certificate_id, Balance.period_id == period_id)
+    ).one_or_none()
+    names = ("nominal", "credited", "available", "reserved", "spent", "expired")
+    return dict(zip(names, row, strict=True)) if row else dict.fromkeys(names, 0)
+
+
+# --- credit and adjust --------------------------------------------------------------------
+
+
+def credit(
+    session: Session,
+    certificate: Certificate,
+    period_id: int,
+    amount: int,
+    key: str,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> dict:
+    """Credit a nominal (or a raise of it) for a period. The municipal limit is the caller's
+    business (funding.py), checked in the same transaction."""
+    first = claim(session, key, domain.CREDIT)
+    if first is not None:
+        return first
+    session.execute(
+        insert(Balance)
+        .values(
+            certificate_id=certificate.id,
+            period_id=period_id,
+            nominal=amount,
+            credited=amount,
+            available=amount,
+        )
+        .on_conflict_do_update(
+            index_elements=["certificate_id", "period_id"],
+            set_={
+                "nominal": Balance.nominal + amount,
+                "credited": Balance.credited + amount,
+                "available": Balance.available + amount,
+            },
+        )
+    )
+    if amount > 0:
+        entry(session, key, certificate.id, period_id, domain.CREDIT, amount, reason=reason,
+              actor=actor)  # fmt: skip
+    return answer(
+        session, key, {"credited": amount, **balance_of(session, certificate.id, period_id)}
+    )
+
+
+def lower_nominal(
+    session: Session, certificate: Certificate, period_id: int, by: int, key: str, actor: str
+) -> dict:
+    """Take back `by` of a credited nominal from what is available (no active contracts)."""
+    first = claim(session, key, domain.ADJUST)
+    if first is not None:
+        return first
+    row = session.execute(
+        text(
+            "UPDATE balances SET nominal = nominal - :by, credited = credited - :by,"
+            " available = available - :by"
+            " WHERE certificate_id = :c AND period_id = :p AND reserved = 0 AND available >= :by"
+            " RETURNING available"
+        ),
+        {"by": by, "c": certificate.id, "p": period_id},
+    ).one_or_none()
+    if row is None:
+        domain.check_can_lower_nominal(balance_of(session, certificate.id, period_id)["reserved"])
+        raise Refused("insufficient_funds", "Номинал уже израсходован", available=0)
+    entry(session, key, certificate.id, period_id, domain.ADJUST, -by, actor=actor)
+    return answer(session, key, {"lowered": by, **balance_of(session, certificate.id, period_id)})
+
+
+# --- reserve, release, debit ------------------------------------------------------------
+
+
+def money(value: int) -> str:
+    return format_kopecks(int(value))
+
+
+def reserve(
+    session: Session, certificate: Certificate, period_id: int, enrollment_id: str, amount: int
+) -> dict:
+    """Set `amount` aside for one enrollment; refused with what is available when short."""
+    key = f"reserve:{enrollment_id}"
+    if amount == 0:  # records nothing, answers the balances
+        existing = session.get(Reservation, enrollment_id)
+        return _reserve_answer(
+            session, certificate, period_id, existing.reserved if existing else 0
+        )
+    first = claim(session, key, domain.RESERVE)
+    if first is not None:
+        return first
+    row = session.execute(
+        text(
+            "UPDATE balances SET available = available - :a, reserved = reserved + :a"
+            " WHERE certificate_id = :c AND period_id = :p AND available >= :a"
+            " RETURNING available"
+        ),
+        {"a": amount, "c": certificate.id, "p": period_id},
+    ).one_or_none()
+    if row is None:
+        available = balance_of(session, certificate.id, period_id)["available"]
+        raise Refused(
+            "insufficient_funds",
+            "Недостаточно средств на сертификате",
+            available=int(available),
+        )
+    session.execute(
+        insert(Reservation).values(
+            enrollment_id=enrollment_id,
+            certificate_id=certificate.id,
+            period_id=period_id,
+            amount=amount,
+            reserved=amount,
+        )
+    )
+    entry(session, key, certificate.id, period_id, domain.RESERVE, amount, enrollment_id)
+    emit(
+        session,
+        "funds_reserved",
+        {
+            "certificate_number": certificate.number,
+            "child_id": certificate.child_id,
+            "enrollment_id": enrollment_id,
+            "period_id": period_id,
+            "amount": money(amount),
+            "available": money(row.available),
+        },
+    )
+    return answer(session, key, _reserve_answer(session, certificate, period_id, amount))
+
+
+def _reserve_answer(session, certificate: Certificate, period_id: int, reserved: int) -> dict:
+    return {
+        "certificate_number": certificate.number,
+        "certificate_type": certificate.type,
+        "reserved": int(reserved),
+        "available": int(balance_of(session, certificate.id, period_id)["available"]),
+    }
+
+
+def _take_from_reservation(
+    session: Session, reservation_id: str, release: int, debit: int
+) -> dict | None:
+    """Release and debit from one enrollment's reservation and its balance: both conditional,
+    both in this transaction. None if the reservation no longer holds that much."""
+    row = session.execute(
+        text(
+            "UPDATE reservations SET reserved = reserved - :r - :d,"
+            " released = released + :r, debited = debited + :d"
+            " WHERE enrollment_id = :e AND reserved >= :r + :d"
+            " RETURNING certificate_id, period_id, reserved"
+        ),
+        {"r": release, "d": debit, "e": reservation_id},
+    ).one_or_none()
+    if row is None:
+        return None
+    updated = session.execute(
+        text(
+            "UPDATE balances SET reserved = reserved - :r - :d, available = available + :r,"
+            " spent = spent + :d"
+            " WHERE certificate_id = :c AND period_id = :p AND reserved >= :r + :d"
+            " RETURNING available"
+        ),
+        {"r": release, "d": debit, "c": row.certificate_id, "p": row.period_id},
+    ).one_or_none()
+    if updated is None:  # the balance disagrees with the reservation: never expected
+        raise RuntimeError(f"balance of certificate {row.certificate_id} lost its reservation")
+    return {
+        "certificate_id": row.certificate_id,
+        "period_id": row.period_id,
+        "reserved_left": int(row.reserved),
+        "available": int(updated.available),
+    }
+
+
+def _locked_reservation(session: Session, enrollment_id: str) -> Reservation | None:
+    return session.execute(
+        select(Reservation).where(Reservation.enrollment_id == enrollment_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def release(
+    session: Session,
+    enrollment_id: str,
+    amount: int | None,
+    reason: str | None,
+    key: str | None,
+) -> dict:
+    """Give back to the balance what is reserved for an enrollment (all of it when `amount`
+    is None), never more than is still reserved."""
+    key = key or f"release:{enrollment_id}"
+    first = claim(session, key, domain.RELEASE)
+    if first is not None:
+        return first
+    reservation = _locked_reservation(session, enrollment_id)
+    if reservation is None:
+        return answer(session, key, {"released": 0, "reserved_left": 0})
+    wanted = reservation.reserved if amount is None else min(amount, reservation.reserved)
+    if wanted == 0:
+        return answer(session, key, {"released": 0, "reserved_left": int(reservation.reserved)})
+    taken = _take_from_reservation(session, enrollment_id, wanted, 0)
+    certificate = session.get(Certificate, reservation.certificate_id)
+    entry(session, key, certificate.id, reservation.period_id, domain.RELEASE, wanted,
+          enrollment_id, reason=reason)  # fmt: skip
+    emit(
+        session,
+        "funds_released",
+        {
+            "certificate_number": certificate.number,
+            "child_id": certificate.child_id,
+            "enrollment_id": enrollment_id,
+            "period_id": reservation.period_id,
+            "amount": money(wanted),
+            "reserved_left": money(taken["reserved_left"]),
+            "reason": reason or domain.REASONS[domain.RELEASE],
+        },
+    )
+    return answer(session, key, {"released": wanted, "reserved_left": taken["reserved_left"]})
+
+
+def debit_month(
+    session: Session, enrollment_id: str, month: str, debit: int, release_: int
+) -> dict:
+    """One month of billing for one enrollment: debit, then release the month's unused rest.
+    Keyed `debit:<enrollment_id>:<month>`; a repeat answers the first result."""
+    key = f"debit:{enrollment_id}:{month}"
+    first = claim(session, key, domain.DEBIT)
+    if first is not None:
+        return {**first, "status": "repeated"}
+    reservation = _locked_reservation(session, enrollment_id)
+    if reservation is None:
+        result = {"enrollment_id": enrollment_id, "month": month, "debited": 0, "released": 0,
+                  "status": "no_reservation"}  # fmt: skip
+        return answer(session, key, result)
+    certificate = session.get(Certificate, reservation.certificate_id)
+    if certificate.status == domain.FROZEN:
+        # not recorded: billing retries the month once the certificate is unfrozen
+        session.execute(LedgerOperation.__table__.delete().where(LedgerOperation.key == key))
+        return {"enrollment_id": enrollment_id, "month": month, "debited": 0, "released": 0,
+                "status": "frozen"}  # fmt: skip
+    debited, released = domain.split_release(reservation.reserved, debit, release_)
+    if debited or released:
+        _take_from_reservation(session, enrollment_id, released, debited)
+    for kind, amount in ((domain.DEBIT, debited), (domain.RELEASE, released)):
+        if amount:
+            entry(session, key, certificate.id, reservation.period_id, kind, amount,
+                  enrollment_id, month)  # fmt: skip
+    if debited or released:
+        emit(
+            session,
+            "funds_debited",
+            {
+                "certificate_number": certificate.number,
+                "child_id": certificate.child_id,
+                "enrollment_id": enrollment_id,
+                "period_id": reservation.period_id,
+                "month": month,
+                "debited": money(debited),
+                "released": money(released),
+            },
+        )
+    short = debited < debit
+    result = {"enrollment_id": enrollment_id, "month": month, "debited": debited,
+              "released": released, "status": "short" if short else "debited"}  # fmt: skip
+    return answer(session, key, result)
+
+
+# --- expire ------------------------------------------------------------------------------
+
+
+def expire(
+    session: Session, certificate: Certificate, period_id: int, key: str, reason: str
+) -> dict:
+    """What is available on a balance expires (period end, or the certificate's end)."""
+    first = claim(session, key, domain.EXPIRE)
+    if first is not None:
+        return first
+    row = session.execute(
+        text(
+            "UPDATE balances AS b SET expired = b.expired + old.available, available = 0"
+            " FROM (SELECT certificate_id, period_id, available FROM balances"
+            "       WHERE certificate_id = :c AND period_id = :p FOR UPDATE) AS old"
+            " WHERE b.certificate_id = old.certificate_id AND b.period_id = old.period_id"
+            " RETURNING old.available"
+        ),
+        {"c": certificate.id, "p": period_id},
+    ).one_or_none()
+    amount = int(row.available) if row else 0
+    if amount:
+        entry(session, key, certificate.id, period_id, domain.EXPIRE, amount, reason=reason)
+        emit(
+            session,
+            "certificate_expired",
+            {
+                "certificate_number": certificate.number,
+                "child_id": certificate.child_id,
+                "period_id": period_id,
+                "expired": money(amount),
+                "reason": reason,
+            },
+        )
+    return answer(session, key, {"expired": amount})

@@ -1,0 +1,537 @@
+"""What the certificates service does, on a SQLAlchemy session: issue certificates, open and
+close periods, set nominals and limits, freeze, and the money operations the other services
+call (reserve, release, debit), with the checks around them.
+
+The rules come from domain.py, the money arithmetic from ledger.py, financing and the queue
+from funding.py. Nothing here commits: the worker's (or the CLI's) transaction does.
+Refusals are domain exceptions, turned into RPC errors by exceptions.domain_errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from servicekit.errors import Forbidden, InvalidInput, NotFound
+from servicekit.outbox import emit
+from services.certificates import domain, funding, ledger
+from services.certificates.domain import AgeBand, Refused
+from services.certificates.models import (
+    Balance,
+    Certificate,
+    LedgerEntry,
+    Period,
+    QueueEntry,
+    Reservation,
+)
+
+log = logging.getLogger(__name__)
+
+NUMBER_ATTEMPTS = 5
+
+
+class Children(Protocol):
+    """Accounts' `get_child` facts: {id, parent_id, birth_date, municipality_code, ...}."""
+
+    def child(self, child_id: int) -> dict: ...
+
+
+class Directory(Protocol):
+    """The catalog's municipalities: None when unknown."""
+
+    def municipality(self, code: str) -> dict | None: ...
+
+
+def not_found() -> NotFound:
+    return NotFound("Сертификат не найден", code="certificate_not_found")
+
+
+# --- periods ------------------------------------------------------------------------------
+
+
+def period_view(period: Period) -> dict:
+    return {
+        "id": period.id,
+        "name": period.name,
+        "start_date": period.start_date.isoformat(),
+        "end_date": period.end_date.isoformat(),
+        "status": period.status,
+    }
+
+
+def list_periods(session: Session) -> list[dict]:
+    return [period_view(p) for p in session.scalars(select(Period).order_by(Period.start_date))]
+
+
+def get_period(session: Session, period_id: int) -> Period:
+    period = session.get(Period, period_id) if isinstance(period_id, int) else None
+    if period is None:
+        raise NotFound("Период не найден", code="period_not_found")
+    return period
+
+
+def current_period(session: Session, today: date) -> Period | None:
+    return session.scalar(
+        select(Period)
+        .where(Period.start_date <= today, Period.end_date >= today)
+        .order_by(Period.start_date)
+        .limit(1)
+    )
+
+
+def open_period(session: Session, name: str, start: date, end: date) -> dict:
+    domain.check_period(name, start, end)
+    overlapping = session.scalar(
+        select(Period.id).where(Period.start_date <= end, Period.end_date >= start).limit(1)
+    )
+    if overlapping is not None:
+        raise Refused("period_overlaps", "Период пересекается с уже открытым")
+    period = Period(name=name.strip(), start_date=start, end_date=end, status="open")
+    session.add(period)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # opened concurrently
+        raise Refused("period_overlaps", "Период пересекается с уже открытым") from exc
+    return period_view(period)
+
+
+# --- municipal funding -------------------------------------------------------------------
+
+
+def _check_municipality(viewer: dict, code: str, directory: Directory) -> None:
+    if not domain.can_manage_municipality(viewer["role"], viewer.get("municipality_code"), code):
+        raise Forbidden(
+            "Муниципальный оператор управляет только своим муниципалитетом",
+            code="foreign_municipality",
+        )
+    if directory.municipality(code) is None:
+        message = "такого муниципалитета нет"
+        raise InvalidInput(
+            message, code="unknown_municipality", fields={"municipality_code": [message]}
+        )
+
+
+def get_funding(
+    session: Session, viewer: dict, code: str, period_id: int, directory: Directory
+) -> dict:
+    _check_municipality(viewer, code, directory)
+    get_period(session, period_id)
+    return funding.fund_view(session, code, period_id)
+
+
+def set_nominals(
+    session: Session,
+    viewer: dict,
+    code: str,
+    period_id: int,
+    bands: list[dict],
+    directory: Directory,
+) -> dict:
+    _check_municipality(viewer, code, directory)
+    get_period(session, period_id)
+    funding.set_bands(session, code, period_id, [AgeBand(**band) for band in bands])
+    return funding.fund_view(session, code, period_id)
+
+
+def set_limit(
+    session: Session, viewer: dict, code: str, period_id: int, limit: int, directory: Directory
+) -> dict:
+    _check_municipality(viewer, code, directory)
+    get_period(session, period_id)
+    funding.set_limit(session, code, period_id, limit)
+    return funding.fund_view(session, code, period_id)
+
+
+def queue(
+    session: Session,
+    viewer: dict,
+    code: str,
+    period_id: int,
+    limit: int,
+    offset: int,
+    directory: Directory,
+) -> dict:
+    _check_municipality(viewer, code, directory)
+    get_period(session, period_id)
+    where = (
+        QueueEntry.municipality_code == code,
+        QueueEntry.period_id == period_id,
+        QueueEntry.status == "waiting",
+    )
+    total = session.scalar(select(func.count()).select_from(QueueEntry).where(*where))
+    rows = session.execute(
+        select(QueueEntry, Certificate)
+        .join(Certificate, Certificate.id == QueueEntry.certificate_id)
+        .where(*where)
+        .order_by(QueueEntry.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = [
+        {
+            "position": offset + i + 1,
+            "certificate_number": cert.number,
+            "child_id": cert.child_id,
+            "queued_at": entry.queued_at.isoformat(),
+        }
+        for i, (entry, cert) in enumerate(rows)
+    ]
+    return {"items": items, "total": int(total), "limit": limit, "offset": offset}
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+
+def _facts(child: dict) -> dict:
+    try:
+        birth = child["birth_date"]
+        return {
+            "child_id": int(child["id"]),
+            "parent_id": int(child["parent_id"]),
+            "municipality_code": str(child["municipality_code"]),
+            "birth_date": birth if isinstance(birth, date) else date.fromisoformat(birth),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput("Неполные сведения о ребёнке", code="invalid_child") from exc
+
+
+def ensure_certificate(session: Session, child: dict) -> Certificate:
+    """The child's certificate, issued (accounting, active) the first time. Idempotent:
+    one per child, whoever asks and however often."""
+    facts = _facts(child)
+    existing = session.scalar(select(Certificate).where(Certificate.child_id == facts["child_id"]))
+    if existing is not None:
+        if existing.parent_id != facts["parent_id"]:  # accounts is the truth about parents
+            existing.parent_id = facts["parent_id"]
+        return existing
+    for _attempt in range(NUMBER_ATTEMPTS):
+        number = domain.new_certificate_number()
+        inserted = session.execute(
+            insert(Certificate)
+            .values(
+                number=number,
+                type=domain.ACCOUNTING,
+                status=domain.ACTIVE,
+                valid_until=domain.valid_until(facts["birth_date"]),
+                **facts,
+            )
+            .on_conflict_do_nothing()
+            .returning(Certificate.id)
+        ).scalar()
+        if inserted is not None:
+            certificate = session.get(Certificate, inserted)
+            emit(
+                session,
+                "certificate_issued",
+                {
+                    "certificate_number": certificate.number,
+                    "child_id": certificate.child_id,
+                    "parent_id": certificate.parent_id,
+                    "municipality_code": certificate.municipality_code,
+                    "type": certificate.type,
+                    "valid_until": certificate.valid_until.isoformat(),
+                },
+            )
+            return certificate
+        # the child got one concurrently, or (one in 10^10 per certificate) the number is taken
+        existing = session.scalar(
+            select(Certificate).where(Certificate.child_id == facts["child_id"])
+        )
+        if existing is not None:
+            return existing
+    raise RuntimeError("no free certificate number after several attempts")
+
+
+def certificate_by_number(session: Session, number: str, lock: bool = False) -> Certificate:
+    if not (isinstance(number, str) and len(number) == domain.NUMBER_DIGITS and number.isdigit()):
+        raise not_found()
+    query = select(Certificate).where(Certificate.number == number)
+    certificate = session.scalar(query.with_for_update() if lock else query)
+    if certificate is None:
+        raise not_found()
+    return certificate
+
+
+def visible_certificate(session: Session, viewer: dict, number: str, lock=False) -> Certificate:
+    """The certificate if the viewer may see it; 404 otherwise (its existence stays hidden)."""
+    certificate = certificate_by_number(session, number, lock)
+    if not domain.can_see(
+        viewer["role"],
+        int(viewer["user_id"]),
+        viewer.get("municipality_code"),
+        certificate.parent_id,
+        certificate.municipality_code,
+    ):
+        raise not_found()
+    return certificate
+
+
+def certificate_view(session: Session, certificate: Certificate, today: date) -> dict:
+    period = current_period(session, today)
+    balance = ledger.balance_of(session, certificate.id, period.id) if period else None
+    return {
+        "number": certificate.number,
+        "child_id": certificate.child_id,
+        "type": certificate.type,
+        "status": certificate.status,
+        "municipality_code": certificate.municipality_code,
+        "valid_until": certificate.valid_until.isoformat(),
+        "valid": domain.is_valid_on(certificate.valid_until, certificate.status, today),
+        "issued_at": certificate.issued_at.isoformat(),
+        "period": period_view(period) if period else None,
+        "balance": {k: int(v) for k, v in balance.items()} if balance else None,
+        "queue_position": (
+            funding.queue_position(session, certificate.id, period.id) if period else None
+        ),
+    }
+
+
+def show_certificate(session: Session, viewer: dict, number: str, today: date) -> dict:
+    return certificate_view(session, visible_certificate(session, viewer, number), today)
+
+
+def list_certificates(
+    session: Session, viewer: dict, filters: dict, limit: int, offset: int, today: date
+) -> dict:
+    role = viewer["role"]
+    query = select(Certificate)
+    if role == domain.PARENT:
+        query = query.where(Certificate.parent_id == int(viewer["user_id"]))
+    elif role == domain.MUNICIPAL_OPERATOR:
+        query = query.where(Certificate.municipality_code == viewer.get("municipality_code"))
+    elif role != domain.REGIONAL_OPERATOR:
+        raise Forbidden("Ваша роль не видит сертификаты", code="role_forbidden")
+    if filters.get("municipality_code"):
+        query = query.where(Certificate.municipality_code == filters["municipality_code"])
+    if filters.get("type"):
+        query = query.where(Certificate.type == filters["type"])
+    if filters.get("status"):
+        query = query.where(Certificate.status == filters["status"])
+    if filters.get("queued") is not None:
+        waiting = select(QueueEntry.certificate_id).where(QueueEntry.status == "waiting")
+        period = current_period(session, today)
+        if period is not None:
+            waiting = waiting.where(QueueEntry.period_id == period.id)
+        membership = Certificate.id.in_(waiting)
+        query = query.where(membership if filters["queued"] else ~membership)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(Certificate.id).limit(limit).offset(offset)).all()
+    return {
+        "items": [certificate_view(session, c, today) for c in rows],
+        "total": int(total),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def transactions(session: Session, viewer: dict, number: str, limit: int, offset: int) -> dict:
+    certificate = visible_certificate(session, viewer, number)
+    where = LedgerEntry.certificate_id == certificate.id
+    total = session.scalar(select(func.count()).select_from(LedgerEntry).where(where))
+    rows = session.scalars(
+        select(LedgerEntry).where(where).order_by(LedgerEntry.id.desc()).limit(limit).offset(offset)
+    ).all()
+    items = [
+        {
+            "id": row.id,
+            "kind": row.kind,
+            "amount": int(row.amount),
+            "period_id": row.period_id,
+            "enrollment_id": row.enrollment_id,
+            "month": row.month,
+            "reason": row.reason,
+            "created_at": row.created_at.isoformat(),
+        }
+        for row in rows
+    ]
+    return {"items": items, "total": int(total), "limit": limit, "offset": offset}
+
+
+def request_certificate(
+    session: Session, viewer: dict, child_id: int, children: Children, today: date
+) -> dict:
+    """A parent asks for their child's certificate: the same one every time."""
+    if viewer["role"] != domain.PARENT:
+        raise Forbidden("Сертификат запрашивает родитель", code="role_forbidden")
+    try:
+        child = children.child(child_id)
+    except NotFound:
+        child = None
+    if child is None or int(child["parent_id"]) != int(viewer["user_id"]):
+        raise NotFound("Ребёнок не найден", code="child_not_found")
+    return certificate_view(session, ensure_certificate(session, child), today)
+
+
+def set_status(session: Session, viewer: dict, number: str, frozen: bool, today: date) -> dict:
+    certificate = visible_certificate(session, viewer, number, lock=True)
+    if not domain.can_manage_municipality(
+        viewer["role"], viewer.get("municipality_code"), certificate.municipality_code
+    ):
+        raise Forbidden("Замораживает муниципальный оператор", code="role_forbidden")
+    if frozen:
+        reserved = session.scalar(
+            select(func.coalesce(func.sum(Reservation.reserved), 0)).where(
+                Reservation.certificate_id == certificate.id
+            )
+        )
+        domain.check_can_freeze(certificate.status, int(reserved))
+        certificate.status = domain.FROZEN
+    elif certificate.status == domain.FROZEN:
+        certificate.status = domain.ACTIVE
+    session.flush()
+    return certificate_view(session, certificate, today)
+
+
+def change_nominal(session: Session, viewer: dict, number: str, amount: int, today: date) -> dict:
+    """Set this certificate's nominal for the current period: a raise takes room from the
+    municipal limit; a lower one is refused while money is reserved (active contracts)."""
+    certificate = visible_certificate(session, viewer, number)
+    if not domain.can_manage_municipality(
+        viewer["role"], viewer.get("municipality_code"), certificate.municipality_code
+    ):
+        raise Forbidden("Номинал меняет муниципальный оператор", code="role_forbidden")
+    domain.check_amount(amount, "amount")
+    period = current_period(session, today)
+    if period is None or not funding.is_financed(session, certificate, period.id):
+        raise Refused("not_financing", "У сертификата нет номинала в текущем периоде")
+    funding.ensure_fund(session, certificate.municipality_code, period.id)  # lock order
+    current = int(ledger.balance_of(session, certificate.id, period.id)["nominal"])
+    actor = f"user:{viewer['user_id']}"
+    # an operator's change: the gateway's Idempotency-Key makes a repeated request harmless
+    key = f"nominal:{certificate.id}:{period.id}:{uuid.uuid4()}"
+    if amount < current:
+        ledger.lower_nominal(session, certificate, period.id, current - amount, key, actor)
+        funding.return_room(session, certificate.municipality_code, period.id, current - amount)
+    elif amount > current:
+        if not funding._take_room(
+            session, certificate.municipality_code, period.id, amount - current
+        ):
+            raise Refused("limit_exhausted", "Лимит муниципалитета исчерпан")
+        ledger.credit(session, certificate, period.id, amount - current, key,
+                      "Увеличение номинала муниципалитетом", actor)  # fmt: skip
+    return certificate_view(session, certificate, today)
+
+
+# --- money, as enrollment and payments call it --------------------------------------------
+
+
+def reserve_funds(
+    session: Session,
+    certificate: Certificate,
+    enrollment_id: str,
+    period_id: int,
+    amount: int,
+    today: date,
+) -> dict:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise InvalidInput("amount: целое неотрицательное число копеек", code="invalid_amount",
+                           fields={"amount": ["целое неотрицательное число копеек"]})  # fmt: skip
+    if not isinstance(enrollment_id, str) or not 0 < len(enrollment_id) <= 64:
+        raise InvalidInput("Неверный номер заявки", code="invalid_enrollment",
+                           fields={"enrollment_id": ["строка до 64 символов"]})  # fmt: skip
+    get_period(session, period_id)
+    if amount:
+        domain.check_can_use(certificate.status, certificate.valid_until, today)
+    return ledger.reserve(session, certificate, period_id, enrollment_id, amount)
+
+
+def finance_for(
+    session: Session, certificate: Certificate, period_id: int, financing: bool
+) -> None:
+    """The financing step of reserve_funds, committed on its own: a child queued for lack of
+    room stays queued even when the reservation that follows is refused."""
+    if not financing or certificate.status != domain.ACTIVE:
+        return
+    period = get_period(session, period_id)
+    try:
+        funding.finance(session, certificate, period)
+    except Refused as refusal:  # too old or a closed period: the reservation answers for it
+        log.info("certificate %s not financed: %s", certificate.number, refusal.code)
+
+
+def release_funds(
+    session: Session, enrollment_id: str, amount: int | None, reason: str | None, key: str | None
+) -> dict:
+    if amount is not None and (
+        isinstance(amount, bool) or not isinstance(amount, int) or amount < 0
+    ):
+        raise InvalidInput("amount: целое неотрицательное число копеек", code="invalid_amount",
+                           fields={"amount": ["целое неотрицательное число копеек"]})  # fmt: skip
+    return ledger.release(session, str(enrollment_id), amount, reason, key)
+
+
+def debit_funds(session: Session, items: list[dict]) -> list[dict]:
+    checked = []
+    for i, item in enumerate(items):
+        try:
+            enrollment_id = str(item["enrollment_id"])
+            month = domain.month_key(item["month"])
+            debit, release = item["debit"], item["release"]
+        except (KeyError, TypeError, domain.InvalidField) as exc:
+            raise InvalidInput("Неверная строка списания", code="invalid_item",
+                               fields={f"items.{i}": [str(exc)]}) from exc  # fmt: skip
+        for value in (debit, release):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                message = "суммы: целые копейки >= 0"
+                raise InvalidInput(
+                    "Неверная строка списания",
+                    code="invalid_item",
+                    fields={f"items.{i}": [message]},
+                )
+        checked.append((enrollment_id, month, debit, release))
+    # one lock order for every batch (reservations by id): concurrent batches never deadlock
+    results = {}
+    for enrollment_id, month, debit, release in sorted(checked):
+        results[(enrollment_id, month)] = ledger.debit_month(
+            session, enrollment_id, month, debit, release
+        )
+    return [results[(e, m)] for e, m, _d, _r in checked]
+
+
+def get_balance(session: Session, child_id: int, today: date) -> dict:
+    certificate = session.scalar(select(Certificate).where(Certificate.child_id == child_id))
+    if certificate is None:
+        raise not_found()
+    period = current_period(session, today)
+    balance = ledger.balance_of(session, certificate.id, period.id) if period else {}
+    return {
+        "certificate_number": certificate.number,
+        "type": certificate.type,
+        "status": certificate.status,
+        "period_id": period.id if period else None,
+        **{
+            k: int(balance.get(k, 0))
+            for k in ("credited", "available", "reserved", "spent", "expired")
+        },
+    }
+
+
+# --- certificates that end ---------------------------------------------------------------
+
+
+def expire_certificate(session: Session, certificate: Certificate, reason: str) -> None:
+    """The child turned 18: the certificate expires, what is available expires and goes
+    back to the municipality's room, which the queue may take."""
+    for period_id, available in session.execute(
+        select(Balance.period_id, Balance.available).where(Balance.certificate_id == certificate.id)
+    ).all():
+        period = session.get(Period, period_id)
+        ledger.expire(session, certificate, period_id, f"expire:{certificate.id}:{period_id}",
+                      reason)  # fmt: skip
+        if period.status == domain.PERIOD_OPEN:
+            funding.return_room(session, certificate.municipality_code, period_id, int(available))
+    certificate.status = domain.EXPIRED
+    session.execute(
+        QueueEntry.__table__.delete().where(
+            QueueEntry.certificate_id == certificate.id, QueueEntry.status == "waiting"
+        )
+    )
+    session.flush()

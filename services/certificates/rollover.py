@@ -1,0 +1,116 @@
+"""Closing a period: what is left on every balance expires, the next period's nominals are
+credited to the financing certificates (or their children queued), events are emitted.
+
+Each step is idempotent (ledger keys `expire:<certificate>:<period>` and
+`credit:<certificate>:<period>`, one queue place per period) and committed in batches, so
+the job can be re-run, and resumed after a crash, safely:
+
+    python -m services.certificates.rollover PERIOD_ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.certificates import domain, funding, ledger
+from services.certificates.domain import Refused
+from services.certificates.models import Balance, Certificate, Period
+
+BATCH = 200
+
+
+def next_period(session: Session, period: Period) -> Period | None:
+    return session.scalar(
+        select(Period)
+        .where(Period.start_date > period.end_date)
+        .order_by(Period.start_date)
+        .limit(1)
+    )
+
+
+def close_period(session_factory: Callable[[], Session], period_id: int) -> dict:
+    """Runs in its own transactions (one per batch); answers what it did."""
+    with session_factory() as session, session.begin():
+        period = session.get(Period, period_id, with_for_update=True)
+        if period is None:
+            raise Refused("period_not_found", "Период не найден")
+        if period.status == domain.PERIOD_OPEN:
+            period.status = domain.PERIOD_CLOSING  # no new financing in it from now on
+        name = period.name
+    expired = credited = queued = 0
+    last_id = 0
+    while True:  # leftovers expire
+        with session_factory() as session, session.begin():
+            session.info.setdefault("producer", "certificates")
+            rows = session.execute(
+                select(Certificate, Balance.available)
+                .join(Balance, Balance.certificate_id == Certificate.id)
+                .where(Balance.period_id == period_id, Certificate.id > last_id)
+                .order_by(Certificate.id)
+                .limit(BATCH)
+            ).all()
+            for certificate, _available in rows:
+                done = ledger.expire(
+                    session, certificate, period_id, f"expire:{certificate.id}:{period_id}",
+                    f"Остаток не перенесён: период «{name}» закрыт",
+                )  # fmt: skip
+                expired += int(done.get("expired", 0))
+            if not rows:
+                break
+            last_id = rows[-1][0].id
+    last_id = 0
+    while True:  # the next period's nominals
+        with session_factory() as session, session.begin():
+            session.info.setdefault("producer", "certificates")
+            period = session.get(Period, period_id)
+            following = next_period(session, period)
+            if following is None or following.status != domain.PERIOD_OPEN:
+                break
+            ids = session.scalars(
+                select(Certificate.id)
+                .where(
+                    Certificate.type == domain.FINANCING,
+                    Certificate.status != domain.EXPIRED,
+                    Certificate.id > last_id,
+                )
+                .order_by(Certificate.id)
+                .limit(BATCH)
+            ).all()
+            for certificate_id in ids:
+                certificate = session.get(Certificate, certificate_id)
+                try:
+                    outcome = funding.finance(session, certificate, following)
+                except Refused:
+                    continue  # the child turns 18 before the next period
+                credited += outcome == "financed"
+                queued += outcome == "queued"
+            if not ids:
+                break
+            last_id = ids[-1]
+    with session_factory() as session, session.begin():
+        session.get(Period, period_id).status = domain.PERIOD_CLOSED
+    return {"period_id": period_id, "expired": expired, "credited": credited, "queued": queued}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.orm import sessionmaker
+
+    from servicekit.db import make_engine
+
+    parser = argparse.ArgumentParser(prog="python -m services.certificates.rollover")
+    parser.add_argument("period_id", type=int)
+    args = parser.parse_args(argv)
+    engine = make_engine("certificates", pool_size=1)
+    factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
+    print(close_period(factory, args.period_id))
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
