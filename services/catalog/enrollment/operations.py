@@ -280,6 +280,14 @@ def visible(session: Session, principal: dict | None, enrollment_id: str) -> Enr
     return enrollment
 
 
+def confirmable(principal: dict | None, enrollment: Enrollment) -> bool:
+    """The provider may enroll this application now (its child's data gets verified first)."""
+    return (
+        domain.may(principal, "confirm", parties(enrollment))
+        and enrollment.status == domain.AWAITING_PROVIDER
+    )
+
+
 def decide(
     session: Session,
     principal: dict | None,

@@ -92,9 +92,15 @@ class EnrollmentService(ServiceBase):
         """confirm / reject (the group's provider), cancel (the parent), terminate (either)."""
         if action == "confirm":
             enrollment = operations.visible(self.db, principal, enrollment_id)
-            if operations.domain.may(principal, action, operations.parties(enrollment)):
+            if operations.confirmable(principal, enrollment):
                 # the provider saw the documents: the child's data is verified (idempotent)
-                self.peers.call("accounts", "verify_child", principal, enrollment.child_id)
+                self.peers.call(
+                    "accounts",
+                    "mark_child_verified",
+                    enrollment.child_id,
+                    principal["user_id"],
+                    enrollment.organization_id,
+                )
         enrollment = operations.decide(
             self.db, principal, enrollment_id, action, reason, operations.utcnow()
         )
