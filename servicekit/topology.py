@@ -78,4 +78,5 @@ def declare(bindings: list[HandlerBinding], amqp_uri: str | None = None) -> None
 if __name__ == "__main__":
     handlers = all_handlers()
     declare(handlers)
-    print(f"declared {len(handlers)} handler queues and {len(config.RUNNING_SERVICES)} event exchanges")
+    exchanges = len(config.RUNNING_SERVICES)
+    print(f"declared {len(handlers)} handler queues and {exchanges} event exchanges")
