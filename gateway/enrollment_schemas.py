@@ -11,6 +11,11 @@ from services.catalog.enrollment.domain import STATUSES
 ID = fields.Integer(required=True, validate=validate.Range(1, 2_147_483_647))
 
 
+def iso_date(**kwargs) -> fields.String:
+    """A date the service already sends as an ISO string (answers only)."""
+    return fields.String(metadata={"format": "date"}, **kwargs)
+
+
 class MonthPartSchema(Schema):
     month = fields.String(required=True, metadata={"example": "2026-09"})
     certificate = Money(required=True)
@@ -20,8 +25,8 @@ class MonthPartSchema(Schema):
 class TermsSchema(Schema):
     """The contract's money: the parts of `schedule` add up exactly to the totals."""
 
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
+    start_date = iso_date(required=True)
+    end_date = iso_date(required=True)
     total = Money(required=True)
     normative_cost = Money(required=True)
     certificate_share = Money(required=True)
@@ -80,15 +85,15 @@ class EnrollmentSchema(Schema):
     waitlist_position = fields.Integer(
         allow_none=True, required=True, metadata={"description": "1 = next for a freed seat"}
     )
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
+    start_date = iso_date(required=True)
+    end_date = iso_date(required=True)
     certificate_number = fields.String(allow_none=True, required=True)
     terms = fields.Nested(TermsSchema, required=True)
     reason = fields.String(allow_none=True, required=True)
     decide_by = fields.String(
         allow_none=True, required=True, metadata={"description": "the provider decides by then"}
     )
-    effective_end_date = fields.Date(allow_none=True, required=True)
+    effective_end_date = iso_date(allow_none=True, required=True)
     created_at = fields.String(required=True)
     history = fields.List(fields.Nested(HistorySchema))
 

@@ -50,6 +50,9 @@ class TimedClusterRpc(ClusterRpc):
         self.publisher.declare = []
 
     def get_dependency(self, worker_ctx):
+        # A call published before the reply queue exists (a request racing the start of the
+        # process) makes nameko's reply listener find "lost replies" and kill the container.
+        self.reply_listener.consumer.wait_until_consumer_ready()
         return TimedClient(
             super().get_dependency(worker_ctx), self.reply_listener, config.rpc_timeout()
         )
