@@ -7,8 +7,8 @@ export PYTHONPATH := $(CURDIR)
 SCALE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog parked replay-parked regional-operator wrk seed-if-empty
+.PHONY: install databases migrate seed topology run test test-unit lint format bench asyncapi \
+        bench-catalog bench-opening-day parked replay-parked regional-operator wrk seed-if-empty
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,10 @@ test: install
 test-unit: install
 	$(BIN)/nameko test tests/unit -q $(PYTEST_ARGS)
 
+# The event catalog for integrators, generated from the services' marshmallow event schemas.
+asyncapi: install
+	$(PY) -m servicekit.asyncapi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -75,6 +79,16 @@ wrk:
 bench: install wrk
 	$(PY) -m bench.gateway_rpc
 	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS)
+
+# Opening day: 15,000 applications to 10,000 seats from 200 clients, invariants checked
+# (docs/enrollment.md). It drops and recreates the databases named in the environment:
+# export your own CATALOG_DATABASE_NAME=... etc. first (CONTRACTS.md, last section).
+APPLICATIONS ?= 15000
+SEATS ?= 10000
+CLIENTS ?= 200
+bench-opening-day: install wrk
+	$(PY) -m bench.opening_day --applications $(APPLICATIONS) --seats $(SEATS) \
+		--clients $(CLIENTS) $(if $(SCALE),--scale $(SCALE))
 
 # Catalog search under load through the gateway; see docs/catalog.md.
 bench-catalog: install wrk

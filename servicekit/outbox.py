@@ -99,10 +99,7 @@ def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
 
 
 class OutboxPublisher:
-    """Publishes envelopes to their producer's event exchange, each confirmed by the broker.
-
-    The exchange is the envelope's `producer`: two services sharing one database (catalog and
-    enrollment) share its outbox, and whichever relay claims a row sends it where it belongs."""
+    """Publishes envelopes to their producer's event exchange, each confirmed by the broker."""
 
     def __init__(self, service: str, amqp_uri: str | None = None):
         self.service = service
@@ -156,7 +153,12 @@ def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> in
     with engine.begin() as conn:
         rows = conn.execute(
             select(outbox.c.id, outbox.c.body)
-            .where(outbox.c.published_at.is_(None))
+            .where(
+                outbox.c.published_at.is_(None),
+                # services sharing a database (catalog, enrollment) share its outbox: each
+                # relay publishes its own service's events, so ops can scale them apart
+                outbox.c.body["producer"].astext == publisher.service,
+            )
             .order_by(outbox.c.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)

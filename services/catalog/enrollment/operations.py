@@ -21,6 +21,7 @@ from servicekit.outbox import emit
 from services.catalog.enrollment import domain, seating
 from services.catalog.enrollment.domain import ApplicationRefused, Parties, TransitionRefused
 from services.catalog.enrollment.models import Enrollment, EnrollmentHistory, arrival_seq
+from services.catalog.enrollment.schemas import DATA_SCHEMAS
 from services.catalog.models import Group, Organization, Program
 from services.payments import cost
 
@@ -562,7 +563,8 @@ def _announce(session: Session, enrollment: Enrollment, target: str) -> None:
         )
         event_type = "enrollment_promoted" if previous else "enrollment_requested"
     if event_type:
-        emit(session, event_type, event_data(session, enrollment, event_type))
+        data = DATA_SCHEMAS[event_type].dump(event_data(session, enrollment, event_type))
+        emit(session, event_type, data)
 
 
 def view(session: Session, enrollment: Enrollment, with_history: bool = True) -> dict:
