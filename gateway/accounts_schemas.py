@@ -7,7 +7,8 @@ the accounts service and come back as field messages too.
 
 from marshmallow import Schema, fields, validate
 
-STAFF_ROLES = ("provider", "municipal_operator", "regional_operator")
+from contracts.roles import PARENT, STAFF_ROLES
+
 INT32 = validate.Range(1, 2147483647)
 
 
@@ -71,7 +72,7 @@ class UserSchema(Schema):
     email = fields.String(required=True)
     full_name = fields.String(required=True)
     phone = fields.String(allow_none=True)
-    role = fields.String(required=True, metadata={"enum": ["parent", *STAFF_ROLES]})
+    role = fields.String(required=True, metadata={"enum": [PARENT, *STAFF_ROLES]})
     roles = fields.List(fields.String(), required=True)
     organization_id = fields.Integer(allow_none=True)
     municipality_code = fields.String(allow_none=True)

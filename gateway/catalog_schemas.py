@@ -18,9 +18,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from gateway.http import PageQuery
-from servicekit.money import format_kopecks, parse_money
-from services.catalog.domain import (
+from contracts.catalog import (
     AGE_MAX,
     AGE_MIN,
     DIRECTIONS,
@@ -30,7 +28,10 @@ from services.catalog.domain import (
     PAYMENT_TYPES,
     PROGRAM_STATUSES,
     REGISTRIES,
+    SEARCH_SORTS,
 )
+from gateway.http import PageQuery
+from servicekit.money import format_kopecks, parse_money
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -276,7 +277,7 @@ class GroupPatchSchema(_GroupInput.from_dict(_group_fields(required=False))):
 
 # --- search ------------------------------------------------------------------------------
 
-SORTS = ("relevance", "price", "distance", "start_date")
+SORTS = SEARCH_SORTS
 
 
 class SearchQuery(PageQuery):

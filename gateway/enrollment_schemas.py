@@ -4,9 +4,9 @@ Money is kopecks in RPC and a decimal string ("1900.00") here, through catalog's
 
 from marshmallow import Schema, fields, post_load, validate
 
+from contracts.enrollment import STATUSES
 from gateway.catalog_schemas import Money, text
 from gateway.http import PageQuery
-from services.catalog.enrollment.domain import STATUSES
 
 ID = fields.Integer(required=True, validate=validate.Range(1, 2_147_483_647))
 

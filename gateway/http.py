@@ -20,6 +20,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
+from contracts.principal import Principal
+from contracts.roles import ROLES
 from gateway.cache import request_key, shared_answers
 from gateway.idempotency import check_key, request_fingerprint
 from servicekit import config, tokens
@@ -36,28 +38,7 @@ log = logging.getLogger(__name__)
 
 API = "/api/v1"
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
-ANY_ROLE = ("parent", "provider", "municipal_operator", "regional_operator")
-
-
-@dataclass
-class Principal:
-    user_id: int
-    role: str
-    organization_id: int | None = None
-    municipality_code: str | None = None
-
-    @property
-    def key(self) -> str:
-        return f"user:{self.user_id}"
-
-    def as_rpc(self) -> dict:
-        """What services receive to decide ownership themselves."""
-        return {
-            "user_id": self.user_id,
-            "role": self.role,
-            "organization_id": self.organization_id,
-            "municipality_code": self.municipality_code,
-        }
+ANY_ROLE = ROLES
 
 
 @dataclass

@@ -1,5 +1,9 @@
 """A SQLAlchemy 2 session per Nameko worker: committed when the entrypoint method returns,
-rolled back when it raises, and always before the RPC reply or the message ack is sent."""
+rolled back when it raises, and always before the RPC reply or the message ack is sent.
+
+It knows nothing of the outbox: `servicekit.outbox` marks a session that recorded events
+(`EVENTS_RECORDED`) and its relay asks to be woken after such a commit (`wake_after_commit`).
+Imports go one way, outbox -> db."""
 
 import logging
 from functools import wraps
@@ -12,6 +16,9 @@ from servicekit import config
 from servicekit.faults import crash_point
 
 log = logging.getLogger(__name__)
+
+# session.info key set by whoever records events in the transaction (servicekit.outbox.emit)
+EVENTS_RECORDED = "emitted"
 
 
 def make_engine(service: str, **kwargs):
@@ -42,7 +49,7 @@ class Database(DependencyProvider):
         self.engine_options = engine_options
         self.engine = None
         self.sessions: dict = {}
-        self.relay = None
+        self.commit_listeners: list = []
 
     def setup(self):
         # green I/O for psycopg2 under eventlet; harmless to call twice
@@ -53,11 +60,10 @@ class Database(DependencyProvider):
             self.database or self.container.service_name, **self.engine_options
         )
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        from servicekit.outbox import OutboxRelay
 
-        self.relay = next(
-            (d for d in self.container.dependencies if isinstance(d, OutboxRelay)), None
-        )
+    def wake_after_commit(self, listener) -> None:
+        """Call `listener()` after every commit of a transaction that recorded events."""
+        self.commit_listeners.append(listener)
 
     def stop(self):
         if self.engine is not None:
@@ -83,12 +89,12 @@ class Database(DependencyProvider):
         @wraps(method)
         def committing(*args, **kwargs):
             result = method(*args, **kwargs)
-            emitted = session.info.pop("emitted", False)
+            recorded = session.info.pop(EVENTS_RECORDED, False)
             session.commit()
-            if emitted:
+            if recorded:
                 crash_point("after_commit")  # committed with events, none published yet
-                if self.relay is not None:
-                    self.relay.wake()
+                for listener in self.commit_listeners:
+                    listener()
             return result
 
         # an instance attribute shadows the class method for this worker only

@@ -4,9 +4,13 @@ Each carries a stable machine `code`, a human message and, for invalid input, fi
 They are registered with nameko so that an RPC caller gets the same type back, not RemoteError.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from nameko.exceptions import deserialize_to_instance
+
+from contracts.refusals import Conflicting, InvalidField, InvalidFields, Refusal
 
 
 class NavigatorError(Exception):
@@ -89,3 +93,24 @@ def invalid_from_marshmallow(err, message: str = "Invalid input") -> InvalidInpu
     """A marshmallow ValidationError as InvalidInput with its field messages."""
     messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
     return InvalidInput(message, fields=messages)
+
+
+def rpc_error(refusal: Refusal) -> NavigatorError:
+    """The one mapping of a domain's refusal (contracts.refusals) to the error that crosses
+    RPC: bad input is InvalidInput with field messages, a refusing state is Conflict."""
+    if isinstance(refusal, InvalidFields | InvalidField):
+        return InvalidInput(
+            refusal.title or refusal.message, code=refusal.code, fields=refusal.fields
+        )
+    if isinstance(refusal, Conflicting):
+        return Conflict(refusal.message, code=refusal.code)
+    return InvalidInput(refusal.message, code=refusal.code, fields=refusal.fields)
+
+
+@contextmanager
+def refusals_as_rpc_errors() -> Iterator[None]:
+    """Run domain rules; a refusal leaves as its RPC error (see rpc_error)."""
+    try:
+        yield
+    except Refusal as refusal:
+        raise rpc_error(refusal) from refusal

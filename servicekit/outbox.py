@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from servicekit import config
-from servicekit.db import make_engine
+from servicekit.db import EVENTS_RECORDED, Database, make_engine
 from servicekit.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
             event_id=uuid.UUID(body["event_id"]), type=event_type, version=version, body=body
         )
     )
-    session.info["emitted"] = True
+    session.info[EVENTS_RECORDED] = True
     return body
 
 
@@ -177,7 +177,8 @@ def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> in
 
 
 class OutboxRelay(DependencyProvider):
-    """Runs the relay loop inside the service's container; `Database` wakes it on commit."""
+    """Runs the relay loop inside the service's container; the service's `Database` wakes it
+    after a commit that recorded events."""
 
     def __init__(self, poll_interval: float | None = None, database: str | None = None):
         self.poll_interval = poll_interval
@@ -190,6 +191,9 @@ class OutboxRelay(DependencyProvider):
         if self.poll_interval is None:
             self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "0.5"))
         self.engine = make_engine(self.database or self.service, pool_size=1, max_overflow=1)
+        for dependency in self.container.dependencies:
+            if isinstance(dependency, Database):
+                dependency.wake_after_commit(self.wake)
         from nameko import config as nameko_config
 
         self.publisher = OutboxPublisher(self.service, nameko_config.get("AMQP_URI"))

@@ -8,6 +8,7 @@ from datetime import date
 
 from werkzeug.wrappers import Response
 
+from contracts.roles import OPERATORS, PARENT, PROVIDER
 from gateway.accounts_schemas import (
     ChildChangeSchema,
     ChildCreateSchema,
@@ -22,7 +23,6 @@ from gateway.accounts_schemas import (
 from gateway.http import ANY_ROLE, API, PageQuery, client_address, page_of, route
 
 CHILD = "<int(min=1,max=2147483647):child_id>"
-OPERATORS = ("municipal_operator", "regional_operator")
 
 
 def _plain(body: dict) -> dict:
@@ -124,7 +124,7 @@ class AccountsRoutes:
         f"{API}/children",
         summary="A parent adds a child",
         tags=["children"],
-        roles=("parent",),
+        roles=(PARENT,),
         body=ChildCreateSchema,
         response=ChildSchema,
         status=201,
@@ -139,7 +139,7 @@ class AccountsRoutes:
         f"{API}/children",
         summary="Children the caller may see",
         tags=["children"],
-        roles=("parent", *OPERATORS),
+        roles=(PARENT, *OPERATORS),
         query=PageQuery,
         response=page_of(ChildSchema),
         description="A parent's own children; a municipal operator's municipality's "
@@ -172,7 +172,7 @@ class AccountsRoutes:
         f"{API}/children/{CHILD}",
         summary="The parent changes their child's data",
         tags=["children"],
-        roles=("parent",),
+        roles=(PARENT,),
         body=ChildChangeSchema,
         response=ChildSchema,
         errors=(404, 409, 422, 503),
@@ -188,7 +188,7 @@ class AccountsRoutes:
         f"{API}/children/{CHILD}/verify",
         summary="A provider confirms the child's data against the documents",
         tags=["children"],
-        roles=("provider",),
+        roles=(PROVIDER,),
         response=ChildSchema,
         errors=(404,),
     )

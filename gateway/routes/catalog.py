@@ -3,6 +3,8 @@
 Public reads pass the caller (or an anonymous viewer) so the catalog service decides what
 the caller may see; writes pass the principal and the service checks ownership."""
 
+from contracts.principal import ANONYMOUS
+from contracts.roles import PROVIDER, REGIONAL_OPERATOR
 from gateway.catalog_schemas import (
     DirectionListSchema,
     GroupCreateSchema,
@@ -26,13 +28,13 @@ ID = "<int(min=1,max=2147483647):{}>"
 ORG = f"{API}/organizations/{ID.format('organization_id')}"
 PROGRAM = f"{API}/programs/{ID.format('program_id')}"
 GROUP = f"{API}/groups/{ID.format('group_id')}"
-PROVIDER = ("provider",)
-REGIONAL = ("regional_operator",)
+PROVIDERS = (PROVIDER,)
+REGIONAL = (REGIONAL_OPERATOR,)
 
 
 def viewer(call) -> dict:
     """Who is looking; an anonymous visitor is a viewer without a role (not an internal call)."""
-    return call.principal.as_rpc() if call.principal else {"role": None}
+    return (call.principal or ANONYMOUS).as_rpc()
 
 
 class CatalogRoutes:
@@ -93,7 +95,7 @@ class CatalogRoutes:
         f"{API}/organizations",
         summary="Register an organization (it waits for the regional operator's approval)",
         tags=["organizations"],
-        roles=("provider", "regional_operator"),
+        roles=(PROVIDER, REGIONAL_OPERATOR),
         body=OrganizationCreateSchema,
         response=OrganizationSchema,
         status=201,
@@ -116,7 +118,7 @@ class CatalogRoutes:
         ORG,
         summary="Change an organization's details (its staff or the regional operator)",
         tags=["organizations"],
-        roles=("provider", "regional_operator"),
+        roles=(PROVIDER, REGIONAL_OPERATOR),
         body=OrganizationPatchSchema,
         response=OrganizationSchema,
     )
@@ -187,7 +189,7 @@ class CatalogRoutes:
         f"{API}/programs",
         summary="Create a program of your organization (a draft)",
         tags=["programs"],
-        roles=PROVIDER,
+        roles=PROVIDERS,
         body=ProgramCreateSchema,
         response=ProgramSchema,
         status=201,
@@ -205,7 +207,7 @@ class CatalogRoutes:
         summary="Change a program (a draft fully; a published one: title, description, "
         "format, adapted)",
         tags=["programs"],
-        roles=PROVIDER,
+        roles=PROVIDERS,
         body=ProgramPatchSchema,
         response=ProgramSchema,
     )
@@ -219,7 +221,7 @@ class CatalogRoutes:
         f"{PROGRAM}/submit",
         summary="Send a draft to the regional operator's review",
         tags=["programs"],
-        roles=PROVIDER,
+        roles=PROVIDERS,
         response=ProgramSchema,
     )
     def submit_program(self, call, program_id):
@@ -260,7 +262,7 @@ class CatalogRoutes:
         f"{PROGRAM}/archive",
         summary="Archive a published program (its groups close)",
         tags=["programs"],
-        roles=PROVIDER,
+        roles=PROVIDERS,
         response=ProgramSchema,
     )
     def archive_program(self, call, program_id):
@@ -286,7 +288,7 @@ class CatalogRoutes:
         f"{API}/groups",
         summary="Create a group of your program",
         tags=["groups"],
-        roles=PROVIDER,
+        roles=PROVIDERS,
         body=GroupCreateSchema,
         response=GroupSchema,
         status=201,
@@ -303,7 +305,7 @@ class CatalogRoutes:
         GROUP,
         summary="Change a group (capacity never below its held and enrolled children)",
         tags=["groups"],
-        roles=PROVIDER,
+        roles=PROVIDERS,
         body=GroupPatchSchema,
         response=GroupSchema,
     )

@@ -21,37 +21,43 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from contracts.ages import age_on
+from contracts.principal import Principal
+from contracts.refusals import FieldCollector, InvalidField, InvalidFields, Refusal
+from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR, ROLES
+from contracts.roles import STAFF_ROLES as _STAFF_ROLES
+from contracts.scope import EVERYTHING, NOTHING, Scope
+
+__all__ = [  # the shared words this module's callers and tests have always imported from it
+    "MUNICIPAL_OPERATOR",
+    "PARENT",
+    "PROVIDER",
+    "REGIONAL_OPERATOR",
+    "ROLES",
+    "InvalidField",
+    "InvalidFields",
+    "Principal",
+    "age_on",
+]
+
 # --- errors -----------------------------------------------------------------------------
 
 
-class InvalidField(ValueError):
-    """One input field breaks a rule; the gateway turns it into a 422 field message."""
-
-    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.code = code
-
-
-class WeakPassword(ValueError):
-    """The password does not satisfy the password policy."""
+class WeakPassword(Refusal, ValueError):
+    """The password does not satisfy the password policy (``code`` says which rule)."""
 
     def __init__(self, message: str, code: str = "weak_password") -> None:
         super().__init__(message)
-        self.message = message
         self.code = code
+
+    @property
+    def fields(self) -> dict[str, list[str]]:
+        return {"password": [self.message]}
 
 
 # --- roles ------------------------------------------------------------------------------
 
-PARENT = "parent"
-PROVIDER = "provider"
-MUNICIPAL_OPERATOR = "municipal_operator"
-REGIONAL_OPERATOR = "regional_operator"
-
-ROLES = (PARENT, PROVIDER, MUNICIPAL_OPERATOR, REGIONAL_OPERATOR)
-STAFF_ROLES = frozenset({PROVIDER, MUNICIPAL_OPERATOR, REGIONAL_OPERATOR})
+STAFF_ROLES = frozenset(_STAFF_ROLES)
 
 
 def can_create_staff(
@@ -216,22 +222,6 @@ def normalize_birth_certificate(series: str, number: str) -> BirthCertificate:
 CHILD_MAX_AGE_YEARS = 18
 NAME_MAX_LENGTH = 100
 SEXES = frozenset({"male", "female"})
-
-
-def _birthday_in(year: int, birth_date: date) -> date:
-    # Born on 29 February: in a common year the birthday is 28 February (Civil Code, 192).
-    if birth_date.month == 2 and birth_date.day == 29:
-        try:
-            return date(year, 2, 29)
-        except ValueError:
-            return date(year, 2, 28)
-    return birth_date.replace(year=year)
-
-
-def age_on(birth_date: date, on: date) -> int:
-    """Completed years of age on the day ``on``."""
-    years = on.year - birth_date.year
-    return years if on >= _birthday_in(on.year, birth_date) else years - 1
 
 
 def _as_date(value: date) -> date:
@@ -504,38 +494,6 @@ def new_opaque_token() -> str:
 CONSENT_TEXT_VERSION = "2026-09-01"
 
 
-# --- several fields at once -------------------------------------------------------------
-
-
-class InvalidFields(ValueError):
-    """Several input fields break rules at once: ``{field: [message, ...]}``."""
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
-
-
-class _Collector:
-    """Runs field checks and keeps every failure, so one answer lists all of them."""
-
-    def __init__(self) -> None:
-        self.errors: dict[str, list[str]] = {}
-
-    def check(self, check, *args, **kwargs):
-        try:
-            return check(*args, **kwargs)
-        except InvalidField as problem:
-            self.errors.setdefault(problem.field, []).append(problem.message)
-            return None
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, []).append(message)
-
-    def raise_if_any(self) -> None:
-        if self.errors:
-            raise InvalidFields(self.errors)
-
-
 # --- people: parents and staff ----------------------------------------------------------
 
 FULL_NAME_MAX_LENGTH = 200
@@ -575,7 +533,7 @@ def check_staff_attachment(
 ) -> None:
     """A provider belongs to one organization, a municipal operator to one municipality, a
     regional operator to neither; anything else is refused field by field."""
-    errors = _Collector()
+    errors = FieldCollector()
     if role not in STAFF_ROLES:
         errors.add("role", "роль сотрудника: provider, municipal_operator или regional_operator")
     if role == PROVIDER and organization_id is None:
@@ -614,7 +572,7 @@ def normalize_child(data: dict, today: date) -> dict:
     ``data`` has every field of CHILD_FIELDS (``middle_name`` may be None). Whether the
     municipality exists is a question for the catalog, asked by the caller.
     """
-    errors = _Collector()
+    errors = FieldCollector()
     record: dict = {
         "last_name": errors.check(normalize_person_name, data.get("last_name"), "last_name"),
         "first_name": errors.check(normalize_person_name, data.get("first_name"), "first_name"),
@@ -659,17 +617,24 @@ MASKED = "masked"
 Access = Literal["full", "masked"]
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """Who asks: the user id, role and, for staff, the municipality they work in (for a
-    provider, the municipality of their organization)."""
-
-    user_id: int
-    role: str
-    municipality_code: str | None = None
+# Who asks is contracts.principal.Principal; accounts fills a provider's municipality_code
+# with their organization's. `Viewer` is the name this module used for it before.
+Viewer = Principal
 
 
-def child_access(viewer: Viewer, parent_id: int, child_municipality: str) -> Access | None:
+def child_scope(viewer: Principal) -> Scope:
+    """The children a viewer may see at all: a parent their own, the regional operator
+    every child, a municipal operator and a provider the children of their municipality."""
+    if viewer.role == PARENT:
+        return Scope.children_of(viewer.user_id)
+    if viewer.role == REGIONAL_OPERATOR:
+        return EVERYTHING
+    if viewer.role in (MUNICIPAL_OPERATOR, PROVIDER):
+        return Scope.municipality(viewer.municipality_code)
+    return NOTHING
+
+
+def child_access(viewer: Principal, parent_id: int, child_municipality: str) -> Access | None:
     """How much of a child's record a viewer sees; None means the child does not exist for
     them (a 404, so that its existence does not leak).
 
@@ -677,22 +642,23 @@ def child_access(viewer: Viewer, parent_id: int, child_municipality: str) -> Acc
     full; a municipal operator and a provider see the children of their municipality with
     SNILS and document numbers masked.
     """
-    if viewer.role == PARENT:
-        return FULL if viewer.user_id == parent_id else None
-    if viewer.role == REGIONAL_OPERATOR:
-        return FULL
-    if viewer.role in (MUNICIPAL_OPERATOR, PROVIDER):
-        if viewer.municipality_code is not None and viewer.municipality_code == child_municipality:
-            return MASKED
-    return None
+    if not child_scope(viewer).covers(parent_id=parent_id, municipality_code=child_municipality):
+        return None
+    return access_within_scope(viewer)
 
 
-def may_change_child(viewer: Viewer, parent_id: int) -> bool:
+def access_within_scope(viewer: Principal) -> Access:
+    """How much of a child inside their scope a viewer sees: a parent and the regional
+    operator everything, staff of a municipality the record with documents masked."""
+    return FULL if viewer.role in (PARENT, REGIONAL_OPERATOR) else MASKED
+
+
+def may_change_child(viewer: Principal, parent_id: int) -> bool:
     """Only the child's own parent changes the child's data."""
     return viewer.role == PARENT and viewer.user_id == parent_id
 
 
-def may_verify_child(viewer: Viewer, parent_id: int, child_municipality: str) -> bool:
+def may_verify_child(viewer: Principal, parent_id: int, child_municipality: str) -> bool:
     """A provider who may see the child marks its data checked against the documents."""
     return (
         viewer.role == PROVIDER and child_access(viewer, parent_id, child_municipality) is not None

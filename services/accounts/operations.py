@@ -2,7 +2,9 @@
 staff, add, change, show and verify children.
 
 The rules come from domain.py; this layer loads and stores rows and turns the domain's
-refusals into the errors that cross RPC. It imports no Nameko, so the CLI, the demo seed and
+refusals into the errors that cross RPC (servicekit.errors.rpc_error). Who may see which
+child is the domain's `child_scope`, turned into SQL in one place (`_children_visible_to`)
+for lists and single children alike. It imports no Nameko, so the CLI, the demo seed and
 the tests call the same functions the service's entrypoints do. Nothing here commits: the
 caller's transaction does (the worker's, or the CLI's).
 """
@@ -21,26 +23,23 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contracts.principal import Principal
+from contracts.refusals import InvalidField, InvalidFields
+from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER
+from contracts.scope import EVERYTHING, Scope
 from servicekit import config, tokens
-from servicekit.errors import (
+from servicekit.outbox import emit
+from servicekit.visibility import where_visible
+from services.accounts import domain
+from services.accounts.domain import LoginThrottle, WeakPassword
+from services.accounts.exceptions import (
     Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     TooManyRequests,
     Unauthorized,
-)
-from servicekit.outbox import emit
-from services.accounts import domain
-from services.accounts.domain import (
-    MUNICIPAL_OPERATOR,
-    PARENT,
-    PROVIDER,
-    InvalidField,
-    InvalidFields,
-    LoginThrottle,
-    Viewer,
-    WeakPassword,
+    rpc_error,
 )
 from services.accounts.models import Child, Consent, LoginFailure, RefreshToken, User
 
@@ -70,22 +69,6 @@ def address_throttle() -> LoginThrottle:
     return LoginThrottle(
         lock_after=int(config.env("LOGIN_ADDRESS_LOCK_AFTER", "30")),
         delay_after=int(config.env("LOGIN_ADDRESS_DELAY_AFTER", "10")),
-    )
-
-
-# --- errors at the boundary -------------------------------------------------------------
-
-
-def invalid(problem: InvalidField | InvalidFields | WeakPassword, field: str = "password"):
-    """A domain refusal as InvalidInput with field messages."""
-    if isinstance(problem, InvalidFields):
-        return InvalidInput("Проверьте введённые данные", fields=problem.errors)
-    if isinstance(problem, WeakPassword):
-        return InvalidInput(
-            problem.message, code="weak_password", fields={field: [problem.message]}
-        )
-    return InvalidInput(
-        problem.message, code=problem.code, fields={problem.field: [problem.message]}
     )
 
 
@@ -161,7 +144,7 @@ def _person_fields(data: dict, passwords: Passwords) -> dict:
     except WeakPassword as problem:
         errors.setdefault("password", []).append(problem.message)
     if errors:
-        raise InvalidInput("Проверьте введённые данные", fields=errors)
+        raise rpc_error(InvalidFields(errors))
     values["password_hash"] = passwords.hash(data["password"])
     return values
 
@@ -205,7 +188,7 @@ def register_parent(session: Session, passwords: Passwords, data: dict, now: dat
 def create_staff(
     session: Session,
     passwords: Passwords,
-    creator: Viewer | None,
+    creator: Principal | None,
     data: dict,
     directory: Directory | None,
 ) -> dict:
@@ -217,7 +200,7 @@ def create_staff(
     try:
         domain.check_staff_attachment(role, organization_id, municipality_code)
     except InvalidFields as problem:
-        raise invalid(problem) from None
+        raise rpc_error(problem) from None
     if role == PROVIDER:
         organization = directory.organization(organization_id) if directory else None
         if organization is None:
@@ -262,10 +245,10 @@ def me(session: Session, user_id: int) -> dict:
     return user_view(user)
 
 
-def viewer_of(session: Session, principal: dict) -> Viewer:
-    """Who asks. A municipal operator's municipality is in their token; a provider's is
-    their organization's, read from their account (a token whose account says otherwise
-    sees nothing)."""
+def viewer_of(session: Session, principal: dict) -> Principal:
+    """Who asks, as accounts sees them. A municipal operator's municipality is in their
+    token; a provider's is their organization's, read from their account (a token whose
+    account says otherwise sees nothing)."""
     user_id, role = int(principal["user_id"]), principal["role"]
     municipality = None
     if role == MUNICIPAL_OPERATOR:
@@ -279,7 +262,7 @@ def viewer_of(session: Session, principal: dict) -> Viewer:
             and user.organization_id == principal.get("organization_id")
         ):
             municipality = user.municipality_code
-    return Viewer(user_id, role, municipality)
+    return Principal(user_id, role, municipality, organization_id=principal.get("organization_id"))
 
 
 # --- login, refresh, logout -------------------------------------------------------------
@@ -313,7 +296,7 @@ def check_throttle(session: Session, email: str, address: str | None, now: datet
         )
 
 
-def record_failure(conn, email: str, address: str | None, now: datetime) -> None:
+def count_failed_login(conn, email: str, address: str | None, now: datetime) -> None:
     """Count a failed login; `conn` is its own transaction, kept although the login fails."""
     for key, throttle in _throttle_keys(email, address):
         conn.execute(
@@ -360,17 +343,18 @@ def login(
     password: str,
     address: str | None,
     now: datetime,
-    record: Callable[[str, str | None, datetime], None],
+    count_failure: Callable[[str, str | None, datetime], None],
 ) -> dict:
     """Tokens for a right e-mail and password; one message for every wrong pair, so that
-    it does not tell whether the e-mail is registered. `record` counts a failure durably."""
+    it does not tell whether the e-mail is registered. `count_failure` counts a failed
+    login durably (in a transaction of its own: this one rolls back)."""
     email = email.strip().lower() if isinstance(email, str) else ""
     password = password if isinstance(password, str) else ""
     check_throttle(session, email, address, now)
     user = session.scalar(select(User).where(User.email == email)) if email else None
     matches = passwords.verify(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active:
-        record(email, address, now)
+        count_failure(email, address, now)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
@@ -457,17 +441,18 @@ def child_view(child: Child) -> dict:
     }
 
 
-def _record(data: dict, today: date, directory: Directory) -> dict:
+def _checked_child_data(data: dict, today: date, directory: Directory) -> dict:
+    """A child's data normalized by the domain, with a municipality the catalog knows."""
     try:
-        record = domain.normalize_child(data, today)
+        values = domain.normalize_child(data, today)
     except InvalidFields as problem:
-        raise invalid(problem) from None
-    if directory.municipality(record["municipality_code"]) is None:
+        raise rpc_error(problem) from None
+    if directory.municipality(values["municipality_code"]) is None:
         message = "такого муниципалитета нет"
         raise InvalidInput(
             message, code="unknown_municipality", fields={"municipality_code": [message]}
         )
-    return record
+    return values
 
 
 def _snils_taken() -> Conflict:
@@ -484,15 +469,15 @@ def _flush_child(session: Session) -> None:
 
 
 def add_child(
-    session: Session, viewer: Viewer, data: dict, today: date, directory: Directory
+    session: Session, viewer: Principal, data: dict, today: date, directory: Directory
 ) -> dict:
     """A parent adds their child; event `child_registered`."""
     if viewer.role != PARENT:
         raise Forbidden("Детей добавляют родители", code="role_forbidden")
-    record = _record(data, today, directory)
-    if session.scalar(select(Child.id).where(Child.snils == record["snils"])) is not None:
+    values = _checked_child_data(data, today, directory)
+    if session.scalar(select(Child.id).where(Child.snils == values["snils"])) is not None:
         raise _snils_taken()
-    child = Child(parent_id=viewer.user_id, **record)
+    child = Child(parent_id=viewer.user_id, **values)
     session.add(child)
     _flush_child(session)
     session.refresh(child)
@@ -509,39 +494,38 @@ def add_child(
     return domain.present_child(child_view(child), domain.FULL)
 
 
-def _visible_child(
-    session: Session, viewer: Viewer, child_id: int, lock: bool = False
-) -> tuple[Child, str]:
-    query = select(Child).where(Child.id == child_id)
-    child = session.scalar(query.with_for_update() if lock else query)
-    access = (
-        domain.child_access(viewer, child.parent_id, child.municipality_code)
-        if child is not None
-        else None
+def _children_visible_to(scope: Scope):
+    """The one place a child scope becomes SQL: lists and single children use it alike."""
+    return select(Child).where(
+        where_visible(scope, parent_id=Child.parent_id, municipality_code=Child.municipality_code)
     )
-    if child is None or access is None:
+
+
+def _find_child(session: Session, scope: Scope, child_id: int, lock: bool = False) -> Child:
+    query = _children_visible_to(scope).where(Child.id == child_id)
+    child = session.scalar(query.with_for_update() if lock else query)
+    if child is None:  # absent or not theirs: the same 404, so existence does not leak
         raise NotFound("Ребёнок не найден", code="child_not_found")
-    return child, access
+    return child
 
 
-def get_child(session: Session, viewer: Viewer, child_id: int) -> dict:
+def _visible_child(
+    session: Session, viewer: Principal, child_id: int, lock: bool = False
+) -> tuple[Child, str]:
+    child = _find_child(session, domain.child_scope(viewer), child_id, lock)
+    return child, domain.access_within_scope(viewer)
+
+
+def show_child(session: Session, viewer: Principal, child_id: int) -> dict:
+    """A child as the viewer may see them (documents masked for staff)."""
     child, access = _visible_child(session, viewer, child_id)
     return domain.present_child(child_view(child), access)
 
 
-def list_children(session: Session, viewer: Viewer, limit: int, offset: int) -> dict:
+def list_children(session: Session, viewer: Principal, limit: int, offset: int) -> dict:
     """The children a viewer may see: a parent's own, a municipality's, or all."""
-    query = select(Child)
-    if viewer.role == PARENT:
-        query = query.where(Child.parent_id == viewer.user_id)
-        access = domain.FULL
-    elif viewer.role == domain.REGIONAL_OPERATOR:
-        access = domain.FULL
-    elif viewer.role in (MUNICIPAL_OPERATOR, PROVIDER) and viewer.municipality_code:
-        query = query.where(Child.municipality_code == viewer.municipality_code)
-        access = domain.MASKED
-    else:
-        return {"items": [], "total": 0, "limit": limit, "offset": offset}
+    query = _children_visible_to(domain.child_scope(viewer))
+    access = domain.access_within_scope(viewer)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     rows = session.scalars(query.order_by(Child.id).limit(limit).offset(offset)).all()
     items = [domain.present_child(child_view(c), access) for c in rows]
@@ -550,7 +534,7 @@ def list_children(session: Session, viewer: Viewer, limit: int, offset: int) -> 
 
 def change_child(
     session: Session,
-    viewer: Viewer,
+    viewer: Principal,
     child_id: int,
     changes: dict,
     today: date,
@@ -563,7 +547,7 @@ def change_child(
         raise Forbidden("Данные ребёнка меняет только его родитель", code="not_the_parent")
     before = {name: getattr(child, name) for name in domain.CHILD_FIELDS}
     merged = {**before, **{k: v for k, v in changes.items() if k in domain.CHILD_FIELDS}}
-    after = _record(merged, today, directory)
+    after = _checked_child_data(merged, today, directory)
     if after["snils"] != child.snils:
         other = session.scalar(
             select(Child.id).where(Child.snils == after["snils"], Child.id != child.id)
@@ -580,7 +564,7 @@ def change_child(
 
 
 def verify_child(
-    session: Session, viewer: Viewer, organization_id: int | None, child_id: int, now: datetime
+    session: Session, viewer: Principal, organization_id: int | None, child_id: int, now: datetime
 ) -> dict:
     """A provider who saw the documents marks the child's data verified; event
     `child_verified`. Verifying an already verified child changes nothing."""
@@ -625,8 +609,6 @@ def _mark_verified(
 
 
 def child_facts(session: Session, child_id: int) -> dict:
-    """What other services need about a child (no SNILS, no documents)."""
-    child = session.get(Child, child_id)
-    if child is None:
-        raise NotFound("Ребёнок не найден", code="child_not_found")
-    return child_view(child)
+    """What other services need about a child (the schema leaves out SNILS and documents).
+    Another service asks, not a person: it sees every child."""
+    return child_view(_find_child(session, EVERYTHING, child_id))

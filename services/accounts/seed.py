@@ -14,6 +14,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from contracts import roles
+from contracts.principal import Principal
 from servicekit.db import make_engine
 from services.accounts import domain, operations
 from services.accounts.models import Child, User
@@ -27,7 +29,7 @@ class DemoDirectory:
     """The catalog's demo region, read without the catalog service."""
 
     def __init__(self):
-        from services.catalog.demo_region import generate, municipalities
+        from deploy.demo_region import generate, municipalities
 
         self.municipalities = {m["code"]: m for m in municipalities()}
         self.organizations = {o["id"]: o for o in generate().organizations}
@@ -132,7 +134,7 @@ def seed(session: Session, passwords: operations.Passwords, directory: DemoDirec
             added.append(person["email"])
     if not exists(PARENT["email"]):
         parent = operations.register_parent(session, passwords, PARENT, operations.utcnow())
-        viewer = domain.Viewer(parent["id"], domain.PARENT)
+        viewer = Principal(parent["id"], roles.PARENT)
         for child in CHILDREN:
             if session.scalar(select(Child.id).where(Child.snils == child["snils"])) is None:
                 operations.add_child(session, viewer, child, date.today(), directory)

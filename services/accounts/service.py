@@ -3,7 +3,7 @@
 Entrypoints are thin: they call services/accounts/operations.py on the worker's session
 (committed when the entrypoint returns) and dump the answer through schemas.py. A caller
 passes `principal` (the gateway's `Principal.as_rpc()`); ownership is decided here, in
-domain.child_access, because only accounts knows whose child is whose.
+domain.child_scope, because only accounts knows whose child is whose.
 """
 
 import logging
@@ -14,10 +14,10 @@ from eventlet import tpool
 from nameko.rpc import rpc
 
 from servicekit import config
-from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.accounts import operations
+from services.accounts.exceptions import NavigatorError, NotFound, ServiceUnavailable
 from services.accounts.schemas import (
     ChildFactsSchema,
     ChildPageSchema,
@@ -125,7 +125,7 @@ class AccountsService(ServiceBase):
     @rpc
     def show_child(self, principal: dict, child_id: int) -> dict:
         viewer = operations.viewer_of(self.db, principal)
-        return ChildSchema().dump(operations.get_child(self.db, viewer, child_id))
+        return ChildSchema().dump(operations.show_child(self.db, viewer, child_id))
 
     @rpc
     def change_child(self, principal: dict, child_id: int, changes: dict) -> dict:
@@ -153,7 +153,8 @@ class AccountsService(ServiceBase):
 
     @rpc
     def get_child(self, child_id: int) -> dict:
-        """For other services (catalog, certificates): birth date, municipality, parent."""
+        """A child's facts for other services (catalog, certificates, payments): birth date,
+        municipality, parent; every child, no documents. People use `show_child`."""
         return ChildFactsSchema().dump(operations.child_facts(self.db, child_id))
 
     # --- writes that outlive a refused request -----------------------------------------
@@ -161,7 +162,7 @@ class AccountsService(ServiceBase):
     def _count_failure(self, email: str, address: str | None, now: datetime) -> None:
         # its own transaction: the login raises, which rolls the worker's session back
         with self.db.get_bind().begin() as conn:
-            operations.record_failure(conn, email, address, now)
+            operations.count_failed_login(conn, email, address, now)
 
     def _revoke_family(self, family_id: str, now: datetime) -> None:
         self.db.rollback()  # release our lock on the reused token before revoking its family

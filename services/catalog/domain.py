@@ -1,6 +1,10 @@
-"""Rules of the catalog service: directions and registries, INN, the status machines of
-organizations and programs, groups (seats, ages, dates, schedule, price per month), search
-input and distance.
+"""Rules of the catalog service: registries, INN, the status machines of organizations and
+programs, who may see and change what, which program fields stay editable, groups (seats,
+ages, dates, schedule, price per month), search input and distance.
+
+The enumerations (directions, levels, formats, registries...) are contracts.catalog's, the
+refusals contracts.refusals', age_on contracts.ages': they are re-exported here because the
+rules below speak in them.
 
 Plain Python only: no Nameko, no SQLAlchemy, no marshmallow. The service and its schemas
 call these functions; the unit tests call them directly.
@@ -17,77 +21,110 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+from contracts.ages import age_on
+from contracts.catalog import (
+    AGE_MAX,
+    AGE_MIN,
+    DIRECTIONS,
+    FORMATS,
+    LEVELS,
+    ORGANIZATION_STATUSES,
+    PAYMENT_TYPES,
+    PROGRAM_STATUSES,
+    REGISTRIES,
+    SEARCH_SORTS,
+)
+from contracts.principal import Principal
+from contracts.refusals import Conflicting, InvalidField, TransitionRefused
+from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
+from contracts.scope import EVERYTHING, NOTHING, Scope
 from servicekit.money import format_kopecks, parse_money
 
 __all__ = [
     "AGE_MAX",
     "AGE_MIN",
-    "DIRECTIONS",
-    "FORMATS",
-    "LEVELS",
-    "ORGANIZATION_STATUSES",
-    "PAYMENT_TYPES",
-    "PROGRAM_STATUSES",
-    "REGISTRIES",
+    "AlreadyInOrganization",
     "CapacityBelowOccupied",
+    "DIRECTIONS",
+    "EARTH_RADIUS_KM",
+    "FORMATS",
     "InvalidField",
+    "KM_PER_DEGREE",
+    "LEVELS",
+    "MAX_QUERY_WORDS",
+    "MAX_WORD_LENGTH",
+    "ORGANIZATION_ACTIONS",
+    "ORGANIZATION_STATUSES",
+    "OrganizationNotActive",
+    "PAYMENT_TYPES",
+    "PREFIX_MIN_LENGTH",
+    "PRE_PROFESSIONAL_DIRECTIONS",
+    "PROGRAM_STATUSES",
+    "PUBLIC_ORGANIZATION_STATUSES",
+    "PUBLIC_PROGRAM_STATUSES",
+    "PUBLISHED_EDITABLE",
+    "ProgramArchived",
+    "ProgramNotEditable",
+    "ProgramNotPublished",
+    "REGISTRIES",
+    "SEARCH_DEFAULTS",
+    "SEARCH_SORTS",
+    "TYPO_MIN_LENGTH",
     "TransitionRefused",
     "age_on",
-    "bounding_box",
-    "edits_organization",
-    "manages_organization",
-    "program_payment_type",
-    "search_words",
-    "summarize_groups",
-    "tsquery_text",
     "allowed_transitions",
+    "bounding_box",
+    "certified_on_publication",
+    "changes_organization_details",
     "check_age_range",
     "check_capacity",
     "check_capacity_change",
+    "check_enrollment_opening",
+    "check_group",
     "check_group_ages",
+    "check_group_can_be_added",
     "check_group_dates",
+    "check_inn",
+    "check_may_register_organization",
+    "check_organization_can_submit",
+    "check_program_change",
+    "check_program_fields",
+    "check_registry_direction",
     "check_schedule",
+    "check_search_filters",
+    "creates_programs_for",
+    "edits_organization",
     "format_kopecks",
     "free_seats",
     "haversine_km",
     "inn_check_digit",
     "inn_with_check_digits",
     "is_valid_inn",
-    "months_touched",
+    "managed_scope",
+    "manages_organization",
     "monthly_price_kopecks",
+    "months_touched",
+    "narrows_ages",
     "normalize_search_text",
+    "opens_on_creation",
     "parse_money",
     "payable_by_certificate",
     "payment_type",
+    "program_payment_type",
     "registries_for_payment_type",
+    "reviews_programs",
+    "search_words",
+    "sees_organization",
+    "sees_program",
+    "summarize_groups",
     "transition",
+    "tsquery_text",
 ]
 
-# --- errors -----------------------------------------------------------------------------
+# --- refusals of the catalog ------------------------------------------------------------
 
 
-class InvalidField(ValueError):
-    """One input field breaks a rule; the gateway turns it into a 422 field message."""
-
-    def __init__(self, field: str, message: str, code: str = "invalid") -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.code = code
-
-
-class TransitionRefused(Exception):
-    """A status change that the state machine does not allow from the current status."""
-
-    code = "transition_refused"
-
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"переход из статуса {current!r} в {target!r} не разрешён")
-        self.current = current
-        self.target = target
-
-
-class CapacityBelowOccupied(Exception):
+class CapacityBelowOccupied(Conflicting):
     """The new capacity of a group is less than the seats already held or taken."""
 
     code = "capacity_below_occupied"
@@ -98,42 +135,44 @@ class CapacityBelowOccupied(Exception):
         self.occupied = occupied
 
 
+class ProgramNotEditable(Conflicting):
+    """The program's status does not allow this change (see check_program_change)."""
+
+    code = "program_not_editable"
+
+    def __init__(self) -> None:
+        super().__init__("В этом статусе программу так изменить нельзя")
+
+
+class OrganizationNotActive(Conflicting):
+    code = "organization_not_active"
+
+    def __init__(self) -> None:
+        super().__init__("Организация ещё не подтверждена или приостановлена")
+
+
+class ProgramArchived(Conflicting):
+    code = "program_archived"
+
+    def __init__(self) -> None:
+        super().__init__("Программа в архиве")
+
+
+class ProgramNotPublished(Conflicting):
+    code = "program_not_published"
+
+    def __init__(self) -> None:
+        super().__init__("Программа не опубликована")
+
+
+class AlreadyInOrganization(Conflicting):
+    code = "already_in_organization"
+
+    def __init__(self) -> None:
+        super().__init__("Вы уже работаете в организации")
+
+
 # --- reference lists --------------------------------------------------------------------
-
-DIRECTIONS: dict[str, str] = {
-    "technical": "Техническая",
-    "natural_science": "Естественнонаучная",
-    "sports": "Физкультурно-спортивная",
-    "arts": "Художественная",
-    "tourism": "Туристско-краеведческая",
-    "social_humanitarian": "Социально-гуманитарная",
-}
-
-LEVELS: dict[str, str] = {
-    "intro": "Стартовый (ознакомительный)",
-    "basic": "Базовый",
-    "advanced": "Продвинутый (углублённый)",
-}
-
-FORMATS: dict[str, str] = {
-    "in_person": "Очная",
-    "distance": "Дистанционная",
-    "mixed": "Очная с применением дистанционных технологий",
-}
-
-REGISTRIES: dict[str, str] = {
-    "certified": "Сертифицированные программы",
-    "significant": "Социально значимые программы",
-    "pre_professional": "Предпрофессиональные программы",
-    "general": "Общеразвивающие программы",
-    "paid": "Платные программы",
-}
-
-PAYMENT_TYPES: dict[str, str] = {
-    "free": "Бесплатно",
-    "certificate": "По сертификату",
-    "own_money": "За счёт собственных средств",
-}
 
 _PAYMENT_TYPE_OF_REGISTRY: dict[str, str] = {
     "certified": "certificate",
@@ -165,6 +204,51 @@ def payable_by_certificate(registry: str, certified: bool) -> bool:
     return registry == "certified" and certified is True
 
 
+def certified_on_publication(registry: str) -> bool:
+    """A program the regional operator approves is certified when it is of the ``certified``
+    registry (and so becomes payable by certificate)."""
+    return registry == "certified"
+
+
+# Pre-professional programs exist only in the arts and in sports (Federal law 273-FZ, 83-84).
+PRE_PROFESSIONAL_DIRECTIONS = ("arts", "sports")
+
+
+def check_registry_direction(registry: str, direction: str) -> None:
+    if registry == "pre_professional" and direction not in PRE_PROFESSIONAL_DIRECTIONS:
+        raise InvalidField(
+            "registry",
+            "только для художественной и спортивной направленности",
+            "registry_direction",
+            title="Предпрофессиональные программы бывают только художественные и спортивные",
+        )
+
+
+def check_program_fields(data: Mapping[str, object]) -> None:
+    """A program's ages, registry and direction (whole, after a change is merged in)."""
+    check_age_range(data["min_age"], data["max_age"])
+    payment_type(data["registry"])
+    check_registry_direction(data["registry"], data["direction"])
+
+
+# What a provider may still change in a published program without a new review.
+PUBLISHED_EDITABLE = frozenset({"title", "description", "format", "adapted"})
+
+
+def check_program_change(status: str, changed: Iterable[str]) -> None:
+    """A draft changes freely; a published program only in PUBLISHED_EDITABLE; a program on
+    review or archived not at all."""
+    if status in ("on_review", "archived") or (
+        status == "published" and set(changed) - PUBLISHED_EDITABLE
+    ):
+        raise ProgramNotEditable()
+
+
+def narrows_ages(min_age: int, max_age: int, changes: Mapping[str, object]) -> bool:
+    """Whether a change makes a program's age range narrower (its groups must still fit)."""
+    return changes.get("min_age", min_age) > min_age or changes.get("max_age", max_age) < max_age
+
+
 # --- INN --------------------------------------------------------------------------------
 
 _INN_10_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -190,6 +274,12 @@ def inn_with_check_digits(body: str) -> str:
     raise ValueError("INN body must have 9 or 10 digits")
 
 
+def check_inn(inn: str) -> None:
+    if not is_valid_inn(inn):
+        message = "ИНН с неверными контрольными цифрами"
+        raise InvalidField("inn", message, "invalid_inn")
+
+
 def is_valid_inn(inn: str) -> bool:
     """True for a Russian INN with right check digits: 10 digits for an organization,
     12 for an individual entrepreneur. Only ASCII digits, no spaces."""
@@ -206,8 +296,11 @@ def is_valid_inn(inn: str) -> bool:
 
 # --- status machines --------------------------------------------------------------------
 
-ORGANIZATION_STATUSES = ("pending", "active", "suspended")
-PROGRAM_STATUSES = ("draft", "on_review", "published", "archived")
+# What the public (and search) sees; the rest only those who manage the organization.
+PUBLIC_ORGANIZATION_STATUSES = ("active", "suspended")
+PUBLIC_PROGRAM_STATUSES = ("published", "archived")
+# the regional operator's actions on an organization and the status each leads to
+ORGANIZATION_ACTIONS = {"approve": "active", "suspend": "suspended", "reinstate": "active"}
 
 _TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "organization": {
@@ -246,28 +339,6 @@ def transition(kind: str, current: str, target: str) -> str:
 
 # --- ages -------------------------------------------------------------------------------
 
-# Additional education serves children from pre-school age up to school leavers.
-AGE_MIN = 3
-AGE_MAX = 18
-
-
-def _birthday_in(year: int, birth_date: date) -> date:
-    # Born on 29 February: in a common year the birthday is 28 February (Civil Code, 192).
-    if birth_date.month == 2 and birth_date.day == 29:
-        try:
-            return date(year, 2, 29)
-        except ValueError:
-            return date(year, 2, 28)
-    return birth_date.replace(year=year)
-
-
-def age_on(birth_date: date, on_date: date) -> int:
-    """Completed years of age on ``on_date``."""
-    if on_date < birth_date:
-        raise ValueError("on_date is before birth_date")
-    years = on_date.year - birth_date.year
-    return years if on_date >= _birthday_in(on_date.year, birth_date) else years - 1
-
 
 def check_age_range(min_age: int, max_age: int) -> None:
     """A program's or group's age range: whole years, AGE_MIN <= min_age <= max_age <= AGE_MAX."""
@@ -291,6 +362,47 @@ def check_group_ages(program_min: int, program_max: int, group_min: int, group_m
         raise InvalidField(
             "max_age", f"программа рассчитана на детей до {program_max} лет", "outside_program"
         )
+
+
+# --- groups -----------------------------------------------------------------------------
+
+
+def check_group(program_min_age: int, program_max_age: int, values: Mapping[str, object]) -> dict:
+    """A group's fields checked together (dates arrive as ISO strings over RPC); returns the
+    clean schedule, the dates and the price per month the search filters by."""
+    start = date.fromisoformat(values["start_date"])
+    end = date.fromisoformat(values["end_date"])
+    schedule = check_schedule(values["schedule"])
+    check_group_dates(start, end)
+    check_group_ages(program_min_age, program_max_age, values["min_age"], values["max_age"])
+    check_capacity(values["capacity"])
+    return {
+        "schedule": schedule,
+        "start_date": start,
+        "end_date": end,
+        "monthly_price_kopecks": monthly_price_kopecks(values["price_kopecks"], start, end),
+    }
+
+
+def check_group_can_be_added(program_status: str) -> None:
+    if program_status == "archived":
+        raise ProgramArchived()
+
+
+def opens_on_creation(program_status: str) -> bool:
+    """Nobody can apply to an unpublished program: its new groups start closed."""
+    return program_status == "published"
+
+
+def check_enrollment_opening(program_status: str) -> None:
+    if program_status != "published":
+        raise ProgramNotPublished()
+
+
+def check_organization_can_submit(organization_status: str) -> None:
+    """Only an approved, not suspended organization sends programs to review."""
+    if organization_status != "active":
+        raise OrganizationNotActive()
 
 
 # --- seats ------------------------------------------------------------------------------
@@ -466,31 +578,105 @@ def tsquery_text(words: Iterable[str]) -> str:
     return " & ".join(terms)
 
 
-# --- who may do what --------------------------------------------------------------------
+# --- who may see and do what -------------------------------------------------------------
+
+PrincipalLike = Principal | Mapping[str, object] | None  # an RPC dict is read as a Principal
+
+
+def managed_scope(principal: PrincipalLike) -> Scope:
+    """The organizations a principal manages, and so sees everything of (drafts, a pending
+    status): the regional operator all of them, a municipal operator those of their
+    municipality, a provider their own organization; anyone else none.
+
+    What a principal sees is the public part (PUBLIC_*_STATUSES) plus this scope; an
+    internal call (another service) is given ``EVERYTHING`` by name."""
+    who = Principal.from_rpc(principal)
+    if who.role == REGIONAL_OPERATOR:
+        return EVERYTHING
+    if who.role == MUNICIPAL_OPERATOR:
+        return Scope.municipality(who.municipality_code)
+    if who.role == PROVIDER:
+        return Scope.organization(who.organization_id)
+    return NOTHING
 
 
 def manages_organization(
-    principal: Mapping[str, object] | None, organization_id: int, municipality_code: str
+    principal: PrincipalLike, organization_id: int, municipality_code: str
 ) -> bool:
     """Staff of the organization, the regional operator, and the municipal operator of the
     organization's municipality see everything of it (drafts, pending status)."""
-    if not principal:
-        return False
-    role = principal.get("role")
-    if role == "regional_operator":
-        return True
-    if role == "municipal_operator":
-        return principal.get("municipality_code") == municipality_code
-    return role == "provider" and principal.get("organization_id") == organization_id
-
-
-def edits_organization(principal: Mapping[str, object] | None, organization_id: int) -> bool:
-    """Only the organization's own staff create and change its programs and groups."""
-    return bool(
-        principal
-        and principal.get("role") == "provider"
-        and principal.get("organization_id") == organization_id
+    return managed_scope(principal).covers(
+        organization_id=organization_id, municipality_code=municipality_code
     )
+
+
+def sees_organization(scope: Scope, status: str, organization_id: int, municipality: str) -> bool:
+    """The rule of who sees an organization, for a row in hand (SQL: operations.py)."""
+    return status in PUBLIC_ORGANIZATION_STATUSES or scope.covers(
+        organization_id=organization_id, municipality_code=municipality
+    )
+
+
+def sees_program(scope: Scope, status: str, organization_id: int, municipality: str) -> bool:
+    """A program (and its groups) is seen when public or when its organization is managed."""
+    return status in PUBLIC_PROGRAM_STATUSES or scope.covers(
+        organization_id=organization_id, municipality_code=municipality
+    )
+
+
+def edits_organization(principal: PrincipalLike, organization_id: int) -> bool:
+    """Only the organization's own staff create and change its programs and groups."""
+    who = Principal.from_rpc(principal)
+    return who.role == PROVIDER and who.organization_id == organization_id
+
+
+def changes_organization_details(principal: PrincipalLike, organization_id: int) -> bool:
+    """Its own staff and the regional operator change an organization's details."""
+    who = Principal.from_rpc(principal)
+    return edits_organization(who, organization_id) or who.role == REGIONAL_OPERATOR
+
+
+def reviews_programs(principal: PrincipalLike) -> bool:
+    """Only the regional operator approves organizations and reviews programs."""
+    return Principal.from_rpc(principal).role == REGIONAL_OPERATOR
+
+
+def check_may_register_organization(principal: PrincipalLike) -> None:
+    """A provider already attached to an organization does not register another one."""
+    who = Principal.from_rpc(principal)
+    if who.role == PROVIDER and who.organization_id:
+        raise AlreadyInOrganization()
+
+
+def creates_programs_for(principal: PrincipalLike) -> int | None:
+    """The organization a principal creates programs for: a provider's own, else None."""
+    who = Principal.from_rpc(principal)
+    return who.organization_id if who.role == PROVIDER and who.organization_id else None
+
+
+# --- search input -----------------------------------------------------------------------
+
+SEARCH_DEFAULTS = {"limit": 20, "offset": 0, "sort": "relevance"}
+
+
+def check_search_filters(filters: Mapping[str, object]) -> dict[str, object]:
+    """A search's filters with defaults; a sort or a point that cannot work is refused."""
+    clean = {**SEARCH_DEFAULTS, **filters}
+    if clean["sort"] not in SEARCH_SORTS:
+        raise InvalidField(
+            "sort", "неизвестный порядок", "invalid_input", title="Неизвестный порядок"
+        )
+    if (clean.get("lat") is None) != (clean.get("lon") is None):
+        raise InvalidField(
+            "lat", "укажите lat и lon", "invalid_input", title="Точка задаётся широтой и долготой"
+        )
+    if clean.get("lat") is None and (
+        clean["sort"] == "distance" or clean.get("radius_km") is not None
+    ):
+        raise InvalidField(
+            "lat", "укажите lat и lon", "invalid_input", title="Для расстояния нужна точка"
+        )
+    return clean
 
 
 # --- search results ---------------------------------------------------------------------

@@ -1,25 +1,34 @@
-"""Errors of the catalog service as the gateway sees them: domain exceptions become the
-shared NavigatorError types, which cross RPC as themselves."""
+"""Errors of the catalog service as callers see them: the shared servicekit errors, which
+cross RPC as themselves (the gateway maps them to HTTP). The domain's refusals (domain.py,
+contracts.refusals) become them in one place, servicekit.errors.rpc_error;
+`refusals_as_rpc_errors` is that mapping around a block (`domain_errors`, its older name).
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+Codes it answers with, beyond the domain's field codes: 403 `role_forbidden`, `not_owner`,
+`no_organization`; 404 `municipality_not_found`, `organization_not_found`,
+`program_not_found`, `group_not_found`, `seat_not_held`; 409 `inn_taken`, `group_full`,
+`groups_outside_ages` and the domain's conflicts (`transition_refused`,
+`capacity_below_occupied`, `program_not_editable`, `organization_not_active`,
+`program_archived`, `program_not_published`, `already_in_organization`); 422
+`unknown_municipality`, `invalid_inn`, `registry_direction`.
+"""
 
-from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.catalog.domain import CapacityBelowOccupied, InvalidField, TransitionRefused
+from servicekit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    refusals_as_rpc_errors,
+    rpc_error,
+)
 
-__all__ = ["Conflict", "Forbidden", "InvalidInput", "NotFound", "domain_errors"]
+domain_errors = refusals_as_rpc_errors
 
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """Turn a broken domain rule into a 422 / 409 with a stable code."""
-    try:
-        yield
-    except InvalidField as error:
-        raise InvalidInput(
-            error.message, code=error.code, fields={error.field: [error.message]}
-        ) from error
-    except TransitionRefused as error:
-        raise Conflict(str(error), code=error.code) from error
-    except CapacityBelowOccupied as error:
-        raise Conflict(str(error), code=error.code) from error
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "domain_errors",
+    "refusals_as_rpc_errors",
+    "rpc_error",
+]

@@ -83,3 +83,20 @@ municipality_schema = MunicipalitySchema()
 organization_schema = OrganizationSchema()
 program_schema = ProgramSchema()
 group_schema = GroupSchema()
+
+
+def _page_of(item: Schema) -> Schema:
+    """The one list shape: ``{items, total, limit, offset}``."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(type(item))),
+            "total": fields.Integer(),
+            "limit": fields.Integer(),
+            "offset": fields.Integer(),
+        }
+    )()
+
+
+organization_page_schema = _page_of(organization_schema)
+program_page_schema = _page_of(program_schema)
+group_page_schema = _page_of(group_schema)

@@ -15,9 +15,9 @@ import time
 
 from sqlalchemy.orm import Session
 
+from deploy.demo_region import generate
 from servicekit.db import make_engine
 from services.catalog import domain, search
-from services.catalog.demo_region import generate
 
 TABLES = (
     "seat_holds, search_rows, search_programs, search_words, study_groups, programs, organizations"

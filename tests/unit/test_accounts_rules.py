@@ -188,3 +188,25 @@ def test_full_name_is_collapsed_and_bounded():
     for bad in ("", "   ", "1234", "Я" * 201, None):
         with pytest.raises(InvalidField):
             normalize_full_name(bad)
+
+
+# --- the scope of a viewer (one rule for lists and single children) ---------------------
+
+from contracts.scope import EVERYTHING, NOTHING, Scope  # noqa: E402
+from services.accounts.domain import access_within_scope, child_scope  # noqa: E402
+
+
+def test_child_scope_of_each_role():
+    assert child_scope(Viewer(PARENT_ID, PARENT)) == Scope.children_of(PARENT_ID)
+    assert child_scope(Viewer(1, REGIONAL_OPERATOR)) == EVERYTHING
+    assert child_scope(Viewer(2, MUNICIPAL_OPERATOR, HOME)) == Scope.municipality(HOME)
+    assert child_scope(Viewer(3, PROVIDER, HOME)) == Scope.municipality(HOME)
+    assert child_scope(Viewer(3, PROVIDER, None)) == NOTHING
+    assert child_scope(Viewer(4, "stranger", HOME)) == NOTHING
+
+
+def test_staff_see_children_of_their_scope_masked_and_others_in_full():
+    assert access_within_scope(Viewer(PARENT_ID, PARENT)) == FULL
+    assert access_within_scope(Viewer(1, REGIONAL_OPERATOR)) == FULL
+    assert access_within_scope(Viewer(2, MUNICIPAL_OPERATOR, HOME)) == MASKED
+    assert access_within_scope(Viewer(3, PROVIDER, HOME)) == MASKED

@@ -1,4 +1,4 @@
-"""The demo region generator (services/catalog/demo_region.py): plain dicts, no database."""
+"""The demo region generator (deploy/demo_region.py): plain dicts, no database."""
 
 import hashlib
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.catalog import demo_region
+from deploy import demo_region
 from services.catalog.domain import (
     DIRECTIONS,
     FORMATS,
@@ -176,7 +176,7 @@ def test_different_seeds_give_different_regions():
 def test_region_does_not_depend_on_the_hash_seed_of_the_process():
     code = (
         "import hashlib, json, sys\n"
-        "from services.catalog import demo_region\n"
+        "from deploy import demo_region\n"
         f"r = demo_region.generate(**{SMALL!r})\n"
         "rows = [r.municipalities, r.organizations, r.programs, r.groups]\n"
         "blob = json.dumps(rows, ensure_ascii=False, default=str).encode()\n"

@@ -16,7 +16,7 @@ from services.catalog.enrollment.domain import (
     STATUSES,
     TERMINATED,
     WAITLISTED,
-    ApplicationRefused,
+    InvalidField,
     Parties,
     TransitionRefused,
 )
@@ -112,22 +112,22 @@ def test_termination_takes_effect_at_the_end_of_the_month(day, end):
 
 def test_age_on_the_first_day_of_study_must_fit_the_group():
     domain.check_age(date(2019, 9, 1), date(2026, 9, 1), 7, 12)  # seven that very day
-    with pytest.raises(ApplicationRefused) as young:
+    with pytest.raises(InvalidField) as young:
         domain.check_age(date(2019, 9, 2), date(2026, 9, 1), 7, 12)
     assert (young.value.code, young.value.field) == ("age_mismatch", "child_id")
-    with pytest.raises(ApplicationRefused):
+    with pytest.raises(InvalidField):
         domain.check_age(date(2013, 8, 31), date(2026, 9, 1), 7, 12)  # thirteen
     assert domain.age_on(date(2016, 2, 29), date(2027, 2, 28)) == 11
 
 
 def test_closed_group_and_unaccepted_copay_are_refused():
-    with pytest.raises(ApplicationRefused) as closed:
+    with pytest.raises(InvalidField) as closed:
         domain.check_open(False)
     assert closed.value.code == "enrollment_closed"
     domain.check_open(True)
     domain.check_copay(0, False)
     domain.check_copay(150_00, True)
-    with pytest.raises(ApplicationRefused) as copay:
+    with pytest.raises(InvalidField) as copay:
         domain.check_copay(1, False)
     assert (copay.value.code, copay.value.field) == ("copay_not_accepted", "accept_copay")
 

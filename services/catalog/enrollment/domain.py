@@ -17,30 +17,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-REQUESTED = "requested"
-WAITLISTED = "waitlisted"
-AWAITING_PROVIDER = "awaiting_provider"
-ENROLLED = "enrolled"
-COMPLETED = "completed"
-TERMINATED = "terminated"
-REJECTED = "rejected"
-CANCELLED = "cancelled"
-EXPIRED = "expired"
-
-STATUSES = (
-    REQUESTED,
-    WAITLISTED,
+from contracts.ages import age_on
+from contracts.enrollment import (  # noqa: F401 - the statuses, re-exported for the rules' users
     AWAITING_PROVIDER,
-    ENROLLED,
-    COMPLETED,
-    TERMINATED,
-    REJECTED,
     CANCELLED,
+    COMPLETED,
+    ENROLLED,
     EXPIRED,
+    FINAL,
+    LIVE,
+    REJECTED,
+    REQUESTED,
+    STATUSES,
+    TERMINATED,
+    WAITLISTED,
 )
-# a child holds at most one of these per group (a unique partial index enforces it too)
-LIVE = (REQUESTED, WAITLISTED, AWAITING_PROVIDER, ENROLLED)
-FINAL = (COMPLETED, TERMINATED, REJECTED, CANCELLED, EXPIRED)
+from contracts.refusals import InvalidField, TransitionRefused  # noqa: F401 - raised here
+from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR
 
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
     REQUESTED: (AWAITING_PROVIDER, WAITLISTED, REJECTED, CANCELLED, EXPIRED),
@@ -59,27 +52,6 @@ FREES_SEAT = (REJECTED, CANCELLED, EXPIRED, TERMINATED)
 RELEASES_RESERVATION = (REJECTED, CANCELLED, EXPIRED)  # never a contract: enrollment releases
 
 DECISION_DAYS = 5
-
-
-class TransitionRefused(Exception):
-    """A status change the state machine does not allow from the current status."""
-
-    code = "transition_refused"
-
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"заявку в статусе {current!r} нельзя перевести в {target!r}")
-        self.current = current
-        self.target = target
-
-
-class ApplicationRefused(Exception):
-    """An application that breaks a rule; `field` names the input at fault, if any."""
-
-    def __init__(self, message: str, code: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
 
 
 def allowed(current: str) -> tuple[str, ...]:
@@ -123,41 +95,29 @@ def end_of_month(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _birthday_in(year: int, birth_date: date) -> date:
-    if birth_date.month == 2 and birth_date.day == 29 and not calendar.isleap(year):
-        return date(year, 2, 28)
-    return birth_date.replace(year=year)
-
-
-def age_on(birth_date: date, on_date: date) -> int:
-    """Completed years of age on ``on_date`` (29 February birthdays on 28 February)."""
-    years = on_date.year - birth_date.year
-    return years if on_date >= _birthday_in(on_date.year, birth_date) else years - 1
-
-
 def check_age(birth_date: date, start_date: date, min_age: int, max_age: int) -> None:
     """The child's age on the first day of study must fit the group."""
-    age = age_on(birth_date, start_date)
+    age = age_on(birth_date, start_date) if birth_date <= start_date else -1
     if not min_age <= age <= max_age:
-        raise ApplicationRefused(
-            f"Группа для детей {min_age}–{max_age} лет, ребёнку на начало занятий {age}",
-            "age_mismatch",
+        raise InvalidField(
             "child_id",
+            f"Группа для детей {min_age}–{max_age} лет, ребёнку на начало занятий {max(age, 0)}",
+            "age_mismatch",
         )
 
 
 def check_open(enrollment_open: bool) -> None:
     if not enrollment_open:
-        raise ApplicationRefused("Набор в группу закрыт", "enrollment_closed", "group_id")
+        raise InvalidField("group_id", "Набор в группу закрыт", "enrollment_closed")
 
 
 def check_copay(copay: int, accept_copay: bool) -> None:
     """A co-payment is never charged without the parent's consent: refuse, change nothing."""
     if copay > 0 and not accept_copay:
-        raise ApplicationRefused(
+        raise InvalidField(
+            "accept_copay",
             "Сертификат покрывает не всю стоимость: нужно согласие на доплату",
             "copay_not_accepted",
-            "accept_copay",
         )
 
 
@@ -182,16 +142,16 @@ def sees(principal: Mapping[str, object] | None, parties: Parties) -> bool:
     if principal is None:
         return True
     role = principal.get("role")
-    if role == "parent":
+    if role == PARENT:
         return principal.get("user_id") == parties.parent_id
-    if role == "provider":
+    if role == PROVIDER:
         return principal.get("organization_id") == parties.organization_id
-    if role == "municipal_operator":
+    if role == MUNICIPAL_OPERATOR:
         return principal.get("municipality_code") in (
             parties.organization_municipality,
             parties.child_municipality,
         )
-    return role == "regional_operator"
+    return role == REGIONAL_OPERATOR
 
 
 def may(principal: Mapping[str, object] | None, action: str, parties: Parties) -> bool:
@@ -199,8 +159,8 @@ def may(principal: Mapping[str, object] | None, action: str, parties: Parties) -
     if principal is None:
         return True
     role = principal.get("role")
-    is_parent = role == "parent" and principal.get("user_id") == parties.parent_id
-    is_provider = role == "provider" and principal.get("organization_id") == parties.organization_id
+    is_parent = role == PARENT and principal.get("user_id") == parties.parent_id
+    is_provider = role == PROVIDER and principal.get("organization_id") == parties.organization_id
     if action in ("confirm", "reject"):
         return is_provider
     if action == "cancel":

@@ -14,12 +14,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contracts.refusals import Refusal
 from servicekit import config
-from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, rpc_error
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit
 from services.catalog.enrollment import domain, seating
-from services.catalog.enrollment.domain import ApplicationRefused, Parties, TransitionRefused
+from services.catalog.enrollment.domain import Parties
 from services.catalog.enrollment.models import Enrollment, EnrollmentHistory, arrival_seq
 from services.catalog.enrollment.schemas import DATA_SCHEMAS
 from services.catalog.models import Group, Organization, Program
@@ -36,12 +37,6 @@ def utcnow() -> datetime:
 
 def decision_days() -> float:
     return float(config.env("ENROLLMENT_DECISION_DAYS", str(domain.DECISION_DAYS)))
-
-
-def refused(error: ApplicationRefused) -> InvalidInput | Conflict:
-    if error.field:
-        return InvalidInput(error.message, code=error.code, fields={error.field: [error.message]})
-    return Conflict(error.message, code=error.code)
 
 
 def parties(enrollment: Enrollment) -> Parties:
@@ -131,8 +126,8 @@ def quote(session: Session, child: dict, group_id: int, start: date | None, peri
         domain.check_age(
             date.fromisoformat(child["birth_date"]), start, group.min_age, group.max_age
         )
-    except ApplicationRefused as error:
-        raise refused(error) from error
+    except Refusal as error:
+        raise rpc_error(error) from error
     return group, program, period, start
 
 
@@ -176,8 +171,8 @@ def open_application(
         )
         terms = terms_of(group, program, period, start, UNCAPPED)
         domain.check_copay(terms["copay"], accept_copay)
-    except ApplicationRefused as error:
-        raise refused(error) from error
+    except Refusal as error:
+        raise rpc_error(error) from error
     arrival = session.scalar(arrival_seq.next_value())
     seat_held = seating.hold(session, group.id, enrollment_id)
     enrollment = Enrollment(
@@ -336,8 +331,8 @@ def _move(
     try:
         if not domain.transition(enrollment.status, target):
             return  # a replay: already there
-    except TransitionRefused as error:
-        raise Conflict(str(error), code=error.code) from error
+    except Refusal as error:
+        raise rpc_error(error) from error
     holder = str(enrollment.id)
     enrollment.status = target
     enrollment.reason = reason

@@ -59,6 +59,57 @@ class Certificates:
         return self.rpc.call("certificates", "get_balance", child_id)
 
 
+def quote(
+    session: Session,
+    certificates: Certificates,
+    child: dict,
+    group_id: int,
+    start_date: str | None,
+    today: date,
+) -> dict:
+    """The money terms a contract would have, capped by the certificate's balance if the
+    child has one already."""
+    start = date.fromisoformat(start_date) if start_date else None
+    group, program, period, start = operations.quote(
+        session, child, group_id, start, certificates.periods(), today
+    )
+    available = available_for_quote(certificates, child["id"])
+    cap = operations.UNCAPPED if available is None else available
+    return {
+        **operations.terms_of(group, program, period, start, cap),
+        "certificate_available": available,
+    }
+
+
+def decide(
+    session: Session,
+    certificates: Certificates,
+    accounts,
+    principal: dict,
+    enrollment_id: str,
+    action: str,
+    reason: str | None,
+    now: datetime,
+) -> Enrollment:
+    """A decision; a confirmation first marks the child's data verified in accounts (the
+    provider saw the documents; idempotent), a closed application gives its money back."""
+    if action == "confirm":
+        enrollment = operations.visible(session, principal, enrollment_id)
+        if operations.confirmable(principal, enrollment):
+            accounts.call(
+                "accounts",
+                "mark_child_verified",
+                enrollment.child_id,
+                principal["user_id"],
+                enrollment.organization_id,
+            )
+    enrollment = operations.decide(session, principal, enrollment_id, action, reason, now)
+    if enrollment.money == "release_pending":
+        session.commit()
+        release(session, certificates, enrollment_id)
+    return enrollment
+
+
 def settle_grace_seconds() -> float:
     return float(config.env("ENROLLMENT_SETTLE_GRACE_SECONDS", "30"))
 

@@ -51,16 +51,7 @@ class EnrollmentService(ServiceBase):
     @rpc
     def quote(self, principal: dict, group_id: int, child_id: int, start_date=None) -> dict:
         child = self._own_child(principal, child_id)
-        start = date.fromisoformat(start_date) if start_date else None
-        periods = self.certificates.periods()
-        group, program, period, start = operations.quote(
-            self.db, child, group_id, start, periods, region_today()
-        )
-        available = saga.available_for_quote(self.certificates, child_id)
-        terms = operations.terms_of(
-            group, program, period, start, operations.UNCAPPED if available is None else available
-        )
-        return {**terms, "certificate_available": available}
+        return saga.quote(self.db, self.certificates, child, group_id, start_date, region_today())
 
     @rpc
     def apply(self, principal: dict, data: dict) -> dict:
@@ -90,23 +81,10 @@ class EnrollmentService(ServiceBase):
         self, principal: dict, enrollment_id: str, action: str, reason: str | None = None
     ) -> dict:
         """confirm / reject (the group's provider), cancel (the parent), terminate (either)."""
-        if action == "confirm":
-            enrollment = operations.visible(self.db, principal, enrollment_id)
-            if operations.confirmable(principal, enrollment):
-                # the provider saw the documents: the child's data is verified (idempotent)
-                self.peers.call(
-                    "accounts",
-                    "mark_child_verified",
-                    enrollment.child_id,
-                    principal["user_id"],
-                    enrollment.organization_id,
-                )
-        enrollment = operations.decide(
-            self.db, principal, enrollment_id, action, reason, operations.utcnow()
-        )
-        if enrollment.money == "release_pending":
-            self.db.commit()
-            saga.release(self.db, self.certificates, enrollment_id)
+        enrollment = saga.decide(
+            self.db, self.certificates, self.peers, principal, enrollment_id, action, reason,
+            operations.utcnow(),
+        )  # fmt: skip
         return operations.view(self.db, enrollment)
 
     # --- time: expiry and recovery (the clock is the caller's in tests) ---------------------

@@ -1,5 +1,7 @@
 """A deterministic, realistic demo region: the municipalities of Krasnoyarsk krai with
-organizations, programs and groups, as plain dicts.
+organizations, programs and groups, as plain dicts. Demo data for deploy/seed.py (the
+catalog's and accounts' seeds load it), not service code; the municipalities themselves are
+the catalog's reference data (services/catalog/municipalities.py).
 
 Pure Python, no database: a loader bulk-inserts the lists (ids are 1..N in list order and
 foreign keys point into the other lists). The same seed and arguments give byte-identical
@@ -16,62 +18,18 @@ valid check digits and may by chance equal a real taxpayer's.
 
 from __future__ import annotations
 
-import csv
 import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from services.catalog.domain import inn_with_check_digits, months_touched
+from services.catalog.municipalities import municipalities
+from services.catalog.municipalities import slug as _slug
 
 __all__ = ["DemoRegion", "generate", "municipalities"]
-
-_MUNICIPALITIES_CSV = Path(__file__).with_name("data") / "municipalities.csv"
-
-# --- municipalities ---------------------------------------------------------------------
-
-_TRANSLIT = str.maketrans(
-    {
-        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-        "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-        "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
-        "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-        "я": "ya",
-    }
-)  # fmt: skip
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-
-
-def _slug(text: str) -> str:
-    return _NOT_SLUG.sub("-", text.lower().translate(_TRANSLIT)).strip("-")
-
-
-@lru_cache(maxsize=1)
-def _municipality_rows() -> tuple[tuple[str, str, str, str, float, float], ...]:
-    with _MUNICIPALITIES_CSV.open(encoding="utf-8", newline="") as lines:
-        rows = tuple(
-            (_slug(r["name"]), r["name"], r["kind"], r["centre"], float(r["lat"]), float(r["lon"]))
-            for r in csv.DictReader(lines)
-        )
-    codes = [row[0] for row in rows]
-    if len(set(codes)) != len(codes):
-        raise RuntimeError("municipality slugs are not unique")
-    return rows
-
-
-def municipalities() -> list[dict[str, Any]]:
-    """The municipalities of the krai, from data/municipalities.csv, in file order:
-    ``{code, name, kind, centre, lat, lon}``. ``code`` is a slug of the name assigned
-    here (not OKTMO); ``kind`` is ``city_okrug`` or ``district``."""
-    return [
-        {"code": code, "name": name, "kind": kind, "centre": centre, "lat": lat, "lon": lon}
-        for code, name, kind, centre, lat, lon in _municipality_rows()
-    ]
-
 
 # Approximate population in thousands, only to share organizations out realistically.
 _POPULATION_THOUSANDS = {

@@ -1,0 +1,61 @@
+"""What the catalog's events say: the ``data`` of each envelope (docs/events.md), built from
+rows in hand. Plain functions of attributes, so a unit test passes simple objects; money as
+decimal strings and dates as ISO strings, as in every event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servicekit.money import format_kopecks
+from services.catalog import domain
+
+
+def organization(org: Any) -> dict:
+    """organization_registered, organization_status_changed"""
+    return {
+        "organization_id": org.id,
+        "name": org.name,
+        "inn": org.inn,
+        "municipality_code": org.municipality_code,
+        "status": org.status,
+    }
+
+
+def program_published(program: Any, org: Any) -> dict:
+    return {
+        "program_id": program.id,
+        "organization_id": org.id,
+        "municipality_code": org.municipality_code,
+        "title": program.title,
+        "direction": program.direction,
+        "registry": program.registry_code,
+        "certified": program.certified,
+        "payment_type": program.payment_type,
+        "min_age": program.min_age,
+        "max_age": program.max_age,
+    }
+
+
+def program_rejected(program: Any, org: Any, reason: str) -> dict:
+    return {"program_id": program.id, "organization_id": org.id, "reason": reason}
+
+
+def program_archived(program: Any, org: Any) -> dict:
+    return {"program_id": program.id, "organization_id": org.id}
+
+
+def group_changed(group: Any, org: Any) -> dict:
+    return {
+        "group_id": group.id,
+        "program_id": group.program_id,
+        "organization_id": org.id,
+        "municipality_code": org.municipality_code,
+        "capacity": group.capacity,
+        "free_seats": domain.free_seats(group.capacity, group.held, group.enrolled),
+        "start_date": group.start_date.isoformat(),
+        "end_date": group.end_date.isoformat(),
+        "price": format_kopecks(group.price_kopecks),
+        "normative_cost": format_kopecks(group.normative_cost_kopecks),
+        "monthly_price": format_kopecks(group.monthly_price_kopecks),
+        "enrollment_open": group.enrollment_open,
+    }

@@ -1,0 +1,443 @@
+"""What the catalog service does, on a SQLAlchemy session: reference data, organizations,
+programs and groups (seats are in seats.py, the search SQL in search.py).
+
+The rules come from domain.py; this layer loads and stores rows, records events in the
+outbox and turns the domain's refusals into the errors that cross RPC. It imports no Nameko
+entrypoint and commits nothing: the caller's transaction does (the worker's, a CLI's, or a
+saga step's). Functions return ORM rows (or pages of them); service.py dumps them through
+schemas.py.
+
+Who sees what: the domain gives a principal's ``managed_scope``; ``_visible_organizations``
+and ``_visible_programs`` are the one place it becomes SQL, for lists and single rows alike.
+An internal caller (another service) reads with ``EVERYTHING``, by name (``reader_scope``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from contracts.principal import Principal
+from contracts.scope import EVERYTHING, Scope
+from servicekit.outbox import emit
+from servicekit.visibility import where_visible
+from services.catalog import domain, event_data, search
+from services.catalog.exceptions import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    refusals_as_rpc_errors,
+)
+from services.catalog.models import Group, Municipality, Organization, Program
+from services.catalog.schemas import group_schema
+
+# --- who reads --------------------------------------------------------------------------
+
+
+def reader_scope(viewer: Mapping[str, Any] | Principal | None) -> Scope:
+    """The scope of a read RPC's ``viewer``. The gateway always passes one (an anonymous
+    visitor is a viewer without a role); no viewer at all is another service asking, and
+    it sees everything."""
+    if viewer is None:
+        return EVERYTHING
+    return domain.managed_scope(Principal.from_rpc(viewer))
+
+
+def _visible_organizations(scope: Scope) -> Select:
+    """Organizations a scope sees: public ones and those it manages (the SQL of
+    domain.sees_organization)."""
+    return select(Organization).where(
+        or_(
+            Organization.status.in_(domain.PUBLIC_ORGANIZATION_STATUSES),
+            where_visible(
+                scope,
+                organization_id=Organization.id,
+                municipality_code=Organization.municipality_code,
+            ),
+        )
+    )
+
+
+def _program_visibility(scope: Scope):
+    """Programs (and their groups) a scope sees: public ones and those of organizations it
+    manages (the SQL of domain.sees_program); the query must join Organization."""
+    return or_(
+        Program.status.in_(domain.PUBLIC_PROGRAM_STATUSES),
+        where_visible(
+            scope,
+            organization_id=Organization.id,
+            municipality_code=Organization.municipality_code,
+        ),
+    )
+
+
+def _visible_programs(scope: Scope, *entities) -> Select:
+    """Programs a scope sees (with the entities asked for, Program by default)."""
+    return (
+        select(*(entities or (Program,)))
+        .select_from(Program)
+        .join(Organization, Organization.id == Program.organization_id)
+        .where(_program_visibility(scope))
+    )
+
+
+def page(session: Session, query: Select, order_by, limit: int, offset: int) -> dict:
+    """One page of a query, with the total count: ``{items, total, limit, offset}``."""
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(order_by).limit(limit).offset(offset)).all()
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+
+
+# --- reference data ---------------------------------------------------------------------
+
+
+def list_municipalities(session: Session) -> list[Municipality]:
+    return list(session.scalars(select(Municipality).order_by(Municipality.name)).all())
+
+
+def get_municipality(session: Session, code: str) -> Municipality:
+    municipality = session.get(Municipality, code) if isinstance(code, str) else None
+    if municipality is None:
+        raise NotFound("Муниципалитет не найден", code="municipality_not_found")
+    return municipality
+
+
+def list_directions() -> list[dict]:
+    return [{"code": code, "name": name} for code, name in domain.DIRECTIONS.items()]
+
+
+def _check_municipality(session: Session, code: str) -> None:
+    if session.get(Municipality, code) is None:
+        raise InvalidInput(
+            "Неизвестный муниципалитет",
+            code="unknown_municipality",
+            fields={"municipality_code": ["неизвестный муниципалитет"]},
+        )
+
+
+# --- organizations ----------------------------------------------------------------------
+
+
+def find_organization(
+    session: Session, scope: Scope, organization_id: int, lock: bool = False
+) -> Organization:
+    query = _visible_organizations(scope).where(Organization.id == organization_id)
+    org = session.scalars(query.with_for_update() if lock else query).first()
+    if org is None:  # absent or not visible: the same 404
+        raise NotFound("Организация не найдена", code="organization_not_found")
+    return org
+
+
+def list_organizations(
+    session: Session,
+    scope: Scope,
+    municipality_code: str | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> dict:
+    query = _visible_organizations(scope)
+    if municipality_code:
+        query = query.where(Organization.municipality_code == municipality_code)
+    if status:
+        query = query.where(Organization.status == status)
+    return page(session, query, Organization.id, limit, offset)
+
+
+def _flush_unique_inn(session: Session, what: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"{what} с таким ИНН уже есть", code="inn_taken") from error
+
+
+def _refresh_organization_programs(session: Session, organization_id: int) -> None:
+    ids = session.scalars(select(Program.id).where(Program.organization_id == organization_id))
+    search.refresh_programs(session, list(ids.all()))
+
+
+def create_organization(session: Session, principal: Principal, data: dict) -> Organization:
+    """A provider (not yet in an organization) or the regional operator registers one; it
+    waits, `pending`, for the regional operator's approval."""
+    with refusals_as_rpc_errors():
+        domain.check_may_register_organization(principal)
+        domain.check_inn(data["inn"])
+    _check_municipality(session, data["municipality_code"])
+    org = Organization(**data, status="pending")
+    session.add(org)
+    _flush_unique_inn(session, "Организация")
+    emit(session, "organization_registered", event_data.organization(org))
+    return org
+
+
+def update_organization(
+    session: Session, principal: Principal, organization_id: int, data: dict
+) -> Organization:
+    org = find_organization(session, domain.managed_scope(principal), organization_id, lock=True)
+    if not domain.changes_organization_details(principal, org.id):
+        raise Forbidden("Это не ваша организация", code="not_owner")
+    if "inn" in data:
+        with refusals_as_rpc_errors():
+            domain.check_inn(data["inn"])
+    if "municipality_code" in data:
+        _check_municipality(session, data["municipality_code"])
+    for key, value in data.items():
+        setattr(org, key, value)
+    _flush_unique_inn(session, "Организация")
+    _refresh_organization_programs(session, org.id)
+    return org
+
+
+def change_organization_status(
+    session: Session, principal: Principal, organization_id: int, action: str
+) -> Organization:
+    """The regional operator approves, suspends or reinstates an organization."""
+    if not domain.reviews_programs(principal):
+        raise Forbidden("Только региональный оператор", code="role_forbidden")
+    org = find_organization(session, domain.managed_scope(principal), organization_id, lock=True)
+    with refusals_as_rpc_errors():
+        org.status = domain.transition(
+            "organization", org.status, domain.ORGANIZATION_ACTIONS[action]
+        )
+    session.flush()
+    _refresh_organization_programs(session, org.id)
+    emit(session, "organization_status_changed", event_data.organization(org))
+    return org
+
+
+def list_organization_programs(
+    session: Session, scope: Scope, organization_id: int, limit: int = 20, offset: int = 0
+) -> dict:
+    org = find_organization(session, scope, organization_id)
+    query = _visible_programs(scope).where(Program.organization_id == org.id)
+    return page(session, query, Program.id, limit, offset)
+
+
+# --- programs ---------------------------------------------------------------------------
+
+
+def find_program(
+    session: Session, scope: Scope, program_id: int, lock: bool = False
+) -> tuple[Program, Organization]:
+    query = _visible_programs(scope, Program, Organization).where(Program.id == program_id)
+    row = session.execute(query.with_for_update(of=Program) if lock else query).first()
+    if row is None:
+        raise NotFound("Программа не найдена", code="program_not_found")
+    return row[0], row[1]
+
+
+def _editable_program(
+    session: Session, principal: Principal, program_id: int
+) -> tuple[Program, Organization]:
+    program, org = find_program(session, domain.managed_scope(principal), program_id, lock=True)
+    if not domain.edits_organization(principal, org.id):
+        raise Forbidden("Это программа другой организации", code="not_owner")
+    return program, org
+
+
+def _reviewed_program(
+    session: Session, principal: Principal, program_id: int
+) -> tuple[Program, Organization]:
+    if not domain.reviews_programs(principal):
+        raise Forbidden("Только региональный оператор", code="role_forbidden")
+    return find_program(session, domain.managed_scope(principal), program_id, lock=True)
+
+
+def _set_payment_type(program: Program) -> None:
+    program.payment_type = domain.program_payment_type(program.registry_code, program.certified)
+
+
+def create_program(session: Session, principal: Principal, data: dict) -> Program:
+    """A provider's new program of their organization, a draft."""
+    organization_id = domain.creates_programs_for(principal)
+    if organization_id is None:
+        raise Forbidden("Программы создаёт сотрудник организации", code="no_organization")
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFound("Организация не найдена", code="organization_not_found")
+    with refusals_as_rpc_errors():
+        domain.check_program_fields(data)
+    fields = {**data}
+    registry = fields.pop("registry")
+    program = Program(
+        **fields, organization_id=org.id, registry_code=registry, certified=False, status="draft"
+    )
+    _set_payment_type(program)
+    session.add(program)
+    session.flush()
+    return program
+
+
+def update_program(session: Session, principal: Principal, program_id: int, data: dict) -> Program:
+    program, _ = _editable_program(session, principal, program_id)
+    merged = {
+        "min_age": program.min_age,
+        "max_age": program.max_age,
+        "registry": program.registry_code,
+        "direction": program.direction,
+        **data,
+    }
+    with refusals_as_rpc_errors():
+        domain.check_program_change(program.status, data)
+        domain.check_program_fields(merged)
+    if domain.narrows_ages(program.min_age, program.max_age, data):
+        outside = session.scalar(
+            select(func.count())
+            .select_from(Group)
+            .where(
+                Group.program_id == program.id,
+                (Group.min_age < merged["min_age"]) | (Group.max_age > merged["max_age"]),
+            )
+        )
+        if outside:
+            raise Conflict(
+                "Есть группы вне нового возрастного диапазона", code="groups_outside_ages"
+            )
+    for key, value in data.items():
+        setattr(program, "registry_code" if key == "registry" else key, value)
+    _set_payment_type(program)
+    session.flush()
+    search.refresh_programs(session, [program.id])
+    return program
+
+
+def submit_program(session: Session, principal: Principal, program_id: int) -> Program:
+    """The provider sends a draft to the regional operator's review."""
+    program, org = _editable_program(session, principal, program_id)
+    with refusals_as_rpc_errors():
+        domain.check_organization_can_submit(org.status)
+        program.status = domain.transition("program", program.status, "on_review")
+    program.rejection_reason = None
+    session.flush()
+    return program
+
+
+def certify_program(session: Session, principal: Principal, program_id: int) -> Program:
+    """The regional operator's approval of a program on review: it is published, and a
+    program of the `certified` registry becomes payable by certificate."""
+    program, org = _reviewed_program(session, principal, program_id)
+    with refusals_as_rpc_errors():
+        program.status = domain.transition("program", program.status, "published")
+    program.certified = domain.certified_on_publication(program.registry_code)
+    _set_payment_type(program)
+    session.flush()
+    search.refresh_programs(session, [program.id])
+    emit(session, "program_published", event_data.program_published(program, org))
+    return program
+
+
+def reject_program(session: Session, principal: Principal, program_id: int, reason: str) -> Program:
+    program, org = _reviewed_program(session, principal, program_id)
+    with refusals_as_rpc_errors():
+        program.status = domain.transition("program", program.status, "draft")
+    program.rejection_reason = reason
+    session.flush()
+    emit(session, "program_rejected", event_data.program_rejected(program, org, reason))
+    return program
+
+
+def archive_program(session: Session, principal: Principal, program_id: int) -> Program:
+    """The provider archives a published program; its groups close to applications."""
+    program, org = _editable_program(session, principal, program_id)
+    with refusals_as_rpc_errors():
+        program.status = domain.transition("program", program.status, "archived")
+    session.execute(
+        update(Group).where(Group.program_id == program.id).values(enrollment_open=False)
+    )
+    session.flush()
+    search.refresh_programs(session, [program.id])
+    emit(session, "program_archived", event_data.program_archived(program, org))
+    return program
+
+
+def list_program_groups(
+    session: Session, scope: Scope, program_id: int, limit: int = 20, offset: int = 0
+) -> dict:
+    program, _ = find_program(session, scope, program_id)
+    query = select(Group).where(Group.program_id == program.id)
+    return page(session, query, Group.id, limit, offset)
+
+
+# --- groups -----------------------------------------------------------------------------
+
+
+def find_group(
+    session: Session, scope: Scope, group_id: int, lock: bool = False
+) -> tuple[Group, Program, Organization]:
+    query = (
+        select(Group, Program, Organization)
+        .join(Program, Program.id == Group.program_id)
+        .join(Organization, Organization.id == Program.organization_id)
+        .where(Group.id == group_id, _program_visibility(scope))
+    )
+    row = session.execute(query.with_for_update(of=Group) if lock else query).first()
+    if row is None:
+        raise NotFound("Группа не найдена", code="group_not_found")
+    return row[0], row[1], row[2]
+
+
+def _checked_group(program: Program, values: dict) -> dict:
+    with refusals_as_rpc_errors():
+        return domain.check_group(program.min_age, program.max_age, values)
+
+
+def create_group(session: Session, principal: Principal, data: dict) -> Group:
+    program, org = find_program(
+        session, domain.managed_scope(principal), data["program_id"], lock=True
+    )
+    if not domain.edits_organization(principal, org.id):
+        raise Forbidden("Это программа другой организации", code="not_owner")
+    with refusals_as_rpc_errors():
+        domain.check_group_can_be_added(program.status)
+    values = {"min_age": program.min_age, "max_age": program.max_age, **data}
+    values.update(_checked_group(program, values))
+    if not domain.opens_on_creation(program.status):
+        values["enrollment_open"] = False
+    group = Group(**values, held=0, enrolled=0)
+    session.add(group)
+    session.flush()
+    search.refresh_programs(session, [program.id])
+    emit(session, "group_changed", event_data.group_changed(group, org))
+    return group
+
+
+def update_group(session: Session, principal: Principal, group_id: int, data: dict) -> Group:
+    # the row lock serializes edits with seat holds: the capacity check sees the truth
+    group, program, org = find_group(session, domain.managed_scope(principal), group_id, lock=True)
+    if not domain.edits_organization(principal, org.id):
+        raise Forbidden("Это группа другой организации", code="not_owner")
+    if "capacity" in data:
+        with refusals_as_rpc_errors():
+            domain.check_capacity_change(data["capacity"], group.held, group.enrolled)
+    current = group_schema.dump(group)  # as a caller sends them: dates as ISO strings
+    values = {
+        key: current[key]
+        for key in ("schedule", "start_date", "end_date", "min_age", "max_age", "capacity")
+    }
+    values["price_kopecks"] = group.price_kopecks
+    values.update(data)
+    checked = _checked_group(program, values)
+    if data.get("enrollment_open"):
+        with refusals_as_rpc_errors():
+            domain.check_enrollment_opening(program.status)
+    for key, value in {**data, **checked}.items():
+        setattr(group, key, value)
+    session.flush()
+    search.refresh_programs(session, [program.id])
+    emit(session, "group_changed", event_data.group_changed(group, org))
+    return group
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+def search_programs(session: Session, filters: dict[str, Any]) -> dict:
+    with refusals_as_rpc_errors():
+        clean = domain.check_search_filters(filters)
+    return search.search(session, clean)

@@ -1,0 +1,189 @@
+"""Catalog operations on a session, without Nameko: the one visibility rule gives lists and
+gets the same answer as the domain's rule for a row in hand, and seats can be held inside a
+caller's transaction (enrollment's) without committing it."""
+
+import itertools
+import random
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from contracts.principal import ANONYMOUS, Principal
+from contracts.scope import EVERYTHING
+from servicekit.errors import Conflict, NotFound
+from services.catalog import domain, operations, seats
+from services.catalog.models import Group, Organization, Program
+
+MUNICIPALITIES = ("krasnoyarsk", "achinsk")
+
+
+def _inn() -> str:
+    return domain.inn_with_check_digits(f"{random.randint(10**8, 10**9 - 1)}")
+
+
+@pytest.fixture
+def catalog_rows(engine_of):
+    """Organizations of every status in two municipalities, each with a program of every
+    status and a group of 3 seats per program."""
+    engine = engine_of("catalog")
+    orgs, programs, groups = {}, {}, {}
+    with Session(engine) as session:
+        for municipality, org_status in itertools.product(
+            MUNICIPALITIES, domain.ORGANIZATION_STATUSES
+        ):
+            org = Organization(
+                name=f"Оп {municipality} {org_status}",
+                inn=_inn(),
+                municipality_code=municipality,
+                address="адрес",
+                status=org_status,
+            )
+            session.add(org)
+            session.flush()
+            orgs[org.id] = (org_status, municipality)
+            for program_status in domain.PROGRAM_STATUSES:
+                program = Program(
+                    organization_id=org.id, title="Плавание", description="Бассейн",
+                    direction="sports", level="basic", format="in_person", adapted=False,
+                    registry_code="paid", certified=False, payment_type="own_money",
+                    min_age=7, max_age=12, status=program_status,
+                )  # fmt: skip
+                session.add(program)
+                session.flush()
+                programs[program.id] = (program_status, org.id, municipality)
+                group = Group(
+                    program_id=program.id, name="Группа", teacher="Петрова", address="адрес",
+                    lat=56.0, lon=92.8, schedule=[{"weekday": 2, "start": "16:00", "end": "17:00"}],
+                    start_date=date(2026, 9, 1), end_date=date(2027, 5, 31), min_age=7,
+                    max_age=12, capacity=3, held=0, enrolled=0, price_kopecks=900000,
+                    normative_cost_kopecks=0, monthly_price_kopecks=100000, enrollment_open=True,
+                )  # fmt: skip
+                session.add(group)
+                session.flush()
+                groups[group.id] = program.id
+        session.commit()
+    return engine, orgs, programs, groups
+
+
+def principals(orgs):
+    some_org = next(iter(orgs))
+    return {
+        "anonymous": ANONYMOUS,
+        "parent": Principal(1, "parent"),
+        "provider": Principal(2, "provider", organization_id=some_org),
+        "provider without organization": Principal(3, "provider"),
+        "municipal operator": Principal(4, "municipal_operator", "achinsk"),
+        "municipal operator without municipality": Principal(5, "municipal_operator"),
+        "regional operator": Principal(6, "regional_operator"),
+    }
+
+
+def _visible(session, find, *args) -> bool:
+    try:
+        find(session, *args)
+        return True
+    except NotFound:
+        return False
+
+
+def test_lists_and_gets_show_exactly_what_the_domain_rule_allows(catalog_rows):
+    engine, orgs, programs, groups = catalog_rows
+    cases = {**principals(orgs), "internal": None}
+    seen_orgs = {}
+    with Session(engine) as session:
+        for name, principal in cases.items():
+            scope = EVERYTHING if principal is None else operations.reader_scope(principal.as_rpc())
+            expected_orgs = {
+                org_id
+                for org_id, (status, municipality) in orgs.items()
+                if domain.sees_organization(scope, status, org_id, municipality)
+            }
+            listed = {
+                org.id
+                for org in operations.list_organizations(session, scope, limit=10**6)["items"]
+                if org.id in orgs
+            }
+            got = {
+                org_id
+                for org_id in orgs
+                if _visible(session, operations.find_organization, scope, org_id)
+            }
+            assert listed == got == expected_orgs, name
+            seen_orgs[name] = len(got)
+
+            expected_programs = {
+                program_id
+                for program_id, (status, org_id, municipality) in programs.items()
+                if domain.sees_program(scope, status, org_id, municipality)
+            }
+            got_programs = {
+                program_id
+                for program_id in programs
+                if _visible(session, operations.find_program, scope, program_id)
+            }
+            listed_programs = set()
+            for org_id in expected_orgs:
+                page = operations.list_organization_programs(session, scope, org_id, 100)
+                listed_programs |= {program.id for program in page["items"]}
+            got_groups = {
+                groups_program
+                for group_id, groups_program in groups.items()
+                if _visible(session, operations.find_group, scope, group_id)
+            }
+            visible_programs_of_visible_orgs = {
+                p for p in expected_programs if programs[p][1] in expected_orgs
+            }
+            assert got_programs == got_groups == expected_programs, name
+            assert listed_programs == visible_programs_of_visible_orgs, name
+    # the rule really separates callers: the public sees the approved organizations only
+    assert seen_orgs["anonymous"] == seen_orgs["parent"] == 4
+    assert seen_orgs["provider"] == 5 and seen_orgs["municipal operator"] == 5
+    assert seen_orgs["regional operator"] == seen_orgs["internal"] == 6
+
+
+def test_the_internal_reader_is_named_and_sees_every_row(catalog_rows):
+    engine, orgs, programs, _ = catalog_rows
+    assert operations.reader_scope(None) is EVERYTHING
+    with Session(engine) as session:
+        for org_id in orgs:
+            assert operations.find_organization(session, EVERYTHING, org_id).id == org_id
+
+
+def test_seats_are_held_inside_the_callers_transaction_and_vanish_with_it(catalog_rows):
+    engine, _, _, groups = catalog_rows
+    group_id = next(iter(groups))
+    with Session(engine) as session:
+        held = seats.hold_seat(session, group_id, "application-rolled-back")
+        assert held["held"] == 1 and held["free_seats"] == 2
+        session.rollback()  # the caller's transaction failed: nothing of the hold remains
+    with Session(engine) as session:
+        assert seats.seat_counts(session, group_id)["held"] == 0
+        seats.hold_seat(session, group_id, "application-1")
+        seats.hold_seat(session, group_id, "application-2")
+        assert seats.confirm_seat(session, group_id, "application-1")["enrolled"] == 1
+        session.commit()
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT held, enrolled FROM study_groups WHERE id = :id"), {"id": group_id}
+        ).one()
+    assert tuple(row) == (1, 1)
+
+
+def test_a_full_group_and_an_unknown_one_are_refused_on_the_session(catalog_rows):
+    engine, _, _, groups = catalog_rows
+    group_id = list(groups)[1]
+    with Session(engine) as session:
+        for i in range(3):
+            seats.hold_seat(session, group_id, f"application-{i}")
+        with pytest.raises(Conflict) as full:
+            seats.hold_seat(session, group_id, "application-late")
+        assert full.value.code == "group_full"
+        with pytest.raises(NotFound) as unknown:
+            seats.hold_seat(session, 2_000_000_000, "application-x")
+        assert unknown.value.code == "group_not_found"
+        with pytest.raises(NotFound) as never_held:
+            seats.confirm_seat(session, group_id, "application-never")
+        assert never_held.value.code == "seat_not_held"
+        session.rollback()
