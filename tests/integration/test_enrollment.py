@@ -329,3 +329,30 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
     assert balance(rpc, child)["reserved"] == done["terms"]["certificate_share"]
     assert rpc.enrollment.settle(later)["driven"] == 0
     assert outbox_types(engines, enrollment_id) == ["enrollment_requested"]
+
+
+def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, period):
+    """Opening day is decided by the apply path: count what one application costs on the
+    catalog's database (the figure the README quotes; a regression fails here)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    first, second = world.children(engines["accounts"], parent_id, 2)
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if conn.engine.url.database.endswith("_catalog") and "outbox" not in statement[:60]:
+            statements.append(statement.split()[0].upper())
+
+    body = {"group_id": group_id, "start_date": START}
+    rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": first})  # warm caches
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second})
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    print(f"catalog statements per application: {len(statements)} {statements}")
+    assert len(statements) <= 24, statements
