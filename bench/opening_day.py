@@ -42,14 +42,16 @@ function setup(thread)
   thread:set("first", threads * per_thread)
   threads = threads + 1
 end
-function init(args) sent = 0; answered = 0; calls = 0 end
+function init(args) sent = 0; answered = 0; calls = 0; last_answer = os.time() end
 request = function()
   calls = calls + 1
   -- wrk builds one request per thread that it never sends: let that one be a cheap one
   if calls == 1 then return wrk.format("GET", "/healthz") end
   sent = sent + 1
   if sent > per_thread then
-    -- every application is sent: keep the connection busy with the cheapest request
+    -- every application is sent: keep the connection busy with the cheapest request, and
+    -- stop when no application has been answered for a while (one timed out in wrk)
+    if os.time() - last_answer > 15 then wrk.thread:stop() end
     return wrk.format("GET", "/healthz")
   end
   local i = first + sent
@@ -57,7 +59,10 @@ request = function()
     ["Authorization"] = "Bearer " .. tokens[i]}, bodies[i])
 end
 response = function(status, headers, body)
-  if status ~= 200 then answered = answered + 1 end  -- an application's answer
+  if status ~= 200 then  -- an application's answer
+    answered = answered + 1
+    last_answer = os.time()
+  end
   if answered >= per_thread then wrk.thread:stop() end
 end
 function done(summary, latency, requests)
