@@ -8,6 +8,7 @@ the accounts service and come back as field messages too.
 from marshmallow import Schema, fields, validate
 
 from contracts.roles import PARENT, STAFF_ROLES
+from gateway.fields import must_be_true
 
 INT32 = validate.Range(1, 2147483647)
 
@@ -26,11 +27,11 @@ class RegisterSchema(Schema):
     password = _text(1000, required=True, description="10 to 128 characters, not a common one")
     full_name = _text(200, required=True, example="Иванова Мария Петровна")
     phone = _text(30, allow_none=True, example="+79131234567")
-    consent_personal_data = fields.Boolean(
-        required=True,
-        truthy={True},
-        falsy={False},
-        metadata={"description": "Consent to the processing of personal data; must be true"},
+    consent_personal_data = must_be_true(
+        fields.Boolean(
+            required=True,
+            metadata={"description": "Consent to the processing of personal data; must be true"},
+        )
     )
 
 

@@ -30,8 +30,8 @@ from contracts.catalog import (
     REGISTRIES,
     SEARCH_SORTS,
 )
+from gateway.fields import Money
 from gateway.http import PageQuery
-from servicekit.money import format_kopecks, parse_money
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -48,20 +48,6 @@ class Text(fields.String):
 
 def text(min_len=1, max_len=300, **kwargs) -> Text:
     return Text(validate=validate.Length(min_len, max_len), **kwargs)
-
-
-class Money(fields.String):
-    """Kopecks inside, "1900.00" outside."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else format_kopecks(value)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        raw = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return parse_money(raw)
-        except ValueError as error:
-            raise ValidationError(str(error)) from error
 
 
 def choice(options, **kwargs) -> fields.String:

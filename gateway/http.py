@@ -1,10 +1,13 @@
 """How every gateway route is declared and run, in one place.
 
-`@route(...)` registers a Nameko HTTP entrypoint and the route's OpenAPI description from the
-same marshmallow schemas that validate it. Around each handler it authenticates the bearer
-token and checks the caller's role, validates query and body (422 with field messages),
-applies Idempotency-Key to mutating requests, dumps the answer through the response schema,
-and turns every error into `application/problem+json` with a stable `code`.
+`@route(...)` registers a Nameko HTTP entrypoint (on the gateway's own server, server.py:
+deadlines, bodies read before a worker is taken) and the route's OpenAPI description from the
+same marshmallow schemas that validate it, made strict (fields.py). Around each handler it
+authenticates the bearer token and checks the caller's role (a public route treats a bad token
+as anonymous), validates query and body (unknown query parameters 400; text and depth checked
+by input.py; 422 with field messages), applies Idempotency-Key to mutating requests, dumps
+the answer through the response schema, and turns every error into
+`application/problem+json` with a stable `code` (problems.py).
 """
 
 import ipaddress
@@ -17,15 +20,19 @@ from functools import wraps
 
 import jwt
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from contracts.principal import Principal
 from contracts.roles import ROLES
 from gateway.cache import request_key, shared_answers
+from gateway.fields import make_strict
 from gateway.idempotency import check_key, request_fingerprint
+from gateway.input import check_json_text, check_text
+from gateway.problems import JSON, json_response, problem
+from gateway.server import gateway_http as http
 from servicekit import config, tokens
 from servicekit.errors import (
+    BadRequest,
     Forbidden,
     InvalidInput,
     NavigatorError,
@@ -108,44 +115,33 @@ def page_of(item: type[Schema]) -> type[Schema]:
     return _pages[name]
 
 
-JSON = "application/json"
+def _trusted_proxies() -> list:
+    networks = []
+    for entry in config.env("TRUSTED_PROXIES", "").split(","):
+        if entry.strip():
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+    return networks
 
 
-def json_response(status: int, payload, content_type=JSON, headers=None):
-    return Response(
-        json.dumps(payload, ensure_ascii=False),
-        status=status,
-        content_type=content_type,
-        headers=headers,
-    )
-
-
-def problem(error: NavigatorError) -> Response:
-    body = {
-        "type": "about:blank",
-        "title": error.message,
-        "status": error.status,
-        "code": error.code,
-    }
-    if error.fields:
-        body["fields"] = error.fields
-    headers = {}
-    if "retry_after" in error.extra:
-        body["retry_after"] = int(error.extra["retry_after"])
-        headers["Retry-After"] = str(body["retry_after"])
-    return json_response(error.status, body, "application/problem+json", headers)
+def _is_trusted(address: str | None, trusted: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
 
 
 def client_address(request: Request) -> str | None:
     """The caller's IP address. X-Forwarded-For is believed only when the request comes from
-    one of TRUSTED_PROXIES (comma-separated addresses): then the right-most address that is
-    not a proxy of ours is the client."""
+    one of TRUSTED_PROXIES (comma-separated addresses or networks, e.g. `10.0.0.0/8` for the
+    reverse proxies of a cluster): then the right-most address that is not a proxy of ours is
+    the client."""
     remote = request.remote_addr
-    trusted = {a.strip() for a in config.env("TRUSTED_PROXIES", "").split(",") if a.strip()}
-    if remote in trusted:
+    trusted = _trusted_proxies()
+    if _is_trusted(remote, trusted):
         hops = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
         for hop in reversed(hops):
-            if hop and hop not in trusted:
+            if hop and not _is_trusted(hop, trusted):
                 try:
                     return str(ipaddress.ip_address(hop))
                 except ValueError:
@@ -153,18 +149,15 @@ def client_address(request: Request) -> str | None:
     return remote
 
 
-def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal | None:
-    header = request.headers.get("Authorization", "")
-    if roles is None and not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        if roles is None:
-            return None
-        raise Unauthorized("A bearer token is required", code="missing_token")
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _principal(token: str) -> Principal:
     try:
-        claims = tokens.verify_access_token(token.strip())
-        principal = Principal(
+        claims = tokens.verify_access_token(token)
+        return Principal(
             user_id=int(claims["sub"]),
             role=str(claims["role"]),
             organization_id=claims.get("org"),
@@ -172,21 +165,51 @@ def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal |
         )
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The token is invalid or expired", code="invalid_token") from exc
-    if roles is not None and principal.role not in roles:
+
+
+def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal | None:
+    """The caller. A route that needs no login (`roles=None`) treats a missing, expired or
+    forged token as an anonymous caller: a client that sends its token on every call must
+    still reach login, refresh and public reads with an expired one."""
+    token = _bearer(request)
+    if roles is None:
+        if token is None:
+            return None
+        try:
+            return _principal(token)
+        except Unauthorized:
+            return None
+    if token is None:
+        raise Unauthorized("A bearer token is required", code="missing_token")
+    principal = _principal(token)
+    if principal.role not in roles:
         raise Forbidden("Your role may not do this", code="role_forbidden")
     return principal
 
 
 def load_query(schema: type[Schema] | None, request: Request) -> dict:
-    if schema is None:
-        return {}
-    instance = schema()
+    """The validated query. A parameter the route does not know is refused (400): it would
+    change nothing, yet make a shared answer's key (and a cache miss) of its own."""
+    instance = schema() if schema is not None else None
+    known = {}
+    if instance is not None:
+        known = {(f.data_key or name): f for name, f in instance.fields.items() if not f.dump_only}
+    unknown = sorted(set(request.args) - set(known))
+    if unknown:
+        raise BadRequest(
+            "Unknown query parameters",
+            code="unknown_query_parameter",
+            fields={name[:100]: ["Unknown parameter."] for name in unknown[:20]},
+        )
     raw = {}
-    for name, field_obj in instance.fields.items():
-        key = field_obj.data_key or name
+    for key, field_obj in known.items():
         if key in request.args:
             values = request.args.getlist(key)
+            for value in values:
+                check_text(key, value)
             raw[key] = values if isinstance(field_obj, fields.List) else values[-1]
+    if instance is None:
+        return {}
     try:
         return instance.load(raw)
     except ValidationError as err:
@@ -200,10 +223,11 @@ def load_body(schema: type[Schema] | None, request: Request) -> dict | None:
     try:
         # no body at all is an empty object: a schema of optional fields needs none
         data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise InvalidInput("The body is not valid JSON", code="malformed_json") from err
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object", code="malformed_json")
+    check_json_text(data)
     try:
         return schema().load(data)
     except ValidationError as err:
@@ -217,8 +241,7 @@ def _dump(spec: RouteSpec, result):
     return schema.dump(result)
 
 
-def _execute(service, spec: RouteSpec, handler: Callable, request: Request, principal, path_params):
-    call = Call(request, principal, load_query(spec.query, request), load_body(spec.body, request))
+def _execute(service, spec: RouteSpec, handler: Callable, call: Call, path_params):
     result = handler(service, call, **path_params)
     if isinstance(result, Response):
         return result.status_code, result
@@ -228,9 +251,15 @@ def _execute(service, spec: RouteSpec, handler: Callable, request: Request, prin
     return status, _dump(spec, result)
 
 
-def _execute_to_bytes(service, spec, handler, request, principal, path_params):
-    status, payload = _execute(service, spec, handler, request, principal, path_params)
+def _execute_to_bytes(service, spec, handler, call, path_params):
+    status, payload = _execute(service, spec, handler, call, path_params)
     return status, json.dumps(payload, ensure_ascii=False).encode()
+
+
+def _idempotency_scope(principal: Principal | None, fingerprint: str) -> str:
+    # Anonymous callers share no scope: theirs is the request itself, so only a client that
+    # sends the very same body (password included) with the key gets the first answer back.
+    return principal.key if principal else f"anonymous:{fingerprint}"
 
 
 def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_params) -> Response:
@@ -239,12 +268,16 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     claimed = None
     try:
         principal = authenticate(request, spec.roles)  # once; a cached answer needs it too
+        # validated before a key is claimed or an answer shared: refused input costs neither
+        call = Call(
+            request, principal, load_query(spec.query, request), load_body(spec.body, request)
+        )
         if key is not None and spec.method in MUTATING and spec.idempotent and store is not None:
             check_key(key)
-            scope = principal.key if principal else "anonymous"
             fingerprint = request_fingerprint(
                 spec.method, request.path, request.get_data(cache=True)
             )
+            scope = _idempotency_scope(principal, fingerprint)
             stored = store.claim(scope, key, spec.method, request.path, fingerprint)
             if stored is not None:
                 return json_response(
@@ -253,12 +286,12 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
             claimed = scope
         if spec.shared and shared_answers.ttl > 0:
             status, body = shared_answers.fetch(
-                request_key(request.path, request.args),
-                lambda: _execute_to_bytes(service, spec, handler, request, principal, path_params),
+                request_key(request.path, call.query),
+                lambda: _execute_to_bytes(service, spec, handler, call, path_params),
             )
             payload, response = None, Response(body, status=status, content_type=JSON)
         else:
-            status, payload = _execute(service, spec, handler, request, principal, path_params)
+            status, payload = _execute(service, spec, handler, call, path_params)
             response = payload if isinstance(payload, Response) else json_response(status, payload)
     except NavigatorError as error:
         status, payload, response = error.status, None, problem(error)
@@ -292,6 +325,10 @@ def route(
 ):
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
     `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored)."""
+    if body is not None:
+        make_strict(body, body=True)
+    if query is not None:
+        make_strict(query, body=False)
     spec = RouteSpec(
         method, path, summary, tags, roles, body, query, response, status, errors, description,
         idempotent=idempotent, shared=shared,

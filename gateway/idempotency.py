@@ -2,10 +2,14 @@
 
 Keys are scoped to the caller, kept 24 h, and claimed before the request is executed, so two
 concurrent requests with one key run the work once (the second gets 409 until the first ends).
+
+The store holds no personal data in clear: the key is kept as its SHA-256, and the answer
+(a child's SNILS, say) is encrypted with AES-GCM under a key derived from the caller's
+Idempotency-Key, which only the caller has. A copy of the table replays nothing and reads
+nothing; the caller who repeats the request with its key gets the answer back.
 """
 
 import hashlib
-import json
 from dataclasses import dataclass
 
 from nameko.extensions import DependencyProvider
@@ -15,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from gateway.models import IdempotencyKey
 from servicekit.db import make_engine
 from servicekit.errors import Conflict, InvalidInput
+from servicekit.sealing import seal, unseal
 
 table = IdempotencyKey.__table__
 ABANDONED_AFTER_SECONDS = 60
@@ -29,6 +34,11 @@ class StoredResponse:
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def key_id(key: str) -> str:
+    """What the table keeps instead of the Idempotency-Key."""
+    return hashlib.sha256(b"idempotency-key\0" + key.encode()).hexdigest()
 
 
 def check_key(key: str) -> str:
@@ -57,6 +67,7 @@ class IdempotencyStore(DependencyProvider):
         self, principal: str, key: str, method: str, path: str, fingerprint: str
     ) -> StoredResponse | None:
         """None if this request may run now; the stored response if it already ran."""
+        raw_key, key = key, key_id(key)
         with self.engine.begin() as conn:
             claimed = conn.execute(
                 pg_insert(table)
@@ -90,7 +101,9 @@ class IdempotencyStore(DependencyProvider):
                     code="idempotency_key_reused",
                 )
             if row.status_code is not None:
-                return StoredResponse(row.status_code, json.loads(row.response_body))
+                return StoredResponse(
+                    row.status_code, unseal(raw_key, principal, row.response_body)
+                )
             # a request that claimed the key and died: let this one take over
             taken = conn.execute(
                 update(table)
@@ -111,18 +124,20 @@ class IdempotencyStore(DependencyProvider):
             )
 
     def complete(self, principal: str, key: str, status: int, body) -> None:
-        """Remember the answer: a repeat with this key gets it back."""
+        """Remember the answer, sealed with the key: a repeat with this key gets it back."""
         with self.engine.begin() as conn:
             conn.execute(
                 update(table)
-                .where(table.c.principal == principal, table.c.key == key)
-                .values(status_code=status, response_body=json.dumps(body))
+                .where(table.c.principal == principal, table.c.key == key_id(key))
+                .values(status_code=status, response_body=seal(key, principal, body))
             )
 
     def release(self, principal: str, key: str) -> None:
         """Forget a claim whose request failed, so that a retry with the key runs again."""
         with self.engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.principal == principal, table.c.key == key))
+            conn.execute(
+                delete(table).where(table.c.principal == principal, table.c.key == key_id(key))
+            )
 
     def purge_expired(self) -> int:
         with self.engine.begin() as conn:

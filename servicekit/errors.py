@@ -48,6 +48,14 @@ class NavigatorError(Exception):
 
 
 @deserialize_to_instance
+class BadRequest(NavigatorError):
+    """A request the API cannot read at all (e.g. a query parameter it does not know)."""
+
+    status = 400
+    default_code = "bad_request"
+
+
+@deserialize_to_instance
 class InvalidInput(NavigatorError):
     status = 422
     default_code = "invalid_input"

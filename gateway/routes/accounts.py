@@ -39,11 +39,12 @@ class AccountsRoutes:
         body=RegisterSchema,
         response=UserSchema,
         status=201,
-        errors=(409, 422),
-        description="409 when the e-mail is already registered.",
+        errors=(409, 422, 429),
+        description="409 when the e-mail is already registered; 429 with Retry-After after "
+        "too many registrations from one address.",
     )
     def register(self, call):
-        return self.rpc.call("accounts", "register", call.body)
+        return self.rpc.call("accounts", "register", call.body, client_address(call.request))
 
     @route(
         "POST",
@@ -72,7 +73,9 @@ class AccountsRoutes:
         response=TokensSchema,
         errors=(401, 422),
         idempotent=False,
-        description="Presenting a refresh token a second time revokes every token of its login.",
+        description="The same refresh token presented again within a short grace period "
+        "(two tabs) gets the same new pair; presented after it, every token of its login is "
+        "revoked.",
     )
     def refresh(self, call):
         return self.rpc.call("accounts", "refresh", call.body["refresh_token"])
@@ -128,8 +131,9 @@ class AccountsRoutes:
         body=ChildCreateSchema,
         response=ChildSchema,
         status=201,
-        errors=(409, 422, 503),
-        description="409 when a child with this SNILS is already registered.",
+        errors=(409, 422, 429, 503),
+        description="409 when a child with this SNILS is already registered; after a few such "
+        "answers in an hour, 429 with Retry-After.",
     )
     def add_child(self, call):
         return self.rpc.call("accounts", "add_child", call.principal.as_rpc(), _plain(call.body))
@@ -175,8 +179,9 @@ class AccountsRoutes:
         roles=(PARENT,),
         body=ChildChangeSchema,
         response=ChildSchema,
-        errors=(404, 409, 422, 503),
-        description="Changing data a provider verified clears the verified mark.",
+        errors=(404, 409, 422, 429, 503),
+        description="Changing data a provider verified clears the verified mark. 409 when "
+        "another child has the SNILS; after a few such answers in an hour, 429.",
     )
     def change_child(self, call, child_id):
         return self.rpc.call(
@@ -190,7 +195,9 @@ class AccountsRoutes:
         tags=["children"],
         roles=(PROVIDER,),
         response=ChildSchema,
-        errors=(404,),
+        errors=(403, 404, 503),
+        description="403 `organization_not_active` while the provider's organization is "
+        "suspended or not approved.",
     )
     def verify_child(self, call, child_id):
         return self.rpc.call("accounts", "verify_child", call.principal.as_rpc(), child_id)

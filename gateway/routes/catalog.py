@@ -121,6 +121,10 @@ class CatalogRoutes:
         roles=(PROVIDER, REGIONAL_OPERATOR),
         body=OrganizationPatchSchema,
         response=OrganizationSchema,
+        description="INN and municipality decide who oversees the organization: when its own "
+        "staff change them, an approved organization goes back to approval (`pending`); the "
+        "regional operator changes them as they are. A suspended organization's staff change "
+        "nothing (403 `organization_suspended`), nor its programs and groups.",
     )
     def update_organization(self, call, organization_id):
         return self.rpc.call(

@@ -301,16 +301,45 @@ def normalize_sex(value: str | None) -> str:
 
 _EMAIL_LOCAL = re.compile(r"[^\s@\"(),:;<>\[\]\\]+")
 _DOMAIN_LABEL = re.compile(r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?")
+# invisible or layout-changing characters: controls, format (zero-width, bidi, BOM),
+# surrogates, private use, unassigned, and every kind of space or separator
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+
+
+def canonical_email(email: object) -> str:
+    """The form an address is stored and looked up in: NFKC (fullwidth and other
+    compatibility forms become plain letters), stripped and lower-cased. No validation:
+    login looks up what it is given; registration validates with normalize_email."""
+    if not isinstance(email, str):
+        return ""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+def _script(char: str) -> str | None:
+    """The script of a letter ("LATIN", "CYRILLIC", ...); None for digits and punctuation."""
+    if not char.isalpha():
+        return None
+    return unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+
+
+def _mixes_scripts(text: str) -> bool:
+    return len({s for s in map(_script, text) if s is not None}) > 1
 
 
 def normalize_email(email: str | None) -> str:
-    """Stripped and lower-cased (accounts are unique by the lower-cased e-mail).
-
-    Refuses only what is obviously not an address; Cyrillic domains (.рф) are allowed.
-    """
+    """The canonical address (canonical_email), refused when it is obviously not one, holds
+    an invisible or control character, or mixes scripts within the local part or a domain
+    label: "pаrent@navigator.example" with a Cyrillic "а" is not a second "parent@...".
+    Cyrillic domains (.рф) written in one script are allowed."""
     if not isinstance(email, str) or not email.strip():
         raise InvalidField("email", "укажите адрес электронной почты", "required")
-    text = email.strip().lower()
+    if any(unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in email.strip()):
+        raise InvalidField(
+            "email",
+            "адрес содержит невидимые или управляющие символы",
+            "invisible_characters",
+        )
+    text = canonical_email(email)
     local, at, domain = text.rpartition("@")
     labels = domain.split(".")
     if (
@@ -326,6 +355,12 @@ def normalize_email(email: str | None) -> str:
         or labels[-1].isdigit()
     ):
         raise InvalidField("email", "неверный адрес электронной почты", "format")
+    if _mixes_scripts(local) or any(_mixes_scripts(label) for label in labels):
+        raise InvalidField(
+            "email",
+            "адрес смешивает буквы разных алфавитов (например, латинские и русские)",
+            "mixed_scripts",
+        )
     return text
 
 
@@ -408,33 +443,38 @@ class LoginThrottle:
     account or an IP address). The caller counts failures in ``window`` ending now and
     calls ``decide`` for each key; a refused attempt is not checked and is not a failure.
 
-    - from ``lock_after`` failures on: locked for ``lock_for`` after the last failure;
+    - from ``lock_after`` failures on: locked for ``lock_for`` after the last failure
+      (``lock_after=None``: never locked, only slowed);
     - from ``delay_after`` failures on: wait ``base_delay * 2**(n - delay_after)`` after
-      the last failure (1 s after 3 failures, 2 s after 4 with the defaults).
+      the last failure (1 s after 3 failures, 2 s after 4 with the defaults), at most
+      ``max_delay``.
     """
 
     def __init__(
         self,
-        lock_after: int = 5,
+        lock_after: int | None = 5,
         window: timedelta = timedelta(minutes=15),
         lock_for: timedelta = timedelta(minutes=15),
         delay_after: int = 3,
         base_delay: timedelta = timedelta(seconds=1),
+        max_delay: timedelta = timedelta(minutes=15),
     ) -> None:
-        if not 0 < delay_after <= lock_after:
+        if not 0 < delay_after <= (lock_after if lock_after is not None else delay_after):
             raise ValueError("need 0 < delay_after <= lock_after")
         self.lock_after = lock_after
         self.window = window
         self.lock_for = lock_for
         self.delay_after = delay_after
         self.base_delay = base_delay
+        self.max_delay = max_delay
 
     def wait_after(self, failures_in_window: int) -> timedelta:
         """How long after the last failure the next attempt is allowed."""
-        if failures_in_window >= self.lock_after:
+        if self.lock_after is not None and failures_in_window >= self.lock_after:
             return self.lock_for
         if failures_in_window >= self.delay_after:
-            return self.base_delay * 2 ** (failures_in_window - self.delay_after)
+            exponent = min(failures_in_window - self.delay_after, 30)
+            return min(self.base_delay * 2**exponent, self.max_delay)
         return timedelta(0)
 
     def decide(
@@ -453,7 +493,7 @@ class LoginThrottle:
 
 # --- refresh tokens ---------------------------------------------------------------------
 
-RefreshCheck = Literal["ok", "reuse", "expired", "revoked"]
+RefreshCheck = Literal["ok", "grace", "reuse", "expired", "revoked"]
 
 
 @dataclass(frozen=True)
@@ -465,16 +505,20 @@ class RefreshToken:
     expires_at: datetime
 
 
-def check_refresh(token_state: RefreshToken, now: datetime) -> RefreshCheck:
+def check_refresh(
+    token_state: RefreshToken, now: datetime, grace: timedelta = timedelta(0)
+) -> RefreshCheck:
     """What presenting this refresh token means.
 
-    "reuse": it was already rotated, so someone holds a copy; the caller revokes the whole
-    family. Reuse is reported even past expiry, since the copy may still be in use.
+    "grace": it was rotated less than ``grace`` ago, as when two tabs refresh at the same
+    moment; the caller answers the pair it issued then, not a new one.
+    "reuse": it was rotated before that, so someone holds a copy; the caller revokes the
+    whole family. Reuse is reported even past expiry, since the copy may still be in use.
     """
     if token_state.revoked_at is not None:
         return "revoked"
     if token_state.rotated_at is not None:
-        return "reuse"
+        return "grace" if now - token_state.rotated_at < grace else "reuse"
     if now >= token_state.expires_at:
         return "expired"
     return "ok"

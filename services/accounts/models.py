@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -73,10 +74,16 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the pair issued when this token was rotated, sealed under this token itself (so only
+    # its holder can open it): answered again to a second refresh within the grace period
+    successor: Mapped[str | None] = mapped_column(Text)
 
 
 class LoginFailure(Base):
-    """A failed login, counted per key: "account:<email>" or "address:<client address>"."""
+    """An attempt counted against a throttle key, kept while it counts: a login attempt
+    ("pair:<hash of e-mail and address>", "account:<email>", "address:<client address>";
+    removed when the login succeeds), a registration ("register:<address>") or a SNILS
+    found taken ("snils:<user id>")."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_key_at", "key", "failed_at"),)

@@ -11,6 +11,7 @@ caller's transaction does (the worker's, or the CLI's).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from contracts.principal import Principal
 from contracts.refusals import InvalidField, InvalidFields
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER
 from contracts.scope import EVERYTHING, Scope
-from servicekit import config, tokens
+from servicekit import config, sealing, tokens
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
 from services.accounts import domain
@@ -46,6 +47,8 @@ from services.accounts.models import Child, Consent, LoginFailure, RefreshToken,
 log = logging.getLogger(__name__)
 
 CONSENT_PERSONAL_DATA = "personal_data"
+# counts an attempt against throttle keys in a transaction of its own (count_attempt)
+Count = Callable[[list[tuple[str, LoginThrottle]], datetime], list[int]]
 INVALID_CREDENTIALS = "Неверный адрес электронной почты или пароль"
 
 
@@ -57,19 +60,53 @@ def refresh_token_ttl() -> timedelta:
     return timedelta(seconds=int(config.env("REFRESH_TOKEN_TTL", str(30 * 24 * 3600))))
 
 
+def _int(name: str, default: int) -> int:
+    return int(config.env(name, str(default)))
+
+
 def account_throttle() -> LoginThrottle:
+    """One account from one address: slowed after 3 failures, locked after 5."""
     return LoginThrottle(
-        lock_after=int(config.env("LOGIN_ACCOUNT_LOCK_AFTER", "5")),
-        delay_after=int(config.env("LOGIN_ACCOUNT_DELAY_AFTER", "3")),
+        lock_after=_int("LOGIN_ACCOUNT_LOCK_AFTER", 5),
+        delay_after=_int("LOGIN_ACCOUNT_DELAY_AFTER", 3),
+    )
+
+
+def account_everywhere_throttle() -> LoginThrottle:
+    """One account from every address together: only slowed, never locked, so that failures
+    from elsewhere cannot lock the owner out; the wait stays short for the owner."""
+    return LoginThrottle(
+        lock_after=None,
+        delay_after=_int("LOGIN_ACCOUNT_GLOBAL_DELAY_AFTER", 10),
+        max_delay=timedelta(seconds=_int("LOGIN_ACCOUNT_GLOBAL_MAX_DELAY", 8)),
     )
 
 
 def address_throttle() -> LoginThrottle:
     # one address may be a school's NAT: more room than for one account
     return LoginThrottle(
-        lock_after=int(config.env("LOGIN_ADDRESS_LOCK_AFTER", "30")),
-        delay_after=int(config.env("LOGIN_ADDRESS_DELAY_AFTER", "10")),
+        lock_after=_int("LOGIN_ADDRESS_LOCK_AFTER", 30),
+        delay_after=_int("LOGIN_ADDRESS_DELAY_AFTER", 10),
     )
+
+
+def registration_throttle() -> LoginThrottle:
+    """Registrations from one address (each costs a 64 MiB argon2 hash): N per window."""
+    limit = _int("REGISTER_ADDRESS_LIMIT", 10)
+    window = timedelta(seconds=_int("REGISTER_ADDRESS_WINDOW", 600))
+    return LoginThrottle(lock_after=limit, delay_after=limit, window=window, lock_for=window)
+
+
+def snils_check_throttle() -> LoginThrottle:
+    """How often one parent may learn that a SNILS is already registered."""
+    limit = _int("SNILS_TAKEN_LIMIT", 5)
+    window = timedelta(seconds=_int("SNILS_TAKEN_WINDOW", 3600))
+    return LoginThrottle(lock_after=limit, delay_after=limit, window=window, lock_for=window)
+
+
+def refresh_grace() -> timedelta:
+    """How long after a rotation the same refresh token gets the same new pair (two tabs)."""
+    return timedelta(seconds=float(config.env("REFRESH_REUSE_GRACE_SECONDS", "30")))
 
 
 # --- passwords --------------------------------------------------------------------------
@@ -164,13 +201,23 @@ def _insert_user(session: Session, values: dict) -> User:
     return user
 
 
-def register_parent(session: Session, passwords: Passwords, data: dict, now: datetime) -> dict:
-    """A parent's own registration, with the personal-data consent they gave."""
+def register_parent(
+    session: Session,
+    passwords: Passwords,
+    data: dict,
+    now: datetime,
+    address: str | None = None,
+    count: Count | None = None,
+) -> dict:
+    """A parent's own registration, with the personal-data consent they gave. `count`
+    counts the attempt against the address's limit, durably, before the password is hashed."""
     if data.get("consent_personal_data") is not True:
         message = "нужно согласие на обработку персональных данных"
         raise InvalidInput(
             message, code="consent_required", fields={"consent_personal_data": [message]}
         )
+    if address and count is not None:
+        count([(f"register:{address[:100]}", registration_throttle())], now)
     user = _insert_user(session, {**_person_fields(data, passwords), "role": PARENT})
     session.add(
         Consent(
@@ -265,21 +312,44 @@ def viewer_of(session: Session, principal: dict) -> Principal:
     return Principal(user_id, role, municipality, organization_id=principal.get("organization_id"))
 
 
+def require_active_organization(viewer: Principal, organization_id, directory: Directory) -> None:
+    """A provider's staff act only while their organization is active: a suspended (or not yet
+    approved) organization's staff can neither see nor verify children (403)."""
+    if viewer.role != PROVIDER:
+        return
+    organization = directory.organization(organization_id) if organization_id else None
+    if organization is None or organization.get("status") != "active":
+        raise Forbidden(
+            "Организация поставщика не действует (приостановлена или не подтверждена)",
+            code="organization_not_active",
+        )
+
+
 # --- login, refresh, logout -------------------------------------------------------------
 
 
-def _throttle_keys(email: str, address: str | None) -> list[tuple[str, LoginThrottle]]:
-    keys = [(f"account:{email[:250]}", account_throttle())]
+def _login_keys(email: str, address: str | None) -> list[tuple[str, LoginThrottle]]:
+    pair = hashlib.sha256(f"{email}\0{address or ''}".encode()).hexdigest()
+    keys = [
+        (f"pair:{pair}", account_throttle()),
+        (f"account:{email[:250]}", account_everywhere_throttle()),
+    ]
     if address:
         keys.append((f"address:{address[:100]}", address_throttle()))
     return keys
 
 
-def check_throttle(session: Session, email: str, address: str | None, now: datetime) -> None:
-    """429 with Retry-After while an account or an address has failed too often."""
+def count_attempt(conn, keys: list[tuple[str, LoginThrottle]], now: datetime) -> list[int]:
+    """Count one attempt against every key, atomically and before any work is done: each
+    key is locked (a transaction-level advisory lock) while its recent attempts are counted
+    and this one is added, so concurrent attempts are counted one after another and none
+    slips past the limit. 429 with Retry-After when a key is over its limit (and nothing is
+    counted). `conn` is its own transaction, committed by the caller at once. Returns the
+    ids of the rows added, for a successful login to take back."""
     waits = []
-    for key, throttle in _throttle_keys(email, address):
-        count, last = session.execute(
+    for key, throttle in sorted(keys, key=lambda item: item[0]):
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+        count, last = conn.execute(
             select(func.count(), func.max(LoginFailure.failed_at)).where(
                 LoginFailure.key == key, LoginFailure.failed_at > now - throttle.window
             )
@@ -290,21 +360,23 @@ def check_throttle(session: Session, email: str, address: str | None, now: datet
     if waits:
         retry_after = max(waits)
         raise TooManyRequests(
-            f"Слишком много неудачных попыток входа, повторите через {retry_after} с",
-            code="too_many_login_attempts",
+            f"Слишком много попыток, повторите через {retry_after} с",
+            code="too_many_attempts",
             extra={"retry_after": retry_after},
         )
-
-
-def count_failed_login(conn, email: str, address: str | None, now: datetime) -> None:
-    """Count a failed login; `conn` is its own transaction, kept although the login fails."""
-    for key, throttle in _throttle_keys(email, address):
+    ids = []
+    for key, throttle in keys:
         conn.execute(
             delete(LoginFailure).where(
                 LoginFailure.key == key, LoginFailure.failed_at < now - 2 * throttle.window
             )
         )
-        conn.execute(insert(LoginFailure).values(key=key, failed_at=now))
+        ids.append(
+            conn.execute(
+                insert(LoginFailure).values(key=key, failed_at=now).returning(LoginFailure.id)
+            ).scalar_one()
+        )
+    return ids
 
 
 def _claims(user: User) -> dict:
@@ -343,22 +415,35 @@ def login(
     password: str,
     address: str | None,
     now: datetime,
-    count_failure: Callable[[str, str | None, datetime], None],
+    count: Count,
 ) -> dict:
     """Tokens for a right e-mail and password; one message for every wrong pair, so that
-    it does not tell whether the e-mail is registered. `count_failure` counts a failed
-    login durably (in a transaction of its own: this one rolls back)."""
-    email = email.strip().lower() if isinstance(email, str) else ""
+    it does not tell whether the e-mail is registered.
+
+    `count` (count_attempt in a transaction of its own) counts the attempt before the
+    password is checked; a failure stays counted, a success takes its attempt back and
+    forgets the account's failures. The owner is never locked out by failures from other
+    addresses: the lock is per account and address, the account as a whole is only slowed."""
+    email = domain.canonical_email(email)[:254]
     password = password if isinstance(password, str) else ""
-    check_throttle(session, email, address, now)
+    try:
+        attempt = count(_login_keys(email, address), now)
+    except TooManyRequests as refused:
+        raise TooManyRequests(
+            refused.message, code="too_many_login_attempts", extra=refused.extra
+        ) from None
     user = session.scalar(select(User).where(User.email == email)) if email else None
     matches = passwords.verify(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active:
-        count_failure(email, address, now)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
-    session.execute(delete(LoginFailure).where(LoginFailure.key == f"account:{email[:250]}"))
+    pair, everywhere = (key for key, _ in _login_keys(email, address)[:2])
+    session.execute(
+        delete(LoginFailure).where(
+            (LoginFailure.id.in_(attempt)) | LoginFailure.key.in_([pair, everywhere])
+        )
+    )
     return _issue(session, user, str(uuid.uuid4()), now)
 
 
@@ -373,7 +458,7 @@ def revoke_family(conn_or_session, family_id: str, now: datetime) -> None:
     conn_or_session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .values(revoked_at=now, successor=None)
     )
 
 
@@ -383,8 +468,10 @@ def refresh(
     now: datetime,
     revoke: Callable[[str, datetime], None],
 ) -> dict:
-    """A new pair for a live refresh token, which is rotated (used up). A rotated token
-    presented again means a copy exists: `revoke` ends the whole family durably."""
+    """A new pair for a live refresh token, which is rotated (used up). The same token
+    presented again within the grace period (two tabs refreshing at once) gets the same new
+    pair; after it, a rotated token presented again means a copy exists: `revoke` ends the
+    whole family durably."""
     row = _token_row(session, refresh_token, lock=True)  # concurrent refreshes queue here
     if row is None:
         raise Unauthorized("Токен обновления недействителен", code="invalid_refresh_token")
@@ -393,8 +480,14 @@ def refresh(
             row.family_id, row.token_hash, row.rotated_at, row.revoked_at, row.expires_at
         ),
         now,
+        refresh_grace(),
     )
-    if state == "reuse":
+    if state == "grace" and row.successor:
+        try:
+            return sealing.unseal(refresh_token, f"refresh:{row.family_id}", row.successor)
+        except ValueError:
+            state = "reuse"
+    if state in ("grace", "reuse"):
         log.warning(
             "refresh token reused: family %s of user %s revoked", row.family_id, row.user_id
         )
@@ -406,7 +499,9 @@ def refresh(
     if user is None or not user.is_active:
         raise Unauthorized("Токен обновления недействителен", code="invalid_refresh_token")
     row.rotated_at = now
-    return _issue(session, user, row.family_id, now)
+    pair = _issue(session, user, row.family_id, now)
+    row.successor = sealing.seal(refresh_token, f"refresh:{row.family_id}", pair)
+    return pair
 
 
 def logout(session: Session, refresh_token: str, now: datetime) -> None:
@@ -455,31 +550,51 @@ def _checked_child_data(data: dict, today: date, directory: Directory) -> dict:
     return values
 
 
-def _snils_taken() -> Conflict:
-    # the same answer whoever holds the SNILS: nothing about the other child or parent
+SNILS_UNIQUE = "children_snils_key"
+
+
+def _snils_taken(viewer: Principal, count: Count | None) -> Conflict:
+    """409: someone has this SNILS (the same answer whoever it is). Each such answer tells
+    whether a SNILS is registered, so a parent gets only a few of them an hour (then 429)."""
+    if count is not None:
+        count([(f"snils:{viewer.user_id}", snils_check_throttle())], utcnow())
     return Conflict("Ребёнок с таким СНИЛС уже зарегистрирован", code="snils_taken")
 
 
-def _flush_child(session: Session) -> None:
+def _flush_child(session: Session, viewer: Principal, count: Count | None) -> None:
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise _snils_taken() from exc
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint == SNILS_UNIQUE:  # registered concurrently
+            raise _snils_taken(viewer, count) from exc
+        log.error("child refused by the database (%s): %s", constraint, exc.orig)
+        raise Conflict(
+            "Данные ребёнка противоречат ограничению базы данных",
+            code="constraint_violated",
+            extra={"constraint": constraint},
+        ) from exc
 
 
 def add_child(
-    session: Session, viewer: Principal, data: dict, today: date, directory: Directory
+    session: Session,
+    viewer: Principal,
+    data: dict,
+    today: date,
+    directory: Directory,
+    count: Count | None = None,
 ) -> dict:
-    """A parent adds their child; event `child_registered`."""
+    """A parent adds their child; event `child_registered`. `count` counts a "SNILS taken"
+    answer durably (see _snils_taken)."""
     if viewer.role != PARENT:
         raise Forbidden("Детей добавляют родители", code="role_forbidden")
     values = _checked_child_data(data, today, directory)
     if session.scalar(select(Child.id).where(Child.snils == values["snils"])) is not None:
-        raise _snils_taken()
+        raise _snils_taken(viewer, count)
     child = Child(parent_id=viewer.user_id, **values)
     session.add(child)
-    _flush_child(session)
+    _flush_child(session, viewer, count)
     session.refresh(child)
     emit(
         session,
@@ -539,6 +654,7 @@ def change_child(
     changes: dict,
     today: date,
     directory: Directory,
+    count: Count | None = None,
 ) -> dict:
     """The parent corrects their child's data; a change of what a provider verified clears
     the verified mark."""
@@ -553,12 +669,12 @@ def change_child(
             select(Child.id).where(Child.snils == after["snils"], Child.id != child.id)
         )
         if other is not None:
-            raise _snils_taken()
+            raise _snils_taken(viewer, count)
     if not domain.verification_survives(before, after):
         child.verified_at = child.verified_by = child.verified_organization_id = None
     for name, value in after.items():
         setattr(child, name, value)
-    _flush_child(session)
+    _flush_child(session, viewer, count)
     session.refresh(child)
     return domain.present_child(child_view(child), access)
 

@@ -77,14 +77,16 @@ class AccountsService(ServiceBase):
     # --- users and login ---------------------------------------------------------------
 
     @rpc
-    def register(self, data: dict) -> dict:
-        user = operations.register_parent(self.db, passwords, data, operations.utcnow())
+    def register(self, data: dict, address: str | None = None) -> dict:
+        user = operations.register_parent(
+            self.db, passwords, data, operations.utcnow(), address, self._count_attempt
+        )
         return UserSchema().dump(user)
 
     @rpc
     def login(self, email: str, password: str, address: str | None = None) -> dict:
         tokens = operations.login(
-            self.db, passwords, email, password, address, operations.utcnow(), self._count_failure
+            self.db, passwords, email, password, address, operations.utcnow(), self._count_attempt
         )
         return TokensSchema().dump(tokens)
 
@@ -114,30 +116,40 @@ class AccountsService(ServiceBase):
     @rpc
     def add_child(self, principal: dict, data: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
-        child = operations.add_child(self.db, viewer, data, region_today(), self.directory)
+        child = operations.add_child(
+            self.db, viewer, data, region_today(), self.directory, self._count_attempt
+        )
         return ChildSchema().dump(child)
+
+    def _acting(self, principal: dict):
+        """Who asks, refused if a provider whose organization is not active."""
+        viewer = operations.viewer_of(self.db, principal)
+        operations.require_active_organization(
+            viewer, principal.get("organization_id"), self.directory
+        )
+        return viewer
 
     @rpc
     def list_children(self, principal: dict, limit: int = 20, offset: int = 0) -> dict:
-        viewer = operations.viewer_of(self.db, principal)
+        viewer = self._acting(principal)
         return ChildPageSchema().dump(operations.list_children(self.db, viewer, limit, offset))
 
     @rpc
     def show_child(self, principal: dict, child_id: int) -> dict:
-        viewer = operations.viewer_of(self.db, principal)
+        viewer = self._acting(principal)
         return ChildSchema().dump(operations.show_child(self.db, viewer, child_id))
 
     @rpc
     def change_child(self, principal: dict, child_id: int, changes: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
         child = operations.change_child(
-            self.db, viewer, child_id, changes, region_today(), self.directory
+            self.db, viewer, child_id, changes, region_today(), self.directory, self._count_attempt
         )
         return ChildSchema().dump(child)
 
     @rpc
     def verify_child(self, principal: dict, child_id: int) -> dict:
-        viewer = operations.viewer_of(self.db, principal)
+        viewer = self._acting(principal)
         child = operations.verify_child(
             self.db, viewer, principal.get("organization_id"), child_id, operations.utcnow()
         )
@@ -159,10 +171,11 @@ class AccountsService(ServiceBase):
 
     # --- writes that outlive a refused request -----------------------------------------
 
-    def _count_failure(self, email: str, address: str | None, now: datetime) -> None:
-        # its own transaction: the login raises, which rolls the worker's session back
+    def _count_attempt(self, keys: list, now: datetime) -> list[int]:
+        # its own transaction, committed before the work: a failed login raises, which rolls
+        # the worker's session back, and a concurrent attempt must see this one counted
         with self.db.get_bind().begin() as conn:
-            operations.count_failed_login(conn, email, address, now)
+            return operations.count_attempt(conn, keys, now)
 
     def _revoke_family(self, family_id: str, now: datetime) -> None:
         self.db.rollback()  # release our lock on the reused token before revoking its family

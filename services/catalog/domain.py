@@ -636,6 +636,30 @@ def changes_organization_details(principal: PrincipalLike, organization_id: int)
     return edits_organization(who, organization_id) or who.role == REGIONAL_OPERATOR
 
 
+# INN and municipality decide who oversees an organization (its municipal operator)
+OVERSIGHT_FIELDS = ("inn", "municipality_code")
+
+
+def staff_may_act(organization_status: str) -> bool:
+    """A suspended organization's staff can do nothing: not change it, not create or change
+    programs and groups, not open enrollment (accounts refuses them children too)."""
+    return organization_status != "suspended"
+
+
+def status_after_details_change(
+    principal: PrincipalLike, status: str, before: Mapping[str, object], changes: Mapping
+) -> str:
+    """The organization's status after a change of its details. The regional operator
+    changes INN and municipality as they are; when the organization's own staff change them,
+    an approved organization goes back to approval (`pending`): otherwise oversight would
+    silently move to another municipality's operator."""
+    who = Principal.from_rpc(principal)
+    moved = any(f in changes and changes[f] != before.get(f) for f in OVERSIGHT_FIELDS)
+    if moved and who.role != REGIONAL_OPERATOR and status == "active":
+        return "pending"
+    return status
+
+
 def reviews_programs(principal: PrincipalLike) -> bool:
     """Only the regional operator approves organizations and reviews programs."""
     return Principal.from_rpc(principal).role == REGIONAL_OPERATOR

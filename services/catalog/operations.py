@@ -179,19 +179,37 @@ def create_organization(session: Session, principal: Principal, data: dict) -> O
 def update_organization(
     session: Session, principal: Principal, organization_id: int, data: dict
 ) -> Organization:
+    """Its staff or the regional operator change an organization's details. Staff who change
+    its INN or municipality send it back to approval (domain.status_after_details_change)."""
     org = find_organization(session, domain.managed_scope(principal), organization_id, lock=True)
     if not domain.changes_organization_details(principal, org.id):
         raise Forbidden("Это не ваша организация", code="not_owner")
+    if domain.edits_organization(principal, org.id):
+        _check_staff_may_act(org)
     if "inn" in data:
         with refusals_as_rpc_errors():
             domain.check_inn(data["inn"])
     if "municipality_code" in data:
         _check_municipality(session, data["municipality_code"])
+    before = {field: getattr(org, field) for field in domain.OVERSIGHT_FIELDS}
+    status = domain.status_after_details_change(principal, org.status, before, data)
     for key, value in data.items():
         setattr(org, key, value)
+    status_changed = status != org.status
+    org.status = status
     _flush_unique_inn(session, "Организация")
     _refresh_organization_programs(session, org.id)
+    if status_changed:
+        emit(session, "organization_status_changed", event_data.organization(org))
     return org
+
+
+def _check_staff_may_act(org: Organization) -> None:
+    if not domain.staff_may_act(org.status):
+        raise Forbidden(
+            "Организация приостановлена: её сотрудники ничего не меняют",
+            code="organization_suspended",
+        )
 
 
 def change_organization_status(
@@ -238,6 +256,7 @@ def _editable_program(
     program, org = find_program(session, domain.managed_scope(principal), program_id, lock=True)
     if not domain.edits_organization(principal, org.id):
         raise Forbidden("Это программа другой организации", code="not_owner")
+    _check_staff_may_act(org)
     return program, org
 
 
@@ -261,6 +280,7 @@ def create_program(session: Session, principal: Principal, data: dict) -> Progra
     org = session.get(Organization, organization_id)
     if org is None:
         raise NotFound("Организация не найдена", code="organization_not_found")
+    _check_staff_may_act(org)
     with refusals_as_rpc_errors():
         domain.check_program_fields(data)
     fields = {**data}
@@ -393,6 +413,7 @@ def create_group(session: Session, principal: Principal, data: dict) -> Group:
     )
     if not domain.edits_organization(principal, org.id):
         raise Forbidden("Это программа другой организации", code="not_owner")
+    _check_staff_may_act(org)
     with refusals_as_rpc_errors():
         domain.check_group_can_be_added(program.status)
     values = {"min_age": program.min_age, "max_age": program.max_age, **data}
@@ -412,6 +433,7 @@ def update_group(session: Session, principal: Principal, group_id: int, data: di
     group, program, org = find_group(session, domain.managed_scope(principal), group_id, lock=True)
     if not domain.edits_organization(principal, org.id):
         raise Forbidden("Это группа другой организации", code="not_owner")
+    _check_staff_may_act(org)
     if "capacity" in data:
         with refusals_as_rpc_errors():
             domain.check_capacity_change(data["capacity"], group.held, group.enrolled)

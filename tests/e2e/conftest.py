@@ -21,6 +21,11 @@ def system(databases, vhost, tmp_path_factory):
             # enrollment's recovery runs every second on what is 3 s old (crash tests)
             "ENROLLMENT_SWEEP_SECONDS": "1",
             "ENROLLMENT_SETTLE_GRACE_SECONDS": "3",
+            # short deadlines, so that the slow-client tests see them quickly
+            "HTTP_HEADER_TIMEOUT": "3",
+            "HTTP_BODY_TIMEOUT": "2",
+            # two refreshes of one token within 2 s are two tabs; later, a stolen copy
+            "REFRESH_REUSE_GRACE_SECONDS": "2",
         },
     )
     try:

@@ -474,3 +474,49 @@ def test_a_url_longer_than_the_web_servers_limit_is_refused_before_the_gateway(a
     # never reach the gateway (the search itself takes them: tests/integration)
     response = requests.get(f"{api}/catalog/search", params={"q": "a" * 10_000}, timeout=20)
     assert response.status_code == 414
+
+
+# --- what a provider may change (issue 13) ------------------------------------------------
+
+
+@pytest.mark.parametrize("change", [{"municipality_code": "achinsk"}, "inn"])
+def test_staff_changing_inn_or_municipality_send_the_organization_back_to_approval(
+    world, api, change
+):
+    org_id = world.active_organization()
+    staff = Client(api, {"sub": "9200", "role": "provider", "org": org_id})
+    if change == "inn":
+        change = {"inn": organization_body()["inn"]}
+    changed = staff.ok("PATCH", f"/organizations/{org_id}", change)
+    assert changed["status"] == "pending"
+    assert all(changed[key] == value for key, value in change.items())
+    # the regional operator changes them and the organization stays approved
+    world.regional_client.ok("POST", f"/organizations/{org_id}/approve")
+    again = world.regional_client.ok(
+        "PATCH", f"/organizations/{org_id}", {"municipality_code": "krasnoyarsk"}
+    )
+    assert again["status"] == "active"
+
+
+def test_a_suspended_organizations_staff_can_do_nothing(world, api):
+    org_id = world.active_organization()
+    staff = Client(api, {"sub": "9201", "role": "provider", "org": org_id})
+    program_id = staff.ok("POST", "/programs", program_body(), 201)["id"]
+    group_id = staff.ok("POST", "/groups", group_body(program_id), 201)["id"]
+    staff.ok("POST", f"/programs/{program_id}/submit")
+    world.regional_client.ok("POST", f"/programs/{program_id}/certify")
+    world.regional_client.ok("POST", f"/organizations/{org_id}/suspend")
+
+    for method, path, body in (
+        ("PATCH", f"/organizations/{org_id}", {"address": "ул. Мира, 1"}),
+        ("POST", "/programs", program_body()),
+        ("PATCH", f"/programs/{program_id}", {"title": "Новое название"}),
+        ("POST", "/groups", group_body(program_id)),
+        ("PATCH", f"/groups/{group_id}", {"enrollment_open": True}),
+        ("POST", f"/programs/{program_id}/archive", None),
+    ):
+        refused = staff.request(method, path, body)
+        assert refused.status_code == 403, (method, path, refused.text)
+        assert refused.json()["code"] == "organization_suspended", (method, path)
+    # the regional operator still can
+    world.regional_client.ok("PATCH", f"/organizations/{org_id}", {"address": "ул. Мира, 1"})

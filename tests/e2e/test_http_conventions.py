@@ -6,6 +6,7 @@ import uuid
 import requests
 from sqlalchemy import create_engine, text
 
+from gateway.idempotency import key_id
 from servicekit.tokens import issue_access_token
 from tests.support.accounts import PASSWORD, child_body, fresh_email
 
@@ -34,9 +35,9 @@ def test_repeated_request_with_one_idempotency_key_runs_once(api, databases):
     engine.dispose()
     assert count == 1
     gateway = create_engine(databases["gateway"])
-    with gateway.connect() as conn:
+    with gateway.connect() as conn:  # the store keeps the key's hash, not the key
         status = conn.execute(
-            text("SELECT status_code FROM idempotency_keys WHERE key = :k"), {"k": key}
+            text("SELECT status_code FROM idempotency_keys WHERE key = :k"), {"k": key_id(key)}
         ).scalar()
     gateway.dispose()
     assert status == 201
@@ -50,17 +51,18 @@ def test_without_a_key_a_repeat_is_a_new_request(api):
     assert repeat.headers["Content-Type"] == "application/problem+json"
 
 
-def test_one_key_for_a_different_body_is_refused_and_changes_nothing(api):
+def test_one_key_for_a_different_body_is_refused_and_changes_nothing(api, accounts_world):
+    parent = accounts_world.client("parent")
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    first = requests.post(f"{api}/auth/register", json=registration(fresh_email("a")), headers=key)
-    other_email = fresh_email("b")
-    clash = requests.post(f"{api}/auth/register", json=registration(other_email), headers=key)
+    first = parent.post("/children", child_body(), headers=key)
+    other = child_body()
+    clash = parent.post("/children", other, headers=key)
 
     assert first.status_code == 201
     assert clash.status_code == 422
     assert clash.json()["code"] == "idempotency_key_reused"
-    login = requests.post(f"{api}/auth/login", json={"email": other_email, "password": PASSWORD})
-    assert login.status_code == 401
+    listed = parent.get("/children", params={"limit": 100}).json()["items"]
+    assert other["snils"] not in {child["snils"] for child in listed}
 
 
 def test_malformed_json_is_a_problem_with_a_code_not_a_crash(api):
@@ -79,13 +81,14 @@ def test_invalid_field_answers_with_field_messages(api, accounts_world):
     assert "birth_date" in response.json()["fields"]
 
 
-def test_public_answer_is_shared_for_a_few_seconds_but_a_bad_token_is_still_refused(api):
+def test_public_answer_is_shared_for_a_few_seconds_and_a_bad_token_reads_it_anonymously(api):
     url = f"{api}/catalog/search?q=футбол&limit=3"
     first, second = requests.get(url), requests.get(url)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
 
+    # a public read needs no login: a forged or expired token is an anonymous caller
     forged = issue_access_token({"sub": "1", "role": "parent"}, ttl=60) + "x"
-    refused = requests.get(url, headers={"Authorization": f"Bearer {forged}"})
-    assert refused.status_code == 401
-    assert refused.json()["code"] == "invalid_token"
+    anonymous = requests.get(url, headers={"Authorization": f"Bearer {forged}"})
+    assert anonymous.status_code == 200
+    assert anonymous.json() == first.json()

@@ -360,3 +360,33 @@ def test_program_events_name_program_and_organization():
     }
     assert event_data.program_archived(program, ORG) == {"program_id": 2, "organization_id": 12}
     assert event_data.organization(ORG)["inn"] == "2466000010"
+
+
+# --- what a provider may change (issue 13) ----------------------------------------------
+
+BEFORE = {"inn": "2460000001", "municipality_code": "krasnoyarsk"}
+
+
+@pytest.mark.parametrize("change", [{"inn": "2460000002"}, {"municipality_code": "achinsk"}])
+def test_staff_changing_inn_or_municipality_send_an_approved_organization_back_to_approval(
+    change,
+):
+    after = domain.status_after_details_change(PROVIDER_12, "active", BEFORE, change)
+    assert after == "pending"
+
+
+def test_the_regional_operator_changes_inn_and_municipality_as_they_are():
+    change = {"inn": "2460000002", "municipality_code": "achinsk"}
+    assert domain.status_after_details_change(REGIONAL, "active", BEFORE, change) == "active"
+
+
+def test_other_details_or_the_same_values_keep_the_organization_approved():
+    for change in ({"address": "ул. Мира, 1"}, dict(BEFORE)):
+        assert domain.status_after_details_change(PROVIDER_12, "active", BEFORE, change) == (
+            "active"
+        )
+
+
+def test_a_suspended_organizations_staff_may_not_act():
+    assert not domain.staff_may_act("suspended")
+    assert domain.staff_may_act("active") and domain.staff_may_act("pending")

@@ -1,7 +1,6 @@
 """The gateway's short memory of answers that are the same for every caller."""
 
 import eventlet
-from werkzeug.datastructures import MultiDict
 
 from gateway.cache import ResponseCache, request_key
 
@@ -64,7 +63,25 @@ def test_memory_is_bounded():
 
 
 def test_parameter_order_does_not_change_the_key():
-    first = request_key("/s", MultiDict([("q", "футбол"), ("age", "9")]))
-    second = request_key("/s", MultiDict([("age", "9"), ("q", "футбол")]))
+    first = request_key("/s", {"q": "футбол", "age": 9})
+    second = request_key("/s", {"age": 9, "q": "футбол"})
     assert first == second
-    assert first != request_key("/s", MultiDict([("q", "футбол"), ("age", "10")]))
+    assert first != request_key("/s", {"q": "футбол", "age": 10})
+
+
+def test_a_text_holding_an_ampersand_is_not_the_key_of_two_filters():
+    # ?q=робот%26sort%3Dprice used to share its key with ?q=робот&sort=price
+    text_with_ampersand = request_key("/s", {"q": "робот&sort=price", "sort": "relevance"})
+    two_filters = request_key("/s", {"q": "робот", "sort": "price"})
+    assert text_with_ampersand != two_filters
+
+
+def test_memory_is_bounded_by_bytes_too():
+    cache = ResponseCache(ttl=60, max_entries=1000, max_bytes=100_000)
+    answer = b"x" * 54_000  # about a 100-row search answer
+    for n in range(5):
+        cache.fetch(str(n), lambda: (200, answer))
+    assert list(cache.entries) == ["4"]
+    assert cache.bytes == 54_000 <= cache.max_bytes
+    cache.fetch("huge", lambda: (200, b"y" * 200_000))  # larger than the whole budget
+    assert "huge" not in cache.entries and cache.bytes == 54_000

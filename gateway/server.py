@@ -1,0 +1,207 @@
+"""The gateway's HTTP server: nameko's eventlet WSGI server with deadlines and one error format.
+
+A connection is a cheap green thread; a *worker* (MAX_WORKERS of them) is what runs a route.
+Nameko's server hands a request to a worker as soon as its headers are parsed, and the worker
+then reads the body from the socket: twenty clients that send a body slowly held every
+worker, and `/healthz` stopped answering. Here the connection's own green thread reads the
+request line, the headers and the whole body, each under a deadline, before a worker is
+taken; a client too slow for the deadline gets 408 and is disconnected. A body larger than
+HTTP_MAX_BODY_BYTES is refused with 413 before it is read.
+
+The server answers some requests itself, before any WSGI application runs (request line too
+long, header line too long, malformed request): those answers are problem+json too, and so
+are werkzeug's routing errors (unknown path 404, method not allowed 405).
+
+In production a buffering reverse proxy (nginx, deploy/nginx/) stands in front as well and
+only forwards whole requests; these deadlines are what protects the gateway when it does not.
+"""
+
+import io
+import logging
+from functools import partial
+from http import HTTPStatus
+
+import eventlet
+from eventlet import wsgi
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
+
+from gateway.problems import from_http_exception, json_response, problem_body, raw_problem
+from servicekit import config
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(name: str, default: str) -> float:
+    return float(config.env(name, default))
+
+
+# the request line and headers must arrive within this many seconds of the connection being
+# ready for a request (an idle keep-alive connection is closed after it, without an answer)
+HEADER_TIMEOUT = _seconds("HTTP_HEADER_TIMEOUT", "10")
+BODY_TIMEOUT = _seconds("HTTP_BODY_TIMEOUT", "10")  # the whole body, from the end of headers
+SEND_TIMEOUT = _seconds("HTTP_SEND_TIMEOUT", "30")  # each write of the answer
+MAX_BODY_BYTES = int(config.env("HTTP_MAX_BODY_BYTES", str(1 << 20)))
+MAX_URL_BYTES = 8192  # the request line, as eventlet's default
+
+
+class _HeadersTimedOut(Exception):
+    pass
+
+
+class DeadlineProtocol(HttpOnlyProtocol):
+    """eventlet's HTTP/1.1 protocol with a deadline on the request line and headers, and
+    problem+json for what it refuses on its own."""
+
+    def handle_one_request(self):
+        self.raw_requestline = b""
+        deadline = eventlet.Timeout(HEADER_TIMEOUT, _HeadersTimedOut)
+        self._header_deadline = deadline
+        try:
+            super().handle_one_request()
+        except _HeadersTimedOut:
+            self.close_connection = 1
+            if self.raw_requestline:  # a request had started: tell the client why it ends
+                self._write_problem(408, "The request headers did not arrive in time")
+        finally:
+            deadline.cancel()
+
+    def get_environ(self):
+        self._header_deadline.cancel()  # headers are in; the body has a deadline of its own
+        environ = super().get_environ()
+        environ["navigator.close_connection"] = partial(setattr, self, "close_connection", 1)
+        return environ
+
+    def _write_problem(self, status: int, title: str, code: str | None = None) -> None:
+        reason = HTTPStatus(status).phrase
+        code = code or reason.lower().replace(" ", "_").replace("-", "_")
+        try:
+            self.wfile.write(raw_problem(status, reason, title, code))
+            self.wfile.flush()
+        except OSError:
+            pass
+
+    # eventlet and http.server answer these with an empty body or an HTML page
+    def send_error(self, code, message=None, explain=None):
+        status = int(code)
+        self.close_connection = 1
+        self._write_problem(status, message or HTTPStatus(status).phrase)
+
+    def _read_request_line(self):
+        line = super()._read_request_line()
+        if len(line) >= self.server.url_length_limit:  # eventlet would write its bare 414
+            self._write_problem(414, "The request line (URL) is too long", "uri_too_long")
+            self.close_connection = 1
+            return ""
+        return line
+
+    def parse_request(self):
+        try:
+            return super().parse_request()
+        except (wsgi.HeaderLineTooLong, wsgi.HeadersTooLarge):
+            self._write_problem(431, "Request headers are too large", "headers_too_large")
+            self.close_connection = 1
+            return False
+
+
+class _RefusedBody(Exception):
+    def __init__(self, status: int, title: str, code: str):
+        super().__init__(title)
+        self.status, self.title, self.code = status, title, code
+
+
+def read_body(environ) -> bytes:
+    """The whole request body within BODY_TIMEOUT and MAX_BODY_BYTES, else _RefusedBody."""
+    length = environ.get("CONTENT_LENGTH")
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not length and not chunked:
+        return b""
+    if length and int(length) > MAX_BODY_BYTES:
+        raise _RefusedBody(413, f"The body is larger than {MAX_BODY_BYTES} bytes", "body_too_large")
+    stream = environ["wsgi.input"]
+    try:
+        with eventlet.Timeout(BODY_TIMEOUT):
+            data = stream.read(int(length)) if length else stream.read(MAX_BODY_BYTES + 1)
+    except eventlet.Timeout:
+        raise _RefusedBody(
+            408, "The request body did not arrive in time", "request_timeout"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise _RefusedBody(400, "The request body could not be read", "bad_request") from exc
+    if len(data) > MAX_BODY_BYTES:
+        raise _RefusedBody(413, f"The body is larger than {MAX_BODY_BYTES} bytes", "body_too_large")
+    if length and len(data) < int(length):  # the client closed the connection early
+        raise _RefusedBody(400, "The request body ended early", "bad_request")
+    return data
+
+
+class GatewayWsgiApp(WsgiApp):
+    """Reads the body before a worker is taken, and answers routing errors as problem+json."""
+
+    def __call__(self, environ, start_response):
+        try:
+            body = read_body(environ)
+        except _RefusedBody as refused:
+            environ.get("navigator.close_connection", lambda: None)()
+            payload = problem_body(refused.status, refused.title, refused.code)
+            response = json_response(refused.status, payload, "application/problem+json")
+            return response(environ, start_response)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = from_http_exception(exc)
+        return response(environ, start_response)
+
+
+class GatewayWebServer(WebServer):
+    def get_wsgi_app(self):
+        return GatewayWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=DeadlineProtocol, debug=False):
+        return wsgi.Server(
+            sock,
+            sock.getsockname(),
+            wsgi_app,
+            protocol=protocol,
+            debug=debug,
+            log=logging.getLogger("nameko.web.server"),
+            socket_timeout=SEND_TIMEOUT or None,
+            url_length_limit=MAX_URL_BYTES,
+        )
+
+    def run(self):
+        # Nameko starts all extensions at once: a request accepted before the RPC reply
+        # listener consumes its queue crashed the gateway ("lost replies") under load.
+        # Connections wait in the listen backlog meanwhile.
+        for extension in self.container.extensions:
+            consumer = getattr(extension, "consumer", None)
+            if hasattr(consumer, "wait_until_consumer_ready"):
+                consumer.wait_until_consumer_ready()
+        # out of file descriptors (EMFILE) must not end the accept loop for good
+        while self._is_accepting:
+            try:
+                sock, addr = self._sock.accept()
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                eventlet.sleep(0.1)
+                continue
+            sock.settimeout(self._serv.socket_timeout)
+            self.container.spawn_managed_thread(partial(self.process_request, sock, addr))
+
+
+class GatewayHttp(HttpRequestHandler):
+    """nameko's `http` entrypoint on the gateway's server (shared by every route)."""
+
+    server = GatewayWebServer()
+
+
+gateway_http = GatewayHttp.decorator

@@ -1,0 +1,113 @@
+"""The rules behind issue 13's fixes, without a server: e-mail lookalikes, throttles that
+only slow, the refresh grace period, text no route accepts, and sealed values."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.input import MAX_DEPTH, check_json_text
+from servicekit import sealing
+from servicekit.errors import InvalidInput
+from services.accounts.domain import (
+    InvalidField,
+    LoginThrottle,
+    RefreshToken,
+    canonical_email,
+    check_refresh,
+    normalize_email,
+)
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "email, code",
+    [
+        ("p\u0430rent@navigator.example", "mixed_scripts"),
+        ("parent@navig\u0430tor.example", "mixed_scripts"),
+        ("par\u200bent@navigator.example", "invisible_characters"),
+        ("\ufeffparent@navigator.example", "invisible_characters"),
+        ("parent\u202e@navigator.example", "invisible_characters"),
+        ("parent\u0000@navigator.example", "invisible_characters"),
+        ("pa rent@navigator.example", "invisible_characters"),
+    ],
+)
+def test_email_lookalikes_are_refused(email, code):
+    with pytest.raises(InvalidField) as refused:
+        normalize_email(email)
+    assert refused.value.code == code and refused.value.field == "email"
+
+
+def test_fullwidth_letters_are_the_plain_address():
+    assert normalize_email("ｐａｒｅｎｔ＠Navigator.example") == "parent@navigator.example"
+    assert canonical_email(" ＰＡＲＥＮＴ@navigator.example") == "parent@navigator.example"
+
+
+def test_an_address_in_one_other_script_is_allowed():
+    assert normalize_email("Мария@Почта.РФ") == "мария@почта.рф"
+
+
+def test_a_throttle_without_a_lock_only_slows_up_to_its_ceiling():
+    throttle = LoginThrottle(lock_after=None, delay_after=10, max_delay=timedelta(seconds=8))
+    assert throttle.wait_after(9) == timedelta(0)
+    assert throttle.wait_after(10) == timedelta(seconds=1)
+    assert throttle.wait_after(12) == timedelta(seconds=4)
+    assert throttle.wait_after(10_000) == timedelta(seconds=8)
+    assert throttle.decide(10_000, NOW, NOW).retry_after_seconds == 8
+
+
+def test_a_limit_is_a_throttle_that_locks_at_once():
+    limit = LoginThrottle(lock_after=10, delay_after=10, lock_for=timedelta(minutes=10))
+    assert limit.decide(9, NOW, NOW).allowed
+    assert limit.decide(10, NOW, NOW).retry_after_seconds == 600
+
+
+def _rotated(seconds_ago: float) -> RefreshToken:
+    return RefreshToken(
+        "family", "hash", NOW - timedelta(seconds=seconds_ago), None, NOW + timedelta(days=1)
+    )
+
+
+def test_a_rotated_token_within_the_grace_period_is_a_second_tab():
+    assert check_refresh(_rotated(1), NOW, timedelta(seconds=30)) == "grace"
+
+
+def test_a_rotated_token_after_the_grace_period_is_reuse():
+    assert check_refresh(_rotated(31), NOW, timedelta(seconds=30)) == "reuse"
+    assert check_refresh(_rotated(0), NOW) == "reuse"  # no grace given: none
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"email": "a\x00b"}, "email"),
+        ({"child": {"name": "x\x07"}}, "child.name"),
+        ({"list": ["ok", "\ud800"]}, "list.1"),
+        ({"bad\x00key": 1}, "bad\x00key"),
+    ],
+)
+def test_control_characters_and_lone_surrogates_are_refused_with_their_field(body, field):
+    with pytest.raises(InvalidInput) as refused:
+        check_json_text(body)
+    assert field in refused.value.fields
+
+
+def test_json_deeper_than_any_route_needs_is_refused():
+    deep: dict = {}
+    cursor = deep
+    for _ in range(MAX_DEPTH + 1):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    with pytest.raises(InvalidInput) as refused:
+        check_json_text(deep)
+    assert refused.value.code == "too_deep"
+    check_json_text({"schedule": [{"weekday": 1, "start": "10:00\n"}]})  # tabs, newlines: fine
+
+
+def test_a_sealed_value_opens_only_with_its_secret_and_context():
+    sealed = sealing.seal("the-key", "user:1", {"snils": "112-233-445 95"})
+    assert "112" not in sealed
+    assert sealing.unseal("the-key", "user:1", sealed) == {"snils": "112-233-445 95"}
+    for secret, context in (("other-key", "user:1"), ("the-key", "user:2")):
+        with pytest.raises(ValueError):
+            sealing.unseal(secret, context, sealed)
