@@ -7,9 +7,9 @@ export PYTHONPATH := $(CURDIR)
 SCALE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install databases migrate seed topology run test test-unit lint format bench \
-        bench-catalog bench-rpc bench-certificates bench-billing parked replay-parked \
-        regional-operator wrk seed-if-empty audit-ledger close-period
+.PHONY: install databases migrate seed topology run test test-unit lint format bench asyncapi \
+        bench-catalog bench-rpc bench-certificates bench-billing bench-opening-day parked \
+        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ test: install
 
 test-unit: install
 	$(BIN)/nameko test tests/unit -q $(PYTEST_ARGS)
+
+# The event catalog for integrators, generated from the services' marshmallow event schemas.
+asyncapi: install
+	$(PY) -m servicekit.asyncapi
 
 lint: install
 	$(BIN)/ruff check .
@@ -111,3 +115,14 @@ MONTH ?= 2026-10
 CHARGE_ONLY ?=
 bench-billing: install wrk
 	CONTRACTS=$(CONTRACTS) MONTH=$(MONTH) CHARGE_ONLY=$(CHARGE_ONLY) $(PY) -m bench.billing
+
+# Opening day: 15,000 applications to 10,000 seats from 200 clients, invariants checked
+# (docs/enrollment.md). It drops and recreates the databases named in the environment:
+# export your own CATALOG_DATABASE_NAME=... etc. first (CONTRACTS.md, last section).
+APPLICATIONS ?= 15000
+SEATS ?= 10000
+CLIENTS ?= 200
+bench-opening-day: install wrk
+	$(PY) -m bench.opening_day --applications $(APPLICATIONS) --seats $(SEATS) \
+		--clients $(CLIENTS) $(if $(SCALE),--scale $(SCALE))
+

@@ -6,13 +6,14 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.catalog import CatalogRoutes
 from gateway.routes.certificates import CertificateRoutes
 from gateway.routes.payments import PaymentsRoutes
+from gateway.routes.enrollment import EnrollmentRoutes
 from gateway.routes.system import SystemRoutes
 from servicekit.rpc import TimedClusterRpc
 from servicekit.telemetry import Telemetry
 
 
 class GatewayService(
-    SystemRoutes, AccountsRoutes, CatalogRoutes, CertificateRoutes, PaymentsRoutes
+    SystemRoutes, AccountsRoutes, CatalogRoutes, CertificateRoutes, EnrollmentRoutes, PaymentsRoutes
 ):
     name = "gateway"
 

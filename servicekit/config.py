@@ -8,6 +8,9 @@ DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 SERVICES = ("accounts", "catalog", "certificates", "payments")
 # Everything that owns a database; the gateway keeps idempotency keys in its own.
 DATABASE_OWNERS = SERVICES + ("gateway",)
+# Every Nameko service (own RPC queue, own event exchange). Enrollment works on the catalog's
+# database (applications change in the same transaction as seats) but runs and scales apart.
+RUNNING_SERVICES = SERVICES + ("enrollment",)
 
 
 def env(name: str, default: str) -> str:
@@ -57,4 +60,5 @@ SERVICE_CLASSES = {
     "catalog": "services.catalog.service:CatalogService",
     "certificates": "services.certificates.service:CertificatesService",
     "payments": "services.payments.service:PaymentsService",
+    "enrollment": "services.catalog.enrollment.service:EnrollmentService",
 }

@@ -97,7 +97,9 @@ class Database(DependencyProvider):
     the entrypoint method is wrapped for the worker: commit happens when it returns.
     """
 
-    def __init__(self, **engine_options):
+    def __init__(self, database: str | None = None, **engine_options):
+        # `database`: whose database, when a service works on another's (enrollment on catalog's)
+        self.database = database
         self.engine_options = engine_options
         self.engine = None
         self.sessions: dict = {}
@@ -108,7 +110,9 @@ class Database(DependencyProvider):
         from psycogreen.eventlet import patch_psycopg
 
         patch_psycopg()
-        self.engine = make_engine(self.container.service_name, **self.engine_options)
+        self.engine = make_engine(
+            self.database or self.container.service_name, **self.engine_options
+        )
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def wake_after_commit(self, listener) -> None:

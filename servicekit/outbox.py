@@ -99,19 +99,27 @@ def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
 
 
 class OutboxPublisher:
-    """Publishes envelopes to one service's event exchange, each confirmed by the broker."""
+    """Publishes envelopes to their producer's event exchange, each confirmed by the broker."""
 
     def __init__(self, service: str, amqp_uri: str | None = None):
-        self.exchange = events_exchange(service)
+        self.service = service
         self.amqp_uri = amqp_uri or config.amqp_uri()
         self.connection = None
         self.producer = None
+        self.declared: set[str] = set()
 
     def _connect(self):
         self.connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True})
         self.connection.ensure_connection(max_retries=3)
-        self.producer = Producer(self.connection.channel(), exchange=self.exchange)
-        self.exchange(self.producer.channel).declare()
+        self.producer = Producer(self.connection.channel())
+        self.declared = set()
+
+    def _exchange(self, producer: str):
+        exchange = events_exchange(producer)
+        if producer not in self.declared:
+            exchange(self.producer.channel).declare()
+            self.declared.add(producer)
+        return exchange
 
     def publish(self, body: dict) -> None:
         if self.producer is None:
@@ -119,6 +127,7 @@ class OutboxPublisher:
         try:
             self.producer.publish(
                 body,
+                exchange=self._exchange(body.get("producer") or self.service),
                 routing_key=body["type"],
                 serializer="json",
                 delivery_mode=2,
@@ -144,7 +153,12 @@ def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> in
     with engine.begin() as conn:
         rows = conn.execute(
             select(outbox.c.id, outbox.c.body)
-            .where(outbox.c.published_at.is_(None))
+            .where(
+                outbox.c.published_at.is_(None),
+                # services sharing a database (catalog, enrollment) share its outbox: each
+                # relay publishes its own service's events, so ops can scale them apart
+                outbox.c.body["producer"].astext == publisher.service,
+            )
             .order_by(outbox.c.id)
             .limit(batch_size)
             .with_for_update(skip_locked=True)
@@ -166,8 +180,9 @@ class OutboxRelay(DependencyProvider):
     """Runs the relay loop inside the service's container; the service's `Database` wakes it
     after a commit that recorded events."""
 
-    def __init__(self, poll_interval: float | None = None):
+    def __init__(self, poll_interval: float | None = None, database: str | None = None):
         self.poll_interval = poll_interval
+        self.database = database
         self._wakeup = Event()
         self._running = False
 
@@ -175,7 +190,7 @@ class OutboxRelay(DependencyProvider):
         self.service = self.container.service_name
         if self.poll_interval is None:
             self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "0.5"))
-        self.engine = make_engine(self.service, pool_size=1, max_overflow=1)
+        self.engine = make_engine(self.database or self.service, pool_size=1, max_overflow=1)
         for dependency in self.container.dependencies:
             if isinstance(dependency, Database):
                 dependency.wake_after_commit(self.wake)

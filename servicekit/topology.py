@@ -71,11 +71,12 @@ def declare(bindings: list[HandlerBinding], amqp_uri: str | None = None) -> None
             ).declare()
             for queue in failure_queues(binding.queue, delays):
                 queue(channel).declare()
-        for service in config.SERVICES:
+        for service in config.RUNNING_SERVICES:
             events_exchange(service)(channel).declare()
 
 
 if __name__ == "__main__":
     handlers = all_handlers()
     declare(handlers)
-    print(f"declared {len(handlers)} handler queues and {len(config.SERVICES)} event exchanges")
+    exchanges = len(config.RUNNING_SERVICES)
+    print(f"declared {len(handlers)} handler queues and {exchanges} event exchanges")

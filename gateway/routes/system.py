@@ -51,7 +51,7 @@ class SystemRoutes:
     def health(self, call):
         started = time.perf_counter()
         pending = []
-        for service in config.SERVICES:
+        for service in config.RUNNING_SERVICES:
             try:
                 pending.append((service, self.rpc.call_async(service, "health")))
             except NavigatorError as error:

@@ -687,9 +687,28 @@ def verify_child(
     child, access = _visible_child(session, viewer, child_id, lock=True)
     if not domain.may_verify_child(viewer, child.parent_id, child.municipality_code):
         raise Forbidden("Данные ребёнка подтверждает поставщик", code="role_forbidden")
+    _mark_verified(session, child, viewer.user_id, organization_id, now)
+    return domain.present_child(child_view(child), access)
+
+
+def mark_child_verified(
+    session: Session, child_id: int, verified_by: int, organization_id: int, now: datetime
+) -> dict:
+    """Enrollment's call when a provider enrolls the child (enrollment checked that the
+    child applied to that provider's group): the data is verified, once."""
+    child = session.scalar(select(Child).where(Child.id == child_id).with_for_update())
+    if child is None:
+        raise NotFound("Ребёнок не найден", code="child_not_found")
+    _mark_verified(session, child, verified_by, organization_id, now)
+    return child_view(child)
+
+
+def _mark_verified(
+    session: Session, child: Child, verified_by: int, organization_id: int | None, now: datetime
+) -> None:
     if child.verified_at is None:
         child.verified_at = now
-        child.verified_by = viewer.user_id
+        child.verified_by = verified_by
         child.verified_organization_id = organization_id
         session.flush()
         emit(
@@ -697,13 +716,12 @@ def verify_child(
             "child_verified",
             {
                 "child_id": child.id,
-                "verified_by": viewer.user_id,
+                "verified_by": verified_by,
                 "organization_id": organization_id,
                 "verified_at": now.isoformat().replace("+00:00", "Z"),
             },
         )
     session.refresh(child)
-    return domain.present_child(child_view(child), access)
 
 
 def child_facts(session: Session, child_id: int) -> dict:

@@ -156,6 +156,14 @@ class AccountsService(ServiceBase):
         return ChildSchema().dump(child)
 
     @rpc
+    def mark_child_verified(self, child_id: int, verified_by: int, organization_id: int) -> dict:
+        """For enrollment: the provider who enrolls a child has seen the documents."""
+        child = operations.mark_child_verified(
+            self.db, child_id, verified_by, organization_id, operations.utcnow()
+        )
+        return ChildFactsSchema().dump(child)
+
+    @rpc
     def get_child(self, child_id: int) -> dict:
         """A child's facts for other services (catalog, certificates, payments): birth date,
         municipality, parent; every child, no documents. People use `show_child`."""

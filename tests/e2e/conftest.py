@@ -18,6 +18,9 @@ def system(databases, vhost, tmp_path_factory):
             "TRUSTED_PROXIES": "127.0.0.1",
             # search answers are shared for a second, so writes show in the search quickly
             "SEARCH_CACHE_SECONDS": "1",
+            # enrollment's recovery runs every second on what is 3 s old (crash tests)
+            "ENROLLMENT_SWEEP_SECONDS": "1",
+            "ENROLLMENT_SETTLE_GRACE_SECONDS": "3",
             # short deadlines, so that the slow-client tests see them quickly
             "HTTP_HEADER_TIMEOUT": "3",
             "HTTP_BODY_TIMEOUT": "2",

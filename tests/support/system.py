@@ -18,6 +18,7 @@ PROCESSES = {
     "catalog": "services.catalog.service:CatalogService",
     "certificates": "services.certificates.service:CertificatesService",
     "payments": "services.payments.service:PaymentsService",
+    "enrollment": "services.catalog.enrollment.service:EnrollmentService",
     "gateway": "gateway.service:GatewayService",
 }
 

@@ -59,6 +59,10 @@ def test_contracts_import_only_the_standard_library_and_each_other():
     + [
         f"services.{path.parent.name}.domain"
         for path in sorted((ROOT / "services").glob("*/domain.py"))
+    ]
+    + [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in sorted((ROOT / "services").glob("*/*/domain.py"))
     ],
 )
 def test_shared_words_and_domains_load_no_framework(module):
@@ -92,7 +96,7 @@ def test_every_service_with_rules_has_the_same_files(service):
     assert [name for name in SERVICE_FILES if not (folder / name).exists()] == []
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "services").glob("*/service.py")), ids=str)
+@pytest.mark.parametrize("path", sorted((ROOT / "services").rglob("service.py")), ids=str)
 def test_service_modules_hold_only_entrypoints(path):
     """No SQL in an entrypoint module, and no entrypoint longer than a few statements."""
     assert not any(m.split(".")[0] == "sqlalchemy" for m in imported_modules(path)), path

@@ -1,0 +1,298 @@
+"""Opening day: 15,000 applications from distinct children to popular groups with 10,000 seats
+in total, through the gateway from 200 concurrent clients (wrk), against the trivial gateway
+RPC (`GET /api/v1/ping`) measured in the same run; then the invariants, checked in the
+databases and on a queue bound as docs/asyncapi.yaml says.
+
+    make bench-opening-day       # APPLICATIONS=15000 SEATS=10000 CLIENTS=200 SCALE=enrollment=2
+
+Preparation is untimed and goes straight into the databases of the run (their names come
+from the environment, e.g. CATALOG_DATABASE_NAME): an organization with `GROUPS` certified
+groups, parents with one child each and tokens minted by the development key, a period with
+a nominal that covers one application per child.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import sqlalchemy as sa
+from kombu import Connection
+
+from bench.harness import BENCH_VHOST, ROOT, run_wrk, running_system, wrk_path
+from servicekit import config, migrate
+from servicekit.tokens import issue_access_token
+
+sys.path.insert(0, str(ROOT / "examples"))
+import integrator  # noqa: E402
+
+START = "2026-12-01"
+
+LUA = """
+local bodies = {}
+local tokens = {}
+%s
+local threads = 0
+local per_thread = %d
+function setup(thread)
+  thread:set("first", threads * per_thread)
+  threads = threads + 1
+end
+function init(args) sent = 0; answered = 0; calls = 0; last_answer = os.time() end
+request = function()
+  calls = calls + 1
+  -- wrk builds one request per thread that it never sends: let that one be a cheap one
+  if calls == 1 then return wrk.format("GET", "/healthz") end
+  sent = sent + 1
+  if sent > per_thread then
+    -- every application is sent: keep the connection busy with the cheapest request, and
+    -- stop when no application has been answered for a while (one timed out in wrk)
+    if os.time() - last_answer > 15 then wrk.thread:stop() end
+    return wrk.format("GET", "/healthz")
+  end
+  local i = first + sent
+  return wrk.format("POST", "/api/v1/enrollments", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. tokens[i]}, bodies[i])
+end
+response = function(status, headers, body)
+  if status ~= 200 then  -- an application's answer
+    answered = answered + 1
+    last_answer = os.time()
+  end
+  if answered >= per_thread then wrk.thread:stop() end
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    'BENCH {"requests": %%d, "seconds": %%f, "p50": %%f, "p95": %%f, "p99": %%f, ' ..
+    '"non2xx": %%d, "socket_errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def engine(owner: str):
+    return sa.create_engine(config.database_url(owner))
+
+
+def prepare(applications: int, seats: int, groups: int) -> dict:
+    """Fresh databases of this run, migrated, and the data of opening day."""
+    for owner in config.DATABASE_OWNERS:
+        url = config.database_url(owner)
+        migrate.drop_database(url)
+        migrate.create_database(url)
+        migrate.upgrade(owner, url)
+    catalog, accounts, certificates = engine("catalog"), engine("accounts"), engine("certificates")
+    from tests.support import enrollment as data
+
+    org = data.organization(catalog)
+    per_group = seats // groups
+    group_ids = [
+        data.group(catalog, org, capacity=per_group, price=900_000, normative=900_000)
+        for _ in range(groups)
+    ]
+    data.period(certificates, nominal=1_000_000)
+    parents, children = [], []
+    for start in range(0, applications, 1000):
+        batch = min(1000, applications - start)
+        with accounts.begin() as conn:
+            ids = (
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO users (email, password_hash, full_name, role, is_active)"
+                        " SELECT 'bench-' || g || '-' || :run || '@example.ru', 'x', 'Родитель',"
+                        " 'parent', true FROM generate_series(1, :n) g RETURNING id"
+                    ),
+                    {"n": batch, "run": uuid.uuid4().hex[:8]},
+                )
+                .scalars()
+                .all()
+            )
+        for parent_id in ids:
+            parents.append(parent_id)
+        for parent_id in ids:
+            children.extend(data.children(accounts, parent_id, 1))
+    # popular groups: children spread over them, more than seats in every one
+    plan = [
+        {"parent": parents[i], "child": children[i], "group": group_ids[i % groups]}
+        for i in range(applications)
+    ]
+    for engine_ in (catalog, accounts, certificates):
+        engine_.dispose()
+    return {"organization": org, "groups": group_ids, "plan": plan, "per_group": per_group}
+
+
+def lua_script(plan: list[dict], threads: int) -> str:
+    lines = []
+    for i, item in enumerate(plan, start=1):
+        token = issue_access_token({"sub": str(item["parent"]), "role": "parent"}, ttl=7200)
+        body = json.dumps(
+            {"child_id": item["child"], "group_id": item["group"], "start_date": START}
+        )
+        lines.append(f"bodies[{i}] = {json.dumps(body)}; tokens[{i}] = {json.dumps(token)}")
+    return LUA % ("\n".join(lines), len(plan) // threads)
+
+
+def apply_all(base_url: str, plan: list[dict], clients: int, threads: int = 2) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua_script(plan, threads))
+    command = [wrk_path(), f"-t{threads}", f"-c{clients}", "-d600s", "--timeout", "30s"]
+    started = time.monotonic()
+    output = subprocess.run(
+        command + ["-s", script.name, base_url], capture_output=True, text=True, check=True
+    ).stdout
+    wall = time.monotonic() - started
+    os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    result = json.loads(line[6:])
+    result["wall"] = wall
+    result["applications"] = len(plan) // threads * threads
+    result["rps"] = result["applications"] / result["seconds"]
+    return result
+
+
+def invariants(prepared: dict, queue_name: str, amqp: str) -> list[tuple[str, bool, str]]:
+    catalog, certificates = engine("catalog"), engine("certificates")
+    checks = []
+    with catalog.connect() as conn:
+        over = conn.execute(
+            sa.text("SELECT count(*) FROM study_groups WHERE held + enrolled > capacity")
+        ).scalar()
+        checks.append(("no group over capacity", over == 0, f"{over} over"))
+        mismatched = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM study_groups g WHERE g.held + g.enrolled <>"
+                " (SELECT count(*) FROM seat_holds h WHERE h.group_id = g.id)"
+                " OR g.held + g.enrolled <> (SELECT count(*) FROM enrollments e WHERE"
+                " e.group_id = g.id AND e.seat_held)"
+            )
+        ).scalar()
+        checks.append(("held-or-enrolled = seats taken = seated applications",
+                       mismatched == 0, f"{mismatched} groups differ"))  # fmt: skip
+        counts = dict(
+            conn.execute(sa.text("SELECT status, count(*) FROM enrollments GROUP BY status")).all()
+        )
+        seated = counts.get("awaiting_provider", 0)
+        waiting = counts.get("waitlisted", 0)
+        full = conn.execute(
+            sa.text("SELECT count(*) FROM study_groups WHERE held + enrolled = capacity")
+        ).scalar()
+        everyone = seated + waiting == len(prepared["plan"])
+        checks.append(("every group full, the rest waitlisted",
+                       full == len(prepared["groups"]) and everyone,
+                       f"{seated} seated, {waiting} waitlisted, {full} full groups, "
+                       f"statuses {counts}"))  # fmt: skip
+        disorder = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM study_groups g WHERE"
+                " (SELECT max(arrival) FROM enrollments WHERE group_id = g.id AND seat_held)"
+                " > (SELECT min(arrival) FROM enrollments WHERE group_id = g.id"
+                " AND status = 'waitlisted')"
+            )
+        ).scalar()
+        checks.append(("seats went to the first arrivals, the list is in arrival order",
+                       disorder == 0, f"{disorder} groups out of order"))  # fmt: skip
+        live = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT id::text, (terms->>'certificate_share')::bigint FROM enrollments"
+                    " WHERE status IN ('awaiting_provider', 'waitlisted') AND money = 'reserved'"
+                )
+            ).all()
+        )
+        stuck = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM enrollments WHERE money IN ('pending', 'release_pending')"
+            )
+        ).scalar()
+        events = conn.execute(
+            sa.text("SELECT count(*) FROM outbox WHERE type LIKE 'enrollment_%'")
+        ).scalar()
+    with certificates.connect() as conn:
+        negative = conn.execute(
+            sa.text("SELECT count(*) FROM balances WHERE available < 0")
+        ).scalar()
+        reservations = dict(
+            conn.execute(
+                sa.text("SELECT enrollment_id, reserved FROM reservations WHERE reserved > 0")
+            ).all()
+        )
+    checks.append(("no certificate below zero", negative == 0, f"{negative} below zero"))
+    matched = reservations == live
+    orphans = len(set(reservations) - set(live))
+    checks.append(("every reservation = exactly one live application, none left behind",
+                   matched and stuck == 0,
+                   f"{len(reservations)} reservations, {len(live)} live applications, "
+                   f"{orphans} orphaned, {stuck} unsettled"))  # fmt: skip
+    received, ids = 0, set()
+    duplicates = 0
+    errors = integrator.validator(integrator.load_catalog())
+    invalid = 0
+    with Connection(amqp) as connection:
+        queue = integrator.bind(connection, queue_name, ["enrollment.events"], ["#"])
+        for exchange, body in integrator.events(connection, queue, timeout=10):
+            received += 1
+            duplicates += body["event_id"] in ids
+            ids.add(body["event_id"])
+            invalid += bool(errors(exchange, body))
+        connection.channel().queue_delete(queue_name)
+    checks.append(("every enrollment_* event received once by an AsyncAPI-bound queue",
+                   len(ids) == events and duplicates == 0 and invalid == 0,
+                   f"{events} in the outbox, {len(ids)} received, {duplicates} duplicates, "
+                   f"{invalid} invalid"))  # fmt: skip
+    catalog.dispose()
+    certificates.dispose()
+    return checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.opening_day")
+    parser.add_argument("--applications", type=int, default=15_000)
+    parser.add_argument("--seats", type=int, default=10_000)
+    parser.add_argument("--groups", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--scale", default=os.environ.get("SCALE", "enrollment=2"))
+    args = parser.parse_args()
+    if not os.environ.get("CATALOG_DATABASE_NAME"):
+        sys.exit("set your own database names (CATALOG_DATABASE_NAME=... etc.): the benchmark "
+                 "drops and recreates them")  # fmt: skip
+    print(f"preparing {args.applications} children and {args.groups} groups "
+          f"({args.seats} seats)...", flush=True)  # fmt: skip
+    prepared = prepare(args.applications, args.seats, args.groups)
+    amqp = f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
+    queue_name = f"bench-integrator-{uuid.uuid4().hex[:8]}"
+    env = {"ENROLLMENT_SWEEP_SECONDS": "5", "RPC_TIMEOUT": "30"}
+    with running_system(scale=args.scale, env=env) as base_url:
+        with Connection(amqp) as connection:  # bound before the first application
+            integrator.bind(connection, queue_name, ["enrollment.events"], ["#"])
+        run_wrk(base_url, ["/api/v1/ping"], 3, args.clients)  # warm up
+        ping = run_wrk(base_url, ["/api/v1/ping"], 10, args.clients)
+        print(f"applying with {args.clients} clients...", flush=True)
+        applied = apply_all(base_url, prepared["plan"], args.clients)
+        ping_after = run_wrk(base_url, ["/api/v1/ping"], 10, args.clients)
+        time.sleep(3)  # the relays drain the outbox
+        checks = invariants(prepared, queue_name, amqp)
+    ceiling = (ping["rps"] + ping_after["rps"]) / 2
+    print()
+    print(f"applications        {applied['applications']:6d} in {applied['seconds']:.1f} s = "
+          f"{applied['rps']:.0f}/s   p50 {applied['p50']:.0f} ms  p95 {applied['p95']:.0f} ms"
+          f"  p99 {applied['p99']:.0f} ms  non-2xx {applied['non2xx']}"
+          f"  socket errors {applied['socket_errors']}")  # fmt: skip
+    print(f"ping (same run)     {ceiling:6.0f}/s (before {ping['rps']:.0f}, after "
+          f"{ping_after['rps']:.0f})   p95 {ping['p95']:.0f} ms")  # fmt: skip
+    print(f"ratio applications/ping  {applied['rps'] / ceiling:.2f}")
+    print()
+    failed = 0
+    for name, ok, detail in checks:
+        failed += not ok
+        print(f"{'OK  ' if ok else 'FAIL'} {name}: {detail}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Rules of enrollment: the application's state machine (DESIGN section 3, "Enrollment
+lifecycle"), who may do what to an application, ages, co-payment consent, deadlines.
+
+Plain Python only: no Nameko, no SQLAlchemy. operations.py applies these rules on a session;
+the unit tests call them directly.
+
+    requested ─► awaiting_provider ─► enrolled ─► completed
+       │  │             │                 └────► terminated
+       │  └► waitlisted ┘ (seat freed → promoted, first come first served)
+       └──────────┴──► rejected | cancelled | expired
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from contracts.ages import age_on
+from contracts.enrollment import (  # noqa: F401 - the statuses, re-exported for the rules' users
+    AWAITING_PROVIDER,
+    CANCELLED,
+    COMPLETED,
+    ENROLLED,
+    EXPIRED,
+    FINAL,
+    LIVE,
+    REJECTED,
+    REQUESTED,
+    STATUSES,
+    TERMINATED,
+    WAITLISTED,
+)
+from contracts.refusals import InvalidField, TransitionRefused  # noqa: F401 - raised here
+from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR
+
+_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    REQUESTED: (AWAITING_PROVIDER, WAITLISTED, REJECTED, CANCELLED, EXPIRED),
+    WAITLISTED: (AWAITING_PROVIDER, REJECTED, CANCELLED, EXPIRED),
+    AWAITING_PROVIDER: (ENROLLED, REJECTED, CANCELLED, EXPIRED),
+    ENROLLED: (COMPLETED, TERMINATED),
+    COMPLETED: (),
+    TERMINATED: (),
+    REJECTED: (),
+    CANCELLED: (),
+    EXPIRED: (),
+}
+
+# what happens to the seat and the reservation when an application reaches a status
+FREES_SEAT = (REJECTED, CANCELLED, EXPIRED, TERMINATED)
+RELEASES_RESERVATION = (REJECTED, CANCELLED, EXPIRED)  # never a contract: enrollment releases
+
+DECISION_DAYS = 5
+
+
+def allowed(current: str) -> tuple[str, ...]:
+    if current not in _TRANSITIONS:
+        raise ValueError(f"unknown enrollment status {current!r}")
+    return _TRANSITIONS[current]
+
+
+def transition(current: str, target: str) -> bool:
+    """True when the application must move from ``current`` to ``target``; False when it is
+    already there (a replayed command or message changes nothing); TransitionRefused when
+    the machine does not allow it."""
+    if target not in STATUSES:
+        raise ValueError(f"unknown enrollment status {target!r}")
+    if current == target:
+        return False
+    if target not in allowed(current):
+        raise TransitionRefused(current, target)
+    return True
+
+
+def after_seat_step(seat_held: bool) -> str:
+    """Where a requested application goes once its money is reserved."""
+    return AWAITING_PROVIDER if seat_held else WAITLISTED
+
+
+# --- dates --------------------------------------------------------------------------------
+
+
+def decision_deadline(since: datetime, days: int = DECISION_DAYS) -> datetime:
+    """The provider decides within ``days`` of the seat being held, or the application expires."""
+    return since + timedelta(days=days)
+
+
+def is_overdue(status: str, decide_by: datetime | None, now: datetime) -> bool:
+    return status == AWAITING_PROVIDER and decide_by is not None and decide_by <= now
+
+
+def end_of_month(day: date) -> date:
+    """A termination takes effect at the end of the month it is asked in."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def check_age(birth_date: date, start_date: date, min_age: int, max_age: int) -> None:
+    """The child's age on the first day of study must fit the group."""
+    age = age_on(birth_date, start_date) if birth_date <= start_date else -1
+    if not min_age <= age <= max_age:
+        raise InvalidField(
+            "child_id",
+            f"Группа для детей {min_age}–{max_age} лет, ребёнку на начало занятий {max(age, 0)}",
+            "age_mismatch",
+        )
+
+
+def check_open(enrollment_open: bool) -> None:
+    if not enrollment_open:
+        raise InvalidField("group_id", "Набор в группу закрыт", "enrollment_closed")
+
+
+def check_copay(copay: int, accept_copay: bool) -> None:
+    """A co-payment is never charged without the parent's consent: refuse, change nothing."""
+    if copay > 0 and not accept_copay:
+        raise InvalidField(
+            "accept_copay",
+            "Сертификат покрывает не всю стоимость: нужно согласие на доплату",
+            "copay_not_accepted",
+        )
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Whose application it is: the child's parent, the group's organization and the
+    municipalities of the organization and of the child."""
+
+    parent_id: int
+    organization_id: int
+    organization_municipality: str
+    child_municipality: str
+
+
+def sees(principal: Mapping[str, object] | None, parties: Parties) -> bool:
+    """Internal callers (None) see everything; a parent their children's applications; a
+    provider its organization's; a municipal operator those of its municipality (of the
+    organization or of the child); the regional operator all."""
+    if principal is None:
+        return True
+    role = principal.get("role")
+    if role == PARENT:
+        return principal.get("user_id") == parties.parent_id
+    if role == PROVIDER:
+        return principal.get("organization_id") == parties.organization_id
+    if role == MUNICIPAL_OPERATOR:
+        return principal.get("municipality_code") in (
+            parties.organization_municipality,
+            parties.child_municipality,
+        )
+    return role == REGIONAL_OPERATOR
+
+
+def may(principal: Mapping[str, object] | None, action: str, parties: Parties) -> bool:
+    """confirm / reject: the group's provider; cancel: the parent; terminate: either."""
+    if principal is None:
+        return True
+    role = principal.get("role")
+    is_parent = role == PARENT and principal.get("user_id") == parties.parent_id
+    is_provider = role == PROVIDER and principal.get("organization_id") == parties.organization_id
+    if action in ("confirm", "reject"):
+        return is_provider
+    if action == "cancel":
+        return is_parent
+    if action == "terminate":
+        return is_parent or is_provider
+    raise ValueError(f"unknown action {action!r}")
+
+
+ACTION_TARGET = {
+    "confirm": ENROLLED,
+    "reject": REJECTED,
+    "cancel": CANCELLED,
+    "terminate": TERMINATED,
+}

@@ -1,0 +1,637 @@
+"""The work of enrollment on a SQLAlchemy session (the catalog's database): an application's
+seat and status change in one transaction, with its events in the outbox.
+
+Lock order, everywhere: the group's row first, then the application's, so two decisions on
+one group never deadlock; the group lock also makes arrival order exact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from contracts.refusals import Refusal
+from servicekit import config
+from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, rpc_error
+from servicekit.money import format_kopecks
+from servicekit.outbox import emit
+from services.catalog.enrollment import domain, seating
+from services.catalog.enrollment.domain import Parties
+from services.catalog.enrollment.models import Enrollment, EnrollmentHistory, arrival_seq
+from services.catalog.enrollment.schemas import DATA_SCHEMAS
+from services.catalog.models import Group, Organization, Program
+from services.payments import cost
+
+BUDGET_REGISTRIES = ("significant", "pre_professional", "general")
+# first pass of the terms, before the certificate's balance is known: no cap from it
+UNCAPPED = 10**15
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def decision_days() -> float:
+    return float(config.env("ENROLLMENT_DECISION_DAYS", str(domain.DECISION_DAYS)))
+
+
+def parties(enrollment: Enrollment) -> Parties:
+    return Parties(
+        parent_id=enrollment.parent_id,
+        organization_id=enrollment.organization_id,
+        organization_municipality=enrollment.organization_municipality,
+        child_municipality=enrollment.child_municipality,
+    )
+
+
+# --- groups and money terms ---------------------------------------------------------------
+
+
+def group_row(session: Session, group_id: int, lock: bool = False):
+    query = (
+        select(Group, Program, Organization)
+        .join(Program, Program.id == Group.program_id)
+        .join(Organization, Organization.id == Program.organization_id)
+        .where(Group.id == group_id)
+    )
+    row = session.execute(query.with_for_update(of=Group) if lock else query).first()
+    if row is None or row[1].status != "published" or row[2].status != "active":
+        raise NotFound("Группа не найдена", code="group_not_found")
+    return row
+
+
+def period_of(periods: list[dict], day: date) -> dict:
+    for period in periods:
+        if (
+            date.fromisoformat(period["start_date"])
+            <= day
+            <= date.fromisoformat(period["end_date"])
+        ):
+            return period
+    raise InvalidInput(
+        "На эту дату нет периода реализации программ",
+        code="no_period",
+        fields={"start_date": ["на эту дату нет периода реализации"]},
+    )
+
+
+def default_start(group: Group, today: date) -> date:
+    return min(max(group.start_date, today), group.end_date)
+
+
+def terms_of(group: Group, program: Program, period: dict, start: date, available: int) -> dict:
+    """The contract's money terms in kopecks (payments' cost rules); budget registries cost
+    the parent nothing and take no money from the certificate."""
+    try:
+        terms = cost.contract_terms(
+            group_start=group.start_date,
+            group_end=group.end_date,
+            period_start=date.fromisoformat(period["start_date"]),
+            period_end=date.fromisoformat(period["end_date"]),
+            start_date=start,
+            group_price=0 if program.registry_code in BUDGET_REGISTRIES else group.price_kopecks,
+            group_normative=(
+                0 if program.registry_code in BUDGET_REGISTRIES else group.normative_cost_kopecks
+            ),
+            available=available,
+            paid_registry=program.registry_code == "paid" or not program.certified,
+        )
+    except cost.InvalidTerms as error:
+        raise InvalidInput(
+            error.message, code=error.code, fields={error.field: [error.message]}
+        ) from error
+    return {
+        "start_date": terms.start_date.isoformat(),
+        "end_date": terms.end_date.isoformat(),
+        "total": terms.total,
+        "normative_cost": terms.normative_cost,
+        "certificate_share": terms.certificate_share,
+        "copay": terms.copay,
+        "schedule": [
+            {"month": p.month, "certificate": p.certificate, "copay": p.copay}
+            for p in terms.schedule
+        ],
+    }
+
+
+def quote(session: Session, child: dict, group_id: int, start: date | None, periods, today):
+    group, program, _ = group_row(session, group_id)
+    start = start or default_start(group, today)
+    period = period_of(periods, start)
+    try:
+        domain.check_age(
+            date.fromisoformat(child["birth_date"]), start, group.min_age, group.max_age
+        )
+    except Refusal as error:
+        raise rpc_error(error) from error
+    return group, program, period, start
+
+
+# --- the apply saga: open (seat or list) -> reserve (certificates) -> finish ----------------
+
+
+def open_application(
+    session: Session,
+    *,
+    enrollment_id: str,
+    child: dict,
+    group_id: int,
+    start_date: date | None,
+    accept_copay: bool,
+    periods: list[dict],
+    today: date,
+) -> tuple[Enrollment, Program]:
+    """Step 1, one transaction: the application is recorded in arrival order and holds a seat
+    if one is free (else it waits on the list). Nothing is published yet: the application
+    is announced when its money is settled (finish_application)."""
+    existing = session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.child_id == child["id"],
+            Enrollment.group_id == group_id,
+            Enrollment.status.in_(domain.LIVE),
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            "Ребёнок уже подал заявку в эту группу",
+            code="already_applied",
+            extra={"enrollment_id": str(existing)},
+        )
+    group, program, org = group_row(session, group_id, lock=True)
+    start = start_date or default_start(group, today)
+    period = period_of(periods, start)
+    try:
+        domain.check_open(group.enrollment_open)
+        domain.check_age(
+            date.fromisoformat(child["birth_date"]), start, group.min_age, group.max_age
+        )
+        terms = terms_of(group, program, period, start, UNCAPPED)
+        domain.check_copay(terms["copay"], accept_copay)
+    except Refusal as error:
+        raise rpc_error(error) from error
+    arrival = session.scalar(arrival_seq.next_value())
+    seat_held = seating.hold(session, group.id, enrollment_id)
+    enrollment = Enrollment(
+        id=uuid.UUID(enrollment_id),
+        child_id=child["id"],
+        parent_id=child["parent_id"],
+        group_id=group.id,
+        program_id=program.id,
+        organization_id=org.id,
+        organization_municipality=org.municipality_code,
+        child_municipality=child["municipality_code"],
+        status=domain.REQUESTED,
+        arrival=arrival,
+        seat_held=seat_held,
+        accept_copay=accept_copay,
+        start_date=start,
+        end_date=date.fromisoformat(terms["end_date"]),
+        terms=terms,
+        period_id=period["id"],
+        money="pending",
+    )
+    session.add(enrollment)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:  # a concurrent application of the same child won
+        raise Conflict("Ребёнок уже подал заявку в эту группу", code="already_applied") from error
+    _history(session, enrollment, f"user:{child['parent_id']}")
+    return enrollment, program
+
+
+def capped_terms(session: Session, enrollment: Enrollment, available: int, periods) -> dict:
+    """The terms again once the certificate's balance is known (it caps the share)."""
+    group, program, _ = group_row(session, enrollment.group_id)
+    period = next(p for p in periods if p["id"] == enrollment.period_id)
+    return terms_of(group, program, period, enrollment.start_date, available)
+
+
+def finish_application(
+    session: Session, enrollment_id: str, reserved: dict, terms: dict, now: datetime
+) -> Enrollment:
+    """Step 3, one transaction: the money is reserved; the application goes before the
+    provider (seat held) or on the waiting list. A replay changes nothing."""
+    enrollment = _locked(session, enrollment_id)
+    if enrollment is None:
+        raise NotFound("Заявка не найдена", code="enrollment_not_found")
+    if enrollment.money != "pending":
+        return enrollment
+    enrollment.terms = terms
+    enrollment.certificate_number = reserved.get("certificate_number")
+    enrollment.money = "reserved"
+    target = domain.after_seat_step(enrollment.seat_held)
+    _move(session, enrollment, target, "system", now=now)
+    return enrollment
+
+
+def withdraw(session: Session, enrollment_id: str, now: datetime) -> None:
+    """Compensation of step 1 when step 2 refused (nothing was reserved): the application
+    never was; its seat, if it held one, goes to the first on the waiting list."""
+    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
+    if enrollment is None:
+        return
+    session.execute(select(Group.id).where(Group.id == enrollment.group_id).with_for_update())
+    enrollment = _locked(session, enrollment_id)
+    if enrollment.money != "pending":  # settled meanwhile: not ours to undo
+        return
+    if enrollment.seat_held:
+        seating.release(session, enrollment.group_id, enrollment_id)
+    session.execute(delete(Enrollment).where(Enrollment.id == enrollment.id))
+    if enrollment.seat_held:
+        promote(session, enrollment.group_id, now)
+
+
+def abandon(session: Session, enrollment_id: str, reason: str, now: datetime) -> None:
+    """Compensation when the money step failed for another reason (a service down, a refusal
+    found by the recovery): the application is cancelled and whatever was reserved released."""
+    _decide_locked(session, enrollment_id, domain.CANCELLED, "system", reason, now)
+
+
+def _locked(session: Session, enrollment_id: str) -> Enrollment | None:
+    """The application, locked and read afresh (not from the session's identity map)."""
+    return session.scalars(
+        select(Enrollment)
+        .where(Enrollment.id == uuid.UUID(enrollment_id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def visible(session: Session, principal: dict | None, enrollment_id: str) -> Enrollment:
+    try:
+        key = uuid.UUID(str(enrollment_id))
+    except ValueError:
+        key = None
+    enrollment = session.get(Enrollment, key) if key else None
+    if enrollment is None or not domain.sees(principal, parties(enrollment)):
+        raise NotFound("Заявка не найдена", code="enrollment_not_found")
+    return enrollment
+
+
+def confirmable(principal: dict | None, enrollment: Enrollment) -> bool:
+    """The provider may enroll this application now (its child's data gets verified first)."""
+    return (
+        domain.may(principal, "confirm", parties(enrollment))
+        and enrollment.status == domain.AWAITING_PROVIDER
+    )
+
+
+def decide(
+    session: Session,
+    principal: dict | None,
+    enrollment_id: str,
+    action: str,
+    reason: str | None,
+    now: datetime,
+) -> Enrollment:
+    """confirm / reject (the provider), cancel (the parent), terminate (either)."""
+    enrollment = visible(session, principal, enrollment_id)
+    if not domain.may(principal, action, parties(enrollment)):
+        raise Forbidden("Это решение принимает не вы", code="not_allowed")
+    actor = f"user:{principal['user_id']}" if principal else "system"
+    return _decide_locked(
+        session, str(enrollment.id), domain.ACTION_TARGET[action], actor, reason, now
+    )
+
+
+def _decide_locked(
+    session: Session, enrollment_id: str, target: str, actor: str, reason, now: datetime
+) -> Enrollment:
+    group_id = session.scalar(
+        select(Enrollment.group_id).where(Enrollment.id == uuid.UUID(enrollment_id))
+    )
+    session.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+    enrollment = _locked(session, enrollment_id)
+    if enrollment.money == "pending" and actor != "system":
+        raise Conflict(
+            "Заявка ещё оформляется, повторите через несколько секунд",
+            code="application_in_progress",
+        )
+    _move(session, enrollment, target, actor, reason=reason, now=now)
+    return enrollment
+
+
+def _move(
+    session: Session,
+    enrollment: Enrollment,
+    target: str,
+    actor: str,
+    *,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    try:
+        if not domain.transition(enrollment.status, target):
+            return  # a replay: already there
+    except Refusal as error:
+        raise rpc_error(error) from error
+    holder = str(enrollment.id)
+    enrollment.status = target
+    enrollment.reason = reason
+    freed = False
+    if target == domain.AWAITING_PROVIDER:
+        enrollment.decide_by = domain.decision_deadline(now, decision_days())
+    elif target == domain.ENROLLED:
+        seating.confirm(session, enrollment.group_id, holder)
+        enrollment.money = "contract"  # payments owns the money from the contract on
+        enrollment.decide_by = None
+    elif target in domain.FREES_SEAT:
+        enrollment.decide_by = None
+        if enrollment.seat_held:
+            seating.release(session, enrollment.group_id, holder)
+            enrollment.seat_held = False
+            freed = True
+        if target in domain.RELEASES_RESERVATION:
+            enrollment.money = "release_pending"
+        if target == domain.TERMINATED:
+            enrollment.effective_end_date = domain.end_of_month(now.date())
+    session.flush()
+    _history(session, enrollment, actor, reason)
+    _announce(session, enrollment, target)
+    if freed:
+        promote(session, enrollment.group_id, now)
+
+
+def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
+    """Every free seat of the group goes to the first application on its waiting list
+    (the caller holds the group's lock)."""
+    promoted = []
+    while True:
+        candidate = session.scalar(
+            select(Enrollment)
+            .where(
+                Enrollment.group_id == group_id,
+                Enrollment.status.in_((domain.REQUESTED, domain.WAITLISTED)),
+                Enrollment.seat_held.is_(False),
+            )
+            .order_by(Enrollment.arrival)
+            .limit(1)
+            .with_for_update()
+        )
+        if candidate is None or not seating.hold(session, group_id, str(candidate.id)):
+            return promoted
+        candidate.seat_held = True
+        if candidate.status == domain.WAITLISTED:
+            _move(session, candidate, domain.AWAITING_PROVIDER, "system", now=now)
+        # a requested one (money step in flight) goes before the provider when it finishes
+        session.flush()
+        promoted.append(candidate)
+
+
+def overdue(session: Session, now: datetime, limit: int = 100) -> list[str]:
+    rows = session.scalars(
+        select(Enrollment.id)
+        .where(Enrollment.status == domain.AWAITING_PROVIDER, Enrollment.decide_by <= now)
+        .order_by(Enrollment.decide_by)
+        .limit(limit)
+    ).all()
+    return [str(r) for r in rows]
+
+
+def expire(session: Session, enrollment_id: str, now: datetime) -> Enrollment | None:
+    """An application the provider left undecided past its deadline expires (re-checked
+    under the locks: a decision that came first wins)."""
+    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
+    if enrollment is None or not domain.is_overdue(enrollment.status, enrollment.decide_by, now):
+        return None
+    enrollment = _decide_locked(
+        session, enrollment_id, domain.EXPIRED, "system", "no_decision_in_time", now
+    )
+    return enrollment
+
+
+def unsettled(session: Session, now: datetime, grace_seconds: float, limit: int = 100):
+    """Applications whose money step a crash interrupted (pending longer than the grace),
+    and reservations still to be given back."""
+    before = now - timedelta(seconds=grace_seconds)
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.money)
+        .where(
+            Enrollment.money.in_(("pending", "release_pending")),
+            Enrollment.updated_at <= before,
+        )
+        .order_by(Enrollment.updated_at)
+        .limit(limit)
+    ).all()
+    return [(str(r.id), r.money) for r in rows]
+
+
+def mark_released(session: Session, enrollment_id: str) -> None:
+    enrollment = _locked(session, enrollment_id)
+    if enrollment is not None and enrollment.money == "release_pending":
+        enrollment.money = "released"
+
+
+# --- history, events, views ----------------------------------------------------------------
+
+
+def _history(session: Session, enrollment: Enrollment, actor: str, reason=None) -> None:
+    session.add(
+        EnrollmentHistory(
+            enrollment_id=enrollment.id, status=enrollment.status, actor=actor, reason=reason
+        )
+    )
+
+
+def waitlist_position(session: Session, enrollment: Enrollment) -> int | None:
+    if enrollment.seat_held or enrollment.status not in (domain.REQUESTED, domain.WAITLISTED):
+        return None
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Enrollment)
+        .where(
+            Enrollment.group_id == enrollment.group_id,
+            Enrollment.status.in_((domain.REQUESTED, domain.WAITLISTED)),
+            Enrollment.seat_held.is_(False),
+            Enrollment.arrival < enrollment.arrival,
+        )
+    )
+    return ahead + 1
+
+
+def _money(terms: dict) -> dict:
+    return {
+        "total": format_kopecks(terms["total"]),
+        "normative_cost": format_kopecks(terms["normative_cost"]),
+        "certificate_share": format_kopecks(terms["certificate_share"]),
+        "copay": format_kopecks(terms["copay"]),
+        "schedule": [
+            {
+                "month": p["month"],
+                "certificate": format_kopecks(p["certificate"]),
+                "copay": format_kopecks(p["copay"]),
+            }
+            for p in terms["schedule"]
+        ],
+    }
+
+
+def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dict:
+    data = {
+        "enrollment_id": str(enrollment.id),
+        "child_id": enrollment.child_id,
+        "parent_id": enrollment.parent_id,
+        "group_id": enrollment.group_id,
+        "program_id": enrollment.program_id,
+        "organization_id": enrollment.organization_id,
+        "status": enrollment.status,
+    }
+    if event_type in ("enrollment_requested", "enrollment_promoted"):
+        data["decide_by"] = enrollment.decide_by.isoformat().replace("+00:00", "Z")
+    if event_type == "enrollment_requested":
+        data.update(
+            start_date=enrollment.start_date.isoformat(),
+            end_date=enrollment.end_date.isoformat(),
+            **{
+                k: v
+                for k, v in _money(enrollment.terms).items()
+                if k in ("total", "certificate_share", "copay")
+            },
+        )
+    elif event_type == "enrollment_waitlisted":
+        data["position"] = waitlist_position(session, enrollment)
+    elif event_type in ("enrollment_rejected", "enrollment_cancelled", "enrollment_expired"):
+        data["reason"] = enrollment.reason
+    elif event_type == "enrollment_terminated":
+        data = {
+            "enrollment_id": str(enrollment.id),
+            "child_id": enrollment.child_id,
+            "group_id": enrollment.group_id,
+            "effective_end_date": enrollment.effective_end_date.isoformat(),
+            "reason": enrollment.reason,
+        }
+    elif event_type == "enrollment_confirmed":
+        group, program, org = group_row_unchecked(session, enrollment.group_id)
+        data.update(
+            organization_municipality_code=enrollment.organization_municipality,
+            child_municipality_code=enrollment.child_municipality,
+            direction=program.direction,
+            registry=program.registry_code,
+            certificate_number=enrollment.certificate_number,
+            start_date=enrollment.start_date.isoformat(),
+            end_date=enrollment.end_date.isoformat(),
+            **_money(enrollment.terms),
+            group_schedule=group.schedule,
+        )
+    return data
+
+
+def group_row_unchecked(session: Session, group_id: int):
+    return session.execute(
+        select(Group, Program, Organization)
+        .join(Program, Program.id == Group.program_id)
+        .join(Organization, Organization.id == Program.organization_id)
+        .where(Group.id == group_id)
+    ).one()
+
+
+EVENT_OF = {
+    domain.AWAITING_PROVIDER: "enrollment_requested",
+    domain.WAITLISTED: "enrollment_waitlisted",
+    domain.ENROLLED: "enrollment_confirmed",
+    domain.REJECTED: "enrollment_rejected",
+    domain.CANCELLED: "enrollment_cancelled",
+    domain.EXPIRED: "enrollment_expired",
+    domain.TERMINATED: "enrollment_terminated",
+}
+
+
+def _announce(session: Session, enrollment: Enrollment, target: str) -> None:
+    event_type = EVENT_OF.get(target)
+    if target == domain.AWAITING_PROVIDER and enrollment.money == "reserved":
+        # from the waiting list: promoted; straight from the request: requested
+        previous = session.scalar(
+            select(func.count())
+            .select_from(EnrollmentHistory)
+            .where(
+                EnrollmentHistory.enrollment_id == enrollment.id,
+                EnrollmentHistory.status == domain.WAITLISTED,
+            )
+        )
+        event_type = "enrollment_promoted" if previous else "enrollment_requested"
+    if event_type:
+        data = DATA_SCHEMAS[event_type].dump(event_data(session, enrollment, event_type))
+        emit(session, event_type, data)
+
+
+def view(session: Session, enrollment: Enrollment, with_history: bool = True) -> dict:
+    shown = {
+        "id": str(enrollment.id),
+        "child_id": enrollment.child_id,
+        "parent_id": enrollment.parent_id,
+        "group_id": enrollment.group_id,
+        "program_id": enrollment.program_id,
+        "organization_id": enrollment.organization_id,
+        "status": enrollment.status,
+        "seat_held": enrollment.seat_held,
+        "waitlist_position": waitlist_position(session, enrollment),
+        "start_date": enrollment.start_date.isoformat(),
+        "end_date": enrollment.end_date.isoformat(),
+        "certificate_number": enrollment.certificate_number,
+        "terms": enrollment.terms,
+        "money": enrollment.money,
+        "reason": enrollment.reason,
+        "decide_by": enrollment.decide_by.isoformat() if enrollment.decide_by else None,
+        "effective_end_date": (
+            enrollment.effective_end_date.isoformat() if enrollment.effective_end_date else None
+        ),
+        "created_at": enrollment.created_at.isoformat() if enrollment.created_at else None,
+    }
+    if with_history:
+        rows = session.scalars(
+            select(EnrollmentHistory)
+            .where(EnrollmentHistory.enrollment_id == enrollment.id)
+            .order_by(EnrollmentHistory.id)
+        ).all()
+        shown["history"] = [
+            {"status": r.status, "at": r.at.isoformat(), "actor": r.actor, "reason": r.reason}
+            for r in rows
+        ]
+    return shown
+
+
+def listing(
+    session: Session,
+    principal: dict,
+    *,
+    status: str | None,
+    group_id: int | None,
+    child_id: int | None,
+    limit: int,
+    offset: int,
+) -> dict:
+    query = select(Enrollment)
+    role = principal.get("role")
+    if role == "parent":
+        query = query.where(Enrollment.parent_id == principal.get("user_id"))
+    elif role == "provider":
+        query = query.where(Enrollment.organization_id == principal.get("organization_id"))
+    elif role == "municipal_operator":
+        mun = principal.get("municipality_code")
+        query = query.where(
+            (Enrollment.organization_municipality == mun) | (Enrollment.child_municipality == mun)
+        )
+    elif role != "regional_operator":
+        return {"items": [], "total": 0, "limit": limit, "offset": offset}
+    if status:
+        query = query.where(Enrollment.status == status)
+    if group_id:
+        query = query.where(Enrollment.group_id == group_id)
+    if child_id:
+        query = query.where(Enrollment.child_id == child_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(
+        query.order_by(Enrollment.created_at.desc(), Enrollment.arrival.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    items = [view(session, row, with_history=False) for row in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

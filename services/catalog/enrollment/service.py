@@ -1,0 +1,104 @@
+"""Enrollment service: applications, waiting lists, decisions, expiry and the apply saga.
+
+Its own Nameko service (RPC queue `enrollment`, exchange `enrollment.events`) on the
+catalog's database, so ops scale it apart from search on opening day
+(`make run SCALE=enrollment=3`). Entrypoints are thin: rules in domain.py, the work on the
+session in operations.py, the steps that cross to certificates in saga.py.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from servicekit import config
+from servicekit.db import Database
+from servicekit.errors import NotFound
+from servicekit.outbox import OutboxRelay
+from servicekit.rpc import TimedClusterRpc
+from servicekit.service import ServiceBase
+from services.catalog.enrollment import operations, saga
+
+SWEEP_SECONDS = float(config.env("ENROLLMENT_SWEEP_SECONDS", "10"))
+
+
+def region_today() -> date:
+    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
+
+
+def _instant(as_of: str | None) -> datetime:
+    return datetime.fromisoformat(as_of) if as_of else operations.utcnow()
+
+
+class EnrollmentService(ServiceBase):
+    name = "enrollment"
+
+    db = Database(database="catalog")
+    outbox_relay = OutboxRelay(database="catalog")
+    peers = TimedClusterRpc()  # accounts and certificates, with a deadline
+
+    @property
+    def certificates(self) -> saga.Certificates:
+        return saga.Certificates(self.peers)
+
+    def _own_child(self, principal: dict, child_id: int) -> dict:
+        child = self.peers.call("accounts", "get_child", child_id)
+        if principal.get("role") != "parent" or child["parent_id"] != principal.get("user_id"):
+            raise NotFound("Ребёнок не найден", code="child_not_found")
+        return child
+
+    @rpc
+    def quote(self, principal: dict, group_id: int, child_id: int, start_date=None) -> dict:
+        child = self._own_child(principal, child_id)
+        return saga.quote(self.db, self.certificates, child, group_id, start_date, region_today())
+
+    @rpc
+    def apply(self, principal: dict, data: dict) -> dict:
+        child = self._own_child(principal, data["child_id"])
+        enrollment = saga.apply(
+            self.db,
+            self.certificates,
+            child=child,
+            group_id=data["group_id"],
+            start_date=date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
+            accept_copay=bool(data.get("accept_copay")),
+            today=region_today(),
+            now=operations.utcnow(),
+        )
+        return operations.view(self.db, enrollment)
+
+    @rpc
+    def get_enrollment(self, principal: dict | None, enrollment_id: str) -> dict:
+        return operations.view(self.db, operations.visible(self.db, principal, enrollment_id))
+
+    @rpc
+    def list_enrollments(self, principal: dict, filters: dict) -> dict:
+        return operations.listing(self.db, principal, **filters)
+
+    @rpc
+    def decide(
+        self, principal: dict, enrollment_id: str, action: str, reason: str | None = None
+    ) -> dict:
+        """confirm / reject (the group's provider), cancel (the parent), terminate (either)."""
+        enrollment = saga.decide(
+            self.db, self.certificates, self.peers, principal, enrollment_id, action, reason,
+            operations.utcnow(),
+        )  # fmt: skip
+        return operations.view(self.db, enrollment)
+
+    # --- time: expiry and recovery (the clock is the caller's in tests) ---------------------
+
+    @rpc
+    def expire_overdue(self, as_of: str | None = None) -> list[str]:
+        return saga.expire_overdue(self.db, self.certificates, _instant(as_of))
+
+    @rpc
+    def settle(self, as_of: str | None = None) -> dict:
+        return saga.settle(self.db, self.certificates, self.peers, _instant(as_of))
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep(self) -> None:
+        now = operations.utcnow()
+        saga.expire_overdue(self.db, self.certificates, now)
+        saga.settle(self.db, self.certificates, self.peers, now)

@@ -1,0 +1,358 @@
+"""Enrollment through its service's entrypoints, with accounts and certificates running
+in-process on the real servers: seats under concurrency, the waiting list, money reserved
+and released, decisions, expiry by a clock the test controls, recovery of a broken saga."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from nameko.standalone.rpc import ClusterRpcClient
+
+from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.accounts.service import AccountsService
+from services.catalog.enrollment.service import EnrollmentService
+from services.certificates.service import CertificatesService
+from tests.support import enrollment as world
+
+START = "2026-12-01"
+
+
+@pytest.fixture
+def rpc(nameko_config, databases, container_factory):
+    for cls in (EnrollmentService, AccountsService, CertificatesService):
+        container_factory(cls).start()
+    with ClusterRpcClient() as client:
+        yield client
+
+
+@pytest.fixture
+def engines(engine_of):
+    return {name: engine_of(name) for name in ("catalog", "accounts", "certificates")}
+
+
+@pytest.fixture
+def period(engines):
+    return world.period(engines["certificates"])
+
+
+def as_parent(parent_id):
+    return {"user_id": parent_id, "role": "parent", "organization_id": None}
+
+
+def as_provider(organization_id, user_id=500):
+    return {"user_id": user_id, "role": "provider", "organization_id": organization_id,
+            "municipality_code": "krasnoyarsk"}  # fmt: skip
+
+
+def seats(engines, group_id):
+    with engines["catalog"].connect() as conn:
+        capacity, held, enrolled = conn.execute(
+            sa.text("SELECT capacity, held, enrolled FROM study_groups WHERE id = :g"),
+            {"g": group_id},
+        ).one()
+        holds = conn.execute(
+            sa.text("SELECT count(*) FROM seat_holds WHERE group_id = :g"), {"g": group_id}
+        ).scalar()
+    return {"capacity": capacity, "held": held, "enrolled": enrolled, "holds": holds}
+
+
+def rows(engines, group_id):
+    with engines["catalog"].connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT id::text, child_id, status, seat_held, arrival, money FROM enrollments"
+                " WHERE group_id = :g ORDER BY arrival"
+            ),
+            {"g": group_id},
+        ).all()
+
+
+def outbox_types(engines, enrollment_id):
+    with engines["catalog"].connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT type FROM outbox WHERE body->'data'->>'enrollment_id' = :e ORDER BY id"
+                ),
+                {"e": enrollment_id},
+            )
+            .scalars()
+            .all()
+        )
+
+
+def balance(rpc, child_id):
+    return rpc.certificates.get_balance(child_id)
+
+
+def test_500_concurrent_applications_to_20_seats_hold_20_and_list_480_in_arrival_order(
+    rpc, engines, period
+):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=20, registry="paid")
+    parent_id = world.parent(engines["accounts"])
+    kids = world.children(engines["accounts"], parent_id, 500)
+
+    def apply(child_id):
+        return rpc.enrollment.apply.call_async(
+            as_parent(parent_id),
+            {"child_id": child_id, "group_id": group_id, "start_date": START,
+             "accept_copay": True},
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(50) as pool:
+        replies = list(pool.map(apply, kids))
+    answers = [reply.result() for reply in replies]
+
+    assert sorted(a["status"] for a in answers).count("awaiting_provider") == 20
+    assert sum(a["status"] == "waitlisted" for a in answers) == 480
+    assert seats(engines, group_id) == {"capacity": 20, "held": 20, "enrolled": 0, "holds": 20}
+    ordered = rows(engines, group_id)
+    # the first 20 to reach the group hold the seats, the rest wait in that same order
+    assert [r.status for r in ordered] == ["awaiting_provider"] * 20 + ["waitlisted"] * 480
+    positions = {a["id"]: a["waitlist_position"] for a in answers}
+    assert [positions[r.id] for r in ordered[20:]] == list(range(1, 481))
+
+    # cancellations free seats: the waiting list is served in arrival order
+    for seated in ordered[:5]:
+        cancelled = rpc.enrollment.decide(as_parent(parent_id), seated.id, "cancel")
+        assert cancelled["status"] == "cancelled"
+    after = rows(engines, group_id)
+    promoted = [r for r in after if r.status == "awaiting_provider"]
+    assert [r.id for r in promoted] == [r.id for r in ordered[:25] if r not in ordered[:5]]
+    assert rpc.enrollment.get_enrollment(None, ordered[25].id)["waitlist_position"] == 1
+    assert seats(engines, group_id)["held"] == 20
+    assert outbox_types(engines, ordered[20].id) == ["enrollment_waitlisted", "enrollment_promoted"]
+
+
+def test_certificate_share_is_reserved_and_a_cancellation_releases_it(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, price=900_000, normative=900_000)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+
+    quote = rpc.enrollment.quote(as_parent(parent_id), group_id, child, START)
+    assert quote["certificate_available"] is None  # no certificate before the first application
+    assert sum(p["certificate"] + p["copay"] for p in quote["schedule"]) == quote["total"]
+
+    applied = rpc.enrollment.apply(
+        as_parent(parent_id), {"child_id": child, "group_id": group_id, "start_date": START}
+    )
+    assert applied["status"] == "awaiting_provider"
+    assert applied["certificate_number"]
+    share = applied["terms"]["certificate_share"]
+    assert share == quote["certificate_share"] > 0 and applied["terms"]["copay"] == 0
+    money = balance(rpc, child)
+    assert (money["reserved"], money["available"]) == (share, 1_000_000 - share)
+    again = rpc.enrollment.quote(as_parent(parent_id), group_id, child, START)
+    assert again["certificate_available"] == 1_000_000 - share
+
+    cancelled = rpc.enrollment.decide(as_parent(parent_id), applied["id"], "cancel", "передумали")
+    assert (cancelled["status"], cancelled["money"]) == ("cancelled", "released")
+    money = balance(rpc, child)
+    assert (money["reserved"], money["available"]) == (0, 1_000_000)
+    assert seats(engines, group_id)["held"] == 0
+    assert [h["status"] for h in cancelled["history"]] == ["requested", "awaiting_provider",
+                                                           "cancelled"]  # fmt: skip
+    # replaying the cancellation changes nothing; a wrong-state decision is refused
+    assert rpc.enrollment.decide(as_parent(parent_id), applied["id"], "cancel")["status"] == (
+        "cancelled"
+    )
+    with pytest.raises(Conflict) as refused:
+        rpc.enrollment.decide(as_provider(org), applied["id"], "confirm")
+    assert refused.value.code == "transition_refused"
+
+
+def test_copay_not_accepted_is_refused_and_changes_nothing(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    # the price is above the normative cost: a co-payment is due whatever the balance
+    group_id = world.group(engines["catalog"], org, capacity=1, price=1_200_000, normative=900_000)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    body = {"child_id": child, "group_id": group_id, "start_date": START}
+    with pytest.raises(InvalidInput) as refused:
+        rpc.enrollment.apply(as_parent(parent_id), body)
+    assert refused.value.code == "copay_not_accepted" and "accept_copay" in refused.value.fields
+    assert rows(engines, group_id) == [] and seats(engines, group_id)["held"] == 0
+
+    accepted = rpc.enrollment.apply(as_parent(parent_id), {**body, "accept_copay": True})
+    terms = accepted["terms"]
+    assert terms["copay"] == terms["total"] - terms["certificate_share"] > 0
+
+
+def test_a_short_balance_caps_the_share_and_asks_for_consent(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    first = world.group(engines["catalog"], org, price=900_000, normative=900_000)
+    second = world.group(engines["catalog"], org, price=900_000, normative=900_000)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    body = {"child_id": child, "start_date": START}
+    one = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": first})
+    left = 1_000_000 - one["terms"]["certificate_share"]
+    assert left < one["terms"]["certificate_share"]
+
+    with pytest.raises(InvalidInput) as refused:
+        rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": second})
+    assert refused.value.code == "copay_not_accepted"
+    assert rows(engines, second) == [] and balance(rpc, child)["available"] == left
+
+    two = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": second,
+                                                      "accept_copay": True})  # fmt: skip
+    assert two["terms"]["certificate_share"] == left
+    assert two["terms"]["copay"] == two["terms"]["total"] - left
+    assert balance(rpc, child)["available"] == 0
+
+
+def test_application_rules_are_refused_with_their_codes(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    open_group = world.group(engines["catalog"], org, registry="paid")
+    closed = world.group(engines["catalog"], org, registry="paid", open_=False)
+    parent_id = world.parent(engines["accounts"])
+    other_parent = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    (toddler,) = world.children(
+        engines["accounts"], parent_id, 1, birth_date=datetime(2023, 1, 1).date()
+    )
+    me = as_parent(parent_id)
+
+    def apply(who, child_id, group_id):
+        return rpc.enrollment.apply(who, {"child_id": child_id, "group_id": group_id,
+                                          "start_date": START, "accept_copay": True})  # fmt: skip
+
+    with pytest.raises(NotFound):
+        apply(as_parent(other_parent), child, open_group)  # not their child
+    with pytest.raises(InvalidInput) as closed_refusal:
+        apply(me, child, closed)
+    assert closed_refusal.value.code == "enrollment_closed"
+    with pytest.raises(InvalidInput) as age:
+        apply(me, toddler, open_group)
+    assert age.value.code == "age_mismatch"
+    first = apply(me, child, open_group)
+    with pytest.raises(Conflict) as twice:
+        apply(me, child, open_group)
+    assert twice.value.code == "already_applied"
+    assert twice.value.extra["enrollment_id"] == first["id"]
+    with pytest.raises(NotFound):
+        rpc.enrollment.get_enrollment(as_parent(other_parent), first["id"])
+    with pytest.raises(NotFound):  # another organization's application does not exist for it
+        rpc.enrollment.decide(as_provider(org + 10_000), first["id"], "confirm")
+    with pytest.raises(Forbidden):  # the parent sees it but does not decide it
+        rpc.enrollment.decide(me, first["id"], "confirm")
+
+
+def test_confirm_enrolls_verifies_the_child_and_announces_the_contract(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    applied = rpc.enrollment.apply(
+        as_parent(parent_id), {"child_id": child, "group_id": group_id, "start_date": START}
+    )
+    staff = world.provider(engines["accounts"], org)
+    enrolled = rpc.enrollment.decide(staff, applied["id"], "confirm")
+    assert (enrolled["status"], enrolled["money"]) == ("enrolled", "contract")
+    assert seats(engines, group_id) == {"capacity": 20, "held": 0, "enrolled": 1, "holds": 1}
+    assert rpc.accounts.get_child(child)["verified"] is True
+    with engines["catalog"].connect() as conn:
+        data = conn.execute(
+            sa.text(
+                "SELECT body->'data' FROM outbox WHERE type = 'enrollment_confirmed'"
+                " AND body->'data'->>'enrollment_id' = :e"
+            ),
+            {"e": applied["id"]},
+        ).scalar()
+    share = applied["terms"]["certificate_share"]
+    assert data["certificate_share"] == f"{share // 100}.{share % 100:02d}"
+    assert data["certificate_number"] == applied["certificate_number"]
+    assert data["child_municipality_code"] == "krasnoyarsk" and data["registry"] == "certified"
+    assert data["group_schedule"] and data["schedule"][0]["month"] == "2026-12"
+
+    ended = rpc.enrollment.decide(as_parent(parent_id), applied["id"], "terminate", "переезд")
+    assert ended["status"] == "terminated" and ended["effective_end_date"].endswith(("30", "31"))
+    assert ended["money"] == "contract"  # payments releases the months after the contract
+    assert seats(engines, group_id)["enrolled"] == 0
+    assert outbox_types(engines, applied["id"])[-1] == "enrollment_terminated"
+
+
+def test_undecided_application_expires_by_the_clock_and_promotes_the_next(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    parent_id = world.parent(engines["accounts"])
+    first_child, second_child = world.children(engines["accounts"], parent_id, 2)
+    body = {"group_id": group_id, "start_date": START}
+    first = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": first_child})
+    second = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second_child})
+    assert (first["status"], second["status"]) == ("awaiting_provider", "waitlisted")
+
+    now = datetime.now(UTC)
+    # (other tests' applications share the database: look at ours)
+    assert first["id"] not in rpc.enrollment.expire_overdue((now + timedelta(days=4)).isoformat())
+    expired = rpc.enrollment.expire_overdue((now + timedelta(days=5, minutes=1)).isoformat())
+    assert first["id"] in expired and second["id"] not in expired
+    gone = rpc.enrollment.get_enrollment(None, first["id"])
+    assert (gone["status"], gone["money"]) == ("expired", "released")
+    assert balance(rpc, first_child)["reserved"] == 0
+    promoted = rpc.enrollment.get_enrollment(None, second["id"])
+    assert promoted["status"] == "awaiting_provider" and promoted["waitlist_position"] is None
+    assert second["id"] not in rpc.enrollment.expire_overdue(
+        (now + timedelta(days=5, minutes=2)).isoformat()
+    )  # promoted a minute ago: its five days start now
+
+
+def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engines, period):
+    """Step 1 committed and then the process died: the timer's recovery reserves the money
+    (idempotently) and finishes the application."""
+    from sqlalchemy.orm import Session
+
+    from services.catalog.enrollment import operations
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    facts = rpc.accounts.get_child(child)
+    enrollment_id = str(uuid.uuid4())
+    with Session(engines["catalog"], info={"producer": "enrollment"}) as session:
+        operations.open_application(
+            session, enrollment_id=enrollment_id, child=facts, group_id=group_id,
+            start_date=datetime(2026, 12, 1).date(), accept_copay=False,
+            periods=rpc.certificates.list_periods(), today=datetime.now(UTC).date(),
+        )  # fmt: skip
+        session.commit()
+    assert rpc.enrollment.settle()["driven"] == 0  # still within the grace period
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    assert rpc.enrollment.settle(later)["driven"] == 1
+    done = rpc.enrollment.get_enrollment(None, enrollment_id)
+    assert (done["status"], done["money"]) == ("awaiting_provider", "reserved")
+    assert balance(rpc, child)["reserved"] == done["terms"]["certificate_share"]
+    assert rpc.enrollment.settle(later)["driven"] == 0
+    assert outbox_types(engines, enrollment_id) == ["enrollment_requested"]
+
+
+def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, period):
+    """Opening day is decided by the apply path: count what one application costs on the
+    catalog's database (the figure the README quotes; a regression fails here)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    first, second = world.children(engines["accounts"], parent_id, 2)
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if conn.engine.url.database.endswith("_catalog") and "outbox" not in statement[:60]:
+            statements.append(statement.split()[0].upper())
+
+    body = {"group_id": group_id, "start_date": START}
+    rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": first})  # warm caches
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second})
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    print(f"catalog statements per application: {len(statements)} {statements}")
+    assert len(statements) <= 24, statements

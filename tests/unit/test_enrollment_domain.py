@@ -1,0 +1,189 @@
+"""The enrollment state machine and its rules, called directly (no server)."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.catalog.enrollment import domain
+from services.catalog.enrollment.domain import (
+    AWAITING_PROVIDER,
+    CANCELLED,
+    COMPLETED,
+    ENROLLED,
+    EXPIRED,
+    REJECTED,
+    REQUESTED,
+    STATUSES,
+    TERMINATED,
+    WAITLISTED,
+    InvalidField,
+    Parties,
+    TransitionRefused,
+)
+
+ALLOWED = {
+    (REQUESTED, AWAITING_PROVIDER),
+    (REQUESTED, WAITLISTED),
+    (REQUESTED, REJECTED),
+    (REQUESTED, CANCELLED),
+    (REQUESTED, EXPIRED),
+    (WAITLISTED, AWAITING_PROVIDER),
+    (WAITLISTED, REJECTED),
+    (WAITLISTED, CANCELLED),
+    (WAITLISTED, EXPIRED),
+    (AWAITING_PROVIDER, ENROLLED),
+    (AWAITING_PROVIDER, REJECTED),
+    (AWAITING_PROVIDER, CANCELLED),
+    (AWAITING_PROVIDER, EXPIRED),
+    (ENROLLED, COMPLETED),
+    (ENROLLED, TERMINATED),
+}
+
+
+@pytest.mark.parametrize("current,target", sorted(ALLOWED))
+def test_every_transition_of_the_lifecycle_is_allowed(current, target):
+    assert domain.transition(current, target) is True
+
+
+@pytest.mark.parametrize(
+    "current,target",
+    [(c, t) for c in STATUSES for t in STATUSES if c != t and (c, t) not in ALLOWED],
+)
+def test_a_transition_from_a_wrong_state_is_refused(current, target):
+    with pytest.raises(TransitionRefused) as refused:
+        domain.transition(current, target)
+    assert refused.value.code == "transition_refused"
+    assert (refused.value.current, refused.value.target) == (current, target)
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_a_replayed_transition_changes_nothing(status):
+    assert domain.transition(status, status) is False
+
+
+def test_final_statuses_lead_nowhere_and_live_ones_do():
+    for status in domain.FINAL:
+        assert domain.allowed(status) == ()
+    for status in domain.LIVE:
+        assert domain.allowed(status)
+
+
+def test_unknown_statuses_are_programming_errors():
+    with pytest.raises(ValueError):
+        domain.transition("requested", "approved")
+    with pytest.raises(ValueError):
+        domain.allowed("lost")
+
+
+def test_money_step_puts_a_seated_application_before_the_provider_else_on_the_list():
+    assert domain.after_seat_step(True) == AWAITING_PROVIDER
+    assert domain.after_seat_step(False) == WAITLISTED
+
+
+def test_only_applications_that_never_became_a_contract_release_their_reservation():
+    assert set(domain.RELEASES_RESERVATION) == {REJECTED, CANCELLED, EXPIRED}
+    assert TERMINATED in domain.FREES_SEAT and TERMINATED not in domain.RELEASES_RESERVATION
+
+
+def test_provider_has_five_days_then_the_application_is_overdue():
+    held = datetime(2026, 9, 1, 10, 0, tzinfo=UTC)
+    deadline = domain.decision_deadline(held)
+    assert deadline == datetime(2026, 9, 6, 10, 0, tzinfo=UTC)
+    assert not domain.is_overdue(
+        AWAITING_PROVIDER, deadline, datetime(2026, 9, 6, 9, 59, tzinfo=UTC)
+    )
+    assert domain.is_overdue(AWAITING_PROVIDER, deadline, deadline)
+    assert not domain.is_overdue(WAITLISTED, deadline, deadline)  # nobody decides a waitlist
+    assert not domain.is_overdue(ENROLLED, deadline, deadline)
+
+
+@pytest.mark.parametrize(
+    "day,end",
+    [
+        (date(2026, 9, 15), date(2026, 9, 30)),
+        (date(2027, 2, 1), date(2027, 2, 28)),
+        (date(2028, 2, 29), date(2028, 2, 29)),
+        (date(2026, 12, 31), date(2026, 12, 31)),
+    ],
+)
+def test_termination_takes_effect_at_the_end_of_the_month(day, end):
+    assert domain.end_of_month(day) == end
+
+
+def test_age_on_the_first_day_of_study_must_fit_the_group():
+    domain.check_age(date(2019, 9, 1), date(2026, 9, 1), 7, 12)  # seven that very day
+    with pytest.raises(InvalidField) as young:
+        domain.check_age(date(2019, 9, 2), date(2026, 9, 1), 7, 12)
+    assert (young.value.code, young.value.field) == ("age_mismatch", "child_id")
+    with pytest.raises(InvalidField):
+        domain.check_age(date(2013, 8, 31), date(2026, 9, 1), 7, 12)  # thirteen
+    assert domain.age_on(date(2016, 2, 29), date(2027, 2, 28)) == 11
+
+
+def test_closed_group_and_unaccepted_copay_are_refused():
+    with pytest.raises(InvalidField) as closed:
+        domain.check_open(False)
+    assert closed.value.code == "enrollment_closed"
+    domain.check_open(True)
+    domain.check_copay(0, False)
+    domain.check_copay(150_00, True)
+    with pytest.raises(InvalidField) as copay:
+        domain.check_copay(1, False)
+    assert (copay.value.code, copay.value.field) == ("copay_not_accepted", "accept_copay")
+
+
+PARTIES = Parties(
+    parent_id=10, organization_id=3, organization_municipality="krasnoyarsk",
+    child_municipality="achinsk",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "principal,seen",
+    [
+        (None, True),
+        ({"role": "parent", "user_id": 10}, True),
+        ({"role": "parent", "user_id": 11}, False),
+        ({"role": "provider", "user_id": 5, "organization_id": 3}, True),
+        ({"role": "provider", "user_id": 5, "organization_id": 4}, False),
+        ({"role": "provider", "user_id": 5, "organization_id": None}, False),
+        ({"role": "municipal_operator", "municipality_code": "krasnoyarsk"}, True),
+        ({"role": "municipal_operator", "municipality_code": "achinsk"}, True),
+        ({"role": "municipal_operator", "municipality_code": "norilsk"}, False),
+        ({"role": "regional_operator"}, True),
+    ],
+)
+def test_who_sees_an_application(principal, seen):
+    assert domain.sees(principal, PARTIES) is seen
+
+
+@pytest.mark.parametrize(
+    "role,action,allowed",
+    [
+        ("own_parent", "cancel", True),
+        ("own_parent", "terminate", True),
+        ("own_parent", "confirm", False),
+        ("own_parent", "reject", False),
+        ("other_parent", "cancel", False),
+        ("other_parent", "terminate", False),
+        ("own_provider", "confirm", True),
+        ("own_provider", "reject", True),
+        ("own_provider", "terminate", True),
+        ("own_provider", "cancel", False),
+        ("other_provider", "confirm", False),
+        ("other_provider", "reject", False),
+        ("other_provider", "terminate", False),
+        ("municipal", "confirm", False),
+        ("regional", "cancel", False),
+    ],
+)
+def test_who_may_decide_cancel_or_terminate(role, action, allowed):
+    principals = {
+        "own_parent": {"role": "parent", "user_id": 10},
+        "other_parent": {"role": "parent", "user_id": 11},
+        "own_provider": {"role": "provider", "organization_id": 3},
+        "other_provider": {"role": "provider", "organization_id": 4},
+        "municipal": {"role": "municipal_operator", "municipality_code": "krasnoyarsk"},
+        "regional": {"role": "regional_operator"},
+    }
+    assert domain.may(principals[role], action, PARTIES) is allowed
