@@ -5,8 +5,8 @@ from gateway.observe import request_id_of
 from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.catalog import CatalogRoutes
 from gateway.routes.certificates import CertificateRoutes
-from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.enrollment import EnrollmentRoutes
+from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
 from servicekit.rpc import TimedClusterRpc
 from servicekit.telemetry import Telemetry
