@@ -16,6 +16,7 @@ from servicekit.money import format_kopecks, parse_money
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONEY_PATTERN = r"^(0|[1-9]\d{0,12})\.\d{2}$"
+SIGNED_MONEY_PATTERN = r"^-?(0|[1-9]\d{0,12})\.\d{2}$"
 
 
 class Money(fields.String):
@@ -36,6 +37,18 @@ class Money(fields.String):
             return parse_money(raw)
         except ValueError as error:
             raise ValidationError(str(error)) from error
+
+
+class SignedMoney(Money):
+    """Money in an answer that may be below zero: a final invoice when the advance was more
+    than the month's actual amount (the provider owes the difference back)."""
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": SIGNED_MONEY_PATTERN, "example": "-1900.00"}
+        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raise ValidationError("Signed amounts are answered, never accepted.")
 
 
 class _JsonFloat(fields.Float):

@@ -12,7 +12,7 @@ from contracts.payments import (
     INVOICE_STATUSES,
     LESSON_STATUSES,
 )
-from gateway.fields import Money
+from gateway.fields import Money, SignedMoney
 from gateway.http import PageQuery
 
 MONTH = fields.String(
@@ -143,7 +143,7 @@ class InvoiceSchema(Schema):
     municipality_code = fields.String(required=True)
     month = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(INVOICE_KINDS)})
-    amount = Money(required=True)
+    amount = SignedMoney(required=True)
     status = fields.String(required=True, metadata={"enum": list(INVOICE_STATUSES)})
     issued_at = fields.String(required=True)
     paid_at = fields.String(allow_none=True)
