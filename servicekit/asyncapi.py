@@ -26,6 +26,7 @@ CATALOGS = (
     "services.catalog.event_schemas",
     "services.catalog.enrollment.schemas",
     "services.certificates.event_schemas",
+    "services.payments.event_schemas",
 )
 
 

@@ -20,24 +20,9 @@ from servicekit.outbox import outbox
 from services.payments import billing, contracts
 from services.payments.models import BillingRun, Charge, Contract, ContractMonth
 from services.payments.service import PaymentsService
-from tests.support.payments import Enrollment, confirmed_data
+from tests.support.payments import Enrollment, confirmed_data, reset_billing
 
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
-
-
-def reset_billing(engine):
-    """Billing state is region-wide (a run closes a month for everyone, a municipality has one
-    completeness mode): forget the runs, charges, invoices, lessons and settings earlier tests
-    of this session left (the e2e schemathesis run bills any month and sets any mode), so
-    each test starts from open months and the default mode."""
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "TRUNCATE charges, billing_runs, invoices, attendance, lessons, "
-                "municipality_settings CASCADE"
-            )
-        )
-        conn.execute(sa.text("UPDATE contract_months SET charged = false WHERE charged"))
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ with the money terms from services/payments/cost.py: a real producer of real mes
 import uuid
 from datetime import date
 
+import sqlalchemy as sa
+
 from servicekit.money import format_kopecks
 from servicekit.outbox import OutboxPublisher, envelope
 from services.payments.cost import contract_terms
@@ -86,3 +88,18 @@ class Enrollment:
 
     def close(self):
         self.publisher.close()
+
+
+def reset_billing(engine):
+    """Billing state is region-wide (a run closes a month for everyone, a municipality has one
+    completeness mode): forget the runs, charges, invoices, lessons and settings earlier tests
+    of this session left (the e2e schemathesis run bills any month and sets any mode), so
+    each test starts from open months and the default mode."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "TRUNCATE charges, billing_runs, invoices, attendance, lessons, "
+                "municipality_settings CASCADE"
+            )
+        )
+        conn.execute(sa.text("UPDATE contract_months SET charged = false WHERE charged"))
