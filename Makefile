@@ -107,9 +107,17 @@ bench-rpc: install wrk
 INSTANCES ?= 1
 bench-certificates: install
 	$(PY) -m bench.certificates_reserve --seconds $(BENCH_SECONDS) --instances $(INSTANCES)
+
+# bench-billing truncates payments and certificates, bench-opening-day drops and recreates
+# every database: by default they work on databases of their own, never on `make run`'s.
+bench-billing bench-opening-day: export ACCOUNTS_DATABASE_NAME ?= navigator_bench_accounts
+bench-billing bench-opening-day: export CATALOG_DATABASE_NAME ?= navigator_bench_catalog
+bench-billing bench-opening-day: export CERTIFICATES_DATABASE_NAME ?= navigator_bench_certificates
+bench-billing bench-opening-day: export PAYMENTS_DATABASE_NAME ?= navigator_bench_payments
+bench-billing bench-opening-day: export GATEWAY_DATABASE_NAME ?= navigator_bench_gateway
+
 # Billing of CONTRACTS (100000) active contracts prepared in the databases, while the catalog
-# search runs; see docs/payments.md. Export your own *_DATABASE_NAME: it truncates payments
-# and certificates.
+# search runs; see docs/payments.md.
 CONTRACTS ?= 100000
 MONTH ?= 2026-10
 CHARGE_ONLY ?=
@@ -117,8 +125,7 @@ bench-billing: install wrk
 	CONTRACTS=$(CONTRACTS) MONTH=$(MONTH) CHARGE_ONLY=$(CHARGE_ONLY) $(PY) -m bench.billing
 
 # Opening day: 15,000 applications to 10,000 seats from 200 clients, invariants checked
-# (docs/enrollment.md). It drops and recreates the databases named in the environment:
-# export your own CATALOG_DATABASE_NAME=... etc. first (CONTRACTS.md, last section).
+# (docs/enrollment.md).
 APPLICATIONS ?= 15000
 SEATS ?= 10000
 CLIENTS ?= 200

@@ -3,6 +3,7 @@ test run, removed afterwards. Pure-domain tests use none of them and need no ser
 
 import os
 import uuid
+from contextlib import contextmanager
 from urllib.parse import quote, urlparse, urlunparse
 
 import pytest
@@ -29,10 +30,10 @@ def server_urls():
         container.stop()
 
 
-@pytest.fixture(scope="session")
-def vhost(server_urls):
-    """A RabbitMQ virtual host of this run; AMQP_URI points at it for everything below."""
-    name = f"navtest_{RUN_ID}"
+@contextmanager
+def own_vhost(server_urls, name: str):
+    """A RabbitMQ virtual host made for the block and removed after it; AMQP_URI points at it
+    meanwhile."""
     api = urlparse(servers.rabbit_api_uri())
     base = urlunparse(api._replace(netloc=api.hostname + (f":{api.port}" if api.port else "")))
     auth = (api.username or "guest", api.password or "guest")
@@ -54,12 +55,21 @@ def vhost(server_urls):
     uri = urlunparse(amqp._replace(path="/" + quote(name, safe="")))
     previous = os.environ.get("AMQP_URI")
     os.environ["AMQP_URI"] = uri
-    yield uri
-    if previous is None:
-        os.environ.pop("AMQP_URI", None)
-    else:
-        os.environ["AMQP_URI"] = previous
-    requests.delete(f"{base}/api/vhosts/{name}", auth=auth, timeout=10)
+    try:
+        yield uri
+    finally:
+        if previous is None:
+            os.environ.pop("AMQP_URI", None)
+        else:
+            os.environ["AMQP_URI"] = previous
+        requests.delete(f"{base}/api/vhosts/{name}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def vhost(server_urls):
+    """A RabbitMQ virtual host of this run; AMQP_URI points at it for everything below."""
+    with own_vhost(server_urls, f"navtest_{RUN_ID}") as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session")

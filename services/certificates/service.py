@@ -5,7 +5,7 @@ Entrypoints are thin: operations.py does the work on the worker's session (commi
 the entrypoint returns), exceptions.domain_errors turns refusals into RPC errors. Callers
 with a `principal` are the gateway (`Principal.as_rpc()`); the money calls (reserve_funds,
 release_funds, debit_funds, get_balance, ensure_certificate) are for enrollment and payments,
-as CONTRACTS.md says.
+as docs/interfaces.md says.
 """
 
 import logging

@@ -36,6 +36,17 @@ REGIONAL = {"user_id": 1, "role": "regional_operator"}
 NOMINAL = 5_000_000
 
 
+@pytest.fixture(scope="module")
+def vhost(server_urls):
+    """A virtual host of this module alone: the end-to-end system of the session runs its own
+    payments in the run's vhost, and an RPC meant for the process under test (the one set to
+    crash) could be answered by that one instead."""
+    from tests.conftest import RUN_ID, own_vhost
+
+    with own_vhost(server_urls, f"navtest_{RUN_ID}_billing") as uri:
+        yield uri
+
+
 @pytest.fixture
 def period(engine_of):
     with Session(engine_of("certificates")) as session, session.begin():

@@ -34,7 +34,8 @@ _periods_cache: dict[str, tuple[float, list[dict]]] = {}
 
 
 class Certificates:
-    """The certificates service as the saga uses it (CONTRACTS.md), over RPC with a deadline."""
+    """The certificates service as the saga uses it (docs/interfaces.md), by RPC with a
+    deadline."""
 
     def __init__(self, rpc):
         self.rpc = rpc

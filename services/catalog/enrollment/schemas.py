@@ -55,7 +55,7 @@ class MonthPartSchema(Schema):
 
 
 class ConfirmedSchema(EnrollmentRefSchema):
-    """What payments needs to make the contract (CONTRACTS.md)."""
+    """What payments needs to make the contract (docs/interfaces.md)."""
 
     organization_municipality_code = fields.String(required=True)
     child_municipality_code = fields.String(required=True, metadata={"description": "payer"})
