@@ -4,7 +4,7 @@ HTTP and integer kopecks in RPC (the `Money` field converts both ways)."""
 from marshmallow import Schema, fields, validate
 
 from gateway.catalog_schemas import choice, text
-from gateway.fields import Money
+from gateway.fields import Money, SignedMoney
 from gateway.http import PageQuery
 
 TYPES = ("accounting", "financing")
@@ -119,7 +119,7 @@ class TransactionSchema(Schema):
         required=True,
         metadata={"enum": ["credit", "adjust", "reserve", "release", "debit", "expire"]},
     )
-    amount = Money(required=True, metadata={"description": "negative for a lowered nominal"})
+    amount = SignedMoney(required=True, metadata={"description": "negative for a lowered nominal"})
     period_id = fields.Integer(required=True)
     enrollment_id = fields.String(allow_none=True, required=True)
     month = fields.String(allow_none=True, required=True, metadata={"example": "2026-09"})

@@ -41,7 +41,7 @@ class Money(fields.String):
 
 class SignedMoney(Money):
     """Money in an answer that may be below zero: a final invoice when the advance was more
-    than the month's actual amount (the provider owes the difference back)."""
+    than the month's actual amount, a ledger adjustment when a nominal was lowered."""
 
     def __init__(self, **kwargs):
         metadata = {"pattern": SIGNED_MONEY_PATTERN, "example": "-1900.00"}
