@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "asyncapi.yaml"
@@ -28,6 +28,14 @@ CATALOGS = (
     "services.certificates.event_schemas",
     "services.payments.event_schemas",
 )
+
+
+# money in event data: a decimal string with two places (DESIGN section 4), never a float
+MONEY = {"pattern": r"^\d+\.\d{2}$", "example": "1900.00"}
+
+
+def money() -> fields.String:
+    return fields.String(required=True, metadata=MONEY)
 
 
 @dataclass(frozen=True)

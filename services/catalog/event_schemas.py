@@ -2,9 +2,7 @@
 
 from marshmallow import Schema, fields
 
-from servicekit.asyncapi import EventSpec
-
-MONEY = {"pattern": r"^\d+\.\d{2}$", "example": "1900.00"}
+from servicekit.asyncapi import MONEY, EventSpec
 
 
 class OrganizationSchema(Schema):

@@ -3,13 +3,7 @@ generated from them; the owner of certificates keeps them in step with its `emit
 
 from marshmallow import Schema, fields
 
-from servicekit.asyncapi import EventSpec
-
-MONEY = {"pattern": r"^\d+\.\d{2}$", "example": "1900.00"}
-
-
-def money() -> fields.String:
-    return fields.String(required=True, metadata=MONEY)
+from servicekit.asyncapi import EventSpec, money
 
 
 class CertificateIssuedSchema(Schema):

@@ -4,15 +4,10 @@ in contracts.terminate); docs/asyncapi.yaml is generated from them."""
 
 from marshmallow import Schema, fields
 
-from servicekit.asyncapi import EventSpec
+from servicekit.asyncapi import EventSpec, money
 
-MONEY = {"pattern": r"^\d+\.\d{2}$", "example": "1900.00"}
 SIGNED_MONEY = {"pattern": r"^-?\d+\.\d{2}$", "example": "-1900.00"}
 MONTH = {"pattern": r"^\d{4}-\d{2}$", "example": "2026-10"}
-
-
-def money() -> fields.String:
-    return fields.String(required=True, metadata=MONEY)
 
 
 class MonthPartSchema(Schema):
