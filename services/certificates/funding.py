@@ -31,6 +31,10 @@ def fund(session: Session, municipality_code: str, period_id: int, lock: bool = 
 
 
 def ensure_fund(session: Session, municipality_code: str, period_id: int) -> MunicipalFund:
+    """The municipality's fund row of the period, locked (created first if missing)."""
+    row = fund(session, municipality_code, period_id, lock=True)
+    if row is not None:  # the usual case: one round trip
+        return row
     session.execute(
         insert(MunicipalFund)
         .values(municipality_code=municipality_code, period_id=period_id)
@@ -88,15 +92,16 @@ def _grant(
 ) -> None:
     ledger.credit(session, certificate, period.id, nominal, f"credit:{certificate.id}:{period.id}",
                   f"Начисление номинала за период «{period.name}»", actor)  # fmt: skip
-    session.execute(
-        QueueEntry.__table__.update()
-        .where(
-            QueueEntry.certificate_id == certificate.id,
-            QueueEntry.period_id == period.id,
-            QueueEntry.status == "waiting",
+    if not getattr(certificate, "issued_now", False):  # a new certificate was never queued
+        session.execute(
+            QueueEntry.__table__.update()
+            .where(
+                QueueEntry.certificate_id == certificate.id,
+                QueueEntry.period_id == period.id,
+                QueueEntry.status == "waiting",
+            )
+            .values(status="upgraded", upgraded_at=datetime.now(UTC))
         )
-        .values(status="upgraded", upgraded_at=datetime.now(UTC))
-    )
     if certificate.type != domain.FINANCING:
         certificate.type = domain.FINANCING
         session.flush()
@@ -171,7 +176,10 @@ def finance(
 ) -> str:
     """Make the certificate a financing one for the period, or queue the child.
     Answers "financed", "queued" or "already"."""
-    if is_financed(session, certificate, period.id):
+    # A certificate issued in this very transaction (`issued_now`) is seen by no other one
+    # yet: it cannot be financed, locked or queued elsewhere, so its checks are skipped.
+    fresh = getattr(certificate, "issued_now", False)
+    if not fresh and is_financed(session, certificate, period.id):
         return "already"
     if certificate.valid_until <= period.start_date:
         raise Refused("certificate_expired", "Ребёнку исполнится 18 лет до начала периода")
@@ -179,9 +187,10 @@ def finance(
         raise Refused("period_closed", "Период закрыт")
     # locks in one order everywhere: the fund row, then the certificate, then its balance
     row = ensure_fund(session, certificate.municipality_code, period.id)
-    session.refresh(certificate, with_for_update=True)
-    if is_financed(session, certificate, period.id):  # financed while we waited for the lock
-        return "already"
+    if not fresh:
+        session.refresh(certificate, with_for_update=True)
+        if is_financed(session, certificate, period.id):  # financed while we waited
+            return "already"
     nominal = domain.nominal_for(bands_of(row), certificate.birth_date, period.start_date)
     # somebody already waiting goes first: join the queue behind them
     if nominal and not _waiting(session, certificate.municipality_code, period.id):

@@ -116,32 +116,40 @@ def credit(
 ) -> dict:
     """Credit a nominal (or a raise of it) for a period. The municipal limit is the caller's
     business (funding.py), checked in the same transaction."""
-    first = claim(session, key, domain.CREDIT)
-    if first is not None:
-        return first
-    session.execute(
-        insert(Balance)
-        .values(
-            certificate_id=certificate.id,
-            period_id=period_id,
-            nominal=amount,
-            credited=amount,
-            available=amount,
+    # One statement (one round trip, taken while the municipality's fund row is locked by
+    # the caller): claim the key, add to the balance, write the entry and keep the answer.
+    row = session.execute(
+        text(
+            "WITH claim AS ("
+            "  INSERT INTO ledger_operations (key, kind) VALUES (:k, 'credit')"
+            "  ON CONFLICT (key) DO NOTHING RETURNING key"
+            "), balance AS ("
+            "  INSERT INTO balances (certificate_id, period_id, nominal, credited, available)"
+            "  SELECT :c, :p, :a, :a, :a FROM claim"
+            "  ON CONFLICT (certificate_id, period_id) DO UPDATE SET"
+            "   nominal = balances.nominal + :a, credited = balances.credited + :a,"
+            "   available = balances.available + :a"
+            "  RETURNING nominal, credited, available, reserved, spent, expired"
+            "), entry AS ("
+            "  INSERT INTO ledger_entries (operation_key, certificate_id, period_id, kind,"
+            "   amount, reason, actor) SELECT :k, :c, :p, 'credit', :a, :reason, :actor"
+            "  FROM balance WHERE :a > 0"
+            ") SELECT (SELECT count(*) FROM claim) AS claimed, balance.* FROM balance"
+            "  RIGHT JOIN (SELECT 1) one ON true"
+        ),
+        {"k": key, "c": certificate.id, "p": period_id, "a": amount,
+         "reason": reason or domain.REASONS[domain.CREDIT], "actor": actor},
+    ).one()  # fmt: skip
+    if not row.claimed:  # a repeat: the first answer
+        return (
+            session.execute(
+                select(LedgerOperation.result).where(LedgerOperation.key == key)
+            ).scalar_one()
+            or {}
         )
-        .on_conflict_do_update(
-            index_elements=["certificate_id", "period_id"],
-            set_={
-                "nominal": Balance.nominal + amount,
-                "credited": Balance.credited + amount,
-                "available": Balance.available + amount,
-            },
-        )
-    )
-    if amount > 0:
-        entry(session, key, certificate.id, period_id, domain.CREDIT, amount, reason=reason,
-              actor=actor)  # fmt: skip
+    names = ("nominal", "credited", "available", "reserved", "spent", "expired")
     return answer(
-        session, key, {"credited": amount, **balance_of(session, certificate.id, period_id)}
+        session, key, {"credited": amount, **{name: int(getattr(row, name)) for name in names}}
     )
 
 

@@ -216,7 +216,7 @@ def ensure_certificate(session: Session, child: dict) -> Certificate:
         return existing
     for _attempt in range(NUMBER_ATTEMPTS):
         number = domain.new_certificate_number()
-        inserted = session.execute(
+        certificate = session.scalars(
             insert(Certificate)
             .values(
                 number=number,
@@ -226,10 +226,10 @@ def ensure_certificate(session: Session, child: dict) -> Certificate:
                 **facts,
             )
             .on_conflict_do_nothing()
-            .returning(Certificate.id)
-        ).scalar()
-        if inserted is not None:
-            certificate = session.get(Certificate, inserted)
+            .returning(Certificate)
+        ).first()
+        if certificate is not None:
+            certificate.issued_now = True  # not mapped: what funding may skip (funding.finance)
             emit(
                 session,
                 "certificate_issued",
