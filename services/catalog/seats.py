@@ -38,29 +38,38 @@ def hold_seat(session: Session, group_id: int, holder: str) -> dict:
     """Hold a seat for ``holder`` (an application's id); holding again changes nothing.
     A full group is Conflict ``group_full`` (the caller puts the application on the
     waiting list); an unknown group NotFound ``group_not_found``."""
-    if session.get(SeatHold, (group_id, holder)) is None:
-        # conditional UPDATE: the row lock and re-check make it exact under concurrency
-        free_after = session.execute(
-            update(Group)
-            .where(Group.id == group_id, Group.held + Group.enrolled < Group.capacity)
-            .values(held=Group.held + 1)
-            .returning(Group.capacity - Group.held - Group.enrolled)
-        ).scalar()
-        if free_after is None:
-            if session.get(Group, group_id) is None:
-                raise NotFound("Группа не найдена", code="group_not_found")
-            raise Conflict("Свободных мест нет", code="group_full")
-        inserted = session.execute(
-            pg_insert(SeatHold)
-            .values(group_id=group_id, holder=holder, state="held")
-            .on_conflict_do_nothing()
-            .returning(SeatHold.holder)
-        ).scalar()
-        if inserted is None:  # a concurrent repeat of the same hold won
-            session.execute(update(Group).where(Group.id == group_id).values(held=Group.held - 1))
-        search.refresh_seats(session, group_id, free_after if inserted else free_after + 1)
+    if session.get(SeatHold, (group_id, holder)) is None and not take_seat(
+        session, group_id, holder
+    ):
+        if session.get(Group, group_id) is None:
+            raise NotFound("Группа не найдена", code="group_not_found")
+        raise Conflict("Свободных мест нет", code="group_full")
     session.expire_all()
     return seat_counts(session, group_id)
+
+
+def take_seat(session: Session, group_id: int, holder: str) -> bool:
+    """The seat step of hold_seat for a holder that holds none yet (an application being
+    opened): three statements, no answer read back. False when the group is full."""
+    # conditional UPDATE: the row lock and re-check make it exact under concurrency
+    free_after = session.execute(
+        update(Group)
+        .where(Group.id == group_id, Group.held + Group.enrolled < Group.capacity)
+        .values(held=Group.held + 1)
+        .returning(Group.capacity - Group.held - Group.enrolled)
+    ).scalar()
+    if free_after is None:
+        return False
+    inserted = session.execute(
+        pg_insert(SeatHold)
+        .values(group_id=group_id, holder=holder, state="held")
+        .on_conflict_do_nothing()
+        .returning(SeatHold.holder)
+    ).scalar()
+    if inserted is None:  # a concurrent repeat of the same hold won
+        session.execute(update(Group).where(Group.id == group_id).values(held=Group.held - 1))
+    search.refresh_seats(session, group_id, free_after if inserted else free_after + 1)
+    return True
 
 
 def release_seat(session: Session, group_id: int, holder: str) -> dict:

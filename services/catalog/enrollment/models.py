@@ -28,7 +28,7 @@ from services.catalog.models import Base
 # which applications reached the group, and the waiting list is served in it
 arrival_seq = Sequence("enrollment_arrival_seq", metadata=Base.metadata)
 
-_LIVE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in LIVE) + ")"
+LIVE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in LIVE) + ")"
 
 
 class Enrollment(Base):
@@ -40,7 +40,7 @@ class Enrollment(Base):
             "child_id",
             "group_id",
             unique=True,
-            postgresql_where=text(_LIVE_SQL),
+            postgresql_where=text(LIVE_SQL),
         ),
         # the waiting list of a group, first come first served
         Index(

@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contracts.refusals import Refusal
@@ -21,7 +21,12 @@ from servicekit.money import format_kopecks
 from servicekit.outbox import emit
 from services.catalog.enrollment import domain, seating
 from services.catalog.enrollment.domain import Parties
-from services.catalog.enrollment.models import Enrollment, EnrollmentHistory, arrival_seq
+from services.catalog.enrollment.models import (
+    LIVE_SQL,
+    Enrollment,
+    EnrollmentHistory,
+    arrival_seq,
+)
 from services.catalog.enrollment.schemas import DATA_SCHEMAS
 from services.catalog.models import Group, Organization, Program
 from services.payments import cost
@@ -148,19 +153,6 @@ def open_application(
     """Step 1, one transaction: the application is recorded in arrival order and holds a seat
     if one is free (else it waits on the list). Nothing is published yet: the application
     is announced when its money is settled (finish_application)."""
-    existing = session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.child_id == child["id"],
-            Enrollment.group_id == group_id,
-            Enrollment.status.in_(domain.LIVE),
-        )
-    )
-    if existing is not None:
-        raise Conflict(
-            "Ребёнок уже подал заявку в эту группу",
-            code="already_applied",
-            extra={"enrollment_id": str(existing)},
-        )
     group, program, org = group_row(session, group_id, lock=True)
     start = start_date or default_start(group, today)
     period = period_of(periods, start)
@@ -173,33 +165,47 @@ def open_application(
         domain.check_copay(terms["copay"], accept_copay)
     except Refusal as error:
         raise rpc_error(error) from error
-    arrival = session.scalar(arrival_seq.next_value())
     seat_held = seating.hold(session, group.id, enrollment_id)
-    enrollment = Enrollment(
-        id=uuid.UUID(enrollment_id),
-        child_id=child["id"],
-        parent_id=child["parent_id"],
-        group_id=group.id,
-        program_id=program.id,
-        organization_id=org.id,
-        organization_municipality=org.municipality_code,
-        child_municipality=child["municipality_code"],
-        status=domain.REQUESTED,
-        arrival=arrival,
-        seat_held=seat_held,
-        accept_copay=accept_copay,
-        start_date=start,
-        end_date=date.fromisoformat(terms["end_date"]),
-        terms=terms,
-        period_id=period["id"],
-        money="pending",
-    )
-    session.add(enrollment)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as error:  # a concurrent application of the same child won
-        raise Conflict("Ребёнок уже подал заявку в эту группу", code="already_applied") from error
+    # One statement: the arrival number (taken under the group's lock, so in arrival order)
+    # and the row; the partial unique index refuses a second live application of the child
+    # to the group, and the caller's rollback then gives the seat back.
+    enrollment = session.scalars(
+        pg_insert(Enrollment)
+        .values(
+            id=uuid.UUID(enrollment_id),
+            child_id=child["id"],
+            parent_id=child["parent_id"],
+            group_id=group.id,
+            program_id=program.id,
+            organization_id=org.id,
+            organization_municipality=org.municipality_code,
+            child_municipality=child["municipality_code"],
+            status=domain.REQUESTED,
+            arrival=arrival_seq.next_value(),
+            seat_held=seat_held,
+            accept_copay=accept_copay,
+            start_date=start,
+            end_date=date.fromisoformat(terms["end_date"]),
+            terms=terms,
+            period_id=period["id"],
+            money="pending",
+        )
+        .on_conflict_do_nothing(index_elements=["child_id", "group_id"], index_where=text(LIVE_SQL))
+        .returning(Enrollment)
+    ).first()
+    if enrollment is None:
+        existing = session.scalar(
+            select(Enrollment.id).where(
+                Enrollment.child_id == child["id"],
+                Enrollment.group_id == group_id,
+                Enrollment.status.in_(domain.LIVE),
+            )
+        )
+        raise Conflict(
+            "Ребёнок уже подал заявку в эту группу",
+            code="already_applied",
+            extra={"enrollment_id": str(existing)} if existing else {},
+        )
     _history(session, enrollment, f"user:{child['parent_id']}")
     return enrollment, program
 
@@ -225,7 +231,7 @@ def finish_application(
     enrollment.certificate_number = reserved.get("certificate_number")
     enrollment.money = "reserved"
     target = domain.after_seat_step(enrollment.seat_held)
-    _move(session, enrollment, target, "system", now=now)
+    _move(session, enrollment, target, "system", now=now, from_request=True)
     return enrollment
 
 
@@ -327,6 +333,7 @@ def _move(
     *,
     now: datetime,
     reason: str | None = None,
+    from_request: bool = False,
 ) -> None:
     try:
         if not domain.transition(enrollment.status, target):
@@ -355,7 +362,7 @@ def _move(
             enrollment.effective_end_date = domain.end_of_month(now.date())
     session.flush()
     _history(session, enrollment, actor, reason)
-    _announce(session, enrollment, target)
+    _announce(session, enrollment, target, from_request)
     if freed:
         promote(session, enrollment.group_id, now)
 
@@ -544,9 +551,13 @@ EVENT_OF = {
 }
 
 
-def _announce(session: Session, enrollment: Enrollment, target: str) -> None:
+def _announce(
+    session: Session, enrollment: Enrollment, target: str, from_request: bool = False
+) -> None:
+    """The event of a move; `from_request`: the application's first move after its money
+    step, which can only be `enrollment_requested` or `enrollment_waitlisted`."""
     event_type = EVENT_OF.get(target)
-    if target == domain.AWAITING_PROVIDER and enrollment.money == "reserved":
+    if target == domain.AWAITING_PROVIDER and enrollment.money == "reserved" and not from_request:
         # from the waiting list: promoted; straight from the request: requested
         previous = session.scalar(
             select(func.count())

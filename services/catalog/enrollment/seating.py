@@ -3,19 +3,13 @@ change in one transaction), through the catalog's own seat functions (services/c
 
 from sqlalchemy.orm import Session
 
-from servicekit.errors import Conflict
 from services.catalog import seats
 
 
 def hold(session: Session, group_id: int, holder: str) -> bool:
-    """True when a seat is now held for `holder`; False when the group is full."""
-    try:
-        seats.hold_seat(session, group_id, holder)
-    except Conflict as error:
-        if error.code == "group_full":
-            return False
-        raise
-    return True
+    """True when a seat is now held for `holder` (a new application, on a group the caller
+    has locked and checked); False when the group is full."""
+    return seats.take_seat(session, group_id, holder)
 
 
 def release(session: Session, group_id: int, holder: str) -> None:
