@@ -166,7 +166,8 @@ class AccountsRoutes:
         roles=ANY_ROLE,
         response=ChildSchema,
         errors=(404,),
-        description="404 for a child the caller may not see.",
+        description="404 for a child the caller may not see. A provider sees (masked) only "
+        "the children who applied to its organization.",
     )
     def show_child(self, call, child_id):
         return self.rpc.call("accounts", "show_child", call.principal.as_rpc(), child_id)
@@ -197,7 +198,7 @@ class AccountsRoutes:
         response=ChildSchema,
         errors=(403, 404, 503),
         description="403 `organization_not_active` while the provider's organization is "
-        "suspended or not approved.",
+        "suspended or not approved; 404 for a child who never applied to it.",
     )
     def verify_child(self, call, child_id):
         return self.rpc.call("accounts", "verify_child", call.principal.as_rpc(), child_id)

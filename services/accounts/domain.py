@@ -15,6 +15,7 @@ import math
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -668,25 +669,40 @@ Viewer = Principal
 
 def child_scope(viewer: Principal) -> Scope:
     """The children a viewer may see at all: a parent their own, the regional operator
-    every child, a municipal operator and a provider the children of their municipality."""
+    every child, a municipal operator the children of their municipality, a provider's staff
+    the children who applied to their organization (any application, whatever became of
+    it: accounts records them from enrollment's events)."""
     if viewer.role == PARENT:
         return Scope.children_of(viewer.user_id)
     if viewer.role == REGIONAL_OPERATOR:
         return EVERYTHING
-    if viewer.role in (MUNICIPAL_OPERATOR, PROVIDER):
+    if viewer.role == MUNICIPAL_OPERATOR:
         return Scope.municipality(viewer.municipality_code)
+    if viewer.role == PROVIDER:
+        return Scope.organization(viewer.organization_id)
     return NOTHING
 
 
-def child_access(viewer: Principal, parent_id: int, child_municipality: str) -> Access | None:
+def child_access(
+    viewer: Principal,
+    parent_id: int,
+    child_municipality: str,
+    applied_to: Iterable[int] = (),
+) -> Access | None:
     """How much of a child's record a viewer sees; None means the child does not exist for
-    them (a 404, so that its existence does not leak).
+    them (a 404, so that its existence does not leak). ``applied_to``: the organizations the
+    child applied to.
 
     A parent sees their own children in full; the regional operator sees every child in
-    full; a municipal operator and a provider see the children of their municipality with
-    SNILS and document numbers masked.
+    full; a municipal operator sees the children of their municipality, and a provider the
+    children who applied to its organization, with SNILS and document numbers masked.
     """
-    if not child_scope(viewer).covers(parent_id=parent_id, municipality_code=child_municipality):
+    scope = child_scope(viewer)
+    owners = [{"organization_id": org} for org in applied_to] or [{}]
+    if not any(
+        scope.covers(parent_id=parent_id, municipality_code=child_municipality, **owner)
+        for owner in owners
+    ):
         return None
     return access_within_scope(viewer)
 
@@ -702,10 +718,14 @@ def may_change_child(viewer: Principal, parent_id: int) -> bool:
     return viewer.role == PARENT and viewer.user_id == parent_id
 
 
-def may_verify_child(viewer: Principal, parent_id: int, child_municipality: str) -> bool:
-    """A provider who may see the child marks its data checked against the documents."""
+def may_verify_child(
+    viewer: Principal, parent_id: int, child_municipality: str, applied_to: Iterable[int] = ()
+) -> bool:
+    """A provider who may see the child (it applied to their organization) marks its data
+    checked against the documents."""
     return (
-        viewer.role == PROVIDER and child_access(viewer, parent_id, child_municipality) is not None
+        viewer.role == PROVIDER
+        and child_access(viewer, parent_id, child_municipality, applied_to) is not None
     )
 
 

@@ -116,3 +116,19 @@ class Child(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class ChildApplication(Base):
+    """That a child applied to an organization (once, whatever became of the application):
+    accounts' own record of enrollment's events (`enrollment_requested`, `_waitlisted`,
+    `_cancelled`), written with ON CONFLICT DO NOTHING. A provider's staff see (masked) only
+    the children recorded here for their organization."""
+
+    __tablename__ = "child_applications"
+    __table_args__ = (Index("ix_child_applications_child", "child_id"),)
+
+    organization_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

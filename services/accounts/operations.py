@@ -20,14 +20,15 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
 from contracts.refusals import InvalidField, InvalidFields
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER
-from contracts.scope import EVERYTHING, Scope
+from contracts.scope import EVERYTHING, Reach, Scope
 from servicekit import config, sealing, tokens
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
@@ -42,7 +43,14 @@ from services.accounts.exceptions import (
     Unauthorized,
     rpc_error,
 )
-from services.accounts.models import Child, Consent, LoginFailure, RefreshToken, User
+from services.accounts.models import (
+    Child,
+    ChildApplication,
+    Consent,
+    LoginFailure,
+    RefreshToken,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -295,9 +303,10 @@ def me(session: Session, user_id: int) -> dict:
 def viewer_of(session: Session, principal: dict) -> Principal:
     """Who asks, as accounts sees them. A municipal operator's municipality is in their
     token; a provider's is their organization's, read from their account (a token whose
-    account says otherwise sees nothing)."""
+    account says otherwise sees nothing: no municipality, no organization)."""
     user_id, role = int(principal["user_id"]), principal["role"]
     municipality = None
+    organization = principal.get("organization_id") if role != PROVIDER else None
     if role == MUNICIPAL_OPERATOR:
         municipality = principal.get("municipality_code")
     elif role == PROVIDER:
@@ -308,8 +317,8 @@ def viewer_of(session: Session, principal: dict) -> Principal:
             and user.role == PROVIDER
             and user.organization_id == principal.get("organization_id")
         ):
-            municipality = user.municipality_code
-    return Principal(user_id, role, municipality, organization_id=principal.get("organization_id"))
+            municipality, organization = user.municipality_code, user.organization_id
+    return Principal(user_id, role, municipality, organization_id=organization)
 
 
 def require_active_organization(viewer: Principal, organization_id, directory: Directory) -> None:
@@ -610,10 +619,37 @@ def add_child(
 
 
 def _children_visible_to(scope: Scope):
-    """The one place a child scope becomes SQL: lists and single children use it alike."""
+    """The one place a child scope becomes SQL: lists and single children use it alike. A
+    child's organizations are those it applied to (child_applications)."""
+    if scope.reach is Reach.OWN_ORGANIZATION:
+        applied = select(ChildApplication.child_id).where(
+            where_visible(scope, organization_id=ChildApplication.organization_id)
+        )
+        return select(Child).where(Child.id.in_(applied))
     return select(Child).where(
         where_visible(scope, parent_id=Child.parent_id, municipality_code=Child.municipality_code)
     )
+
+
+def applied_to(session: Session, child_id: int) -> list[int]:
+    """The organizations a child applied to, as accounts has heard from enrollment."""
+    return list(
+        session.scalars(
+            select(ChildApplication.organization_id).where(ChildApplication.child_id == child_id)
+        )
+    )
+
+
+def record_application(session: Session, data: dict) -> bool:
+    """From an enrollment event: the child applied to the organization. A repeat (another
+    event of the same or another application) changes nothing; True when it was new."""
+    inserted = session.execute(
+        insert(ChildApplication)
+        .values(child_id=int(data["child_id"]), organization_id=int(data["organization_id"]))
+        .on_conflict_do_nothing()
+        .returning(ChildApplication.child_id)
+    ).first()
+    return inserted is not None
 
 
 def _find_child(session: Session, scope: Scope, child_id: int, lock: bool = False) -> Child:
@@ -685,7 +721,8 @@ def verify_child(
     """A provider who saw the documents marks the child's data verified; event
     `child_verified`. Verifying an already verified child changes nothing."""
     child, access = _visible_child(session, viewer, child_id, lock=True)
-    if not domain.may_verify_child(viewer, child.parent_id, child.municipality_code):
+    applied = applied_to(session, child.id)
+    if not domain.may_verify_child(viewer, child.parent_id, child.municipality_code, applied):
         raise Forbidden("Данные ребёнка подтверждает поставщик", code="role_forbidden")
     _mark_verified(session, child, viewer.user_id, organization_id, now)
     return domain.present_child(child_view(child), access)

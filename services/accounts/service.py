@@ -14,6 +14,7 @@ from eventlet import tpool
 from nameko.rpc import rpc
 
 from servicekit import config
+from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.accounts import operations
@@ -168,6 +169,27 @@ class AccountsService(ServiceBase):
         """A child's facts for other services (catalog, certificates, payments): birth date,
         municipality, parent; every child, no documents. People use `show_child`."""
         return ChildFactsSchema().dump(operations.child_facts(self.db, child_id))
+
+    # --- who applied where, from enrollment's events -----------------------------------
+    # A provider's staff see only the children who applied to their organization. Every
+    # application enrollment keeps is announced by one of these three (requested or
+    # waitlisted once its money step is done; cancelled when that step failed), and each
+    # carries child_id and organization_id; recording is idempotent, so any order will do.
+
+    @reliable_handler("enrollment", "enrollment_requested")
+    @idempotent
+    def on_enrollment_requested(self, envelope):
+        operations.record_application(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_waitlisted")
+    @idempotent
+    def on_enrollment_waitlisted(self, envelope):
+        operations.record_application(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_cancelled")
+    @idempotent
+    def on_enrollment_cancelled(self, envelope):
+        operations.record_application(self.db, envelope["data"])
 
     # --- writes that outlive a refused request -----------------------------------------
 

@@ -47,3 +47,14 @@ def accounts_world(api, databases):
     from tests.support.accounts import build_world
 
     return build_world(api, databases)
+
+
+@pytest.fixture(scope="session")
+def home_applicant(accounts_world, databases):
+    """The first parent's child (Krasnoyarsk) has applied to the home organization, so that
+    organization's staff see it (a provider sees only the children who applied to it)."""
+    from tests.support.accounts import HOME_ORG, apply_to_organization
+
+    child = accounts_world.children["parent"]
+    apply_to_organization(databases, accounts_world.client("parent"), child, HOME_ORG)
+    return child

@@ -2,18 +2,24 @@
 
 Callers: anonymous; a parent and another parent; a provider and a municipal operator of
 Krasnoyarsk (the child's municipality) and of Achinsk; the regional operator. The resource
-is the first parent's child in Krasnoyarsk: "own" for the parent and for the staff of
-Krasnoyarsk, "foreign" for the others. A foreign child answers 404, as a missing one does.
+is the first parent's child in Krasnoyarsk, who applied to a group of the home organization:
+"own" for the parent, the municipal operator of Krasnoyarsk and the home organization's
+provider, "foreign" for the others. A foreign child answers 404, as a missing one does. A
+provider sees only the children who applied to its organization (the last test).
 """
 
 import pytest
+import sqlalchemy as sa
 
 from tests.support.accounts import (
     ELSEWHERE_ORG,
     HOME_ORG,
     PASSWORD,
+    Client,
+    apply_to_organization,
     child_body,
     fresh_email,
+    login,
 )
 
 CALLERS = (
@@ -190,7 +196,7 @@ def test_the_table_covers_every_accounts_route_and_every_caller(api):
 
 @pytest.mark.parametrize("method, path, body, caller, expected", CASES)
 def test_route_answers_caller_with_exact_status(
-    accounts_world, method, path, body, caller, expected
+    accounts_world, home_applicant, method, path, body, caller, expected
 ):
     client = accounts_world.client(None if caller == "anonymous" else caller)
     url = path.format(child=accounts_world.children["parent"])
@@ -216,3 +222,57 @@ def test_public_auth_routes_answer_everyone(accounts_world, caller):
 
     assert (registered.status_code, logged_in.status_code) == (201, 200)
     assert (refreshed.status_code, logged_out.status_code) == (200, 204)
+
+
+def test_a_provider_sees_only_the_children_who_applied_to_its_organization(
+    accounts_world, databases
+):
+    """Three children of one Krasnoyarsk parent: one applied to the home organization, one
+    only to another organization of Krasnoyarsk, one nowhere. The home provider sees the
+    first, masked, even after its application was cancelled; the other two are 404 to it,
+    as a missing child is. The other organization's staff see only theirs; the municipal
+    operator still sees all three."""
+    from tests.support import enrollment as data
+
+    parent = accounts_world.client("parent")
+    applied, elsewhere, nowhere = (
+        parent.post("/children", child_body()).json()["id"] for _ in range(3)
+    )
+    catalog = sa.create_engine(databases["catalog"])
+    try:
+        other_org = data.organization(catalog, "krasnoyarsk")
+    finally:
+        catalog.dispose()
+    application = apply_to_organization(databases, parent, applied, HOME_ORG)
+    apply_to_organization(databases, parent, elsewhere, other_org)
+    email = fresh_email("other-org")
+    created = accounts_world.client("regional").post(
+        "/staff", staff_body(other_org) | {"email": email}
+    )
+    assert created.status_code == 201, created.text
+    other_provider = Client(accounts_world.api, login(accounts_world.api, email)["access_token"])
+    home_provider = accounts_world.client("provider")
+    full = parent.get(f"/children/{applied}").json()
+
+    shown = home_provider.get(f"/children/{applied}")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["masked"] is True
+    assert shown.json()["snils"] == "***-***-" + full["snils"][8:]
+    assert shown.json()["birth_certificate_number"] == "****56"
+    missing = home_provider.get("/children/2147483000").json()
+    for child in (elsewhere, nowhere):
+        refused = home_provider.get(f"/children/{child}")
+        assert refused.status_code == 404, refused.text
+        assert refused.json() | {"request_id": None} == missing | {"request_id": None}
+        assert home_provider.post(f"/children/{child}/verify").status_code == 404
+
+    assert other_provider.get(f"/children/{elsewhere}").status_code == 200
+    assert other_provider.get(f"/children/{applied}").status_code == 404
+    assert other_provider.get(f"/children/{nowhere}").status_code == 404
+    for child in (applied, elsewhere, nowhere):
+        assert accounts_world.client("municipal").get(f"/children/{child}").status_code == 200
+
+    # a cancelled application is still history with the organization: the child stays seen
+    cancelled = parent.post(f"/enrollments/{application}/cancel", {"reason": "передумали"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert home_provider.get(f"/children/{applied}").status_code == 200

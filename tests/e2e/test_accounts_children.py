@@ -10,8 +10,10 @@ from nameko.standalone.rpc import ClusterRpcClient
 
 from servicekit.errors import NotFound
 from tests.support.accounts import (
+    HOME_ORG,
     PASSWORD,
     Client,
+    apply_to_organization,
     child_body,
     fresh_email,
     login,
@@ -126,7 +128,9 @@ def test_parent_sees_own_children_in_full_and_only_them(accounts_world, parent):
     assert foreign.json() | {"request_id": None} == missing.json() | {"request_id": None}
 
 
-def test_staff_see_snils_and_certificate_number_masked_and_the_region_in_full(accounts_world):
+def test_staff_see_snils_and_certificate_number_masked_and_the_region_in_full(
+    accounts_world, home_applicant
+):
     child_id = accounts_world.children["parent"]
     full = accounts_world.client("parent").get(f"/children/{child_id}").json()
     for viewer in ("provider", "municipal"):
@@ -143,12 +147,14 @@ def test_staff_see_snils_and_certificate_number_masked_and_the_region_in_full(ac
 
 
 def test_provider_verifies_and_a_change_of_verified_data_clears_the_mark(
-    accounts_world, parent, vhost
+    accounts_world, parent, vhost, databases
 ):
     client, _ = parent
     subscriber = PlainSubscriber(vhost, "accounts", "child_verified", f"it-{uuid.uuid4().hex[:6]}")
     try:
         child = client.post("/children", child_body()).json()
+        # the provider sees (and verifies) only a child who applied to its organization
+        apply_to_organization(databases, client, child["id"], HOME_ORG)
         assert child["verified"] is False
         provider = accounts_world.users["provider"]
 

@@ -34,10 +34,14 @@ def test_integrator_receives_every_enrollment_event_once_and_valid(
     parent = accounts_world.client("parent")
     provider = accounts_world.client("provider")
     kids = data.children(sa.create_engine(databases["accounts"]),
-                         accounts_world.users["parent"].id, 4)  # fmt: skip
+                         accounts_world.users["parent"].id, 5)  # fmt: skip
     one_seat = data.group(catalog, HOME_ORG, capacity=1)
     other = data.group(catalog, HOME_ORG, capacity=1)
     third = data.group(catalog, HOME_ORG, capacity=1)
+    short = data.group(catalog, HOME_ORG, capacity=1)
+    with catalog.begin() as conn:  # a group that ends with December (others end in May)
+        conn.execute(sa.text("UPDATE study_groups SET end_date = '2026-12-31' WHERE id = :g"),
+                     {"g": short})  # fmt: skip
 
     def apply(child, group):
         response = parent.post("/enrollments", {"child_id": child, "group_id": group,
@@ -59,6 +63,10 @@ def test_integrator_receives_every_enrollment_event_once_and_valid(
     with ClusterRpcClient(uri=vhost) as rpc:
         later = (datetime.now(UTC) + timedelta(days=5, minutes=1)).isoformat()
         assert d in rpc.enrollment.expire_overdue(later)
+        e = apply(kids[4], short)
+        ok(provider.post(f"/enrollments/{e}/confirm"))
+        # the group's last day has passed (region time): the enrollment completes
+        assert e in rpc.enrollment.end_due("2027-01-01T00:01:00+07:00")["completed"]
 
     expected = {
         a: ["enrollment_requested", "enrollment_cancelled"],
@@ -66,6 +74,7 @@ def test_integrator_receives_every_enrollment_event_once_and_valid(
             "enrollment_terminated"],
         c: ["enrollment_requested", "enrollment_rejected"],
         d: ["enrollment_requested", "enrollment_expired"],
+        e: ["enrollment_requested", "enrollment_confirmed", "enrollment_completed"],
     }  # fmt: skip
     errors = integrator.validator(integrator.load_catalog())
     received, invalid, ids = {key: [] for key in expected}, [], Counter()

@@ -2,9 +2,11 @@
 in-process on the real servers: seats under concurrency, the waiting list, money reserved
 and released, decisions, expiry by a clock the test controls, recovery of a broken saga."""
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +14,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.accounts.service import AccountsService
+from services.catalog.enrollment import domain as enrollment_domain
 from services.catalog.enrollment.service import EnrollmentService
 from services.certificates.service import CertificatesService
 from tests.support import enrollment as world
@@ -272,7 +275,9 @@ def test_confirm_enrolls_verifies_the_child_and_announces_the_contract(rpc, engi
     ended = rpc.enrollment.decide(as_parent(parent_id), applied["id"], "terminate", "переезд")
     assert ended["status"] == "terminated" and ended["effective_end_date"].endswith(("30", "31"))
     assert ended["money"] == "contract"  # payments releases the months after the contract
-    assert seats(engines, group_id)["enrolled"] == 0
+    # the child attends to the month's end: the seat stays taken until the sweep after it
+    assert ended["seat_held"] is True
+    assert seats(engines, group_id)["enrolled"] == 1
     assert outbox_types(engines, applied["id"])[-1] == "enrollment_terminated"
 
 
@@ -356,3 +361,179 @@ def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, p
         event.remove(Engine, "before_cursor_execute", count)
     print(f"catalog statements per application: {len(statements)} {statements}")
     assert len(statements) <= 24, statements
+
+
+# --- the calendar: a termination takes effect at the month's end, a group ends ------------
+
+REGION = ZoneInfo("Asia/Krasnoyarsk")
+
+
+def region_instant(day: date, hour: int, minute: int = 0) -> str:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=REGION).isoformat()
+
+
+def outbox_data(engines, enrollment_id, event_type):
+    with engines["catalog"].connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT body->'data' FROM outbox WHERE type = :t"
+                " AND body->'data'->>'enrollment_id' = :e"
+            ),
+            {"t": event_type, "e": enrollment_id},
+        ).scalar()
+
+
+def test_termination_keeps_the_seat_to_the_months_end_then_the_sweep_frees_and_promotes(
+    rpc, engines, period
+):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    parent_id = world.parent(engines["accounts"])
+    first_child, second_child = world.children(engines["accounts"], parent_id, 2)
+    body = {"group_id": group_id, "start_date": START}
+    first = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": first_child})
+    second = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second_child})
+    staff = world.provider(engines["accounts"], org)
+    rpc.enrollment.decide(staff, first["id"], "confirm")
+    today = datetime.now(REGION).date()
+
+    ended = rpc.enrollment.decide(staff, first["id"], "terminate", "отчислен")
+    last_day = date.fromisoformat(ended["effective_end_date"])
+    assert last_day == min(
+        enrollment_domain.end_of_month(today), date.fromisoformat(first["end_date"])
+    )
+    assert (ended["status"], ended["seat_held"], ended["money"]) == ("terminated", True, "contract")
+    assert seats(engines, group_id) == {"capacity": 1, "held": 0, "enrolled": 1, "holds": 1}
+    waiting = rpc.enrollment.get_enrollment(None, second["id"])
+    assert (waiting["status"], waiting["waitlist_position"]) == ("waitlisted", 1)
+    # the event's data contract (payments ends the contract from it) is unchanged
+    assert outbox_data(engines, first["id"], "enrollment_terminated") == {
+        "enrollment_id": first["id"], "child_id": first_child, "group_id": group_id,
+        "effective_end_date": last_day.isoformat(), "reason": "отчислен",
+    }  # fmt: skip
+    # terminating again changes nothing
+    assert rpc.enrollment.decide(staff, first["id"], "terminate")["effective_end_date"] == (
+        last_day.isoformat()
+    )
+
+    # its last day, to the last minute: the child still attends
+    swept = rpc.enrollment.end_due(region_instant(last_day, 23, 59))
+    assert first["id"] not in swept["seats_freed"]
+    assert seats(engines, group_id)["enrolled"] == 1
+
+    # the day after: the seat comes back and goes to the first on the list
+    swept = rpc.enrollment.end_due(region_instant(last_day + timedelta(days=1), 0, 1))
+    assert first["id"] in swept["seats_freed"]
+    done = rpc.enrollment.get_enrollment(None, first["id"])
+    assert (done["status"], done["seat_held"]) == ("terminated", False)
+    assert done["history"][-1]["reason"] == "seat_freed_after_effective_end"
+    promoted = rpc.enrollment.get_enrollment(None, second["id"])
+    assert promoted["status"] == "awaiting_provider" and promoted["seat_held"] is True
+    assert seats(engines, group_id) == {"capacity": 1, "held": 1, "enrolled": 0, "holds": 1}
+    assert outbox_types(engines, second["id"])[-1] == "enrollment_promoted"
+    assert outbox_types(engines, first["id"])[-1] == "enrollment_terminated"
+    # a second sweep changes nothing
+    again = rpc.enrollment.end_due(region_instant(last_day + timedelta(days=2), 0, 1))
+    assert first["id"] not in again["seats_freed"]
+    assert seats(engines, group_id) == {"capacity": 1, "held": 1, "enrolled": 0, "holds": 1}
+
+
+def test_an_enrollment_completes_by_the_sweep_once_its_group_ended(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    group_end = date(2027, 1, 31)  # earlier than other tests' groups: only ours are due
+    with engines["catalog"].begin() as conn:
+        conn.execute(
+            sa.text("UPDATE study_groups SET end_date = :end WHERE id = :g"),
+            {"end": group_end, "g": group_id},
+        )
+    parent_id = world.parent(engines["accounts"])
+    first_child, second_child = world.children(engines["accounts"], parent_id, 2)
+    body = {"group_id": group_id, "start_date": START}
+    first = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": first_child})
+    second = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second_child})
+    assert first["end_date"] == group_end.isoformat()
+    staff = world.provider(engines["accounts"], org)
+    rpc.enrollment.decide(staff, first["id"], "confirm")
+
+    swept = rpc.enrollment.end_due(region_instant(group_end, 23, 59))
+    assert first["id"] not in swept["completed"]
+    assert rpc.enrollment.get_enrollment(None, first["id"])["status"] == "enrolled"
+
+    swept = rpc.enrollment.end_due(region_instant(group_end + timedelta(days=1), 0, 1))
+    assert swept["completed"] == [first["id"]]
+    done = rpc.enrollment.get_enrollment(None, first["id"])
+    assert (done["status"], done["seat_held"], done["money"]) == ("completed", False, "contract")
+    assert done["history"][-1] == {**done["history"][-1], "status": "completed",
+                                   "actor": "system", "reason": "group_ended"}  # fmt: skip
+    # the seat is freed, and nobody is promoted into a group that ended
+    assert seats(engines, group_id) == {"capacity": 1, "held": 0, "enrolled": 0, "holds": 0}
+    assert rpc.enrollment.get_enrollment(None, second["id"])["status"] == "waitlisted"
+    assert outbox_types(engines, first["id"])[-1] == "enrollment_completed"
+    data = outbox_data(engines, first["id"], "enrollment_completed")
+    assert data == {
+        "enrollment_id": first["id"], "child_id": first_child, "parent_id": parent_id,
+        "group_id": group_id, "program_id": first["program_id"], "organization_id": org,
+        "status": "completed", "start_date": START, "end_date": group_end.isoformat(),
+    }  # fmt: skip
+    assert (
+        rpc.enrollment.end_due(region_instant(group_end + timedelta(days=2), 0, 1))["completed"]
+        == []
+    )
+    with pytest.raises(Conflict):  # a completed enrollment is not terminated any more
+        rpc.enrollment.decide(staff, first["id"], "terminate")
+
+
+def test_a_provider_sees_only_children_who_applied_to_its_organization(
+    nameko_config, databases, container_factory, engines, period
+):
+    """Accounts learns from enrollment's events who applied where: the staff of organization
+    A see (masked) the child who applied to A, and a child of the same municipality who
+    applied nowhere or only to B is 404 to them."""
+    from services.catalog.service import CatalogService
+
+    for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
+        container_factory(cls).start()
+    org_a = world.organization(engines["catalog"])
+    org_b = world.organization(engines["catalog"])
+    group_a = world.group(engines["catalog"], org_a, registry="paid")
+    group_b = world.group(engines["catalog"], org_b, registry="paid")
+    parent_id = world.parent(engines["accounts"])
+    to_a, to_b, nowhere = world.children(engines["accounts"], parent_id, 3)
+    staff_a = world.provider(engines["accounts"], org_a)
+    staff_b = world.provider(engines["accounts"], org_b)
+    with ClusterRpcClient() as rpc:
+        for child, group in ((to_a, group_a), (to_b, group_b)):
+            rpc.enrollment.apply(as_parent(parent_id), {"child_id": child, "group_id": group,
+                                 "start_date": START, "accept_copay": True})  # fmt: skip
+
+        def shown(staff, child, seconds=10.0):
+            deadline = time.monotonic() + seconds
+            while True:
+                try:
+                    return rpc.accounts.show_child(staff, child)
+                except NotFound:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+        seen = shown(staff_a, to_a)
+        assert seen["id"] == to_a and seen["masked"] is True and "*" in seen["snils"]
+        assert shown(staff_b, to_b)["id"] == to_b
+        for staff, child in ((staff_a, to_b), (staff_a, nowhere), (staff_b, to_a)):
+            with pytest.raises(NotFound):
+                rpc.accounts.show_child(staff, child)
+        page = rpc.accounts.list_children(staff_a, 100, 0)
+        assert [c["id"] for c in page["items"]] == [to_a] and page["total"] == 1
+        # a staff member whose account is not of the organization in the token sees nothing
+        with pytest.raises(NotFound):
+            rpc.accounts.show_child({**staff_b, "organization_id": org_a}, to_a)
+    with engines["accounts"].connect() as conn:
+        recorded = conn.execute(
+            sa.text(
+                "SELECT organization_id, child_id FROM child_applications"
+                " WHERE child_id IN (:a, :b, :n) ORDER BY child_id"
+            ),
+            {"a": to_a, "b": to_b, "n": nowhere},
+        ).all()
+    assert [tuple(r) for r in recorded] == [(org_a, to_a), (org_b, to_b)]

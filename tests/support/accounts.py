@@ -202,3 +202,45 @@ def build_world(api: str, databases: dict) -> World:
         assert response.status_code == 201, response.text
         world.children[name] = response.json()["id"]
     return world
+
+
+def apply_to_organization(
+    databases: dict, parent: Client, child_id: int, organization_id: int, timeout: float = 20
+) -> str:
+    """The child applies (over HTTP, as its parent) to a fresh own-money group of the
+    organization, and accounts hears of it (enrollment's event): the organization's staff
+    may see the child from then on. Answers the application's id."""
+    import time
+
+    from tests.support import enrollment
+
+    catalog = sa.create_engine(databases["catalog"])
+    certificates = sa.create_engine(databases["certificates"])
+    accounts = sa.create_engine(databases["accounts"])
+    try:
+        enrollment.period(certificates)
+        group_id = enrollment.group(catalog, organization_id, registry="paid")
+        response = parent.post(
+            "/enrollments",
+            {"child_id": child_id, "group_id": group_id, "start_date": "2026-12-01",
+             "accept_copay": True},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with accounts.connect() as conn:
+                heard = conn.execute(
+                    sa.text(
+                        "SELECT 1 FROM child_applications"
+                        " WHERE organization_id = :org AND child_id = :child"
+                    ),
+                    {"org": organization_id, "child": child_id},
+                ).first()
+            if heard:
+                return response.json()["id"]
+            time.sleep(0.1)
+        raise AssertionError(f"accounts never heard that child {child_id} applied")
+    finally:
+        for engine in (catalog, certificates, accounts):
+            engine.dispose()

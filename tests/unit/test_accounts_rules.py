@@ -29,6 +29,7 @@ from services.accounts.domain import (
 TODAY = date(2026, 11, 28)
 PARENT_ID = 7
 HOME = "krasnoyarsk"
+ORG, OTHER_ORG = 11, 12
 
 
 def record(**overrides) -> dict:
@@ -56,14 +57,26 @@ def record(**overrides) -> dict:
         (Viewer(2, MUNICIPAL_OPERATOR, HOME), MASKED),
         (Viewer(2, MUNICIPAL_OPERATOR, "achinsk"), None),
         (Viewer(2, MUNICIPAL_OPERATOR, None), None),
-        (Viewer(3, PROVIDER, HOME), MASKED),
-        (Viewer(3, PROVIDER, "achinsk"), None),
-        (Viewer(3, PROVIDER, None), None),
+        # the child applied to ORG (and to OTHER_ORG): its staff see it, wherever they are
+        (Viewer(3, PROVIDER, HOME, organization_id=ORG), MASKED),
+        (Viewer(3, PROVIDER, "achinsk", organization_id=OTHER_ORG), MASKED),
+        (Viewer(3, PROVIDER, HOME, organization_id=ORG + 100), None),
+        (Viewer(3, PROVIDER, HOME), None),
         (Viewer(4, "stranger", HOME), None),
     ],
 )
 def test_who_sees_a_child_and_how_much(viewer, expected):
-    assert child_access(viewer, PARENT_ID, HOME) == expected
+    assert child_access(viewer, PARENT_ID, HOME, applied_to=(ORG, OTHER_ORG)) == expected
+
+
+def test_a_provider_sees_only_children_who_applied_to_its_organization():
+    provider = Viewer(3, PROVIDER, HOME, organization_id=ORG)
+    assert child_access(provider, PARENT_ID, HOME, applied_to=[ORG]) == MASKED
+    # a child of the same municipality who applied nowhere, or only elsewhere: not there
+    assert child_access(provider, PARENT_ID, HOME) is None
+    assert child_access(provider, PARENT_ID, HOME, applied_to=[OTHER_ORG]) is None
+    # the municipality's operator still sees every child of the municipality
+    assert child_access(Viewer(2, MUNICIPAL_OPERATOR, HOME), PARENT_ID, HOME) == MASKED
 
 
 def test_only_the_own_parent_changes_a_child():
@@ -72,11 +85,13 @@ def test_only_the_own_parent_changes_a_child():
     assert not may_change_child(Viewer(1, REGIONAL_OPERATOR), PARENT_ID)
 
 
-def test_only_a_provider_of_the_childs_municipality_verifies():
-    assert may_verify_child(Viewer(3, PROVIDER, HOME), PARENT_ID, HOME)
-    assert not may_verify_child(Viewer(3, PROVIDER, "achinsk"), PARENT_ID, HOME)
-    assert not may_verify_child(Viewer(2, MUNICIPAL_OPERATOR, HOME), PARENT_ID, HOME)
-    assert not may_verify_child(Viewer(PARENT_ID, PARENT), PARENT_ID, HOME)
+def test_only_a_provider_the_child_applied_to_verifies():
+    provider = Viewer(3, PROVIDER, HOME, organization_id=ORG)
+    assert may_verify_child(provider, PARENT_ID, HOME, [ORG])
+    assert not may_verify_child(provider, PARENT_ID, HOME, [OTHER_ORG])
+    assert not may_verify_child(provider, PARENT_ID, HOME)
+    assert not may_verify_child(Viewer(2, MUNICIPAL_OPERATOR, HOME), PARENT_ID, HOME, [ORG])
+    assert not may_verify_child(Viewer(PARENT_ID, PARENT), PARENT_ID, HOME, [ORG])
 
 
 def test_masked_child_hides_snils_and_certificate_number():
@@ -200,8 +215,9 @@ def test_child_scope_of_each_role():
     assert child_scope(Viewer(PARENT_ID, PARENT)) == Scope.children_of(PARENT_ID)
     assert child_scope(Viewer(1, REGIONAL_OPERATOR)) == EVERYTHING
     assert child_scope(Viewer(2, MUNICIPAL_OPERATOR, HOME)) == Scope.municipality(HOME)
-    assert child_scope(Viewer(3, PROVIDER, HOME)) == Scope.municipality(HOME)
-    assert child_scope(Viewer(3, PROVIDER, None)) == NOTHING
+    provider = Viewer(3, PROVIDER, HOME, organization_id=ORG)
+    assert child_scope(provider) == Scope.organization(ORG)
+    assert child_scope(Viewer(3, PROVIDER, HOME)) == NOTHING  # no organization: nothing
     assert child_scope(Viewer(4, "stranger", HOME)) == NOTHING
 
 

@@ -82,7 +82,57 @@ def test_money_step_puts_a_seated_application_before_the_provider_else_on_the_li
 
 def test_only_applications_that_never_became_a_contract_release_their_reservation():
     assert set(domain.RELEASES_RESERVATION) == {REJECTED, CANCELLED, EXPIRED}
-    assert TERMINATED in domain.FREES_SEAT and TERMINATED not in domain.RELEASES_RESERVATION
+    assert TERMINATED not in domain.RELEASES_RESERVATION
+    assert COMPLETED not in domain.RELEASES_RESERVATION
+
+
+def test_a_termination_keeps_its_seat_and_a_completion_frees_it_without_promoting():
+    # the terminated child attends to the month's end: the seat is not freed at the decision
+    assert TERMINATED not in domain.FREES_SEAT
+    assert domain.KEEPS_SEAT_UNTIL_EFFECTIVE_END == (TERMINATED,)
+    assert set(domain.FREES_SEAT) == {REJECTED, CANCELLED, EXPIRED, COMPLETED}
+    assert COMPLETED not in domain.PROMOTES_ON_FREE
+    assert set(domain.PROMOTES_ON_FREE) == {REJECTED, CANCELLED, EXPIRED}
+
+
+@pytest.mark.parametrize(
+    "today,contract_end,effective",
+    [
+        (date(2026, 11, 30), date(2027, 5, 31), date(2026, 11, 30)),  # its last day
+        (date(2026, 12, 1), date(2027, 5, 31), date(2026, 12, 31)),
+        (date(2027, 2, 10), date(2027, 5, 31), date(2027, 2, 28)),
+        (date(2027, 5, 3), date(2027, 5, 20), date(2027, 5, 20)),  # the contract ends sooner
+        (date(2027, 5, 20), date(2027, 5, 20), date(2027, 5, 20)),
+    ],
+)
+def test_termination_ends_at_the_months_end_or_the_contracts_if_sooner(
+    today, contract_end, effective
+):
+    assert domain.termination_end(today, contract_end) == effective
+
+
+def test_a_terminated_seat_comes_back_only_after_its_last_day():
+    last = date(2026, 11, 30)
+    assert not domain.seat_due_back(TERMINATED, True, last, date(2026, 11, 30))
+    assert domain.seat_due_back(TERMINATED, True, last, date(2026, 12, 1))
+    assert not domain.seat_due_back(TERMINATED, False, last, date(2026, 12, 1))  # given back
+    assert not domain.seat_due_back(ENROLLED, True, last, date(2026, 12, 1))
+    assert not domain.seat_due_back(TERMINATED, True, None, date(2026, 12, 1))
+
+
+def test_an_enrollment_completes_once_its_group_ended():
+    group_end = date(2027, 5, 31)
+    assert not domain.has_ended(ENROLLED, group_end, date(2027, 5, 31))
+    assert domain.has_ended(ENROLLED, group_end, date(2027, 6, 1))
+    for status in (TERMINATED, AWAITING_PROVIDER, WAITLISTED, COMPLETED):
+        assert not domain.has_ended(status, group_end, date(2027, 6, 1))
+    assert domain.transition(ENROLLED, COMPLETED) is True
+    for wrong in (AWAITING_PROVIDER, TERMINATED, WAITLISTED):
+        with pytest.raises(TransitionRefused):
+            domain.transition(wrong, COMPLETED)
+    # a seat given back in an ended group promotes nobody
+    assert domain.promotes_after_release(group_end, date(2027, 5, 31))
+    assert not domain.promotes_after_release(group_end, date(2027, 6, 1))
 
 
 def test_provider_has_five_days_then_the_application_is_overdue():

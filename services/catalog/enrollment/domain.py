@@ -4,10 +4,14 @@ lifecycle"), who may do what to an application, ages, co-payment consent, deadli
 Plain Python only: no Nameko, no SQLAlchemy. operations.py applies these rules on a session;
 the unit tests call them directly.
 
-    requested ─► awaiting_provider ─► enrolled ─► completed
-       │  │             │                 └────► terminated
+    requested ─► awaiting_provider ─► enrolled ─► completed   (the group ended: seat freed)
+       │  │             │                 └────► terminated  (seat kept to effective_end_date)
        │  └► waitlisted ┘ (seat freed → promoted, first come first served)
        └──────────┴──► rejected | cancelled | expired
+
+A terminated enrollment keeps its status from the decision on and carries the date it takes
+effect; the child attends until then, so its seat is given back (and the waiting list
+promoted) only once that date has passed (`seat_due_back`), by the enrollment's sweep.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ _TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 # what happens to the seat and the reservation when an application reaches a status
-FREES_SEAT = (REJECTED, CANCELLED, EXPIRED, TERMINATED)
+FREES_SEAT = (REJECTED, CANCELLED, EXPIRED, COMPLETED)  # at once
+KEEPS_SEAT_UNTIL_EFFECTIVE_END = (TERMINATED,)  # the child attends to the month's end
+PROMOTES_ON_FREE = (REJECTED, CANCELLED, EXPIRED)  # a completed group has nobody to promote
 RELEASES_RESERVATION = (REJECTED, CANCELLED, EXPIRED)  # never a contract: enrollment releases
 
 DECISION_DAYS = 5
@@ -93,6 +99,34 @@ def is_overdue(status: str, decide_by: datetime | None, now: datetime) -> bool:
 def end_of_month(day: date) -> date:
     """A termination takes effect at the end of the month it is asked in."""
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def termination_end(today: date, contract_end: date) -> date:
+    """The last day of a terminated enrollment: the end of the month it is asked in (``today``
+    in the region's calendar), or the contract's own end when that comes first."""
+    return min(end_of_month(today), contract_end)
+
+
+def seat_due_back(
+    status: str, seat_held: bool, effective_end_date: date | None, today: date
+) -> bool:
+    """A terminated enrollment gives its seat back once its last day has passed."""
+    return (
+        status == TERMINATED
+        and seat_held
+        and effective_end_date is not None
+        and effective_end_date < today
+    )
+
+
+def has_ended(status: str, group_end: date, today: date) -> bool:
+    """An enrollment completes once its group's last day has passed."""
+    return status == ENROLLED and group_end < today
+
+
+def promotes_after_release(group_end: date, today: date) -> bool:
+    """A seat given back promotes the waiting list only while the group still runs."""
+    return today <= group_end
 
 
 def check_age(birth_date: date, start_date: date, min_age: int, max_age: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,6 +39,11 @@ UNCAPPED = 10**15
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def region_date(instant: datetime) -> date:
+    """The day an instant falls on in the region (a month ends by the region's calendar)."""
+    return instant.astimezone(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 def decision_days() -> float:
@@ -350,16 +356,20 @@ def _move(
         seating.confirm(session, enrollment.group_id, holder)
         enrollment.money = "contract"  # payments owns the money from the contract on
         enrollment.decide_by = None
+    elif target in domain.KEEPS_SEAT_UNTIL_EFFECTIVE_END:
+        # the child attends to the end of the month: the sweep gives the seat back after it
+        enrollment.decide_by = None
+        enrollment.effective_end_date = domain.termination_end(
+            region_date(now), enrollment.end_date
+        )
     elif target in domain.FREES_SEAT:
         enrollment.decide_by = None
         if enrollment.seat_held:
             seating.release(session, enrollment.group_id, holder)
             enrollment.seat_held = False
-            freed = True
+            freed = target in domain.PROMOTES_ON_FREE
         if target in domain.RELEASES_RESERVATION:
             enrollment.money = "release_pending"
-        if target == domain.TERMINATED:
-            enrollment.effective_end_date = domain.end_of_month(now.date())
     session.flush()
     _history(session, enrollment, actor, reason)
     _announce(session, enrollment, target, from_request)
@@ -413,6 +423,88 @@ def expire(session: Session, enrollment_id: str, now: datetime) -> Enrollment | 
         session, enrollment_id, domain.EXPIRED, "system", "no_decision_in_time", now
     )
     return enrollment
+
+
+# --- the calendar: terminations that took effect, groups that ended ------------------------
+
+
+def seats_due_back(session: Session, today: date, limit: int = 100) -> list[str]:
+    """Terminated enrollments past their last day that still hold their seat."""
+    rows = session.scalars(
+        select(Enrollment.id)
+        .where(
+            Enrollment.status == domain.TERMINATED,
+            Enrollment.seat_held.is_(True),
+            Enrollment.effective_end_date < today,
+        )
+        .order_by(Enrollment.effective_end_date, Enrollment.arrival)
+        .limit(limit)
+    ).all()
+    return [str(r) for r in rows]
+
+
+def give_back_seat(
+    session: Session, enrollment_id: str, today: date, now: datetime
+) -> Enrollment | None:
+    """A terminated enrollment's last day has passed: its seat goes back to the group and, while
+    the group still runs, to the first on its waiting list (re-checked under the locks; a
+    repeat changes nothing)."""
+    group = _lock_group_of(session, enrollment_id)
+    enrollment = _locked(session, enrollment_id)
+    if enrollment is None or not domain.seat_due_back(
+        enrollment.status, enrollment.seat_held, enrollment.effective_end_date, today
+    ):
+        return None
+    seating.release(session, enrollment.group_id, str(enrollment.id))
+    enrollment.seat_held = False
+    session.add(
+        EnrollmentHistory(
+            enrollment_id=enrollment.id, status=enrollment.status, actor="system",
+            reason="seat_freed_after_effective_end",
+        )
+    )  # fmt: skip
+    session.flush()
+    if domain.promotes_after_release(group.end_date, today):
+        promote(session, enrollment.group_id, now)
+    return enrollment
+
+
+def ended(session: Session, today: date, limit: int = 100) -> list[str]:
+    """Enrolled children whose group's last day has passed."""
+    rows = session.scalars(
+        select(Enrollment.id)
+        .join(Group, Group.id == Enrollment.group_id)
+        .where(Enrollment.status == domain.ENROLLED, Group.end_date < today)
+        .order_by(Group.end_date, Enrollment.arrival)
+        .limit(limit)
+    ).all()
+    return [str(r) for r in rows]
+
+
+def complete(session: Session, enrollment_id: str, today: date, now: datetime) -> Enrollment | None:
+    """The group ended: the enrollment is completed, its seat freed (nobody is promoted into an
+    ended group), `enrollment_completed` in the outbox. Re-checked under the locks."""
+    group = _lock_group_of(session, enrollment_id)
+    enrollment = _locked(session, enrollment_id)
+    if enrollment is None or not domain.has_ended(enrollment.status, group.end_date, today):
+        return None
+    _move(session, enrollment, domain.COMPLETED, "system", reason="group_ended", now=now)
+    return enrollment
+
+
+def _lock_group_of(session: Session, enrollment_id: str) -> Group | None:
+    """The application's group, locked first (the lock order of this module)."""
+    return session.scalars(
+        select(Group)
+        .where(
+            Group.id
+            == select(Enrollment.group_id)
+            .where(Enrollment.id == uuid.UUID(enrollment_id))
+            .scalar_subquery()
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def unsettled(session: Session, now: datetime, grace_seconds: float, limit: int = 100):
@@ -507,6 +599,11 @@ def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dic
         data["position"] = waitlist_position(session, enrollment)
     elif event_type in ("enrollment_rejected", "enrollment_cancelled", "enrollment_expired"):
         data["reason"] = enrollment.reason
+    elif event_type == "enrollment_completed":
+        data.update(
+            start_date=enrollment.start_date.isoformat(),
+            end_date=enrollment.end_date.isoformat(),
+        )
     elif event_type == "enrollment_terminated":
         data = {
             "enrollment_id": str(enrollment.id),
@@ -548,6 +645,7 @@ EVENT_OF = {
     domain.CANCELLED: "enrollment_cancelled",
     domain.EXPIRED: "enrollment_expired",
     domain.TERMINATED: "enrollment_terminated",
+    domain.COMPLETED: "enrollment_completed",
 }
 
 

@@ -272,3 +272,24 @@ def expire_overdue(session: Session, certificates: Certificates, now: datetime) 
             release(session, certificates, enrollment_id)
     session.commit()
     return expired
+
+
+def end_due(session: Session, now: datetime) -> dict:
+    """The calendar's work, on the region's date of ``now``: terminated enrollments past
+    their last day give their seat back (promoting the waiting list while the group runs),
+    and enrolled children of a group that ended complete. One transaction each."""
+    today = operations.region_date(now)
+    done = {"seats_freed": [], "completed": []}
+    candidates = operations.seats_due_back(session, today)
+    session.commit()
+    for enrollment_id in candidates:
+        if operations.give_back_seat(session, enrollment_id, today, now) is not None:
+            done["seats_freed"].append(enrollment_id)
+        session.commit()
+    candidates = operations.ended(session, today)
+    session.commit()
+    for enrollment_id in candidates:
+        if operations.complete(session, enrollment_id, today, now) is not None:
+            done["completed"].append(enrollment_id)
+        session.commit()
+    return done

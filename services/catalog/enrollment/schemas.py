@@ -80,6 +80,11 @@ class TerminatedSchema(Schema):
     reason = fields.String(required=True, allow_none=True)
 
 
+class CompletedSchema(EnrollmentRefSchema):
+    start_date = day(required=True)
+    end_date = day(required=True)  # the contract's last day
+
+
 EVENTS = [
     EventSpec("enrollment", "enrollment_requested", RequestedSchema,
               "An application holds a seat and its money is reserved: the provider decides "
@@ -99,8 +104,12 @@ EVENTS = [
     EventSpec("enrollment", "enrollment_expired", ClosedSchema,
               "Undecided within the deadline; seat and reservation released"),
     EventSpec("enrollment", "enrollment_terminated", TerminatedSchema,
-              "An enrollment ends at `effective_end_date` (the end of the month); payments "
+              "An enrollment ends at `effective_end_date` (the end of the month, or the "
+              "contract's end if sooner); the child keeps the seat until then; payments "
               "ends the contract and releases the months after it"),
+    EventSpec("enrollment", "enrollment_completed", CompletedSchema,
+              "The group ended (its last day passed) and the enrollment with it; the seat "
+              "is freed"),
 ]  # fmt: skip
 
 DATA_SCHEMAS = {event.type: event.schema() for event in EVENTS}

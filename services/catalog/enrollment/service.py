@@ -87,7 +87,7 @@ class EnrollmentService(ServiceBase):
         )  # fmt: skip
         return operations.view(self.db, enrollment)
 
-    # --- time: expiry and recovery (the clock is the caller's in tests) ---------------------
+    # --- time: expiry, the calendar, recovery (the clock is the caller's in tests) -------
 
     @rpc
     def expire_overdue(self, as_of: str | None = None) -> list[str]:
@@ -97,8 +97,15 @@ class EnrollmentService(ServiceBase):
     def settle(self, as_of: str | None = None) -> dict:
         return saga.settle(self.db, self.certificates, self.peers, _instant(as_of))
 
+    @rpc
+    def end_due(self, as_of: str | None = None) -> dict:
+        """Seats of terminations that took effect given back; enrollments of ended groups
+        completed: {seats_freed: [ids], completed: [ids]}."""
+        return saga.end_due(self.db, _instant(as_of))
+
     @timer(interval=SWEEP_SECONDS)
     def sweep(self) -> None:
         now = operations.utcnow()
         saga.expire_overdue(self.db, self.certificates, now)
+        saga.end_due(self.db, now)
         saga.settle(self.db, self.certificates, self.peers, now)
