@@ -169,6 +169,11 @@ class AccountsService(ServiceBase):
         municipality, parent; every child, no documents. People use `show_child`."""
         return ChildFactsSchema().dump(operations.child_facts(self.db, child_id))
 
+    @rpc
+    def count_children(self, municipality_code: str | None = None) -> int:
+        """For payments' reports: children registered in a municipality, or the region."""
+        return operations.count_children(self.db, municipality_code)
+
     # --- writes that outlive a refused request -----------------------------------------
 
     def _count_attempt(self, keys: list, now: datetime) -> list[int]:
