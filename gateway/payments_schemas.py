@@ -5,6 +5,7 @@ Loaded bodies are ready for RPC (dates as ISO strings)."""
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
+from contracts.enrollment import STATUSES as ENROLLMENT_STATUSES
 from contracts.payments import (
     COMPLETENESS_MODES,
     CONTRACT_STATUSES,
@@ -179,14 +180,50 @@ class ContractsByStatusSchema(Schema):
     terminated = fields.Integer(required=True)
 
 
+class CertificateUsageSchema(Schema):
+    """The certificates' money as their balances stand now (certificates service)."""
+
+    credited = Money(required=True, metadata={"description": "nominals credited, net of lowerings"})
+    reserved = Money(
+        required=True, metadata={"description": "set aside for applications and contracts"}
+    )
+    spent = Money(required=True, metadata={"description": "debited by billing"})
+    expired = Money(
+        required=True, metadata={"description": "left at a period's or certificate's end"}
+    )
+    spent_in_month = Money(
+        allow_none=True,
+        metadata={"description": "debited for the report's month; null without a month"},
+    )
+
+
+EnrollmentsByStatusSchema = Schema.from_dict(
+    {status: fields.Integer(required=True) for status in ENROLLMENT_STATUSES},
+    name="EnrollmentsByStatusSchema",
+)
+
+
 class ReportSchema(Schema):
     municipality_code = fields.String(allow_none=True)
     month = fields.String(allow_none=True)
     children_covered = fields.Integer(required=True)
+    children_registered = fields.Integer(
+        required=True, metadata={"description": "children registered in accounts"}
+    )
+    children_covered_percent = fields.String(
+        required=True,
+        metadata={
+            "pattern": r"^\d+\.\d{2}$",
+            "example": "12.50",
+            "description": "children covered / registered, percent; 0.00 when none registered",
+        },
+    )
     spending_by_direction = fields.List(fields.Nested(SpendingSchema), required=True)
     spending_by_provider = fields.List(fields.Nested(SpendingSchema), required=True)
     certificate_money = fields.Nested(CertificateMoneySchema, required=True)
     contracts_by_status = fields.Nested(ContractsByStatusSchema, required=True)
+    certificate_usage = fields.Nested(CertificateUsageSchema, required=True)
+    enrollments_by_status = fields.Nested(EnrollmentsByStatusSchema, required=True)
 
 
 # --- the parent's view ---------------------------------------------------------------------

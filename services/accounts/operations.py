@@ -765,3 +765,12 @@ def child_facts(session: Session, child_id: int) -> dict:
     """What other services need about a child (the schema leaves out SNILS and documents).
     Another service asks, not a person: it sees every child."""
     return child_view(_find_child(session, EVERYTHING, child_id))
+
+
+def count_children(session: Session, municipality_code: str | None) -> int:
+    """Children registered in a municipality (the region's when the code is None), for
+    payments' reports: a child counts once whatever its parent or verification."""
+    query = select(func.count()).select_from(Child)
+    if municipality_code is not None:
+        query = query.where(Child.municipality_code == municipality_code)
+    return int(session.execute(query).scalar_one())

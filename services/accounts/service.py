@@ -191,6 +191,11 @@ class AccountsService(ServiceBase):
     def on_enrollment_cancelled(self, envelope):
         operations.record_application(self.db, envelope["data"])
 
+    @rpc
+    def count_children(self, municipality_code: str | None = None) -> int:
+        """For payments' reports: children registered in a municipality, or the region."""
+        return operations.count_children(self.db, municipality_code)
+
     # --- writes that outlive a refused request -----------------------------------------
 
     def _count_attempt(self, keys: list, now: datetime) -> list[int]:

@@ -9,6 +9,7 @@ the same rule as CHECK constraints (models.py), so neither layer alone can break
 
 from __future__ import annotations
 
+import calendar
 import secrets
 from dataclasses import dataclass, replace
 from datetime import date
@@ -262,6 +263,12 @@ def month_key(month: str) -> str:
     if not 1 <= int(mon) <= 12:
         raise InvalidField("month", "месяц в виде ГГГГ-ММ")
     return month
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """The first and the last day of a "2026-09" month."""
+    year, mon = (int(part) for part in month_key(month).split("-"))
+    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
 
 
 # --- who may see and manage what --------------------------------------------------------

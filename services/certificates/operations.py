@@ -552,3 +552,40 @@ def expire_certificate(session: Session, certificate: Certificate, reason: str) 
             funding.return_room(
                 session, certificate.municipality_code, period_id, int(done["expired"])
             )
+
+
+# --- figures for payments' reports -------------------------------------------------------
+
+
+def usage_totals(session: Session, municipality_code: str | None, month: str | None) -> dict:
+    """The certificate money of a municipality's certificates (the region's when the code is
+    None), in kopecks, as the balances stand now: credited (nominals and their changes),
+    reserved, spent (debited) and expired, over every period, or with a month over the
+    period(s) the month falls in; and `spent_in_month`, the debits billed for that month
+    (None without a month). Only debits carry a month in the ledger."""
+    where = []
+    if municipality_code is not None:
+        where.append(Certificate.municipality_code == municipality_code)
+    periods = []
+    if month is not None:
+        first, last = domain.month_bounds(month)
+        periods.append(
+            Balance.period_id.in_(
+                select(Period.id).where(Period.start_date <= last, Period.end_date >= first)
+            )
+        )
+    parts = ("credited", "reserved", "spent", "expired")
+    sums = session.execute(
+        select(*(func.coalesce(func.sum(getattr(Balance, part)), 0) for part in parts))
+        .join(Certificate, Certificate.id == Balance.certificate_id)
+        .where(*where, *periods)
+    ).one()
+    totals = {part: int(value) for part, value in zip(parts, sums, strict=True)}
+    spent_in_month = None
+    if month is not None:
+        spent_in_month = session.execute(
+            select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+            .join(Certificate, Certificate.id == LedgerEntry.certificate_id)
+            .where(LedgerEntry.kind == domain.DEBIT, LedgerEntry.month == month, *where)
+        ).scalar_one()
+    return {**totals, "spent_in_month": None if spent_in_month is None else int(spent_in_month)}

@@ -120,6 +120,12 @@ class CertificatesService(ServiceBase):
     def get_balance(self, child_id: int) -> dict:
         return operations.get_balance(self.db, child_id, region_today())
 
+    @rpc
+    def usage_totals(self, municipality_code: str | None = None, month: str | None = None):
+        """For payments' reports: credited, reserved, spent, expired (and spent in a month)."""
+        with domain_errors():
+            return operations.usage_totals(self.db, municipality_code, month)
+
     # --- parents and operators, through the gateway --------------------------------------
 
     @rpc

@@ -5,7 +5,9 @@ Nothing here commits: the caller's transaction does (the worker's, or the CLI's)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -57,13 +59,30 @@ def issue_advances(session: Session, month: str) -> list[dict]:
     return invoices.issue_advances(session, month)
 
 
-def report(session: Session, principal: dict, municipality_code: str | None, month: str | None):
+class ReportPeers(Protocol):
+    """The other services' figures of a report, asked before payments counts its own and
+    collected after (`ask(code, month)()`); ServiceUnavailable when one does not answer."""
+
+    def ask(self, municipality_code: str | None, month: str | None) -> Callable[[], dict]: ...
+
+
+def report(
+    session: Session,
+    principal: dict,
+    municipality_code: str | None,
+    month: str | None,
+    peers: ReportPeers,
+) -> dict:
     reports.check_access(Principal.from_rpc(principal), municipality_code)
-    return reports.build(session, municipality_code, month)
+    reports.check_month(month)
+    answers = peers.ask(municipality_code, month)  # they count while payments does
+    own = reports.build(session, municipality_code, month)
+    return reports.complete(own, answers())
 
 
-def report_csv(session: Session, principal: dict, municipality_code: str | None, month):
-    return reports.as_csv(report(session, principal, municipality_code, month)).decode()
+def report_csv(session: Session, principal: dict, municipality_code: str | None, month, peers):
+    answer = report(session, principal, municipality_code, month, peers)
+    return reports.as_csv(answer).decode()
 
 
 def child_payments(session: Session, child_id: int) -> list[dict]:

@@ -1,9 +1,12 @@
-"""Reports for a municipality (as payer) and for the region, from payments' own data.
+"""Reports for a municipality (as payer) and for the region.
 
-Figures: children covered (distinct children with a contract in force in the month or
-period), money charged by direction and by provider (certificate and co-payment), the
-certificate money in contracts (share, debited, released back, still planned), contracts by
-status. As JSON, and as a CSV that a Russian-locale spreadsheet opens as columns.
+Payments' own figures (`build`): children covered (distinct children with a contract in
+force in the month or period), money charged by direction and by provider (certificate and
+co-payment), the certificate money in contracts (share, debited, released back, still
+planned), contracts by status. Figures other services own (`complete`): children registered
+(accounts) and the share of them covered, the certificates' money (certificates) and
+applications by status (enrollment). As JSON, and as a CSV that a Russian-locale
+spreadsheet opens as columns.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from contracts.enrollment import STATUSES as ENROLLMENT_STATUSES
 from contracts.principal import Principal
 from contracts.roles import MUNICIPAL_OPERATOR, REGIONAL_OPERATOR
 from servicekit.errors import Forbidden
@@ -117,6 +121,31 @@ def build(session: Session, municipality_code: str | None, month: str | None) ->
     }
 
 
+USAGE_PARTS = ("credited", "reserved", "spent", "expired", "spent_in_month")
+
+
+def check_month(month: str | None) -> None:
+    if month is not None:
+        domain.parse_month(month)
+
+
+def complete(report: dict, peers: dict) -> dict:
+    """Payments' report with what accounts, certificates and enrollment answered
+    (`children_registered`, `certificate_usage`, `enrollments_by_status`)."""
+    registered = int(peers["children_registered"])
+    usage = peers["certificate_usage"]
+    by_status = peers["enrollments_by_status"]
+    return {
+        **report,
+        "children_registered": registered,
+        "children_covered_percent": domain.share_percent(report["children_covered"], registered),
+        "certificate_usage": {
+            part: None if usage.get(part) is None else int(usage[part]) for part in USAGE_PARTS
+        },
+        "enrollments_by_status": {s: int(by_status.get(s, 0)) for s in ENROLLMENT_STATUSES},
+    }
+
+
 def rubles(kopecks: int) -> str:
     """ "1900,00": a decimal comma, as a Russian-locale spreadsheet reads numbers."""
     return format_kopecks(kopecks).replace(".", ",")
@@ -126,6 +155,14 @@ def as_csv(report: dict) -> bytes:
     """One row per figure: section; key; certificate; co-payment; count."""
     rows: list[list[object]] = [
         ["children_covered", "", "", "", report["children_covered"]],
+        ["children_registered", "", "", "", report["children_registered"]],
+        [
+            "children_covered_percent",
+            "",
+            "",
+            "",
+            report["children_covered_percent"].replace(".", ","),
+        ],
     ]
     for section in ("spending_by_direction", "spending_by_provider"):
         for line in report[section]:
@@ -135,5 +172,10 @@ def as_csv(report: dict) -> bytes:
         rows.append(["certificate_money", key, rubles(amount), "", ""])
     for status, count in report["contracts_by_status"].items():
         rows.append(["contracts_by_status", status, "", "", count])
+    for part, amount in report["certificate_usage"].items():
+        if amount is not None:  # spent_in_month only in a month's report
+            rows.append(["certificate_usage", part, rubles(amount), "", ""])
+    for status, count in report["enrollments_by_status"].items():
+        rows.append(["enrollments_by_status", status, "", "", count])
     header = ["раздел", "ключ", "сертификат, руб.", "доплата, руб.", "количество"]
     return domain.csv_for_spreadsheet(header, rows)

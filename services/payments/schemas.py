@@ -117,6 +117,14 @@ class CertificateMoneySchema(Schema):
     still_planned = fields.Integer(required=True)
 
 
+class CertificateUsageSchema(Schema):
+    credited = fields.Integer(required=True)
+    reserved = fields.Integer(required=True)
+    spent = fields.Integer(required=True)
+    expired = fields.Integer(required=True)
+    spent_in_month = fields.Integer(allow_none=True)
+
+
 class ReportSchema(Schema):
     municipality_code = fields.String(allow_none=True)
     month = fields.String(allow_none=True)
@@ -125,3 +133,7 @@ class ReportSchema(Schema):
     spending_by_provider = fields.List(fields.Nested(SpendingSchema), required=True)
     certificate_money = fields.Nested(CertificateMoneySchema, required=True)
     contracts_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    children_registered = fields.Integer(required=True)
+    children_covered_percent = fields.String(required=True)
+    certificate_usage = fields.Nested(CertificateUsageSchema, required=True)
+    enrollments_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())

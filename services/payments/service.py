@@ -5,12 +5,15 @@ entrypoint returns) and dump the answer through schemas.py. Billing runs are wor
 runner (runner.py), a thread of every payments process, batch by batch.
 """
 
+import logging
+import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from nameko.rpc import rpc
 
 from servicekit import config
+from servicekit.errors import ServiceUnavailable
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
@@ -27,11 +30,57 @@ from services.payments.schemas import (
     RunSchema,
 )
 
+log = logging.getLogger(__name__)
+
 RELEASE_REASON = "договор расторгнут досрочно"
+# shorter than the gateway's deadline on us, so a peer that does not answer is our 503
+REPORT_TIMEOUT = float(config.env("REPORT_RPC_TIMEOUT", "3"))
 
 
 def region_today() -> date:
     return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
+
+
+def unavailable(service: str, exc: BaseException) -> ServiceUnavailable:
+    log.warning("report: %s failed: %r", service, exc)
+    return ServiceUnavailable(
+        f"Отчёт не собран: сервис {service} сейчас не отвечает, повторите позже",
+        code=f"{service}_unavailable",
+    )
+
+
+class ReportPeers:
+    """A report's figures that other services own, asked side by side over RPC with one
+    deadline for all; any of them failing is the report's 503, never a partial report."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def ask(self, municipality_code: str | None, month: str | None):
+        questions = (
+            ("children_registered", "accounts", "count_children", (municipality_code,)),
+            ("certificate_usage", "certificates", "usage_totals", (municipality_code, month)),
+            ("enrollments_by_status", "enrollment", "count_by_status", (municipality_code,)),
+        )
+        deadline = time.monotonic() + REPORT_TIMEOUT
+        sent = {}
+        for figure, service, method, args in questions:
+            try:
+                sent[figure] = service, self.client.call_async(service, method, *args)
+            except Exception as exc:  # noqa: BLE001 - e.g. the service is not running
+                raise unavailable(service, exc) from exc
+
+        def collect() -> dict:
+            answers = {}
+            for figure, (service, reply) in sent.items():
+                left = max(deadline - time.monotonic(), 0.001)
+                try:
+                    answers[figure] = self.client.wait(service, reply, left)
+                except Exception as exc:  # noqa: BLE001 - late, or an error of any kind
+                    raise unavailable(service, exc) from exc
+            return answers
+
+        return collect
 
 
 class PaymentsService(ServiceBase):
@@ -39,6 +88,10 @@ class PaymentsService(ServiceBase):
 
     rpc_client = TimedClusterRpc()
     billing_runner = BillingRunner()
+
+    @property
+    def report_peers(self) -> ReportPeers:
+        return ReportPeers(self.rpc_client)
 
     # --- contracts, from enrollment's events -------------------------------------------
 
@@ -109,13 +162,17 @@ class PaymentsService(ServiceBase):
     @rpc
     def report(self, principal: dict, municipality_code: str | None, month: str | None) -> dict:
         with refusals_as_rpc_errors():
-            answer = operations.report(self.db, principal, municipality_code, month)
+            answer = operations.report(
+                self.db, principal, municipality_code, month, self.report_peers
+            )
         return ReportSchema().dump(answer)
 
     @rpc
     def report_csv(self, principal: dict, municipality_code: str | None, month: str | None):
         with refusals_as_rpc_errors():
-            return operations.report_csv(self.db, principal, municipality_code, month)
+            return operations.report_csv(
+                self.db, principal, municipality_code, month, self.report_peers
+            )
 
     @rpc
     def child_payments(self, child_id: int) -> list[dict]:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from nameko import config as nameko_config
 from nameko.standalone.rpc import ClusterRpcClient
 
+from contracts.enrollment import STATUSES
 from servicekit.tokens import issue_access_token
 from tests.support.payments import Enrollment, confirmed_data
 
@@ -242,6 +243,27 @@ def test_report_csv_opens_in_a_russian_spreadsheet(world):
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "раздел;ключ;сертификат, руб.;доплата, руб.;количество"
     assert any(line.startswith("children_covered;") for line in lines)
+    for section in ("children_registered;", "children_covered_percent;",
+                    "certificate_usage;credited;", "certificate_usage;spent_in_month;",
+                    "enrollments_by_status;enrolled;"):  # fmt: skip
+        assert any(line.startswith(section) for line in lines), section
+
+
+def test_report_of_a_municipality_without_children_answers_zeros_as_money(world):
+    """The other services' figures over HTTP: counts as integers, money as decimal strings,
+    `spent_in_month` only in a month's report (exact: nobody lives in this municipality)."""
+    code = f"nobody-{uuid.uuid4().hex[:8]}"
+    month = call(world.api, "regional", "GET", f"/municipalities/{code}/report?month=2026-10")
+    assert month.status_code == 200, month.text
+    body = month.json()
+    assert (body["children_registered"], body["children_covered_percent"]) == (0, "0.00")
+    assert body["certificate_usage"] == {
+        "credited": "0.00", "reserved": "0.00", "spent": "0.00", "expired": "0.00",
+        "spent_in_month": "0.00",
+    }  # fmt: skip
+    assert body["enrollments_by_status"] == dict.fromkeys(STATUSES, 0)
+    whole = call(world.api, "regional", "GET", f"/municipalities/{code}/report").json()
+    assert whole["certificate_usage"]["spent_in_month"] is None
 
 
 def test_a_parent_sees_their_childs_payments_and_not_anothers(api, accounts_world, vhost):

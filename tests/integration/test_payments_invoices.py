@@ -104,8 +104,29 @@ def test_report_counts_children_and_money_and_opens_as_csv(session):
     assert report["certificate_money"]["in_contracts"] == 900_000  # September: 3 x 3 000.00
     assert report["certificate_money"]["debited"] == 900_000
     assert report["contracts_by_status"] == {"active": 3, "terminated": 0}
-    text = reports.as_csv(report).decode("utf-8-sig")
-    assert "spending_by_direction;arts;9000,00;0,00;3" in text.splitlines()
+    # what accounts, certificates and enrollment answer (their RPCs against real data and
+    # the whole report through the services: test_payments_reports.py)
+    usage = {"credited": 3_000_000, "reserved": 1_800_000, "spent": 900_000, "expired": 0,
+             "spent_in_month": 900_000}  # fmt: skip
+    report = reports.complete(
+        report,
+        {"children_registered": 4, "certificate_usage": usage,
+         "enrollments_by_status": {"enrolled": 3, "cancelled": 1}},
+    )  # fmt: skip
+    assert (report["children_registered"], report["children_covered_percent"]) == (4, "75.00")
+    assert report["enrollments_by_status"]["enrolled"] == 3
+    assert report["enrollments_by_status"]["requested"] == 0
+    lines = reports.as_csv(report).decode("utf-8-sig").splitlines()
+    for line in (
+        "spending_by_direction;arts;9000,00;0,00;3",
+        "children_covered;;;;3",
+        "children_registered;;;;4",
+        "children_covered_percent;;;;75,00",
+        "certificate_usage;reserved;18000,00;;",
+        "certificate_usage;spent_in_month;9000,00;;",
+        "enrollments_by_status;cancelled;;;1",
+    ):
+        assert line in lines
     with pytest.raises(Forbidden):
         reports.check_access(Principal(1, "municipal_operator", "elsewhere"), payer)
     reports.check_access(Principal(1, "municipal_operator", payer), payer)

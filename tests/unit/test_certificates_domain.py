@@ -145,3 +145,11 @@ def test_who_sees_and_manages_a_certificate(role, user, own, parent, municipalit
     principal = Principal(user, role, municipality_code=own)
     assert domain.can_see(principal, parent, municipality) is sees
     assert domain.can_manage_municipality(principal, municipality) is manages
+
+
+def test_a_reports_month_is_its_first_and_last_day_and_a_wrong_one_is_refused():
+    assert domain.month_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))
+    assert domain.month_bounds("2026-12") == (date(2026, 12, 1), date(2026, 12, 31))
+    for wrong in ("2026-13", "2026-1", "26-10", "2026-10-01", None):
+        with pytest.raises(InvalidField):
+            domain.month_bounds(wrong)

@@ -744,3 +744,14 @@ def listing(
     ).all()
     items = [view(session, row, with_history=False) for row in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def count_by_status(session: Session, municipality_code: str | None) -> dict[str, int]:
+    """Applications by their current status (every status, 0 when none), of the children of
+    a municipality (the payer, as in payments' reports) or of the region when the code is
+    None. Read-only, for payments' reports."""
+    query = select(Enrollment.status, func.count()).group_by(Enrollment.status)
+    if municipality_code is not None:
+        query = query.where(Enrollment.child_municipality == municipality_code)
+    counted = dict(session.execute(query).all())
+    return {status: int(counted.get(status, 0)) for status in domain.STATUSES}

@@ -77,6 +77,11 @@ class EnrollmentService(ServiceBase):
         return operations.listing(self.db, principal, **filters)
 
     @rpc
+    def count_by_status(self, municipality_code: str | None = None) -> dict[str, int]:
+        """For payments' reports: applications of a municipality's children by status."""
+        return operations.count_by_status(self.db, municipality_code)
+
+    @rpc
     def decide(
         self, principal: dict, enrollment_id: str, action: str, reason: str | None = None
     ) -> dict:
