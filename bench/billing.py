@@ -159,10 +159,10 @@ def prepare_certificates(contracts: int) -> None:
                  'krasnoyarsk', '2016-05-20', 'financing', 'active', '2034-05-20'
                FROM generate_series(1, :count) n""",
             """INSERT INTO ledger_operations (key, kind, result)
-               SELECT 'credit:' || n || ':' || :period, 'credit', NULL
+               SELECT 'credit:' || n || ':' || :period, 'credit', NULL::jsonb
                FROM generate_series(1, :count) n
                UNION ALL
-               SELECT 'reserve:bench-' || lpad(n::text, 10, '0'), 'reserve', NULL
+               SELECT 'reserve:bench-' || lpad(n::text, 10, '0'), 'reserve', NULL::jsonb
                FROM generate_series(1, :count) n""",
             """INSERT INTO ledger_entries (operation_key, certificate_id, period_id, kind,
                  amount, enrollment_id, reason)

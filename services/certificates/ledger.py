@@ -18,12 +18,15 @@ The CHECK constraints of models.py refuse anything that would still slip through
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from servicekit.db import insert_rows
 from servicekit.money import format_kopecks
-from servicekit.outbox import emit
+from servicekit.outbox import emit, emit_many
 from services.certificates import domain
 from services.certificates.domain import Refused
 from services.certificates.models import (
@@ -344,51 +347,170 @@ def release(
     return answer(session, key, {"released": wanted, "reserved_left": taken["reserved_left"]})
 
 
-def debit_month(
-    session: Session, enrollment_id: str, month: str, debit: int, release_: int
-) -> dict:
-    """One month of billing for one enrollment: debit, then release the month's unused rest.
-    Keyed `debit:<enrollment_id>:<month>`; a repeat answers the first result."""
-    key = f"debit:{enrollment_id}:{month}"
-    first = claim(session, key, domain.DEBIT)
-    if first is not None:
-        return {**first, "status": "repeated"}
-    reservation = _locked_reservation(session, enrollment_id)
-    if reservation is None:
-        result = {"enrollment_id": enrollment_id, "month": month, "debited": 0, "released": 0,
-                  "status": "no_reservation"}  # fmt: skip
-        return answer(session, key, result)
-    certificate = session.get(Certificate, reservation.certificate_id)
-    if certificate.status == domain.FROZEN:
-        # not recorded: billing retries the month once the certificate is unfrozen
-        session.execute(LedgerOperation.__table__.delete().where(LedgerOperation.key == key))
-        return {"enrollment_id": enrollment_id, "month": month, "debited": 0, "released": 0,
-                "status": "frozen"}  # fmt: skip
-    debited, released = domain.split_release(reservation.reserved, debit, release_)
-    if debited or released:
-        _take_from_reservation(session, enrollment_id, released, debited)
-    for kind, amount in ((domain.DEBIT, debited), (domain.RELEASE, released)):
-        if amount:
-            entry(session, key, certificate.id, reservation.period_id, kind, amount,
-                  enrollment_id, month)  # fmt: skip
-    if debited or released:
-        emit(
-            session,
-            "funds_debited",
-            {
-                "certificate_number": certificate.number,
-                "child_id": certificate.child_id,
-                "enrollment_id": enrollment_id,
-                "period_id": reservation.period_id,
-                "month": month,
-                "debited": money(debited),
-                "released": money(released),
-            },
+def debit_many(session: Session, items: list[tuple[str, str, int, int]]) -> dict:
+    """A batch of months of billing, each `(enrollment_id, month, debit, release)`: debit,
+    then release the month's unused rest. Keyed `debit:<enrollment_id>:<month>`; a repeat
+    answers the first result with status `repeated`. Answers {(enrollment_id, month): result}.
+
+    Set-based, a fixed number of statements per batch whatever its size (billing sends
+    hundreds of items per call): claim every key, lock the reservations and then the
+    balances in one order, split each month by domain.split_release in Python (in month
+    order per enrollment, on what is left), then write the reservations, balances, entries,
+    events and answers of the whole batch at once. The CHECK constraints stand behind it."""
+    keys = {f"debit:{e}:{m}": (e, m, d, r) for e, m, d, r in sorted(items)}
+    claimed = set(
+        session.execute(
+            text(
+                "INSERT INTO ledger_operations (key, kind)"
+                " SELECT k, 'debit' FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k"
+                " ON CONFLICT (key) DO NOTHING RETURNING key"
+            ),
+            {"keys": list(keys)},
+        ).scalars()
+    )
+    results: dict[tuple[str, str], dict] = {}
+    repeats = [key for key in keys if key not in claimed]
+    if repeats:
+        firsts = dict(
+            session.execute(
+                select(LedgerOperation.key, LedgerOperation.result).where(
+                    LedgerOperation.key.in_(repeats)
+                )
+            ).all()
         )
-    short = debited < debit
-    result = {"enrollment_id": enrollment_id, "month": month, "debited": debited,
-              "released": released, "status": "short" if short else "debited"}  # fmt: skip
-    return answer(session, key, result)
+        for key in repeats:
+            e, m, _d, _r = keys[key]
+            results[(e, m)] = {**(firsts.get(key) or {}), "status": "repeated"}
+    mine = [key for key in keys if key in claimed]
+    if not mine:
+        return results
+    reservations = {
+        row.enrollment_id: row
+        for row in session.execute(
+            text(
+                "SELECT enrollment_id, certificate_id, period_id, reserved FROM reservations"
+                " WHERE enrollment_id = ANY(CAST(:ids AS text[])) ORDER BY enrollment_id"
+                " FOR UPDATE"
+            ),
+            {"ids": sorted({keys[key][0] for key in mine})},
+        )
+    }
+    certificates = {
+        row.id: row
+        for row in session.execute(
+            select(Certificate.id, Certificate.number, Certificate.child_id, Certificate.status)
+            .where(Certificate.id.in_({r.certificate_id for r in reservations.values()}))
+        )
+    }  # fmt: skip
+    left = {e: int(r.reserved) for e, r in reservations.items()}
+    taken: dict[str, list[int]] = {}  # enrollment -> [released, debited]
+    balances: dict[tuple[int, int], list[int]] = {}  # (certificate, period) -> same
+    entries, events, answers, frozen = [], [], {}, []
+    for key in mine:
+        e, m, debit, release_ = keys[key]
+        reservation = reservations.get(e)
+        if reservation is None:
+            answers[key] = {"enrollment_id": e, "month": m, "debited": 0, "released": 0,
+                            "status": "no_reservation"}  # fmt: skip
+            continue
+        certificate = certificates[reservation.certificate_id]
+        if certificate.status == domain.FROZEN:
+            # not recorded: billing retries the month once the certificate is unfrozen
+            frozen.append(key)
+            results[(e, m)] = {"enrollment_id": e, "month": m, "debited": 0, "released": 0,
+                               "status": "frozen"}  # fmt: skip
+            continue
+        debited, released = domain.split_release(left[e], debit, release_)
+        left[e] -= debited + released
+        if debited or released:
+            for totals in (
+                taken.setdefault(e, [0, 0]),
+                balances.setdefault((certificate.id, reservation.period_id), [0, 0]),
+            ):
+                totals[0] += released
+                totals[1] += debited
+            events.append({
+                "certificate_number": certificate.number, "child_id": certificate.child_id,
+                "enrollment_id": e, "period_id": reservation.period_id, "month": m,
+                "debited": money(debited), "released": money(released),
+            })  # fmt: skip
+        for kind, amount in ((domain.DEBIT, debited), (domain.RELEASE, released)):
+            if amount:
+                entries.append({
+                    "operation_key": key, "certificate_id": certificate.id,
+                    "period_id": reservation.period_id, "kind": kind, "amount": amount,
+                    "enrollment_id": e, "month": m, "reason": domain.REASONS[kind],
+                })  # fmt: skip
+        answers[key] = {"enrollment_id": e, "month": m, "debited": debited, "released": released,
+                        "status": "short" if debited < debit else "debited"}  # fmt: skip
+    if frozen:
+        session.execute(
+            text("DELETE FROM ledger_operations WHERE key = ANY(CAST(:k AS text[]))"),
+            {"k": frozen},
+        )
+    if taken:
+        _take_many(session, taken, balances)
+    if entries:
+        insert_rows(session, LedgerEntry.__table__, entries)
+    emit_many(session, "funds_debited", events)
+    if answers:
+        session.execute(
+            text(
+                "UPDATE ledger_operations o SET result = v.result FROM unnest("
+                " CAST(:keys AS text[]), CAST(:results AS jsonb[])) AS v(key, result)"
+                " WHERE o.key = v.key"
+            ),
+            {"keys": list(answers), "results": [json.dumps(a) for a in answers.values()]},
+        )
+        for key, result in answers.items():
+            results[keys[key][:2]] = result
+    return results
+
+
+def _take_many(
+    session: Session, taken: dict[str, list[int]], balances: dict[tuple[int, int], list[int]]
+) -> None:
+    """Release and debit `taken` ([released, debited] per enrollment) from the locked
+    reservations and their balances: two conditional UPDATEs; the balances locked first in
+    one order, so concurrent batches never deadlock."""
+    ids = sorted(taken)
+    changed = session.execute(
+        text(
+            "UPDATE reservations r SET reserved = r.reserved - v.rel - v.deb,"
+            " released = r.released + v.rel, debited = r.debited + v.deb"
+            " FROM unnest(CAST(:ids AS text[]), CAST(:rel AS bigint[]), CAST(:deb AS bigint[]))"
+            "  AS v(id, rel, deb)"
+            " WHERE r.enrollment_id = v.id AND r.reserved >= v.rel + v.deb"
+            " RETURNING r.enrollment_id"
+        ),
+        {"ids": ids, "rel": [taken[i][0] for i in ids], "deb": [taken[i][1] for i in ids]},
+    ).all()
+    if len(changed) != len(ids):  # we hold their locks: never expected
+        raise RuntimeError("a reservation changed under its lock during a debit batch")
+    pairs = sorted(balances)
+    certificates, periods = [c for c, _ in pairs], [p for _, p in pairs]
+    session.execute(
+        text(
+            "SELECT 1 FROM balances b JOIN unnest(CAST(:c AS int[]), CAST(:p AS int[]))"
+            " AS v(c, p) ON b.certificate_id = v.c AND b.period_id = v.p"
+            " ORDER BY b.certificate_id, b.period_id FOR UPDATE OF b"
+        ),
+        {"c": certificates, "p": periods},
+    ).all()
+    updated = session.execute(
+        text(
+            "UPDATE balances b SET reserved = b.reserved - v.rel - v.deb,"
+            " available = b.available + v.rel, spent = b.spent + v.deb"
+            " FROM unnest(CAST(:c AS int[]), CAST(:p AS int[]), CAST(:rel AS bigint[]),"
+            "  CAST(:deb AS bigint[])) AS v(c, p, rel, deb)"
+            " WHERE b.certificate_id = v.c AND b.period_id = v.p"
+            " AND b.reserved >= v.rel + v.deb RETURNING b.certificate_id"
+        ),
+        {"c": certificates, "p": periods, "rel": [balances[k][0] for k in pairs],
+         "deb": [balances[k][1] for k in pairs]},
+    ).all()  # fmt: skip
+    if len(updated) != len(pairs):  # the balance disagrees with its reservations
+        raise RuntimeError("a balance lost its reservations during a debit batch")
 
 
 # --- expire ------------------------------------------------------------------------------

@@ -493,11 +493,7 @@ def debit_funds(session: Session, items: list[dict]) -> list[dict]:
                 )
         checked.append((enrollment_id, month, debit, release))
     # one lock order for every batch (reservations by id): concurrent batches never deadlock
-    results = {}
-    for enrollment_id, month, debit, release in sorted(checked):
-        results[(enrollment_id, month)] = ledger.debit_month(
-            session, enrollment_id, month, debit, release
-        )
+    results = ledger.debit_many(session, checked)
     return [results[(e, m)] for e, m, _d, _r in checked]
 
 

@@ -547,3 +547,40 @@ def test_a_certificate_expires_at_eighteen_and_its_room_goes_to_the_queue(
     moved_up = certificates.get_balance(younger["id"])
     assert (moved_up["type"], moved_up["available"]) == ("financing", nominal)
     assert clean_audit(engine) == []
+
+
+def test_a_debit_batch_mixes_unknown_short_and_full_months_and_races_itself(
+    certificates, engine, period
+):
+    """One batch answers each item as the one-by-one rules would: an unknown enrollment is
+    `no_reservation` (recorded), a month asking more than is left is `short` (takes what is
+    left: the debit first), the rest `debited`; two batches sent at once with the same and
+    overlapping items debit each month once, and the ledger stays clean."""
+    kid, number = financed_child(certificates, engine, period, 10_000_00)
+    certificates.reserve_funds("mix-1", kid, period, 1_000_00, True)
+    certificates.reserve_funds("mix-2", kid, period, 500_00, True)
+    items = [
+        {"enrollment_id": "mix-1", "month": "2026-09", "debit": 400_00, "release": 100_00},
+        {"enrollment_id": "mix-2", "month": "2026-09", "debit": 600_00, "release": 300_00},
+        {"enrollment_id": "mix-none", "month": "2026-09", "debit": 100_00, "release": 0},
+    ]
+    answers = certificates.debit_funds(items)
+    assert [(a["status"], a["debited"], a["released"]) for a in answers] == [
+        ("debited", 400_00, 100_00),
+        ("short", 500_00, 0),
+        ("no_reservation", 0, 0),
+    ]
+    more = [
+        {"enrollment_id": "mix-1", "month": f"2026-{m}", "debit": 100_00, "release": 0}
+        for m in ("10", "11", "12")
+    ]
+    racing = [certificates.debit_funds.call_async(more), certificates.debit_funds.call_async(
+        list(reversed(more)) + items)]  # fmt: skip
+    first, second = (call.result() for call in racing)
+    statuses = sorted(a["status"] for a in first + second[:3])
+    assert statuses == ["debited"] * 3 + ["repeated"] * 3
+    assert [a["status"] for a in second[3:]] == ["repeated"] * 3
+    row = balance(engine, number)
+    assert (row["spent"], row["reserved"]) == (400_00 + 500_00 + 300_00, 1_000_00 - 800_00)
+    assert row["available"] == 10_000_00 - 1_500_00 + 100_00
+    assert clean_audit(engine) == []
