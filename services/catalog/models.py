@@ -102,6 +102,8 @@ class Group(Base):
         # the last line of defence: no interleaving of requests can overbook a group
         CheckConstraint("held >= 0 AND enrolled >= 0", name="ck_study_groups_seats_positive"),
         CheckConstraint("held + enrolled <= capacity", name="ck_study_groups_not_overbooked"),
+        # enrollment's sweep: groups that have ended
+        Index("ix_study_groups_end_date", "end_date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

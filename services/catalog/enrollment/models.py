@@ -60,6 +60,12 @@ class Enrollment(Base):
             "updated_at",
             postgresql_where=text("money IN ('pending', 'release_pending')"),
         ),
+        # the sweep: terminations past their last day that still hold a seat
+        Index(
+            "ix_enrollments_seats_due_back",
+            "effective_end_date",
+            postgresql_where=text("status = 'terminated' AND seat_held"),
+        ),
         Index("ix_enrollments_parent", "parent_id"),
         Index("ix_enrollments_organization", "organization_id", "status"),
         Index("ix_enrollments_group", "group_id", "status"),
