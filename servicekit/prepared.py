@@ -10,10 +10,14 @@ connection holds live in the pool's per-connection `info`, which SQLAlchemy clea
 replaces a connection; at most MAX_PER_CONNECTION are kept, the least recently used is
 DEALLOCATEd.
 
-Which plan PostgreSQL uses is its `plan_cache_mode` (default `auto`: five custom plans, then
-the generic plan when its estimated cost is no worse than theirs). A statement whose best
-plan depends on its values more than the generic estimate knows should not come here: run it
-as plain text, so it is planned for its values every time (check with EXPLAIN EXECUTE).
+The point is the generic plan, made once for any values: the connection's `plan_cache_mode`
+is set to `force_generic_plan` when it prepares (by default PostgreSQL plans the first five
+runs of each statement for their values, on every connection, before it considers the
+generic plan). It concerns prepared statements only, and nothing else prepares here; a SET
+inside a transaction that rolls back is undone, which only brings back that default. A
+statement whose best plan depends on its values more than the generic estimate knows should
+not come here: run it as plain text, so it is planned for its values every time (check with
+EXPLAIN EXECUTE under both modes).
 
 `PREPARED_STATEMENTS=0` turns it off (statements go as plain text, as before): needed behind
 a pooler that does not keep a server connection per client connection (PgBouncer in
@@ -27,6 +31,7 @@ import re
 from collections import OrderedDict
 from decimal import Decimal
 
+import psycopg2
 from psycopg2 import errorcodes
 
 from servicekit import config
@@ -97,7 +102,7 @@ def fetchall(pooled, driver_sql: str, params: dict) -> list[tuple]:
             held.move_to_end(key)
         try:
             cursor.execute(f"EXECUTE {name} {shape.execute_args}", params)
-        except dbapi.ProgrammingError as error:
+        except psycopg2.Error as error:
             # gone from the server connection (DEALLOCATE ALL, a pooler's other connection)
             if error.pgcode != errorcodes.INVALID_SQL_STATEMENT_NAME:
                 raise
@@ -117,6 +122,7 @@ def _prepare(cursor, held: OrderedDict, key, shape: _Shape, types) -> str:
     while len(held) >= MAX_PER_CONNECTION:
         _, old = held.popitem(last=False)
         cursor.execute(f"DEALLOCATE {old}")
+    cursor.execute("SET plan_cache_mode = force_generic_plan")
     # PREPARE is not transactional: it stays even if the caller's transaction rolls back
     cursor.execute(f"PREPARE {name} ({', '.join(types)}) AS {shape.numbered}")
     held[key] = name
