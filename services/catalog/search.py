@@ -193,15 +193,11 @@ _COUNT = (
 )
 _TEXT_CONDITION = "sp.tsv @@ to_tsquery('russian', :tsquery)"
 
+# the most similar known word of each: search_word_correction (a migration) reads search_words
+# through its trigram index, which the planner passes over for a small table
 _CORRECT_WORDS = text(
-    """
-    SELECT q.word,
-           (SELECT w.word FROM search_words w
-            WHERE w.word % q.word
-            ORDER BY similarity(w.word, q.word) DESC, w.word
-            LIMIT 1) AS correction
-    FROM unnest(CAST(:words AS text[])) AS q(word)
-    """
+    "SELECT q.word, search_word_correction(q.word) AS correction"
+    " FROM unnest(CAST(:words AS text[])) AS q(word)"
 )
 
 
