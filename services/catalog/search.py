@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from servicekit import prepared
 from services.catalog import domain
 
 _REFRESH_DELETE_ROWS = text("DELETE FROM search_rows WHERE program_id = ANY(:ids)")
@@ -156,7 +157,8 @@ def _statement(conditions: tuple[str, ...], with_text: bool, with_point: bool, s
         else "search_rows s"
     )
     # The page of programs is chosen first (sorted, total counted in the same pass); then the
-    # matching groups of those programs alone are read again by program id for their summary.
+    # matching groups of those programs alone are read again by program id for their summary
+    # (the page's programs matched the text already: the groups need only the filters).
     # Only constant fragments of this module are put together here; values are bound.
     sql = f"""
     {matched}
@@ -176,7 +178,7 @@ def _statement(conditions: tuple[str, ...], with_text: bool, with_point: bool, s
         ORDER BY position
         LIMIT :limit OFFSET :offset
     ) AS page
-    JOIN {source} ON s.program_id = page.program_id
+    JOIN search_rows s ON s.program_id = page.program_id
     JOIN search_programs sp ON sp.program_id = page.program_id
     JOIN study_groups g ON g.id = s.group_id
     WHERE {where}
@@ -191,15 +193,11 @@ _COUNT = (
 )
 _TEXT_CONDITION = "sp.tsv @@ to_tsquery('russian', :tsquery)"
 
+# the most similar known word of each: search_word_correction (a migration) reads search_words
+# through its trigram index, which the planner passes over for a small table
 _CORRECT_WORDS = text(
-    """
-    SELECT q.word,
-           (SELECT w.word FROM search_words w
-            WHERE w.word % q.word
-            ORDER BY similarity(w.word, q.word) DESC, w.word
-            LIMIT 1) AS correction
-    FROM unnest(CAST(:words AS text[])) AS q(word)
-    """
+    "SELECT q.word, search_word_correction(q.word) AS correction"
+    " FROM unnest(CAST(:words AS text[])) AS q(word)"
 )
 
 
@@ -258,13 +256,17 @@ def _driver_sql(statement, dialect) -> str:
     return str(statement.compile(dialect=dialect))
 
 
-def _fetch(session: Session, statement, params: dict[str, Any]) -> list[tuple]:
+def _fetch(session: Session, statement, params: dict[str, Any], prepare: bool) -> list[tuple]:
     """The rows as the driver gives them, on the session's connection: SQLAlchemy's result
-    rows cost more CPU than PostgreSQL spent on a typical search (docs/catalog.md)."""
+    rows cost more CPU than PostgreSQL spent on a typical search (docs/catalog.md). With
+    `prepare`, the statement is planned once per pooled connection (servicekit.prepared)."""
     connection = session.connection()
+    sql = _driver_sql(statement, connection.dialect)
+    if prepare:
+        return prepared.fetchall(connection.connection, sql, params)
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(_driver_sql(statement, connection.dialect), params)
+        cursor.execute(sql, params)
         return cursor.fetchall()
     finally:
         cursor.close()
@@ -278,7 +280,11 @@ def _run(session: Session, filters: dict[str, Any], words: list[str]) -> tuple[i
     statement = _statement(
         tuple(names), bool(words), filters.get("lat") is not None, filters["sort"]
     )
-    rows = _fetch(session, statement, params)
+    # Prepared, the statement is planned once for any values (PostgreSQL's generic plan),
+    # which is as good as a plan for the values for every filter but text: the generic plan
+    # guesses that a word matches a few programs, and for a common word ("школа", half of
+    # them) its nested loops took twice as long. Text is planned for its words every time.
+    rows = _fetch(session, statement, params, prepare=not words)
     if rows:
         return rows[0][0], rows  # total
     if filters["offset"] == 0:

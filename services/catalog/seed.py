@@ -19,8 +19,11 @@ from deploy.demo_region import generate
 from servicekit.db import make_engine
 from services.catalog import domain, search
 
+# enrollment's tables live in this database and point at study_groups: a new region replaces
+# them too (TRUNCATE refuses a referenced table truncated alone, even when both are empty)
 TABLES = (
-    "seat_holds, search_rows, search_programs, search_words, study_groups, programs, organizations"
+    "enrollment_history, enrollments, seat_holds, search_rows, search_programs, search_words,"
+    " study_groups, programs, organizations"
 )
 
 ORGANIZATION_COLUMNS = (
