@@ -1,7 +1,7 @@
 """indexes for enrollment's sweep: ended groups, terminations whose seat is due back
 
 Revision ID: 5e1f0a7c2b93
-Revises: 18c2702429f8
+Revises: 5b0e7d2a41c3
 Create Date: 2026-11-29 19:50:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "5e1f0a7c2b93"
-down_revision = "18c2702429f8"
+down_revision = "5b0e7d2a41c3"
 branch_labels = None
 depends_on = None
 
