@@ -9,11 +9,13 @@ a crash between publishing and marking re-publishes on restart (at-least-once), 
 consumers absorb by remembering `event_id`s.
 """
 
+import json
 import logging
 import time
 import uuid
 from datetime import UTC, datetime
 
+import amqp
 import eventlet
 from eventlet.event import Event
 from kombu import Connection, Exchange, Producer
@@ -149,15 +151,20 @@ class OutboxPublisher:
         return exchange
 
     def _send(self, body: dict) -> None:
-        self.producer.publish(
-            body,
-            exchange=self._exchange(body.get("producer") or self.service),
+        # straight onto the channel: kombu's Producer.publish rebuilt a message, its headers
+        # and its serializer lookup per event, a third of the relay's time in a billing batch
+        self.producer.channel.basic_publish(
+            amqp.Message(
+                json.dumps(body).encode(),
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=body["event_id"],
+                # nameko turns these headers into the consumer's context data
+                application_headers={"nameko.correlation_id": body.get("correlation_id") or ""},
+            ),
+            exchange=self._exchange(body.get("producer") or self.service).name,
             routing_key=body["type"],
-            serializer="json",
-            delivery_mode=2,
-            message_id=body["event_id"],
-            # nameko turns these headers into the consumer's context data
-            headers={"nameko.correlation_id": body.get("correlation_id") or ""},
         )
         self._tag += 1  # the channel numbers its publishes from 1 once in confirm mode
         self._unconfirmed.add(self._tag)
