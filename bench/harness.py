@@ -47,8 +47,11 @@ def _ensure_vhost(name: str) -> None:
 
 
 @contextmanager
-def running_system(port: int | None = None, scale: str = "", env: dict | None = None):
-    """Yields the base URL of a healthy system (`env`: extra settings of its processes)."""
+def running_system(
+    port: int | None = None, scale: str = "", env: dict | None = None, vhost: str | None = None
+):
+    """Yields the base URL of a healthy system (`env`: extra settings of its processes;
+    `vhost`: a RabbitMQ virtual host other than BENCH_VHOST, for two systems at once)."""
     given = os.environ.get("BENCH_URL")
     if given:
         if not _healthy(given):
@@ -59,8 +62,9 @@ def running_system(port: int | None = None, scale: str = "", env: dict | None = 
     base_url = f"http://127.0.0.1:{port}"
     if _answers(base_url):
         sys.exit(f"port {port} is taken by another system; stop it or set BENCH_URL")
-    _ensure_vhost(BENCH_VHOST)
-    amqp = f"amqp://guest:guest@127.0.0.1:5672/{BENCH_VHOST}"
+    vhost = vhost or BENCH_VHOST
+    _ensure_vhost(vhost)
+    amqp = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
     env = {
         **os.environ,
         "LOG_LEVEL": "WARNING",

@@ -37,18 +37,24 @@ def route_template(path: str) -> str:
     return _CONVERTER.sub(r"{\1}", path)
 
 
-def answered(method: str, template: str, response: Response, started: float) -> Response:
-    """Stamp the request id on the response, write the request's line, count it."""
-    seconds = time.perf_counter() - started
-    request_id = logs.current_request_id()
-    if request_id:
-        response.headers[REQUEST_ID_HEADER] = request_id
-    status = response.status_code
+# the route label of a request no route took (unknown path, or refused before routing)
+UNMATCHED = "(unmatched)"
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+
+
+def method_label(method: str | None) -> str:
+    """A client's method as a bounded label: the known ones, else OTHER."""
+    return method if method in _METHODS else "OTHER"
+
+
+def record(method: str, template: str, status: int, seconds: float) -> None:
+    """The request's line and its metrics (under the request id bound to the context)."""
     metrics.http_request(method, template, status, seconds)
     logs.log_fields(
         log,
         logging.INFO if status < 500 else logging.ERROR,
         f"{method} {template} {status} in {seconds * 1000:.1f} ms",
+        known_safe=True,  # a bounded method and template, a status and a duration
         kind="http",
         method=method,
         route=template,
@@ -56,4 +62,29 @@ def answered(method: str, template: str, response: Response, started: float) -> 
         duration_ms=round(seconds * 1000, 2),
         role=logs.current("role") or "anonymous",
     )
+
+
+def answered(method: str, template: str, response: Response, started: float) -> Response:
+    """Stamp the request id on the response, write the request's line, count it."""
+    seconds = time.perf_counter() - started
+    request_id = logs.current_request_id()
+    if request_id:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    record(method, template, response.status_code, seconds)
     return response
+
+
+def answered_without_route(request: Request, template: str, make_response, started: float):
+    """An answer the server gives before any route's worker runs (unknown path 404, wrong
+    method 405, a body refused with 408, 413 or 400): under a request id of its own, as a
+    route's answer is, with the header, `request_id` in the problem body, the line and the
+    metrics."""
+    token = logs.bind(request_id=request_id_of(request))
+    try:
+        return answered(method_label(request.method), template, make_response(), started)
+    finally:
+        logs.unbind(token)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex

@@ -67,11 +67,14 @@ def from_http_exception(exc: HTTPException) -> Response:
 def raw_problem(status: int, reason: str, title: str, code: str) -> bytes:
     """A whole HTTP/1.1 response that closes the connection: for the server, which answers
     before any WSGI application could (a request line or headers it refuses)."""
-    body = json.dumps(problem_body(status, title, code)).encode()
+    payload = problem_body(status, title, code)
+    body = json.dumps(payload).encode()
+    request_id = payload.get("request_id")
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"
         f"Content-Type: {PROBLEM}\r\n"
         f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
+        + (f"X-Request-ID: {request_id}\r\n" if request_id else "")
+        + "Connection: close\r\n\r\n"
     )
     return head.encode() + body

@@ -10,7 +10,9 @@ HTTP_MAX_BODY_BYTES is refused with 413 before it is read.
 
 The server answers some requests itself, before any WSGI application runs (request line too
 long, header line too long, malformed request): those answers are problem+json too, and so
-are werkzeug's routing errors (unknown path 404, method not allowed 405).
+are werkzeug's routing errors (unknown path 404, method not allowed 405). Every one of them,
+as every route's answer, carries a request id (`X-Request-ID`, `request_id` in the body) and
+writes its request line and metrics (gateway/observe.py).
 
 In production a buffering reverse proxy (nginx, deploy/nginx/) stands in front as well and
 only forwards whole requests; these deadlines are what protects the gateway when it does not.
@@ -18,6 +20,7 @@ only forwards whole requests; these deadlines are what protects the gateway when
 
 import io
 import logging
+import time
 from functools import partial
 from http import HTTPStatus
 
@@ -25,11 +28,12 @@ import eventlet
 from eventlet import wsgi
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request
 
+from gateway import observe
 from gateway.problems import from_http_exception, json_response, problem_body, raw_problem
-from servicekit import config
+from servicekit import config, logs
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class DeadlineProtocol(HttpOnlyProtocol):
 
     def handle_one_request(self):
         self.raw_requestline = b""
+        self._started = time.perf_counter()
         deadline = eventlet.Timeout(HEADER_TIMEOUT, _HeadersTimedOut)
         self._header_deadline = deadline
         try:
@@ -75,13 +80,22 @@ class DeadlineProtocol(HttpOnlyProtocol):
         return environ
 
     def _write_problem(self, status: int, title: str, code: str | None = None) -> None:
+        """A whole answer, under a request id of its own (no proxy's id: its headers were
+        not read), with the request's line and metrics as any answer has."""
         reason = HTTPStatus(status).phrase
         code = code or reason.lower().replace(" ", "_").replace("-", "_")
+        token = logs.bind(request_id=observe.new_request_id())
         try:
-            self.wfile.write(raw_problem(status, reason, title, code))
-            self.wfile.flush()
-        except OSError:
-            pass
+            try:
+                self.wfile.write(raw_problem(status, reason, title, code))
+                self.wfile.flush()
+            except OSError:
+                pass
+            method = (self.raw_requestline or b"").split(b" ", 1)[0].decode("latin1")
+            seconds = time.perf_counter() - self._started
+            observe.record(observe.method_label(method), observe.UNMATCHED, status, seconds)
+        finally:
+            logs.unbind(token)
 
     # eventlet and http.server answer these with an empty body or an HTML page
     def send_error(self, code, message=None, explain=None):
@@ -91,7 +105,9 @@ class DeadlineProtocol(HttpOnlyProtocol):
 
     def _read_request_line(self):
         line = super()._read_request_line()
+        self._started = time.perf_counter()  # a keep-alive connection's wait is not counted
         if len(line) >= self.server.url_length_limit:  # eventlet would write its bare 414
+            self.raw_requestline = line  # for the method of the request's line
             self._write_problem(414, "The request line (URL) is too long", "uri_too_long")
             self.close_connection = 1
             return ""
@@ -99,11 +115,29 @@ class DeadlineProtocol(HttpOnlyProtocol):
 
     def parse_request(self):
         try:
-            return super().parse_request()
+            parsed = super().parse_request()
         except (wsgi.HeaderLineTooLong, wsgi.HeadersTooLarge):
             self._write_problem(431, "Request headers are too large", "headers_too_large")
             self.close_connection = 1
             return False
+        if parsed:  # what eventlet refuses next with a bare 400 and no body
+            length = self.headers.get("content-length")
+            if length is not None:
+                try:
+                    if int(length) < 0:
+                        raise ValueError
+                except ValueError:
+                    return self._refuse("The Content-Length header is not a valid length")
+                if self.headers.get("transfer-encoding") is not None:
+                    return self._refuse(
+                        "Content-Length and Transfer-Encoding are not allowed together"
+                    )
+        return parsed
+
+    def _refuse(self, title: str) -> bool:
+        self._write_problem(400, title, "bad_request")
+        self.close_connection = 1
+        return False
 
 
 class _RefusedBody(Exception):
@@ -137,16 +171,39 @@ def read_body(environ) -> bytes:
     return data
 
 
+def _refusal(refused: _RefusedBody):
+    payload = problem_body(refused.status, refused.title, refused.code)
+    return json_response(refused.status, payload, "application/problem+json")
+
+
+def _route_of(adapter) -> str:
+    """The route template a request's path belongs to whatever its method, else UNMATCHED."""
+    try:
+        rule, _ = adapter.match(return_rule=True)
+    except MethodNotAllowed as exc:
+        try:
+            rule, _ = adapter.match(method=(exc.valid_methods or ["GET"])[0], return_rule=True)
+        except HTTPException:
+            return observe.UNMATCHED
+    except HTTPException:
+        return observe.UNMATCHED
+    return observe.route_template(rule.rule)
+
+
 class GatewayWsgiApp(WsgiApp):
     """Reads the body before a worker is taken, and answers routing errors as problem+json."""
 
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         try:
             body = read_body(environ)
         except _RefusedBody as refused:
             environ.get("navigator.close_connection", lambda: None)()
-            payload = problem_body(refused.status, refused.title, refused.code)
-            response = json_response(refused.status, payload, "application/problem+json")
+            route = _route_of(self.url_map.bind_to_environ(environ))
+            request = Request(environ, shallow=True)
+            response = observe.answered_without_route(
+                request, route, partial(_refusal, refused), started
+            )
             return response(environ, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -155,10 +212,13 @@ class GatewayWsgiApp(WsgiApp):
         adapter = self.url_map.bind_to_environ(environ)
         try:
             provider, values = adapter.match()
-            request.path_values = values
-            response = provider.handle_request(request)
         except HTTPException as exc:
-            response = from_http_exception(exc)
+            response = observe.answered_without_route(
+                request, _route_of(adapter), partial(from_http_exception, exc), started
+            )
+            return response(environ, start_response)
+        request.path_values = values
+        response = provider.handle_request(request)
         return response(environ, start_response)
 
 

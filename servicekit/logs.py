@@ -4,7 +4,14 @@ of whatever the line is about (`LOG_FORMAT=text` keeps a readable line for local
 The request id lives in a context variable bound per Nameko worker (`servicekit.telemetry`),
 so every line a worker writes carries it without passing it around. Every line also passes
 through `redact`, so a password, a token, a SNILS or a document number never reaches a log,
-even inside an exception message.
+even inside an exception message (a caller may vouch that its message is built only from
+values that cannot hold one: the gateway's request line, `log_fields(..., known_safe=True)`).
+
+The structured lines of `log_fields` (one per HTTP request, RPC and event) are the hot path:
+with the configured console handler (`LineHandler`, deploy/nameko.yaml) they are built as text
+straight from pre-built parts, without a `logging.LogRecord`, and written in batches:
+informational lines at most LOG_FLUSH_SECONDS (0.2 s) late, in one write for many lines;
+a warning or an error at once, with whatever is waiting before it, so the order holds.
 """
 
 import json
@@ -14,6 +21,7 @@ import re
 import socket
 import time
 from contextvars import ContextVar
+from json.encoder import encode_basestring
 
 from servicekit import config
 
@@ -91,11 +99,22 @@ def redact(text: str) -> str:
     return text
 
 
+_clock = ["", -1]  # the text of the last second formatted, and that second
+
+
+def timestamp(now: float) -> str:
+    """`2026-11-29T19:07:04.123Z`; the seconds' text is made once per second."""
+    second = int(now)
+    if second != _clock[1]:
+        _clock[0] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _clock[1] = second
+    return f"{_clock[0]}.{int((now - second) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "service": PROCESS["service"],
@@ -112,6 +131,138 @@ class JsonFormatter(logging.Formatter):
             # the stack trace stays here, in the log; clients get a problem+json without it
             entry["error"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+# '"level": "info", "logger": ..., "service": ..., "instance": ..., ' per logger and level
+_heads: dict[tuple, str] = {}
+
+
+def _head(name: str, level: int) -> str:
+    key = (name, level, PROCESS["service"], PROCESS["instance"])
+    head = _heads.get(key)
+    if head is None:
+        members = {
+            "level": logging.getLevelName(level).lower(),
+            "logger": name,
+            "service": PROCESS["service"],
+            "instance": PROCESS["instance"],
+        }
+        head = json.dumps(members, ensure_ascii=False)[1:-1] + ", "
+        _heads[key] = head
+    return head
+
+
+try:  # CPython's C encoder, made once: json.dumps builds one for every call
+    from json.encoder import c_make_encoder
+
+    _encode_members = c_make_encoder(
+        None, str, encode_basestring, None, ": ", ", ", False, False, True
+    )
+except (ImportError, TypeError):  # pragma: no cover - another Python
+    _encode_members = None
+
+
+def json_line(name: str, level: int, message: str, fields: dict, now: float) -> str:
+    """What JsonFormatter writes for a `log_fields` line (a test holds them equal), as text
+    put together directly: `fields` without None values, `message` already redacted."""
+    context = _context.get()
+    members = {**context, **fields} if context else dict(fields)
+    members["message"] = message
+    if _encode_members is not None:
+        body = "".join(_encode_members(members, 0))
+    else:
+        body = json.dumps(members, ensure_ascii=False, default=str)
+    return f'{{"ts": "{timestamp(now)}", {_head(name, level)}{body[1:]}\n'
+
+
+def _schedule(seconds: float, function):
+    """A call `seconds` from now on eventlet's hub (every Nameko process runs one); None
+    outside a monkey-patched process, where lines are written at once."""
+    try:
+        from eventlet import hubs, patcher
+    except ImportError:  # pragma: no cover - eventlet comes with nameko
+        return None
+    if not patcher.is_monkey_patched("thread"):
+        return None
+    return hubs.get_hub().schedule_call_global(seconds, function)
+
+
+class LineHandler(logging.StreamHandler):
+    """The console handler of every process (deploy/nameko.yaml): a StreamHandler that also
+    takes ready-made lines from `log_fields` and writes them together.
+
+    An informational line waits at most LOG_FLUSH_SECONDS (0 writes each at once) or until
+    64 lines wait; a warning or an error goes out at once, after the lines waiting before it,
+    and so does any line through the logging machinery (`emit`): the order holds. At exit
+    `logging.shutdown` flushes what waits; a hard kill loses at most that much."""
+
+    BATCH = 64
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self.flush_seconds = float(config.env("LOG_FLUSH_SECONDS", "0.2"))
+        self._pending: list[str] = []
+        self._timer = None
+
+    def write_line(self, line: str, urgent: bool = False) -> None:
+        self._pending.append(line)
+        if urgent or self.flush_seconds <= 0 or len(self._pending) >= self.BATCH:
+            self.flush()
+        elif self._timer is None:
+            self._timer = _schedule(self.flush_seconds, self._flush_later)
+            if self._timer is None:
+                self.flush()
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            if self._pending:
+                text = "".join(self._pending)
+                self._pending.clear()
+                try:
+                    self.stream.write(text)
+                except Exception:  # noqa: BLE001 - as StreamHandler.emit: never raise
+                    self.handleError(None)
+            if self.stream and hasattr(self.stream, "flush"):
+                self.stream.flush()
+        finally:
+            self.release()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._pending:
+            self.flush()
+        super().emit(record)
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
+def _direct_handler(logger: logging.Logger, level: int) -> LineHandler | None:
+    """The LineHandler a `log_fields` line may go to directly: when the logging machinery
+    would send it there and nowhere else, through no filter, formatted by JsonFormatter."""
+    root = logging.root
+    handlers = root.handlers
+    if len(handlers) != 1 or root.filters:
+        return None
+    handler = handlers[0]
+    if (
+        type(handler) is not LineHandler
+        or type(handler.formatter) is not JsonFormatter
+        or handler.filters
+        or level < handler.level
+    ):
+        return None
+    node = logger
+    while node is not root:
+        if node.handlers or node.filters or not node.propagate:
+            return None
+        node = node.parent
+    return handler
 
 
 class TextFormatter(logging.Formatter):
@@ -137,13 +288,23 @@ def formatter() -> logging.Formatter:
     return TextFormatter() if config.env("LOG_FORMAT", "json") == "text" else JsonFormatter()
 
 
-def log_fields(logger: logging.Logger, level: int, message: str, **fields) -> None:
-    """One structured line: `message` for people, `fields` as JSON members for machines."""
-    if logger.isEnabledFor(level):
-        present = {name: value for name, value in fields.items() if value is not None}
-        # straight to the handlers: Logger.log would walk the stack for a caller nobody reads
-        logger.handle(
-            logger.makeRecord(
-                logger.name, level, "", 0, message, (), None, extra={"fields": present}
-            )
+def log_fields(
+    logger: logging.Logger, level: int, message: str, known_safe: bool = False, **fields
+) -> None:
+    """One structured line: `message` for people, `fields` as JSON members for machines.
+    `known_safe`: the message is made only of values that cannot hold a secret (method, route
+    template, status, duration), so it skips redaction; fields are never redacted."""
+    if not logger.isEnabledFor(level):
+        return
+    present = {name: value for name, value in fields.items() if value is not None}
+    handler = _direct_handler(logger, level)
+    if handler is not None:
+        line = json_line(
+            logger.name, level, message if known_safe else redact(message), present, time.time()
         )
+        handler.write_line(line, urgent=level >= logging.WARNING)
+        return
+    # straight to the handlers: Logger.log would walk the stack for a caller nobody reads
+    logger.handle(
+        logger.makeRecord(logger.name, level, "", 0, message, (), None, extra={"fields": present})
+    )

@@ -82,10 +82,24 @@ EVENT_DURATION = Histogram(
 )
 
 
+# Label children by their labels: `labels()` takes a lock and builds a key each time, more
+# than the increment itself. Every label set here is bounded (route templates, methods).
+_http_children: dict[tuple, tuple] = {}
+_rpc_children: dict[str, tuple] = {}
+
+
 def http_request(method: str, route: str, status: int, seconds: float) -> None:
     if ENABLED:
-        HTTP_REQUESTS.labels(method, route, str(status)).inc()
-        HTTP_DURATION.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = _http_children.get(key)
+        if children is None:
+            children = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_DURATION.labels(method, route),
+            )
+            _http_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def count(counter, *labels) -> None:
@@ -95,8 +109,12 @@ def count(counter, *labels) -> None:
 
 def rpc_handled(method: str, seconds: float, error_code: str | None) -> None:
     if ENABLED:
-        RPC_CALLS.labels(method).inc()
-        RPC_DURATION.labels(method).observe(seconds)
+        children = _rpc_children.get(method)
+        if children is None:
+            children = (RPC_CALLS.labels(method), RPC_DURATION.labels(method))
+            _rpc_children[method] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if error_code is not None:
             RPC_ERRORS.labels(method, error_code).inc()
 

@@ -5,6 +5,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from werkzeug.wrappers import Response
 
+from gateway import observe
 from gateway.http import API, route
 from gateway.openapi import build_spec, docs_page
 from gateway.schemas import HealthSchema, LivenessSchema, PingSchema
@@ -90,7 +91,9 @@ class SystemRoutes:
     # public edge (the reverse proxy / ingress answers 404 for /metrics).
     @gateway_http("GET", "/metrics")
     def metrics(self, request):
-        return Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
+        started = time.perf_counter()
+        answer = Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
+        return observe.answered("GET", "/metrics", answer, started)  # a request like any other
 
     @route("GET", f"{API}/openapi.json", summary="This API's OpenAPI 3 document", tags=["system"])
     def openapi(self, call):

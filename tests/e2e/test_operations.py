@@ -2,8 +2,10 @@
 event handler's log, JSON log lines without secrets, and every process's metrics."""
 
 import json
+import socket
 import time
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -154,6 +156,107 @@ def test_a_request_without_an_id_gets_one_and_problems_carry_it(api):
 
 def system_url(api: str) -> str:
     return api.removesuffix("/api/v1")
+
+
+# What the gateway's server answers before any route runs, each sent as raw bytes:
+# (request, status, route label of its line and metrics, method label).
+SERVER_ANSWERS = {
+    "unknown path": (
+        b"GET /api/v1/no-such-thing HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n",
+        404,
+        "(unmatched)",
+        "GET",
+    ),
+    "wrong method": (
+        b"DELETE /api/v1/me HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n",
+        405,
+        "/api/v1/me",
+        "DELETE",
+    ),
+    "unknown method": (
+        b"BREW /api/v1/me HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n",
+        405,
+        "/api/v1/me",
+        "OTHER",
+    ),
+    "body too large": (
+        b"POST /api/v1/auth/register HTTP/1.1\r\nHost: g\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n{",
+        413,
+        "/api/v1/auth/register",
+        "POST",
+    ),
+    "body too slow": (
+        b"POST /api/v1/auth/register HTTP/1.1\r\nHost: g\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        408,
+        "/api/v1/auth/register",
+        "POST",
+    ),
+    "headers too slow": (
+        b"GET /healthz HTTP/1.1\r\nHost: g\r\nX-Slow: a",
+        408,
+        "(unmatched)",
+        "GET",
+    ),
+    "headers too large": (
+        b"GET /healthz HTTP/1.1\r\nX-Big: " + b"a" * 16384 + b"\r\n\r\n",
+        431,
+        "(unmatched)",
+        "GET",
+    ),
+    "url too long": (b"GET /?" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414, "(unmatched)", "GET"),
+    "malformed request line": (b"GARBAGE\r\n\r\n", 400, "(unmatched)", "OTHER"),
+    "negative length": (
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: g\r\nContent-Length: -1\r\n\r\n",
+        400,
+        "(unmatched)",
+        "POST",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SERVER_ANSWERS)
+def test_answers_of_the_server_itself_carry_a_request_id_and_write_their_line(system, api, case):
+    raw, status, route, method = SERVER_ANSWERS[case]
+    url = urlparse(api)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(raw)
+        sock.settimeout(8)  # the slow cases end at the test system's 2-3 s deadlines
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except TimeoutError:
+            pass
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert int(lines[0].split()[1]) == status, answer[:300]
+    assert headers["content-type"] == "application/problem+json"
+    request_id = headers["x-request-id"]
+    assert len(request_id) >= 16
+    assert json.loads(body)["request_id"] == request_id
+    line = wait_for_line(
+        system.processes["gateway"],
+        lambda line: line.get("request_id") == request_id and line.get("kind") == "http",
+    )
+    assert (line["status"], line["route"], line["method"]) == (status, route, method)
+    assert line["role"] == "anonymous" and line["duration_ms"] >= 0
+
+
+def test_a_proxy_id_is_kept_on_an_unknown_path_and_metrics_answers_carry_one(system, api):
+    # the tests' own address is a trusted proxy here (TRUSTED_PROXIES=127.0.0.1)
+    request_id = f"trace-{uuid.uuid4().hex}"
+    response = requests.get(
+        f"{api}/no-such-thing", headers={"X-Request-ID": request_id}, timeout=10
+    )
+    assert response.status_code == 404
+    assert response.headers["X-Request-ID"] == request_id
+    assert response.json()["request_id"] == request_id
+    scraped = requests.get(f"{system_url(api)}/metrics", timeout=10)
+    assert len(scraped.headers["X-Request-ID"]) >= 16
+    assert 'route="(unmatched)",status="404"' in scraped.text
 
 
 GATEWAY_METRICS = (

@@ -1,5 +1,6 @@
 """Request ids, log lines and the metrics layout, without servers."""
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -82,3 +83,87 @@ def test_make_run_metrics_ports_follow_honcho(tmp_path: Path):
         ("catalog.2", 9201),
         ("gateway.1", 9300),
     ]
+
+
+def console(monkeypatch, flush_seconds: str = "0.2") -> tuple[logs.LineHandler, io.StringIO]:
+    """The root logger as deploy/nameko.yaml sets it up, writing into a string."""
+    monkeypatch.setenv("LOG_FLUSH_SECONDS", flush_seconds)
+    stream = io.StringIO()
+    handler = logs.LineHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    monkeypatch.setattr(logging.root, "handlers", [handler])
+    monkeypatch.setattr(logging.root, "level", logging.INFO)
+    return handler, stream
+
+
+def test_a_direct_line_is_what_the_formatter_writes(monkeypatch):
+    handler, stream = console(monkeypatch, "0")
+    monkeypatch.setitem(logs.PROCESS, "service", "gateway")
+    fields = {"kind": "http", "method": "GET", "route": "/x/{id}", "status": 201}
+    fields |= {"duration_ms": 1.25, "role": "parent", "note": '«кавычки» "q"\n', "n": [1]}
+    token = logs.bind(request_id="req-2", role="anonymous")
+    try:
+        logs.log_fields(logging.getLogger("navigator.http"), logging.INFO, "GET 201", **fields)
+        handler.flush()
+        record = logging.LogRecord("navigator.http", logging.INFO, "", 0, "GET 201", (), None)
+        record.fields = fields
+        expected = json.loads(logs.JsonFormatter().format(record))
+    finally:
+        logs.unbind(token)
+    written = stream.getvalue()
+    assert written.endswith("\n") and written.count("\n") == 1
+    line = json.loads(written)
+    assert list(line) == list(expected)  # the same members in the same order
+    assert {**line, "ts": None} == {**expected, "ts": None}
+    assert line["role"] == "parent"  # a field overrides the worker's context, as before
+    assert line["ts"][:16] == expected["ts"][:16] and line["ts"].endswith("Z")
+
+
+def test_direct_lines_are_still_redacted_unless_vouched_for(monkeypatch):
+    handler, stream = console(monkeypatch, "0")
+    log = logging.getLogger("navigator.telemetry")
+    logs.log_fields(log, logging.INFO, 'login {"password": "S3cret-pass"} snils 11223344595')
+    logs.log_fields(log, logging.INFO, "GET /api/v1/x 200 in 1.0 ms", known_safe=True)
+    text = stream.getvalue()
+    assert "S3cret-pass" not in text and "11223344595" not in text
+    assert "GET /api/v1/x 200 in 1.0 ms" in text
+
+
+def test_request_lines_wait_briefly_and_a_warning_takes_them_out_in_order(monkeypatch):
+    import eventlet
+
+    handler, stream = console(monkeypatch, "0.2")
+    log = logging.getLogger("navigator.http")
+    logs.log_fields(log, logging.INFO, "first")
+    logs.log_fields(log, logging.INFO, "second")
+    assert stream.getvalue() == ""  # batched
+    logs.log_fields(log, logging.WARNING, "third")  # a warning goes out at once, after them
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "first",
+        "second",
+        "third",
+    ]
+    logs.log_fields(log, logging.INFO, "fourth")
+    log.info("fifth, through the logging machinery")
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()][3:] == [
+        "fourth",
+        "fifth, through the logging machinery",
+    ]
+    logs.log_fields(log, logging.INFO, "sixth")
+    eventlet.sleep(0.4)  # at most LOG_FLUSH_SECONDS late
+    assert json.loads(stream.getvalue().splitlines()[-1])["message"] == "sixth"
+
+
+def test_another_handler_on_the_way_gets_its_records(monkeypatch):
+    handler, stream = console(monkeypatch, "0")
+    log = logging.getLogger("navigator.telemetry")
+    captured = io.StringIO()
+    capture = logging.StreamHandler(captured)
+    capture.setFormatter(logs.JsonFormatter())
+    log.addHandler(capture)
+    try:
+        logs.log_fields(log, logging.INFO, "rpc ping ok", kind="rpc")
+    finally:
+        log.removeHandler(capture)
+    assert json.loads(captured.getvalue())["kind"] == "rpc"
+    assert json.loads(stream.getvalue())["kind"] == "rpc"
