@@ -316,10 +316,13 @@ def work_run(
     certificates: Certificates,
     batch: int = BATCH,
     should_stop: Callable[[], bool] = lambda: False,
+    pause: float = 0.0,
 ) -> bool:
     """Charge and post batches of the run's month until none is left; True when completed.
 
-    Each batch is its own transaction. Safe to run in several processes at once."""
+    Each batch is its own transaction. Safe to run in several processes at once. `pause`
+    (seconds after each batch) leaves the CPU to the portal: on a small machine a run at
+    full speed slows the parents' searches (docs/payments.md, Benchmark)."""
     with session_factory() as session:
         run = session.get(BillingRun, run_id)
         if run is None:
@@ -340,6 +343,8 @@ def work_run(
             after = 0  # one more pass from the start for contracts skipped while locked
         elif not posted:
             break
+        if pause:
+            time.sleep(pause)  # green under eventlet: the service's other workers run
     with session_factory() as session, session.begin():
         return finish(session, run_id)
 

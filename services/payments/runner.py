@@ -26,6 +26,7 @@ class BillingRunner(DependencyProvider):
         self.interval = float(config.env("BILLING_POLL_INTERVAL", "5"))
         self.batch = int(config.env("BILLING_BATCH", str(billing.BATCH)))
         self.workers = int(config.env("BILLING_WORKERS", "2"))
+        self.pause = float(config.env("BILLING_PAUSE_SECONDS", "0"))
         self.engine = make_engine("payments", pool_size=self.workers + 1, max_overflow=2)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
         self._wakeup = Event()
@@ -78,8 +79,9 @@ class BillingRunner(DependencyProvider):
         )
         try:
             billing.work_run(
-                self.session, run_id, certificates, self.batch, lambda: not self._running
-            )
+                self.session, run_id, certificates, self.batch, lambda: not self._running,
+                self.pause,
+            )  # fmt: skip
         except Exception:  # noqa: BLE001 - logged; the run is resumed on the next round
             log.exception("billing run %s stopped; it resumes on the next round", run_id)
         finally:
