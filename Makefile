@@ -92,7 +92,7 @@ wrk:
 
 # /healthz, /api/v1/ping and the distinct search mix from one running system (docs/catalog.md);
 # SCALE=catalog=2 runs it with two catalog instances.
-bench: install wrk
+bench: install wrk seed-if-empty
 	$(PY) -m bench.catalog_search --seconds $(BENCH_SECONDS) $(if $(SCALE),--scale $(SCALE))
 	$(PY) -m bench.telemetry_overhead
 
