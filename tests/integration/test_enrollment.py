@@ -415,6 +415,11 @@ def test_termination_keeps_the_seat_to_the_months_end_then_the_sweep_frees_and_p
     assert rpc.enrollment.decide(staff, first["id"], "terminate")["effective_end_date"] == (
         last_day.isoformat()
     )
+    # the child keeps its place to the last day: applying again takes no second seat
+    with pytest.raises(Conflict) as again:
+        rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": first_child})
+    assert again.value.code == "already_applied"
+    assert seats(engines, group_id) == {"capacity": 1, "held": 0, "enrolled": 1, "holds": 1}
 
     # its last day, to the last minute: the child still attends
     swept = rpc.enrollment.end_due(region_instant(last_day, 23, 59))

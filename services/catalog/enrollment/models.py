@@ -29,18 +29,21 @@ from services.catalog.models import Base
 arrival_seq = Sequence("enrollment_arrival_seq", metadata=Base.metadata)
 
 LIVE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in LIVE) + ")"
+# A child has at most one place per group: a live application, or a termination whose last
+# day has not come (it keeps its seat until then; the sweep gives it back).
+HOLDS_PLACE_SQL = f"({LIVE_SQL} OR (status = 'terminated' AND seat_held))"
 
 
 class Enrollment(Base):
     __tablename__ = "enrollments"
     __table_args__ = (
-        # one child, one live application per group, whatever the concurrency
+        # one child, one place per group, whatever the concurrency
         Index(
-            "uq_enrollments_live_child_group",
+            "uq_enrollments_place_child_group",
             "child_id",
             "group_id",
             unique=True,
-            postgresql_where=text(LIVE_SQL),
+            postgresql_where=text(HOLDS_PLACE_SQL),
         ),
         # the waiting list of a group, first come first served
         Index(

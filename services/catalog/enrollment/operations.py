@@ -23,7 +23,7 @@ from servicekit.outbox import emit
 from services.catalog.enrollment import domain, seating
 from services.catalog.enrollment.domain import Parties
 from services.catalog.enrollment.models import (
-    LIVE_SQL,
+    HOLDS_PLACE_SQL,
     Enrollment,
     EnrollmentHistory,
     arrival_seq,
@@ -196,7 +196,9 @@ def open_application(
             period_id=period["id"],
             money="pending",
         )
-        .on_conflict_do_nothing(index_elements=["child_id", "group_id"], index_where=text(LIVE_SQL))
+        .on_conflict_do_nothing(
+            index_elements=["child_id", "group_id"], index_where=text(HOLDS_PLACE_SQL)
+        )
         .returning(Enrollment)
     ).first()
     if enrollment is None:
@@ -204,7 +206,7 @@ def open_application(
             select(Enrollment.id).where(
                 Enrollment.child_id == child["id"],
                 Enrollment.group_id == group_id,
-                Enrollment.status.in_(domain.LIVE),
+                text(HOLDS_PLACE_SQL),
             )
         )
         raise Conflict(
