@@ -41,6 +41,27 @@ NO_APPLICATIONS = dict.fromkeys(
 )  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def reports_vhost(server_urls):
+    """A virtual host of this module alone: with the whole suite running, other modules'
+    enrollment (and accounts, certificates) services answer in the run's vhost, so a stopped
+    container here would not make its RPCs go unanswered."""
+    from tests.conftest import RUN_ID, own_vhost
+
+    with own_vhost(server_urls, f"navtest_{RUN_ID}_reports") as uri:
+        yield uri
+
+
+@pytest.fixture
+def nameko_config(reports_vhost):
+    from nameko import config as nameko_config
+
+    with nameko_config.patch(
+        {"AMQP_URI": reports_vhost, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
+    ):
+        yield
+
+
 @pytest.fixture
 def containers(nameko_config, databases, container_factory, engine_of):
     reset_billing(engine_of("payments"))
