@@ -279,17 +279,19 @@ def end_due(session: Session, now: datetime) -> dict:
     their last day give their seat back (promoting the waiting list while the group runs),
     and enrolled children of a group that ended complete. One transaction each."""
     today = operations.region_date(now)
-    done = {"seats_freed": [], "completed": []}
-    candidates = operations.seats_due_back(session, today)
-    session.commit()
-    for enrollment_id in candidates:
-        if operations.give_back_seat(session, enrollment_id, today, now) is not None:
-            done["seats_freed"].append(enrollment_id)
+
+    def each(find, step) -> list[str]:
+        """`step` on every enrollment `find` names, one transaction each; those it changed."""
+        candidates = find(session, today)
         session.commit()
-    candidates = operations.ended(session, today)
-    session.commit()
-    for enrollment_id in candidates:
-        if operations.complete(session, enrollment_id, today, now) is not None:
-            done["completed"].append(enrollment_id)
-        session.commit()
-    return done
+        changed = []
+        for enrollment_id in candidates:
+            if step(session, enrollment_id, today, now) is not None:
+                changed.append(enrollment_id)
+            session.commit()
+        return changed
+
+    return {
+        "seats_freed": each(operations.seats_due_back, operations.give_back_seat),
+        "completed": each(operations.ended, operations.complete),
+    }
