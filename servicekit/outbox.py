@@ -310,5 +310,5 @@ def emit_many(session, event_type: str, datas: list[dict], version: int = 1) -> 
         [{"event_id": b["event_id"], "type": event_type, "version": version, "body": Json(b)}
          for b in bodies],
     )  # fmt: skip
-    session.info["emitted"] = True
+    session.info[EVENTS_RECORDED] = True
     return bodies

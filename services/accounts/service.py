@@ -7,13 +7,13 @@ domain.child_scope, because only accounts knows whose child is whose.
 """
 
 import logging
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from eventlet import tpool
 from nameko.rpc import rpc
 
 from servicekit import config
+from servicekit.config import region_today
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 passwords = operations.Passwords(offload=tpool.execute)
 # shorter than the gateway's deadline on us, so a slow catalog is our 503, not a timeout
 CATALOG_TIMEOUT = float(config.env("CATALOG_RPC_TIMEOUT", "3"))
-
-
-def region_today() -> date:
-    """Today in the region (a birth date "in the future" is judged by the local calendar)."""
-    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 class CatalogDirectory:

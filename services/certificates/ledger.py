@@ -48,6 +48,11 @@ def claim(session: Session, key: str, kind: str) -> dict | None:
     ).scalar()
     if claimed is not None:
         return None
+    return first_answer(session, key)
+
+
+def first_answer(session: Session, key: str) -> dict:
+    """What the operation that first used `key` answered."""
     return (
         session.execute(
             select(LedgerOperation.result).where(LedgerOperation.key == key)
@@ -144,12 +149,7 @@ def credit(
          "reason": reason or domain.REASONS[domain.CREDIT], "actor": actor},
     ).one()  # fmt: skip
     if not row.claimed:  # a repeat: the first answer
-        return (
-            session.execute(
-                select(LedgerOperation.result).where(LedgerOperation.key == key)
-            ).scalar_one()
-            or {}
-        )
+        return first_answer(session, key)
     names = ("nominal", "credited", "available", "reserved", "spent", "expired")
     return answer(
         session, key, {"credited": amount, **{name: int(getattr(row, name)) for name in names}}

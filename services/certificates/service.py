@@ -9,13 +9,13 @@ as docs/interfaces.md says.
 """
 
 import logging
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from nameko.rpc import rpc
 
 from contracts.principal import Principal
 from servicekit import config
+from servicekit.config import region_today
+from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 
 # shorter than the gateway's deadline on us, so a slow neighbour is our 503, not a timeout
 NEIGHBOUR_TIMEOUT = float(config.env("NEIGHBOUR_RPC_TIMEOUT", "3"))
-
-
-def region_today() -> date:
-    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 class Neighbours:
@@ -94,7 +90,7 @@ class CertificatesService(ServiceBase):
         with domain_errors():
             certificate = operations.ensure_certificate(self.db, self._child(None, child))
             changed = operations.finance_for(self.db, certificate, period_id, financing)
-            if changed or self.db.dirty or self.db.info.get("emitted"):
+            if changed or self.db.dirty or self.db.info.get(EVENTS_RECORDED):
                 self.db.commit()  # issued and financed (or queued) even if the reservation fails
             return operations.reserve_funds(
                 self.db, certificate, enrollment_id, period_id, amount, region_today()

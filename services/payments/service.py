@@ -7,12 +7,11 @@ runner (runner.py), a thread of every payments process, batch by batch.
 
 import logging
 import time
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from nameko.rpc import rpc
 
 from servicekit import config
+from servicekit.config import region_today
 from servicekit.errors import ServiceUnavailable
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
@@ -35,10 +34,6 @@ log = logging.getLogger(__name__)
 RELEASE_REASON = "договор расторгнут досрочно"
 # shorter than the gateway's deadline on us, so a peer that does not answer is our 503
 REPORT_TIMEOUT = float(config.env("REPORT_RPC_TIMEOUT", "3"))
-
-
-def region_today() -> date:
-    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 def unavailable(service: str, exc: BaseException) -> ServiceUnavailable:

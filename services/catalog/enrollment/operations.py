@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,11 +38,6 @@ UNCAPPED = 10**15
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def region_date(instant: datetime) -> date:
-    """The day an instant falls on in the region (a month ends by the region's calendar)."""
-    return instant.astimezone(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 def decision_days() -> float:
@@ -362,7 +356,7 @@ def _move(
         # the child attends to the end of the month: the sweep gives the seat back after it
         enrollment.decide_by = None
         enrollment.effective_end_date = domain.termination_end(
-            region_date(now), enrollment.end_date
+            config.region_date(now), enrollment.end_date
         )
     elif target in domain.FREES_SEAT:
         enrollment.decide_by = None

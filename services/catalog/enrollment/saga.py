@@ -278,7 +278,7 @@ def end_due(session: Session, now: datetime) -> dict:
     """The calendar's work, on the region's date of ``now``: terminated enrollments past
     their last day give their seat back (promoting the waiting list while the group runs),
     and enrolled children of a group that ended complete. One transaction each."""
-    today = operations.region_date(now)
+    today = config.region_date(now)
 
     def each(find, step) -> list[str]:
         """`step` on every enrollment `find` names, one transaction each; those it changed."""

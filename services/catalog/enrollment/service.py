@@ -7,12 +7,12 @@ session in operations.py, the steps that cross to certificates in saga.py.
 """
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from nameko.rpc import rpc
 from nameko.timer import timer
 
 from servicekit import config
+from servicekit.config import region_today
 from servicekit.db import Database
 from servicekit.errors import NotFound
 from servicekit.outbox import OutboxRelay
@@ -21,10 +21,6 @@ from servicekit.service import ServiceBase
 from services.catalog.enrollment import operations, saga
 
 SWEEP_SECONDS = float(config.env("ENROLLMENT_SWEEP_SECONDS", "10"))
-
-
-def region_today() -> date:
-    return datetime.now(ZoneInfo(config.env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
 
 
 def _instant(as_of: str | None) -> datetime:
