@@ -127,6 +127,16 @@ _CONDITIONS = {
     "box": "s.lat BETWEEN :min_lat AND :max_lat AND s.lon BETWEEN :min_lon AND :max_lon",
     "radius": _DISTANCE + " <= :radius_km",
 }
+# the filters a program's search row answers alone (search_rows copies them from it): a text
+# search applies them before ranking, so only the programs that can match are ranked
+_PROGRAM_CONDITIONS = {
+    "direction": "p.direction = :direction",
+    "municipality": "p.municipality_code = :municipality",
+    "payment_type": "p.payment_type = :payment_type",
+    "level": "p.level = :level",
+    "format": "p.format = :format",
+    "adapted": "p.adapted",
+}
 _ORDER = {
     "relevance": "max({rank}) DESC, s.program_id",
     "price": "min(s.monthly_price_kopecks), s.program_id",
@@ -141,13 +151,17 @@ def _statement(conditions: tuple[str, ...], with_text: bool, with_point: bool, s
     distance = _DISTANCE if with_point else "NULL::float8"
     rank = "m.rank" if with_text else "CAST(0 AS real)"
     order = _ORDER[sort].format(rank=rank, distance=distance)
-    # the text is matched and ranked once per program, not once per group
+    # the text is matched and ranked once per program, not once per group, and only for the
+    # programs the program-level filters let through
+    program_where = "".join(
+        f" AND {_PROGRAM_CONDITIONS[name]}" for name in conditions if name in _PROGRAM_CONDITIONS
+    )
     matched = (
-        """WITH matched AS MATERIALIZED (
+        f"""WITH matched AS MATERIALIZED (
             SELECT program_id, ts_rank(tsv, to_tsquery('russian', :tsquery)) AS rank
-            FROM search_programs
-            WHERE tsv @@ to_tsquery('russian', :tsquery)
-        )"""
+            FROM search_programs p
+            WHERE tsv @@ to_tsquery('russian', :tsquery){program_where}
+        )"""  # noqa: S608 - constant fragments of this module
         if with_text
         else ""
     )
