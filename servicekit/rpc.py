@@ -125,7 +125,7 @@ class ChannelPublisher:
                 with self._lock:
                     # not a connection another publish has opened since
                     if connection is None or connection is self._connection:
-                        self._discard()
+                        self.close(handshake=False)
                 if attempt == 2:
                     raise
 
@@ -148,21 +148,16 @@ class ChannelPublisher:
                 pass  # nothing was said: the usual case
         return self._channel
 
-    def close(self) -> None:
+    def close(self, handshake: bool = True) -> None:
+        """Without `handshake`, a broken connection is dropped at once: its closing frames
+        might never be written, and the broker's answer would never come."""
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             try:
-                connection.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
-
-    def _discard(self) -> None:
-        """A broken connection dropped without the closing handshake, whose frames might
-        never be written and whose answer would never come."""
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.collect()
+                if handshake:
+                    connection.close()
+                else:
+                    connection.collect()
             except Exception:  # noqa: BLE001 - it is being thrown away
                 pass
 
