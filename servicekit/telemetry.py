@@ -84,7 +84,9 @@ class Telemetry(DependencyProvider):
         if self.serve_metrics and port:
             host = config.env("METRICS_HOST", "127.0.0.1")
             try:
-                self.socket = eventlet.listen((host, port))
+                # not shared: eventlet.listen would let a second process on the same port take
+                # half the scrapes (SO_REUSEPORT), with another process's figures
+                self.socket = eventlet.listen((host, port), reuse_port=False)
             except OSError as exc:  # a busy port must not keep the service from working
                 log.warning("metrics not served: cannot listen on %s:%s (%s)", host, port, exc)
                 return
