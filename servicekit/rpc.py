@@ -13,6 +13,8 @@ takes a pooled producer and waits for a publisher confirm; the caller acks every
   surfaces as ServiceUnavailable exactly like a reply that never comes. The request is
   acked only after its reply is written, and the worker has committed before that
   (servicekit/db.py), as before;
+- the messages published on that channel in one turn of the hub go to the socket in one
+  write (`GatheredWrites`): under load one write carries many replies (or requests);
 - requests of a client made with `use_confirms=False` (the gateway) go out the same way;
   with confirms (the default for service-to-service calls) nameko's confirmed, mandatory
   publish is kept, so an unknown service is still told at once;
