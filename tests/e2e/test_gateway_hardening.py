@@ -3,11 +3,9 @@ reproduced: slow clients, cache poisoning, input that made a 5xx, tokens on publ
 one idempotency scope for every anonymous caller, errors that were not problem+json."""
 
 import json
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -15,31 +13,13 @@ import sqlalchemy as sa
 
 from servicekit.tokens import issue_access_token
 from tests.support.accounts import PASSWORD, Client, child_body, fresh_email
+from tests.support.raw_http import connect, parse_answer, read_answer
 
 MAX_WORKERS = 20  # deploy/nameko.yaml's default, which the test system runs with
 
 
-def _connect(api: str) -> socket.socket:
-    url = urlparse(api)
-    return socket.create_connection((url.hostname, url.port), timeout=10)
-
-
-def _read_answer(sock: socket.socket, timeout: float) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except TimeoutError:
-        pass
-    return data
-
-
 def _problem_of(raw: bytes) -> tuple[int, dict, dict]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    status, headers, body = parse_answer(raw)
     return status, headers, json.loads(body)
 
 
@@ -50,7 +30,7 @@ def test_slow_bodies_on_more_connections_than_workers_do_not_stop_other_routes(a
     slow = []
     try:
         for _ in range(MAX_WORKERS + 10):
-            sock = _connect(api)
+            sock = connect(api)
             sock.sendall(
                 b"POST /api/v1/auth/register HTTP/1.1\r\nHost: gateway\r\n"
                 b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
@@ -68,7 +48,7 @@ def test_slow_bodies_on_more_connections_than_workers_do_not_stop_other_routes(a
 
         # and the slow ones are told why and disconnected at the body deadline (2 s here)
         started = time.monotonic()
-        status, headers, body = _problem_of(_read_answer(slow[0], timeout=10))
+        status, headers, body = _problem_of(read_answer(slow[0], timeout=10))
         assert status == 408 and body["code"] == "request_timeout"
         assert headers["content-type"] == "application/problem+json"
         assert headers["connection"] == "close"
@@ -79,7 +59,7 @@ def test_slow_bodies_on_more_connections_than_workers_do_not_stop_other_routes(a
 
 
 def test_headers_sent_slowly_get_408_at_the_header_deadline(api):
-    sock = _connect(api)
+    sock = connect(api)
     try:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
         started = time.monotonic()
@@ -89,7 +69,7 @@ def test_headers_sent_slowly_get_408_at_the_header_deadline(api):
                 sock.sendall(b"a")
             except OSError:
                 break
-        raw = _read_answer(sock, timeout=5)
+        raw = read_answer(sock, timeout=5)
         status, _, body = _problem_of(raw)
         assert status == 408 and body["code"] == "request_timeout"
         assert time.monotonic() - started < 6
@@ -98,13 +78,13 @@ def test_headers_sent_slowly_get_408_at_the_header_deadline(api):
 
 
 def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(api):
-    sock = _connect(api)
+    sock = connect(api)
     try:
         sock.sendall(
             b"POST /api/v1/auth/register HTTP/1.1\r\nHost: gateway\r\n"
             b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n{"
         )
-        status, _, body = _problem_of(_read_answer(sock, timeout=3))
+        status, _, body = _problem_of(read_answer(sock, timeout=3))
         assert status == 413 and body["code"] == "body_too_large"
     finally:
         sock.close()
@@ -328,10 +308,10 @@ def test_an_overlong_url_is_a_problem(api):
 
 
 def test_a_malformed_request_line_is_a_problem(api):
-    sock = _connect(api)
+    sock = connect(api)
     try:
         sock.sendall(b"GARBAGE\r\n\r\n")
-        status, headers, body = _problem_of(_read_answer(sock, timeout=3))
+        status, headers, body = _problem_of(read_answer(sock, timeout=3))
         assert status == 400
         assert headers["content-type"] == "application/problem+json"
         assert body["status"] == 400

@@ -3,10 +3,8 @@ event handler's log, JSON log lines without secrets, and every process's metrics
 
 import json
 import re
-import socket
 import time
 import uuid
-from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -17,6 +15,7 @@ from servicekit.tokens import issue_access_token
 from services.catalog.domain import inn_with_check_digits
 from tests.support.accounts import PASSWORD, child_body, fresh_email
 from tests.support.listener_service import CatalogListener
+from tests.support.raw_http import connect, parse_answer, read_answer
 from tests.support.system import ServiceProcess
 
 REGIONAL = {"sub": "9101", "role": "regional_operator"}
@@ -220,20 +219,11 @@ SERVER_ANSWERS = {
 @pytest.mark.parametrize("case", SERVER_ANSWERS)
 def test_answers_of_the_server_itself_carry_a_request_id_and_write_their_line(system, api, case):
     raw, status, route, method = SERVER_ANSWERS[case]
-    url = urlparse(api)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+    with connect(api) as sock:
         sock.sendall(raw)
-        sock.settimeout(8)  # the slow cases end at the test system's 2-3 s deadlines
-        answer = b""
-        try:
-            while chunk := sock.recv(65536):
-                answer += chunk
-        except TimeoutError:
-            pass
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode("latin1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    assert int(lines[0].split()[1]) == status, answer[:300]
+        answer = read_answer(sock, timeout=8)  # the slow cases end at the 2-3 s deadlines
+    answered, headers, body = parse_answer(answer)
+    assert answered == status, answer[:300]
     assert headers["content-type"] == "application/problem+json"
     request_id = headers["x-request-id"]
     assert len(request_id) >= 16
