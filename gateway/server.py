@@ -26,6 +26,7 @@ from http import HTTPStatus
 
 import eventlet
 from eventlet import wsgi
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -278,3 +279,23 @@ class GatewayHttp(HttpRequestHandler):
 
 
 gateway_http = GatewayHttp.decorator
+
+
+class WorkerPool(DependencyProvider):
+    """How many routes the process runs at once, instead of nameko's `max_workers`
+    (MAX_WORKERS, which also sizes a service's database pool and prefetch).
+
+    A gateway worker spends nearly all its time waiting for a reply, on no connection of its
+    own: its pool bounds requests in flight, not work. With the services' twenty, only twenty
+    requests were ever in the RPC pipeline: the gateway slept between replies while fifty
+    clients waited in its pool, and the two cores stood a third idle under `/api/v1/ping`
+    (docs/rpc.md). What protects a service is its own workers and prefetch; this bound only
+    keeps a flood of connections from holding unbounded memory."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def setup(self):
+        # before any worker runs: setup happens before the container starts its entrypoints
+        self.container.max_workers = self.size
+        self.container._worker_pool.resize(self.size)

@@ -8,6 +8,8 @@ from gateway.routes.certificates import CertificateRoutes
 from gateway.routes.enrollment import EnrollmentRoutes
 from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
+from gateway.server import WorkerPool
+from servicekit import config
 from servicekit.rpc import TimedClusterRpc
 from servicekit.telemetry import Telemetry
 
@@ -21,5 +23,6 @@ class GatewayService(
     # publisher confirm per call took ~15 % more trivial round trips/s off RabbitMQ's CPU.
     rpc = TimedClusterRpc(use_confirms=False)
     idempotency = IdempotencyStore()
+    workers = WorkerPool(int(config.env("GATEWAY_WORKERS", "200")))
     # request ids, log lines; its metrics are answered at /metrics (routes/system.py)
     telemetry = Telemetry(serve_metrics=False, http_request_id=request_id_of)
