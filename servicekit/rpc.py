@@ -91,6 +91,13 @@ class GatheredWrites:
                 flushed.send(True)
 
 
+def gather_writes(connection: amqp.Connection) -> GatheredWrites:
+    """Make every frame the connection writes go through one GatheredWrites."""
+    writes = GatheredWrites(connection.transport.write)
+    connection.frame_writer = frame_writer(connection, writes)
+    return writes
+
+
 class ChannelPublisher:
     """One AMQP channel kept open for a process's RPC messages, published without confirms:
     a publish is a socket write, shared with the other publishes of the same turn of the hub
@@ -137,9 +144,7 @@ class ChannelPublisher:
                 self.amqp_uri, ssl=self.ssl, login_method=self.login_method
             )
             self._channel = self._connection.default_channel
-            connection = self._connection.connection  # amqp's, connected by now
-            self._writes = GatheredWrites(connection.transport.write)
-            connection.frame_writer = frame_writer(connection, self._writes)
+            self._writes = gather_writes(self._connection.connection)  # amqp's, connected
             self._checked = time.monotonic()
         elif time.monotonic() - self._checked > self.CHECK_SECONDS:
             self._checked = time.monotonic()
@@ -174,6 +179,15 @@ class LeanRpcConsumer(RpcConsumer):
 
     def setup(self):
         super().setup()
+        # the acks of the requests answered in one turn of the hub share a socket write too
+        # (a write of its own per request was the largest single cost of a trivial call)
+        consume_ready = self.consumer.on_consume_ready
+
+        def on_consume_ready(connection, *args, **kwargs):
+            gather_writes(connection.connection)  # after every (re)connection
+            consume_ready(connection, *args, **kwargs)
+
+        self.consumer.on_consume_ready = on_consume_ready
         self.replies = ChannelPublisher(
             self.amqp_uri,
             nameko_config.get(AMQP_SSL_CONFIG_KEY),
