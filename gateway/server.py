@@ -1,12 +1,13 @@
 """The gateway's HTTP server: nameko's eventlet WSGI server with deadlines and one error format.
 
-A connection is a cheap green thread; a *worker* (MAX_WORKERS of them) is what runs a route.
-Nameko's server hands a request to a worker as soon as its headers are parsed, and the worker
-then reads the body from the socket: twenty clients that send a body slowly held every
-worker, and `/healthz` stopped answering. Here the connection's own green thread reads the
-request line, the headers and the whole body, each under a deadline, before a worker is
-taken; a client too slow for the deadline gets 408 and is disconnected. A body larger than
-HTTP_MAX_BODY_BYTES is refused with 413 before it is read.
+A connection is a cheap green thread; a *worker* (GATEWAY_WORKERS of them, `WorkerPool`) is
+what runs a route. Nameko's server hands a request to a worker as soon as its headers are
+parsed, and the worker then reads the body from the socket: as many clients as workers,
+sending a body slowly, held every worker, and `/healthz` stopped answering. Here the
+connection's own green thread reads the request line, the headers and the whole body, each
+under a deadline, before a worker is taken; a client too slow for the deadline gets 408 and
+is disconnected. A body larger than HTTP_MAX_BODY_BYTES is refused with 413 before it is
+read.
 
 The server answers some requests itself, before any WSGI application runs (request line too
 long, header line too long, malformed request): those answers are problem+json too, and so
