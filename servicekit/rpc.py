@@ -21,7 +21,10 @@ takes a pooled producer and waits for a publisher confirm; the caller acks every
 - the reply queue is consumed without acks: it is the caller's own queue, and a reply that
   is lost is the deadline's business anyway;
 - RPC messages are transient: a request or reply outliving a broker restart would find
-  its caller gone (deadline) anyway.
+  its caller gone (deadline) anyway;
+- a request expires in the service's queue at its caller's deadline: one that waited there
+  longer (the caller has answered 503 by then) is dropped by the broker, not carried out
+  later. One already handed to a worker is carried out.
 
 Importing this module (servicekit.service does, so every service does) makes every `@rpc`
 entrypoint of the process reply this way: a service's entrypoints must share one consumer of
@@ -302,7 +305,12 @@ class TimedClient:
         self._context_data = context_data
         self.timeout = timeout
 
-    def call_async(self, service: str, method: str, *args, **kwargs) -> RpcCall:
+    def call_async(
+        self, service: str, method: str, *args, timeout: float | None = None, **kwargs
+    ) -> RpcCall:
+        """`timeout`: how long the caller will wait (the default deadline if None); the
+        request expires in the broker's queue after as long, so a request that waited there
+        past its caller's deadline (answered 503 by then) is dropped, not carried out."""
         listener = self._provider.reply_listener
         # a container starts its extensions side by side: the HTTP server may take a request
         # before the reply queue exists, and a reply sent to no queue is dropped
@@ -316,6 +324,7 @@ class TimedClient:
                 {"args": args, "kwargs": kwargs},
                 correlation_id,
                 encode_to_headers(self._context_data),
+                timeout or self.timeout,
             )
         except UnknownService as exc:
             self._pending.pop(correlation_id, None)
@@ -340,7 +349,8 @@ class TimedClient:
             ) from exc
 
     def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
-        return self.wait(service, self.call_async(service, method, *args, **kwargs), timeout)
+        reply = self.call_async(service, method, *args, timeout=timeout, **kwargs)
+        return self.wait(service, reply, timeout)
 
 
 class TimedClusterRpc(ClusterRpc):
@@ -371,7 +381,12 @@ class TimedClusterRpc(ClusterRpc):
 
     kill = stop
 
-    def send(self, routing_key: str, payload: dict, correlation_id: str, headers: dict) -> None:
+    def send(
+        self, routing_key: str, payload: dict, correlation_id: str, headers: dict, expires: float
+    ) -> None:
+        """`expires`: seconds the request may wait in the service's queue (the caller's
+        deadline); the broker drops it when it reaches the head of the queue later than that.
+        One already handed to a worker is carried out: a deadline cannot take that back."""
         if self.requests is None:
             try:
                 self.publisher.publish(
@@ -381,6 +396,7 @@ class TimedClusterRpc(ClusterRpc):
                     correlation_id=correlation_id,
                     extra_headers=headers,
                     delivery_mode=TRANSIENT,
+                    expiration=expires,
                 )
             except UndeliverableMessage as exc:
                 raise UnknownService(routing_key.split(".")[0]) from exc
@@ -395,6 +411,7 @@ class TimedClusterRpc(ClusterRpc):
             application_headers=headers,
             content_type=content_type,
             content_encoding=encoding,
+            expiration=str(int(expires * 1000)),
         )
 
     def get_dependency(self, worker_ctx):
