@@ -25,7 +25,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def gateway_pid(port: int) -> int | None:
-    """The gateway process serving `port` (a grandchild of honcho)."""
+    """The gateway process serving `port`."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -34,8 +34,6 @@ def gateway_pid(port: int) -> int | None:
             environ = (proc / "environ").read_bytes()
         except OSError:
             continue
-        if command.split(b"\0")[0].endswith(b"sh"):
-            continue  # honcho's `sh -c` around it
         if b"gateway.service:GatewayService" in command and (
             f"GATEWAY_ADDRESS=127.0.0.1:{port}".encode() in environ.split(b"\0")
         ):

@@ -290,13 +290,14 @@ class WorkerPool(DependencyProvider):
     own: its pool bounds requests in flight, not work. With the services' twenty, only twenty
     requests were ever in the RPC pipeline: the gateway slept between replies while fifty
     clients waited in its pool, and the two cores stood a third idle under `/api/v1/ping`
-    (docs/rpc.md). What protects a service is its own workers and prefetch; this bound only
-    keeps a flood of connections from holding unbounded memory."""
+    (docs/catalog.md, "Fourth round"). What protects a service is its own workers and
+    prefetch; this bound only keeps a flood of connections from holding unbounded memory."""
 
     def __init__(self, size: int):
         self.size = size
 
     def setup(self):
-        # before any worker runs: setup happens before the container starts its entrypoints
+        # before any worker runs (setup precedes the entrypoints starting); nameko reads one
+        # max_workers for every container of the process, with no setting per container
         self.container.max_workers = self.size
         self.container._worker_pool.resize(self.size)

@@ -4,9 +4,10 @@ service answers ServiceUnavailable (503 at the gateway), never hangs the caller.
 Nameko's own RPC client waits forever; use `rpc = TimedClusterRpc()` and
 `self.rpc.call("catalog", "get_organization", 5)` instead.
 
-The round trip is lean (docs/rpc.md has the measurements). Nameko, for every reply, builds a
-Publisher and a kombu Connection, serializes the result twice (a check, then the publish),
-takes a pooled producer and waits for a publisher confirm; the caller acks every reply. Here:
+The round trip is lean (the measurements: docs/catalog.md, "Benchmark"). Nameko, for every
+reply, builds a Publisher and a kombu Connection, serializes the result twice (a check, then
+the publish), takes a pooled producer and waits for a publisher confirm; the caller acks
+every reply; it starts two green threads per request. Here:
 
 - replies go out on one AMQP channel per service process (`ChannelPublisher`), serialized
   once, without a confirm: the caller has a deadline, so a reply lost with a broker crash
@@ -14,7 +15,10 @@ takes a pooled producer and waits for a publisher confirm; the caller acks every
   acked only after its reply is written, and the worker has committed before that
   (servicekit/db.py), as before;
 - the messages published on that channel in one turn of the hub go to the socket in one
-  write (`GatheredWrites`): under load one write carries many replies (or requests);
+  write (`GatheredWrites`): under load one write carries many replies (or requests); the
+  acks of the requests, on the consumer's connection, are gathered the same way;
+- a request starts its worker straight from the consumer when a worker is free (nameko's
+  waiter thread only when none is), and a call's argument shape is checked once per shape;
 - requests of a client made with `use_confirms=False` (the gateway) go out the same way;
   with confirms (the default for service-to-service calls) nameko's confirmed, mandatory
   publish is kept, so an unknown service is still told at once;
