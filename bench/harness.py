@@ -13,7 +13,6 @@ services' pods: their output goes to the container runtime.
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -90,7 +89,7 @@ def running_system(
         with open(log_dir / f"{name}.{instance}.log", "wb") as log:  # the child keeps its copy
             processes.append(
                 subprocess.Popen(
-                    shlex.split(command),
+                    ["/bin/sh", "-c", f"exec {command}"],  # as honcho runs a Procfile line
                     cwd=ROOT,
                     env=env,
                     stdout=log,
