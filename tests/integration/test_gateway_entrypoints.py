@@ -7,6 +7,7 @@ from nameko.exceptions import IncorrectSignature
 from werkzeug.wrappers import Response
 
 from gateway.server import gateway_http
+from tests.support.containers import http_address
 
 
 class Matching:
@@ -25,18 +26,12 @@ class Mismatched:
         return Response("never", status=200)
 
 
-def address(container) -> str:
-    entrypoint = next(iter(container.entrypoints))
-    host, port = entrypoint.server._sock.getsockname()[:2]
-    return f"http://{host}:{port}"
-
-
 def test_an_entrypoint_gets_its_path_values_without_a_check_per_request(
     nameko_config, container_factory
 ):
     container = container_factory(Matching)
     container.start()
-    answer = requests.get(f"{address(container)}/things/42", timeout=5)
+    answer = requests.get(f"{http_address(container)}/things/42", timeout=5)
     assert (answer.status_code, answer.text) == (200, "thing 42")
 
 

@@ -7,6 +7,7 @@ from eventlet.event import Event
 from werkzeug.wrappers import Response
 
 from gateway.server import WorkerPool, gateway_http
+from tests.support.containers import http_address, settled_count
 
 running: list[int] = []
 release = Event()
@@ -30,25 +31,15 @@ class Small(Held):
     workers = WorkerPool(5)
 
 
-def address(container) -> str:
-    entrypoint = next(iter(container.entrypoints))
-    host, port = entrypoint.server._sock.getsockname()[:2]
-    return f"http://{host}:{port}"
-
-
 def running_at_once(container, clients: int) -> tuple[int, list[int]]:
     """How many of `clients` concurrent requests ran at once, and every answer's status."""
     global release
     running.clear()
     release = Event()
-    url = f"{address(container)}/hold"
+    url = f"{http_address(container)}/hold"
     pool = eventlet.GreenPool(clients)
     answers = [pool.spawn(requests.get, url, timeout=10) for _ in range(clients)]
-    with eventlet.Timeout(5, False):
-        while len(running) < clients:
-            eventlet.sleep(0.02)
-    eventlet.sleep(0.3)  # a pool too small would not let more in meanwhile
-    at_once = len(running)
+    at_once = settled_count(running, clients)
     release.send(True)
     return at_once, [answer.wait().status_code for answer in answers]
 

@@ -14,6 +14,7 @@ from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcClient
 
 import servicekit.rpc  # noqa: F401 - what is tested: its patches of nameko's entrypoint
+from tests.support.containers import settled_count
 
 running: list[int] = []
 release = Event()
@@ -92,11 +93,7 @@ def test_requests_beyond_the_free_workers_wait_for_one_and_are_all_answered(
     container.start()
     with ClusterRpcClient() as client:
         replies = [client.greeter.hold.call_async(n) for n in range(8)]
-        with eventlet.Timeout(5, False):
-            while len(running) < 3:
-                eventlet.sleep(0.02)
-        eventlet.sleep(0.3)
-        assert len(running) == 3  # the other five wait for a worker
+        assert settled_count(running, 3) == 3  # the other five wait for a worker
         release.send(True)
         assert sorted(reply.result() for reply in replies) == list(range(8))
     assert sorted(running) == list(range(8))
