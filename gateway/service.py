@@ -9,9 +9,12 @@ from gateway.routes.enrollment import EnrollmentRoutes
 from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
 from gateway.server import WorkerPool
-from servicekit import config
+from servicekit import clock, config
 from servicekit.rpc import TimedClusterRpc
 from servicekit.telemetry import Telemetry
+
+# a moved business clock is refused in production before anything starts
+clock.check_allowed()
 
 
 class GatewayService(
