@@ -15,11 +15,13 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection
 
+from servicekit import clock
 from tests.e2e.test_enrollment_events import integrator
 from tests.support import enrollment as data
 from tests.support.accounts import HOME_ORG
 
-START = "2026-12-01"
+# the running services read the real clock: a contract starts no earlier than today
+START = clock.today().isoformat()
 SETTLED = ("reserved", "released", "contract")
 
 CASES = [

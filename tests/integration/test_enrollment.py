@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ClusterRpcClient
 
+from servicekit import clock
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.accounts.service import AccountsService
 from services.catalog.enrollment import domain as enrollment_domain
@@ -20,6 +21,14 @@ from services.certificates.service import CertificatesService
 from tests.support import enrollment as world
 
 START = "2026-12-01"
+
+
+@pytest.fixture(autouse=True)
+def business_day():
+    """The applications of these tests are made on START, the business day of the clock the
+    services read (they run in this process): a contract never starts before it is made."""
+    with clock.freeze(date.fromisoformat(START)) as instant:
+        yield instant
 
 
 @pytest.fixture
@@ -291,7 +300,7 @@ def test_undecided_application_expires_by_the_clock_and_promotes_the_next(rpc, e
     second = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second_child})
     assert (first["status"], second["status"]) == ("awaiting_provider", "waitlisted")
 
-    now = datetime.now(UTC)
+    now = clock.now()
     # (other tests' applications share the database: look at ours)
     assert first["id"] not in rpc.enrollment.expire_overdue((now + timedelta(days=4)).isoformat())
     expired = rpc.enrollment.expire_overdue((now + timedelta(days=5, minutes=1)).isoformat())
@@ -323,7 +332,7 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
         operations.open_application(
             session, enrollment_id=enrollment_id, child=facts, group_id=group_id,
             start_date=datetime(2026, 12, 1).date(), accept_copay=False,
-            periods=rpc.certificates.list_periods(), today=datetime.now(UTC).date(),
+            periods=rpc.certificates.list_periods(), today=clock.today(),
         )  # fmt: skip
         session.commit()
     assert rpc.enrollment.settle()["driven"] == 0  # still within the grace period
@@ -395,7 +404,7 @@ def test_termination_keeps_the_seat_to_the_months_end_then_the_sweep_frees_and_p
     second = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": second_child})
     staff = world.provider(engines["accounts"], org)
     rpc.enrollment.decide(staff, first["id"], "confirm")
-    today = datetime.now(REGION).date()
+    today = clock.today()
 
     ended = rpc.enrollment.decide(staff, first["id"], "terminate", "отчислен")
     last_day = date.fromisoformat(ended["effective_end_date"])
@@ -542,3 +551,32 @@ def test_a_provider_sees_only_children_who_applied_to_its_organization(
             {"a": to_a, "b": to_b, "n": nowhere},
         ).all()
     assert [tuple(r) for r in recorded] == [(org_a, to_a), (org_b, to_b)]
+
+
+# --- issue 18: money rules of an application -----------------------------------------------
+
+
+def test_a_contract_never_starts_before_the_application_and_defaults_to_the_first_day(
+    rpc, engines, period
+):
+    """Applied on 1 December with a September start, months never attended would be billed:
+    refused on `start_date`, nothing held; without a start the contract begins on the day of
+    the application (the group started in September)."""
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    me = as_parent(parent_id)
+    for past in ("2026-09-01", "2026-11-30"):
+        with pytest.raises(InvalidInput) as refused:
+            rpc.enrollment.apply(me, {"child_id": child, "group_id": group_id,
+                                      "start_date": past})  # fmt: skip
+        assert refused.value.code == "start_in_past" and "start_date" in refused.value.fields
+        with pytest.raises(InvalidInput) as quoted:
+            rpc.enrollment.quote(me, group_id, child, past)
+        assert quoted.value.code == "start_in_past"
+    assert rows(engines, group_id) == [] and seats(engines, group_id)["held"] == 0
+
+    applied = rpc.enrollment.apply(me, {"child_id": child, "group_id": group_id})
+    assert applied["start_date"] == START == applied["terms"]["start_date"]
+    assert applied["terms"]["schedule"][0]["month"] == "2026-12"

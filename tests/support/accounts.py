@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import requests
 import sqlalchemy as sa
 
+from servicekit import clock
 from services.accounts.domain import snils_check_number
 
 PASSWORD = "Correct-Horse-42"
@@ -222,7 +223,7 @@ def apply_to_organization(
         group_id = enrollment.group(catalog, organization_id, registry="paid")
         response = parent.post(
             "/enrollments",
-            {"child_id": child_id, "group_id": group_id, "start_date": "2026-12-01",
+            {"child_id": child_id, "group_id": group_id, "start_date": clock.today().isoformat(),
              "accept_copay": True},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )  # fmt: skip

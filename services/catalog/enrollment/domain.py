@@ -140,6 +140,29 @@ def check_age(birth_date: date, start_date: date, min_age: int, max_age: int) ->
         )
 
 
+def check_start(start: date, today: date) -> None:
+    """A contract never starts before it is concluded: a start before the application's day
+    (the region's business day) would bill months the child never attended."""
+    if start < today:
+        raise InvalidField(
+            "start_date",
+            f"Дата начала не может быть раньше дня подачи заявки ({today.isoformat()})",
+            "start_in_past",
+        )
+
+
+def first_day(group_start: date, group_end: date, today: date) -> date:
+    """The first day the child can attend: today, or the group's start if later (never past
+    the group's end, where the terms refuse it)."""
+    return min(max(group_start, today), group_end)
+
+
+def promoted_start(asked: date, group_start: date, group_end: date, today: date) -> date:
+    """A waitlisted application promoted on ``today`` starts then (or on the day the parent
+    asked for, if later): its terms are computed again from that day."""
+    return max(asked, first_day(group_start, group_end, today))
+
+
 def check_open(enrollment_open: bool) -> None:
     if not enrollment_open:
         raise InvalidField("group_id", "Набор в группу закрыт", "enrollment_closed")

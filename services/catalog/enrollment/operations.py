@@ -81,7 +81,7 @@ def period_of(periods: list[dict], day: date) -> dict:
 
 
 def default_start(group: Group, today: date) -> date:
-    return min(max(group.start_date, today), group.end_date)
+    return domain.first_day(group.start_date, group.end_date, today)
 
 
 def terms_of(group: Group, program: Program, period: dict, start: date, available: int) -> dict:
@@ -122,6 +122,10 @@ def terms_of(group: Group, program: Program, period: dict, start: date, availabl
 def quote(session: Session, child: dict, group_id: int, start: date | None, periods, today):
     group, program, _ = group_row(session, group_id)
     start = start or default_start(group, today)
+    try:
+        domain.check_start(start, today)
+    except Refusal as error:
+        raise rpc_error(error) from error
     period = period_of(periods, start)
     try:
         domain.check_age(
@@ -151,6 +155,10 @@ def open_application(
     is announced when its money is settled (finish_application)."""
     group, program, org = group_row(session, group_id, lock=True)
     start = start_date or default_start(group, today)
+    try:
+        domain.check_start(start, today)
+    except Refusal as error:
+        raise rpc_error(error) from error
     period = period_of(periods, start)
     try:
         domain.check_open(group.enrollment_open)
