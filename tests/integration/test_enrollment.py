@@ -580,3 +580,101 @@ def test_a_contract_never_starts_before_the_application_and_defaults_to_the_firs
     applied = rpc.enrollment.apply(me, {"child_id": child, "group_id": group_id})
     assert applied["start_date"] == START == applied["terms"]["start_date"]
     assert applied["terms"]["schedule"][0]["month"] == "2026-12"
+
+
+def reserved_of(rpc, child_id) -> int:
+    """What the child's certificate holds reserved (0 before the child has one)."""
+    try:
+        return balance(rpc, child_id)["reserved"]
+    except NotFound:
+        return 0
+
+
+def test_a_waiting_list_holds_no_money_and_a_promotion_reserves_on_terms_from_its_day(
+    rpc, engines, period
+):
+    """Waitlisted on 1 December, promoted on 15 January: nothing is reserved while it waits;
+    at the promotion the contract starts that day (December is not charged) and the share of
+    January–May is reserved then."""
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    parent_id = world.parent(engines["accounts"])
+    seated_child, waiting_child = world.children(engines["accounts"], parent_id, 2)
+    body = {"group_id": group_id, "start_date": START}
+    seated = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": seated_child})
+    waiting = rpc.enrollment.apply(as_parent(parent_id), {**body, "child_id": waiting_child})
+    assert (waiting["status"], waiting["money"]) == ("waitlisted", "none")
+    assert reserved_of(rpc, waiting_child) == 0
+    assert reserved_of(rpc, seated_child) == seated["terms"]["certificate_share"] > 0
+
+    clock.travel(timedelta(days=45))  # 15 January 2027
+    rpc.enrollment.decide(as_parent(parent_id), seated["id"], "cancel")
+    promoted = rpc.enrollment.get_enrollment(None, waiting["id"])
+    assert (promoted["status"], promoted["money"]) == ("awaiting_provider", "reserved")
+    assert promoted["start_date"] == "2027-01-15" == promoted["terms"]["start_date"]
+    assert [p["month"] for p in promoted["terms"]["schedule"]][0] == "2027-01"
+    share = promoted["terms"]["certificate_share"]
+    assert 0 < share < waiting["terms"]["certificate_share"]
+    assert reserved_of(rpc, waiting_child) == share
+    assert promoted["decide_by"] == (clock.now() + timedelta(days=5)).isoformat()
+    assert outbox_types(engines, waiting["id"]) == ["enrollment_waitlisted", "enrollment_promoted"]
+
+
+def test_a_promotion_whose_money_is_gone_is_refused_and_the_next_in_line_is_promoted(
+    rpc, engines, period
+):
+    """The rule: an application whose certificate no longer covers its share (and whose parent
+    did not accept a co-payment) leaves the list, cancelled with `promotion_refused:...`; the
+    seat goes to the next in line, whose money is reserved in turn."""
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    elsewhere = [world.group(engines["catalog"], org) for _ in range(2)]
+    parent_id = world.parent(engines["accounts"])
+    first, short, next_ = world.children(engines["accounts"], parent_id, 3)
+    me = as_parent(parent_id)
+    body = {"group_id": group_id, "start_date": START}
+    seated = rpc.enrollment.apply(me, {**body, "child_id": first})
+    broke = rpc.enrollment.apply(me, {**body, "child_id": short})
+    waiting = rpc.enrollment.apply(me, {**body, "child_id": next_})
+    assert (broke["status"], waiting["status"]) == ("waitlisted", "waitlisted")
+    # meanwhile the second child's certificate is spent on two other groups
+    for other in elsewhere:
+        rpc.enrollment.apply(me, {"child_id": short, "group_id": other, "start_date": START,
+                                  "accept_copay": True})  # fmt: skip
+    assert balance(rpc, short)["available"] == 0
+    spent = balance(rpc, short)["reserved"]
+
+    rpc.enrollment.decide(me, seated["id"], "cancel")
+    refused = rpc.enrollment.get_enrollment(None, broke["id"])
+    assert (refused["status"], refused["seat_held"], refused["money"]) == (
+        "cancelled", False, "none"
+    )  # fmt: skip
+    assert refused["reason"].startswith("promotion_refused:")
+    assert balance(rpc, short)["reserved"] == spent  # nothing taken, nothing given back
+    assert outbox_types(engines, broke["id"]) == ["enrollment_waitlisted", "enrollment_cancelled"]
+    promoted = rpc.enrollment.get_enrollment(None, waiting["id"])
+    assert (promoted["status"], promoted["money"]) == ("awaiting_provider", "reserved")
+    assert reserved_of(rpc, next_) == promoted["terms"]["certificate_share"] > 0
+    assert seats(engines, group_id) == {"capacity": 1, "held": 1, "enrolled": 0, "holds": 1}
+
+
+def test_the_calendar_expires_an_undecided_application_by_the_business_clock(rpc, engines, period):
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    applied = rpc.enrollment.apply(
+        as_parent(parent_id), {"child_id": child, "group_id": group_id, "start_date": START}
+    )
+    assert reserved_of(rpc, child) > 0
+    clock.travel(timedelta(days=4, hours=23))
+    assert applied["id"] not in rpc.enrollment.run_calendar_job("decision_deadlines")["expired"]
+    clock.travel(timedelta(hours=1, minutes=1))  # past decide_by
+    assert applied["id"] in rpc.enrollment.run_calendar_job("decision_deadlines")["expired"]
+    gone = rpc.enrollment.get_enrollment(None, applied["id"])
+    assert (gone["status"], gone["money"], gone["reason"]) == (
+        "expired", "released", "no_decision_in_time"
+    )  # fmt: skip
+    assert reserved_of(rpc, child) == 0
+    with pytest.raises(NotFound):
+        rpc.enrollment.run_calendar_job("no_such_job")

@@ -57,6 +57,10 @@ KEEPS_SEAT_UNTIL_EFFECTIVE_END = (TERMINATED,)  # the child attends to the month
 PROMOTES_ON_FREE = (REJECTED, CANCELLED, EXPIRED)  # a completed group has nobody to promote
 RELEASES_RESERVATION = (REJECTED, CANCELLED, EXPIRED)  # never a contract: enrollment releases
 
+# the money of an application that never held any: a waiting list reserves nothing, money
+# is reserved when a seat is held (at the application, or at the promotion)
+NO_MONEY = "none"
+
 DECISION_DAYS = 5
 
 

@@ -241,6 +241,96 @@ def finish_application(
     return enrollment
 
 
+def finish_waiting(session: Session, enrollment_id: str, now: datetime) -> Enrollment | None:
+    """Step 3 of an application that found no seat: it waits on the list holding no money
+    (a waiting list reserves nothing). None when a seat was given to it meanwhile (the
+    caller reserves then); a replay changes nothing."""
+    _lock_group_of(session, enrollment_id)
+    enrollment = _locked(session, enrollment_id)
+    if enrollment is None:
+        raise NotFound("Заявка не найдена", code="enrollment_not_found")
+    if enrollment.money != "pending":
+        return enrollment
+    if enrollment.seat_held:
+        return None
+    enrollment.money = domain.NO_MONEY
+    _move(session, enrollment, domain.WAITLISTED, "system", now=now, from_request=True)
+    return enrollment
+
+
+def promotion_terms(
+    session: Session, enrollment: Enrollment, periods: list[dict], today: date, available: int
+) -> tuple[date, dict, dict]:
+    """The terms of a promoted application, from the day of its promotion (or the start the
+    parent asked for, if later): the start, its period and the money terms."""
+    group, program, _ = group_row_unchecked(session, enrollment.group_id)
+    start = domain.promoted_start(enrollment.start_date, group.start_date, group.end_date, today)
+    period = period_of(periods, start)
+    return start, period, terms_of(group, program, period, start, available)
+
+
+def promotions_due(session: Session, group_id: int | None = None, limit: int = 100) -> list[str]:
+    """Waitlisted applications given a seat whose money is still to be reserved."""
+    query = select(Enrollment.id).where(
+        Enrollment.status == domain.WAITLISTED,
+        Enrollment.seat_held.is_(True),
+        Enrollment.money == "pending",
+    )
+    if group_id is not None:
+        query = query.where(Enrollment.group_id == group_id)
+    return [str(r) for r in session.scalars(query.order_by(Enrollment.arrival).limit(limit))]
+
+
+def finish_promotion(
+    session: Session,
+    enrollment_id: str,
+    *,
+    start: date,
+    period_id: int,
+    terms: dict,
+    reserved: dict,
+    now: datetime,
+) -> Enrollment | None:
+    """The promoted application's money is reserved on its new terms: it goes before the
+    provider. None when it is no longer a promotion in flight (a replay)."""
+    _lock_group_of(session, enrollment_id)
+    enrollment = _locked(session, enrollment_id)
+    if not _promotion_in_flight(enrollment):
+        return None
+    enrollment.start_date = start
+    enrollment.end_date = date.fromisoformat(terms["end_date"])
+    enrollment.period_id = period_id
+    enrollment.terms = terms
+    enrollment.certificate_number = reserved.get("certificate_number")
+    enrollment.money = "reserved"
+    _move(session, enrollment, domain.AWAITING_PROVIDER, "system", now=now)
+    return enrollment
+
+
+def refuse_promotion(
+    session: Session, enrollment_id: str, reason: str, now: datetime
+) -> Enrollment | None:
+    """The money is no longer there (or a co-payment the parent did not accept is now due):
+    the application leaves the list, cancelled with the reason, and its seat goes to the next
+    in line (whose money the caller reserves in turn)."""
+    _lock_group_of(session, enrollment_id)
+    enrollment = _locked(session, enrollment_id)
+    if not _promotion_in_flight(enrollment):
+        return None
+    enrollment.money = domain.NO_MONEY  # nothing was reserved
+    _move(session, enrollment, domain.CANCELLED, "system", reason=reason, now=now)
+    return enrollment
+
+
+def _promotion_in_flight(enrollment: Enrollment | None) -> bool:
+    return (
+        enrollment is not None
+        and enrollment.status == domain.WAITLISTED
+        and enrollment.seat_held
+        and enrollment.money == "pending"
+    )
+
+
 def withdraw(session: Session, enrollment_id: str, now: datetime) -> None:
     """Compensation of step 1 when step 2 refused (nothing was reserved): the application
     never was; its seat, if it held one, goes to the first on the waiting list."""
@@ -368,7 +458,7 @@ def _move(
             seating.release(session, enrollment.group_id, holder)
             enrollment.seat_held = False
             freed = target in domain.PROMOTES_ON_FREE
-        if target in domain.RELEASES_RESERVATION:
+        if target in domain.RELEASES_RESERVATION and enrollment.money != domain.NO_MONEY:
             enrollment.money = "release_pending"
     session.flush()
     _history(session, enrollment, actor, reason)
@@ -379,7 +469,7 @@ def _move(
 
 def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
     """Every free seat of the group goes to the first application on its waiting list
-    (the caller holds the group's lock)."""
+    (the caller holds the group's lock); the seat is held, the money comes next."""
     promoted = []
     while True:
         candidate = session.scalar(
@@ -397,8 +487,11 @@ def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
             return promoted
         candidate.seat_held = True
         if candidate.status == domain.WAITLISTED:
-            _move(session, candidate, domain.AWAITING_PROVIDER, "system", now=now)
-        # a requested one (money step in flight) goes before the provider when it finishes
+            # its money is reserved now, on terms from today (saga.promote_due, right after
+            # this commit); it goes before the provider once that is done
+            candidate.money = "pending"
+        # a requested one (money step in flight) reserves and goes before the provider when
+        # its step finishes
         session.flush()
         promoted.append(candidate)
 

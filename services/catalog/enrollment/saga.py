@@ -105,10 +105,12 @@ def decide(
                 enrollment.organization_id,
             )
     enrollment = operations.decide(session, principal, enrollment_id, action, reason, now)
+    group_id = enrollment.group_id
+    session.commit()
     if enrollment.money == "release_pending":
-        session.commit()
         release(session, certificates, enrollment_id)
-    return enrollment
+    promote_due(session, certificates, accounts, now, group_id)
+    return session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
 
 
 def settle_grace_seconds() -> float:
@@ -164,6 +166,49 @@ def available_for_quote(certificates: Certificates, child_id: int) -> int | None
         return None
 
 
+class ShortOfMoney(Exception):
+    """The certificate's balance no longer covers the share and the parent has not accepted
+    the co-payment that would be due."""
+
+    def __init__(self, terms: dict, available: int):
+        super().__init__(f"copay {terms['copay']} not accepted")
+        self.terms, self.available = terms, available
+
+
+def reserve_share(
+    session: Session,
+    certificates: Certificates,
+    enrollment_id: str,
+    child: dict | None,
+    period_id: int,
+    terms: dict,
+    accept_copay: bool,
+    kind: str,
+    capped,
+) -> tuple[dict, dict]:
+    """Step 2: reserve the certificate's share (nothing for own money); a short balance caps
+    the share (`capped(available)` answers the terms again) when the parent accepted the
+    co-payment, else ShortOfMoney. Answers (the reservation, the terms it was made on)."""
+    if kind == "own":
+        return {"certificate_number": None}, terms
+    # a concurrent application of the same child may take money meanwhile: a few tries
+    for _ in range(3):
+        try:
+            reserved = certificates.reserve(
+                enrollment_id, child, period_id, terms["certificate_share"], kind == "financing"
+            )
+            return reserved, terms
+        except Conflict as error:
+            if error.code != "insufficient_funds":
+                raise
+            available = int(error.extra.get("available", 0))
+            terms = capped(available)
+            session.commit()
+            if terms["copay"] > 0 and not accept_copay:
+                raise ShortOfMoney(terms, available) from error
+    raise Conflict("Баланс сертификата меняется, повторите", code="funds_changing")
+
+
 def drive(
     session: Session,
     certificates: Certificates,
@@ -173,42 +218,41 @@ def drive(
     now: datetime,
 ) -> Enrollment:
     """Steps 2 and 3 for an application whose money is pending (the request itself, or the
-    recovery after a crash)."""
-    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
+    recovery after a crash): with a seat, its money is reserved and it goes before the
+    provider; without one, it waits on the list holding no money."""
+    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+    if enrollment.status == operations.domain.WAITLISTED:  # a promotion the recovery finishes
+        promote_one(session, certificates, enrollment_id, child, periods, now)
+        return session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+    if not enrollment.seat_held:
+        waiting = operations.finish_waiting(session, enrollment_id, now)
+        if waiting is not None:
+            return waiting
+        enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
     kind = _money_kind(session, enrollment)
-    financing = kind == "financing"
     terms = enrollment.terms
     accept_copay = enrollment.accept_copay
     period_id = enrollment.period_id
     session.commit()  # hold no transaction open across the RPC
+
+    def capped(available: int) -> dict:
+        row = session.get(Enrollment, uuid.UUID(enrollment_id))
+        return operations.capped_terms(session, row, available, periods)
+
     try:
-        reserved = {"certificate_number": None} if kind == "own" else None
-        for _ in range(
-            0 if reserved else 3
-        ):  # a concurrent application of the same child may take money meanwhile
-            try:
-                reserved = certificates.reserve(
-                    enrollment_id, child, period_id, terms["certificate_share"], financing
-                )
-                break
-            except Conflict as error:
-                if error.code != "insufficient_funds":
-                    raise
-                available = int(error.extra.get("available", 0))
-                enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
-                terms = operations.capped_terms(session, enrollment, available, periods)
-                session.commit()
-                if terms["copay"] > 0 and not accept_copay:
-                    operations.withdraw(session, enrollment_id, now)
-                    session.commit()
-                    raise InvalidInput(
-                        "На сертификате недостаточно средств: нужно согласие на доплату",
-                        code="copay_not_accepted",
-                        fields={"accept_copay": [f"доплата {terms['copay'] / 100:.2f} ₽"]},
-                        extra={"available": available},
-                    ) from error
-        if reserved is None:
-            raise Conflict("Баланс сертификата меняется, повторите", code="funds_changing")
+        reserved, terms = reserve_share(
+            session, certificates, enrollment_id, child, period_id, terms, accept_copay, kind,
+            capped,
+        )  # fmt: skip
+    except ShortOfMoney as short:
+        operations.withdraw(session, enrollment_id, now)
+        session.commit()
+        raise InvalidInput(
+            "На сертификате недостаточно средств: нужно согласие на доплату",
+            code="copay_not_accepted",
+            fields={"accept_copay": [f"доплата {short.terms['copay'] / 100:.2f} ₽"]},
+            extra={"available": short.available},
+        ) from short
     except InvalidInput:
         raise
     except NavigatorError as error:
@@ -221,6 +265,102 @@ def drive(
     crash_point("enrollment_after_reserve")
     enrollment = operations.finish_application(session, enrollment_id, reserved, terms, now)
     return enrollment
+
+
+PROMOTION_REFUSALS = ("insufficient_funds", "copay_not_accepted")
+
+
+def promote_one(
+    session: Session,
+    certificates: Certificates,
+    enrollment_id: str,
+    child: dict | None,
+    periods: list[dict],
+    now: datetime,
+) -> str:
+    """A waitlisted application given a seat: its terms again from the promotion's day, its
+    money reserved now. 'promoted' (before the provider), 'refused' (the money is no longer
+    there, or a co-payment the parent did not accept is now due, or no period or group day is
+    left: cancelled, the seat goes to the next in line) or 'left' (already settled)."""
+    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+    if not operations._promotion_in_flight(enrollment):
+        return "left"
+    today = clock.region_date(now)
+    kind = _money_kind(session, enrollment)
+    accept_copay = enrollment.accept_copay
+    try:
+        start, period, terms = operations.promotion_terms(
+            session, enrollment, periods, today, operations.UNCAPPED
+        )
+        if terms["copay"] > 0 and not accept_copay:
+            raise ShortOfMoney(terms, 0)
+    except (InvalidInput, ShortOfMoney) as error:
+        reason = getattr(error, "code", "copay_not_accepted")
+        operations.refuse_promotion(session, enrollment_id, f"promotion_refused:{reason}", now)
+        session.commit()
+        return "refused"
+    session.commit()
+
+    def capped(available: int) -> dict:
+        row = session.get(Enrollment, uuid.UUID(enrollment_id))
+        return operations.promotion_terms(session, row, periods, today, available)[2]
+
+    try:
+        reserved, terms = reserve_share(
+            session, certificates, enrollment_id, child, period["id"], terms, accept_copay, kind,
+            capped,
+        )  # fmt: skip
+    except ShortOfMoney:
+        operations.refuse_promotion(
+            session, enrollment_id, "promotion_refused:copay_not_accepted", now
+        )
+        session.commit()
+        return "refused"
+    except Conflict as error:
+        if error.code not in PROMOTION_REFUSALS:
+            raise  # the recovery tries again
+        operations.refuse_promotion(session, enrollment_id, f"promotion_refused:{error.code}", now)
+        session.commit()
+        return "refused"
+    crash_point("enrollment_after_promotion_reserve")
+    done = operations.finish_promotion(
+        session, enrollment_id, start=start, period_id=period["id"], terms=terms,
+        reserved=reserved, now=now,
+    )  # fmt: skip
+    session.commit()
+    return "promoted" if done is not None else "left"
+
+
+def promote_due(
+    session: Session, certificates: Certificates, accounts, now: datetime, group_id=None
+) -> dict:
+    """Reserve the money of every application a freed seat promoted (right after the commit
+    that freed it); a refusal frees the seat again for the next in line, so this runs until
+    no promotion is left in flight. A failure of a peer leaves the rest to the recovery."""
+    done = {"promoted": [], "refused": []}
+    session.commit()
+    tried: set[str] = set()
+    while True:
+        due = [e for e in operations.promotions_due(session, group_id) if e not in tried]
+        session.commit()
+        if not due:
+            return done
+        for enrollment_id in due:
+            tried.add(enrollment_id)
+            try:
+                enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
+                child = accounts.call("accounts", "get_child", enrollment.child_id)
+                session.commit()
+                outcome = promote_one(
+                    session, certificates, enrollment_id, child, certificates.periods(), now
+                )
+            except Exception as error:  # noqa: BLE001 - the recovery finishes it
+                session.rollback()
+                log.warning("promotion of %s failed: %r; the recovery retries", enrollment_id,
+                            error)  # fmt: skip
+                continue
+            if outcome in done:
+                done[outcome].append(enrollment_id)
 
 
 def release(session: Session, certificates: Certificates, enrollment_id: str) -> bool:
@@ -261,9 +401,11 @@ def settle(session: Session, certificates: Certificates, accounts, now: datetime
     return done
 
 
-def expire_overdue(session: Session, certificates: Certificates, now: datetime) -> list[str]:
+def expire_overdue(
+    session: Session, certificates: Certificates, accounts, now: datetime
+) -> list[str]:
     """Applications the provider left undecided past the deadline expire; their seats promote
-    the waiting list and their reservations are released."""
+    the waiting list (whose money is reserved then) and their reservations are released."""
     expired = []
     for enrollment_id in operations.overdue(session, now):
         if operations.expire(session, enrollment_id, now) is not None:
@@ -271,10 +413,12 @@ def expire_overdue(session: Session, certificates: Certificates, now: datetime) 
             expired.append(enrollment_id)
             release(session, certificates, enrollment_id)
     session.commit()
+    if expired:
+        promote_due(session, certificates, accounts, now)
     return expired
 
 
-def end_due(session: Session, now: datetime) -> dict:
+def end_due(session: Session, certificates: Certificates, accounts, now: datetime) -> dict:
     """The calendar's work, on the region's date of ``now``: terminated enrollments past
     their last day give their seat back (promoting the waiting list while the group runs),
     and enrolled children of a group that ended complete. One transaction each."""
@@ -291,7 +435,10 @@ def end_due(session: Session, now: datetime) -> dict:
             session.commit()
         return changed
 
-    return {
+    done = {
         "seats_freed": each(operations.seats_due_back, operations.give_back_seat),
         "completed": each(operations.ended, operations.complete),
     }
+    if done["seats_freed"]:
+        promote_due(session, certificates, accounts, now)
+    return done

@@ -20,6 +20,7 @@ from servicekit.service import ServiceBase
 from services.catalog.enrollment import operations, saga
 
 SWEEP_SECONDS = float(config.env("ENROLLMENT_SWEEP_SECONDS", "10"))
+CALENDAR_JOBS = ("decision_deadlines", "end_due")
 
 
 def _instant(as_of: str | None) -> datetime:
@@ -91,7 +92,7 @@ class EnrollmentService(ServiceBase):
 
     @rpc
     def expire_overdue(self, as_of: str | None = None) -> list[str]:
-        return saga.expire_overdue(self.db, self.certificates, _instant(as_of))
+        return saga.expire_overdue(self.db, self.certificates, self.peers, _instant(as_of))
 
     @rpc
     def settle(self, as_of: str | None = None) -> dict:
@@ -101,11 +102,26 @@ class EnrollmentService(ServiceBase):
     def end_due(self, as_of: str | None = None) -> dict:
         """Seats of terminations that took effect given back; enrollments of ended groups
         completed: {seats_freed: [ids], completed: [ids]}."""
-        return saga.end_due(self.db, _instant(as_of))
+        return saga.end_due(self.db, self.certificates, self.peers, _instant(as_of))
+
+    def _calendar_job(self, name: str, now: datetime) -> dict:
+        """The calendar's jobs, by the business clock: the deadlines of undecided applications
+        (`decision_deadlines`) and the ends of enrollments (`end_due`)."""
+        if name == "decision_deadlines":
+            return {"expired": saga.expire_overdue(self.db, self.certificates, self.peers, now)}
+        if name == "end_due":
+            return saga.end_due(self.db, self.certificates, self.peers, now)
+        raise NotFound(f"Нет задачи календаря {name!r}", code="calendar_job_not_found")
+
+    @rpc
+    def run_calendar_job(self, name: str) -> dict:
+        """An operator runs one job of the calendar now (its timer runs them every
+        ENROLLMENT_SWEEP_SECONDS): what it did."""
+        return self._calendar_job(name, clock.now())
 
     @timer(interval=SWEEP_SECONDS)
     def sweep(self) -> None:
         now = clock.now()
-        saga.expire_overdue(self.db, self.certificates, now)
-        saga.end_due(self.db, now)
+        for name in CALENDAR_JOBS:
+            self._calendar_job(name, now)
         saga.settle(self.db, self.certificates, self.peers, now)
