@@ -678,3 +678,74 @@ def test_the_calendar_expires_an_undecided_application_by_the_business_clock(rpc
     assert reserved_of(rpc, child) == 0
     with pytest.raises(NotFound):
         rpc.enrollment.run_calendar_job("no_such_job")
+
+
+def test_a_child_who_turns_18_leaves_at_the_end_of_that_month(rpc, engines, period):
+    """Born 10 February 2009: the certificate's money ends with the 18th birthday, so the
+    enrollment ends on 28 February 2027 (`enrollment_terminated`, payments releases March–May);
+    a child whose contract ends in the birthday's month anyway is left to complete."""
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, min_age=7, max_age=17)
+    parent_id = world.parent(engines["accounts"])
+    (older,) = world.children(engines["accounts"], parent_id, 1, birth_date=date(2009, 2, 10))
+    (may_born,) = world.children(engines["accounts"], parent_id, 1, birth_date=date(2009, 5, 10))
+    staff = world.provider(engines["accounts"], org)
+    ids = {}
+    for child in (older, may_born):
+        applied = rpc.enrollment.apply(as_parent(parent_id), {"child_id": child,
+                                       "group_id": group_id})  # fmt: skip
+        rpc.enrollment.decide(staff, applied["id"], "confirm")
+        ids[child] = applied["id"]
+
+    swept = rpc.enrollment.end_due(region_instant(date(2027, 2, 9), 23, 59))
+    assert ids[older] not in swept["aged_out"]
+    swept = rpc.enrollment.end_due(region_instant(date(2027, 2, 10), 0, 1))
+    assert ids[older] in swept["aged_out"] and ids[may_born] not in swept["aged_out"]
+    ended = rpc.enrollment.get_enrollment(None, ids[older])
+    assert (ended["status"], ended["effective_end_date"], ended["reason"], ended["seat_held"]) == (
+        "terminated", "2027-02-28", "turned_18", True
+    )  # fmt: skip
+    assert outbox_data(engines, ids[older], "enrollment_terminated") == {
+        "enrollment_id": ids[older], "child_id": older, "group_id": group_id,
+        "effective_end_date": "2027-02-28", "reason": "turned_18",
+    }  # fmt: skip
+    again = rpc.enrollment.end_due(region_instant(date(2027, 2, 20), 0, 1))
+    assert ids[older] not in again["aged_out"]
+    assert outbox_types(engines, ids[older]).count("enrollment_terminated") == 1
+    assert (
+        ids[older] in rpc.enrollment.end_due(region_instant(date(2027, 3, 1), 0, 1))["seats_freed"]
+    )
+    swept = rpc.enrollment.end_due(region_instant(date(2027, 5, 10), 12, 0))
+    assert ids[may_born] not in swept["aged_out"]
+    assert rpc.enrollment.get_enrollment(None, ids[may_born])["status"] == "enrolled"
+
+
+def test_a_group_whose_end_moves_earlier_ends_its_contracts_there(
+    nameko_config, databases, container_factory, engines, period
+):
+    from services.catalog.service import CatalogService
+
+    for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
+        container_factory(cls).start()
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    staff = world.provider(engines["accounts"], org)
+    with ClusterRpcClient() as rpc:
+        applied = rpc.enrollment.apply(as_parent(parent_id), {"child_id": child,
+                                       "group_id": group_id})  # fmt: skip
+        rpc.enrollment.decide(staff, applied["id"], "confirm")
+        assert applied["end_date"] == "2027-05-31"
+        assert applied["id"] not in rpc.enrollment.run_calendar_job("end_due")["group_shortened"]
+        rpc.catalog.update_group(staff, group_id, {"end_date": "2027-01-15"})
+        swept = rpc.enrollment.run_calendar_job("end_due")
+        assert applied["id"] in swept["group_shortened"]
+        ended = rpc.enrollment.get_enrollment(None, applied["id"])
+        assert (ended["status"], ended["effective_end_date"], ended["reason"]) == (
+            "terminated", "2027-01-15", "group_shortened"
+        )  # fmt: skip
+        assert applied["id"] not in rpc.enrollment.run_calendar_job("end_due")["group_shortened"]
+    assert outbox_data(engines, applied["id"], "enrollment_terminated")["effective_end_date"] == (
+        "2027-01-15"
+    )

@@ -237,3 +237,41 @@ def test_who_may_decide_cancel_or_terminate(role, action, allowed):
         "regional": {"role": "regional_operator"},
     }
     assert domain.may(principals[role], action, PARTIES) is allowed
+
+
+# --- issue 18: dates of the money -------------------------------------------------------------
+
+
+def test_a_start_before_the_application_day_is_refused_on_start_date():
+    with pytest.raises(domain.InvalidField) as refused:
+        domain.check_start(date(2026, 9, 1), date(2026, 12, 3))
+    assert refused.value.code == "start_in_past" and "start_date" in refused.value.fields
+    domain.check_start(date(2026, 12, 3), date(2026, 12, 3))  # today is fine
+
+
+def test_the_first_day_is_today_or_the_groups_start_and_a_promotion_starts_on_its_day():
+    assert domain.first_day(date(2026, 9, 1), date(2027, 5, 31), date(2026, 12, 3)) == date(
+        2026, 12, 3
+    )
+    assert domain.first_day(date(2027, 2, 1), date(2027, 5, 31), date(2026, 12, 3)) == date(
+        2027, 2, 1
+    )
+    # asked for 1 December, promoted on 15 January: January the 15th
+    assert domain.promoted_start(
+        date(2026, 12, 1), date(2026, 9, 1), date(2027, 5, 31), date(2027, 1, 15)
+    ) == date(2027, 1, 15)
+    # asked for March, promoted in January: March still
+    assert domain.promoted_start(
+        date(2027, 3, 1), date(2026, 9, 1), date(2027, 5, 31), date(2027, 1, 15)
+    ) == date(2027, 3, 1)
+
+
+def test_the_18th_birthday_ends_a_contract_at_the_end_of_its_month():
+    born = date(2009, 2, 10)
+    assert domain.aged_out_end(born, date(2027, 5, 31), date(2027, 2, 9)) is None
+    assert domain.aged_out_end(born, date(2027, 5, 31), date(2027, 2, 10)) == date(2027, 2, 28)
+    assert domain.aged_out_end(born, date(2027, 2, 28), date(2027, 2, 10)) is None  # ends anyway
+    assert domain.aged_out_end(None, date(2027, 5, 31), date(2027, 2, 10)) is None
+    assert domain.eighteenth_birthday(date(2008, 2, 29)) == date(2026, 2, 28)
+    assert domain.shortened_end(date(2027, 5, 31), date(2027, 1, 15)) == date(2027, 1, 15)
+    assert domain.shortened_end(date(2027, 1, 15), date(2027, 5, 31)) is None

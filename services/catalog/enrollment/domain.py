@@ -111,6 +111,31 @@ def termination_end(today: date, contract_end: date) -> date:
     return min(end_of_month(today), contract_end)
 
 
+def eighteenth_birthday(birth_date: date) -> date:
+    """The day the child turns 18 (born on 29 February: 28 February in a common year)."""
+    return (
+        birth_date.replace(year=birth_date.year + 18)
+        if not (birth_date.month == 2 and birth_date.day == 29)
+        else date(birth_date.year + 18, 3, 1) - timedelta(days=1)
+    )
+
+
+def aged_out_end(birth_date: date | None, contract_end: date, today: date) -> date | None:
+    """A child who turned 18 by ``today`` (financing ends with the certificate) leaves at the
+    end of the month of the 18th birthday; None when that is not before the contract's own end
+    or the birthday has not come."""
+    if birth_date is None:
+        return None
+    birthday = eighteenth_birthday(birth_date)
+    end = end_of_month(birthday)
+    return end if birthday <= today and end < contract_end else None
+
+
+def shortened_end(contract_end: date, group_end: date) -> date | None:
+    """A group whose end moved earlier ends its contracts there; None when it did not."""
+    return group_end if group_end < contract_end else None
+
+
 def seat_due_back(
     status: str, seat_held: bool, effective_end_date: date | None, today: date
 ) -> bool:

@@ -69,6 +69,12 @@ class Enrollment(Base):
             "effective_end_date",
             postgresql_where=text("status = 'terminated' AND seat_held"),
         ),
+        # the sweep: enrolled children who turn 18 before their contract ends
+        Index(
+            "ix_enrollments_enrolled_birth",
+            "child_birth_date",
+            postgresql_where=text("status = 'enrolled'"),
+        ),
         Index("ix_enrollments_parent", "parent_id"),
         Index("ix_enrollments_organization", "organization_id", "status"),
         Index("ix_enrollments_group", "group_id", "status"),
@@ -82,6 +88,9 @@ class Enrollment(Base):
     organization_id: Mapped[int] = mapped_column(Integer, nullable=False)
     organization_municipality: Mapped[str] = mapped_column(String(64), nullable=False)
     child_municipality: Mapped[str] = mapped_column(String(64), nullable=False)
+    # the contract ends at the end of the month of the 18th birthday (null: made before it
+    # was recorded; the sweep asks accounts)
+    child_birth_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     arrival: Mapped[int] = mapped_column(BigInteger, nullable=False)
     seat_held: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)

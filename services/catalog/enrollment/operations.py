@@ -184,6 +184,7 @@ def open_application(
             organization_id=org.id,
             organization_municipality=org.municipality_code,
             child_municipality=child["municipality_code"],
+            child_birth_date=date.fromisoformat(child["birth_date"]),
             status=domain.REQUESTED,
             arrival=arrival_seq.next_value(),
             seat_held=seat_held,
@@ -430,6 +431,7 @@ def _move(
     now: datetime,
     reason: str | None = None,
     from_request: bool = False,
+    effective_end: date | None = None,
 ) -> None:
     try:
         if not domain.transition(enrollment.status, target):
@@ -449,7 +451,7 @@ def _move(
     elif target in domain.KEEPS_SEAT_UNTIL_EFFECTIVE_END:
         # the child attends to the end of the month: the sweep gives the seat back after it
         enrollment.decide_by = None
-        enrollment.effective_end_date = domain.termination_end(
+        enrollment.effective_end_date = effective_end or domain.termination_end(
             clock.region_date(now), enrollment.end_date
         )
     elif target in domain.FREES_SEAT:
@@ -582,6 +584,67 @@ def complete(session: Session, enrollment_id: str, today: date, now: datetime) -
     if enrollment is None or not domain.has_ended(enrollment.status, group.end_date, today):
         return None
     _move(session, enrollment, domain.COMPLETED, "system", reason="group_ended", now=now)
+    return enrollment
+
+
+def aged_out(session: Session, today: date, limit: int = 100) -> list[str]:
+    """Enrolled children who have turned 18 (the rule re-checks each: a contract that ends
+    by itself in the birthday's month is left to end)."""
+    # born before the first of next month 18 years ago: a superset the rule narrows below
+    next_month = domain.end_of_month(today) + timedelta(days=1)
+    born_before = next_month.replace(year=next_month.year - 18)
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.child_birth_date, Enrollment.end_date)
+        .where(
+            Enrollment.status == domain.ENROLLED,
+            Enrollment.child_birth_date < born_before,
+            # the month of the 18th birthday ends before the contract does
+            text(
+                "(date_trunc('month', child_birth_date + interval '18 years')"
+                " + interval '1 month')::date <= end_date"
+            ),
+        )
+        .order_by(Enrollment.child_birth_date, Enrollment.arrival)
+        .limit(limit)
+    ).all()
+    return [str(r.id) for r in rows if domain.aged_out_end(r.child_birth_date, r.end_date, today)]
+
+
+def shortened(session: Session, today: date, limit: int = 100) -> list[str]:
+    """Enrolled children whose group now ends before their contract does."""
+    rows = session.scalars(
+        select(Enrollment.id)
+        .join(Group, Group.id == Enrollment.group_id)
+        .where(Enrollment.status == domain.ENROLLED, Group.end_date < Enrollment.end_date)
+        .order_by(Group.end_date, Enrollment.arrival)
+        .limit(limit)
+    ).all()
+    return [str(r) for r in rows]
+
+
+def end_early(session: Session, enrollment_id: str, today: date, now: datetime):
+    """An enrollment ends before its contract's end: at the end of the month of the child's
+    18th birthday (`turned_18`) or at its group's new, earlier end (`group_shortened`),
+    whichever comes first; `enrollment_terminated` carries that day and payments releases the
+    months after it. Re-checked under the locks; a repeat changes nothing."""
+    group = _lock_group_of(session, enrollment_id)
+    enrollment = _locked(session, enrollment_id)
+    if enrollment is None or enrollment.status != domain.ENROLLED:
+        return None
+    ends = [
+        (end, reason)
+        for end, reason in (
+            (domain.aged_out_end(enrollment.child_birth_date, enrollment.end_date, today),
+             "turned_18"),
+            (domain.shortened_end(enrollment.end_date, group.end_date), "group_shortened"),
+        )
+        if end is not None
+    ]  # fmt: skip
+    if not ends:
+        return None
+    end, reason = min(ends)
+    _move(session, enrollment, domain.TERMINATED, "system", reason=reason, now=now,
+          effective_end=end)  # fmt: skip
     return enrollment
 
 

@@ -419,9 +419,12 @@ def expire_overdue(
 
 
 def end_due(session: Session, certificates: Certificates, accounts, now: datetime) -> dict:
-    """The calendar's work, on the region's date of ``now``: terminated enrollments past
-    their last day give their seat back (promoting the waiting list while the group runs),
-    and enrolled children of a group that ended complete. One transaction each."""
+    """The calendar's work, on the region's date of ``now``: children who turned 18 leave at
+    the end of that month, and children of a group whose end moved earlier leave there
+    (`enrollment_terminated` with that day: payments releases the rest); terminated
+    enrollments past their last day give their seat back (promoting the waiting list while
+    the group runs), and enrolled children of a group that ended complete. One transaction
+    each."""
     today = clock.region_date(now)
 
     def each(find, step) -> list[str]:
@@ -436,6 +439,8 @@ def end_due(session: Session, certificates: Certificates, accounts, now: datetim
         return changed
 
     done = {
+        "aged_out": each(operations.aged_out, operations.end_early),
+        "group_shortened": each(operations.shortened, operations.end_early),
         "seats_freed": each(operations.seats_due_back, operations.give_back_seat),
         "completed": each(operations.ended, operations.complete),
     }
