@@ -70,6 +70,24 @@ class MunicipalitySchema(Schema):
     lon = fields.Float(required=True)
 
 
+class NormativeSchema(Schema):
+    per_hour = Money(
+        required=True,
+        attribute="per_hour_kopecks",
+        metadata={"description": "The normative cost of one hour of a certified program"},
+    )
+
+
+class NormativeSettingSchema(Schema):
+    municipality_code = fields.String(required=True)
+    per_hour = Money(
+        required=True,
+        allow_none=True,
+        attribute="per_hour_kopecks",
+        metadata={"description": "null until the operator sets it"},
+    )
+
+
 class DirectionSchema(Schema):
     code = fields.String(required=True, metadata={"enum": list(DIRECTIONS)})
     name = fields.String(required=True)
@@ -236,7 +254,6 @@ def _group_fields(required: bool) -> dict:
         "max_age": fields.Integer(validate=validate.Range(AGE_MIN, AGE_MAX)),
         "capacity": fields.Integer(validate=validate.Range(1, 1000), **need),
         "price": Money(attribute="price_kopecks", **need),
-        "normative_cost": Money(attribute="normative_cost_kopecks", **need),
         "enrollment_open": fields.Boolean(),
     }
 

@@ -4,13 +4,15 @@ Public reads pass the caller (or an anonymous viewer) so the catalog service dec
 the caller may see; writes pass the principal and the service checks ownership."""
 
 from contracts.principal import ANONYMOUS
-from contracts.roles import PROVIDER, REGIONAL_OPERATOR
+from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
 from gateway.catalog_schemas import (
     DirectionListSchema,
     GroupCreateSchema,
     GroupPatchSchema,
     GroupSchema,
     MunicipalityListSchema,
+    NormativeSchema,
+    NormativeSettingSchema,
     OrganizationCreateSchema,
     OrganizationListQuery,
     OrganizationPatchSchema,
@@ -31,6 +33,8 @@ PROGRAM = f"{API}/programs/{ID.format('program_id')}"
 GROUP = f"{API}/groups/{ID.format('group_id')}"
 PROVIDERS = (PROVIDER,)
 REGIONAL = (REGIONAL_OPERATOR,)
+OPERATORS = (MUNICIPAL_OPERATOR, REGIONAL_OPERATOR)
+NORMATIVE = f"{API}/municipalities/<municipality_code>/normative"
 
 
 def viewer(call) -> dict:
@@ -50,6 +54,37 @@ class CatalogRoutes:
     )
     def list_municipalities(self, call):
         return {"items": self.rpc.call("catalog", "list_municipalities")}
+
+    @route(
+        "GET",
+        NORMATIVE,
+        summary="The normative cost of an hour in a municipality",
+        tags=["catalog"],
+        response=NormativeSettingSchema,
+    )
+    def get_normative(self, call, municipality_code):
+        return self.rpc.call("catalog", "get_normative", municipality_code)
+
+    @route(
+        "PUT",
+        NORMATIVE,
+        summary="Set the normative cost of an hour (the municipality's or the regional operator)",
+        tags=["catalog"],
+        roles=OPERATORS,
+        body=NormativeSchema,
+        response=NormativeSettingSchema,
+        description="A certified group's normative cost is this figure × the group's hours (its "
+        "weekly lessons over its dates), never a number the provider types. It applies to "
+        "groups created or changed afterwards; contracts keep the normative they were made on.",
+    )
+    def set_normative(self, call, municipality_code):
+        return self.rpc.call(
+            "catalog",
+            "set_normative",
+            call.principal.as_rpc(),
+            municipality_code,
+            call.body["per_hour_kopecks"],
+        )
 
     @route(
         "GET",
@@ -309,7 +344,8 @@ class CatalogRoutes:
     @route(
         "PATCH",
         GROUP,
-        summary="Change a group (capacity never below its held and enrolled children)",
+        summary="Change a group (capacity never below its held and enrolled children; its price "
+        "fixed while a seat is held or a child enrolled: 409 money_terms_locked)",
         tags=["groups"],
         roles=PROVIDERS,
         body=GroupPatchSchema,

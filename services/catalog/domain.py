@@ -19,7 +19,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from contracts.ages import age_on
 from contracts.catalog import (
@@ -481,6 +481,68 @@ def check_schedule(lessons: Iterable[Mapping[str, object]]) -> list[dict[str, ob
 
 
 # --- price ------------------------------------------------------------------------------
+
+
+def group_minutes(schedule: Iterable[Mapping[str, object]], start: date, end: date) -> int:
+    """Minutes of lessons a group gives over its dates: each weekly lesson on every one of
+    its weekdays from ``start`` to ``end`` inclusive (the hours of the program as this group
+    delivers it)."""
+
+    def minutes(text: object) -> int:
+        hours, mins = str(text).split(":")
+        return int(hours) * 60 + int(mins)
+
+    per_weekday: dict[int, int] = {}
+    for lesson in schedule:
+        weekday = int(lesson["weekday"])  # 1 = Monday
+        per_weekday[weekday] = (
+            per_weekday.get(weekday, 0) + minutes(lesson["end"]) - minutes(lesson["start"])
+        )
+    days = (end - start).days + 1
+    total = 0
+    for weekday, length in per_weekday.items():
+        first = start + timedelta(days=(weekday - 1 - start.weekday()) % 7)
+        if first <= end:
+            total += ((end - first).days // 7 + 1) * length
+    return total if days > 0 else 0
+
+
+def normative_cost_kopecks(per_hour_kopecks: int, minutes: int) -> int:
+    """The normative cost of a group: the municipality's normative per hour (the operator's
+    figure) times the group's hours, rounded up to the kopeck (qbeckson's
+    ModuleNormativePriceCalculator: normative per hour × the module's hours)."""
+    return -(-per_hour_kopecks * minutes // 60)
+
+
+def needs_normative(registry: str, certified: bool) -> bool:
+    """Only a certified program is paid from certificates: the others have no normative."""
+    return registry == "certified" and certified
+
+
+class NormativeNotSet(Conflicting):
+    code = "normative_not_set"
+
+    def __init__(self, municipality: str) -> None:
+        super().__init__(
+            f"Норматив стоимости часа для муниципалитета {municipality} не установлен оператором"
+        )
+
+
+class MoneyTermsLocked(Conflicting):
+    code = "money_terms_locked"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Цену и норматив группы нельзя менять, пока в ней есть зачисленные дети или "
+            "занятые места: изменение применяется к новым договорам"
+        )
+
+
+def check_money_terms_change(changing: bool, held: int, enrolled: int) -> None:
+    """A group's price and normative are the terms of its contracts and held applications:
+    they change only while nobody is enrolled and no seat is held."""
+    if changing and held + enrolled > 0:
+        raise MoneyTermsLocked()
 
 
 def months_touched(start: date, end: date) -> int:

@@ -51,6 +51,23 @@ class Municipality(Base):
     lon: Mapped[float] = mapped_column(Float, nullable=False)
 
 
+class MunicipalNormative(Base):
+    """The normative cost of an hour of a certified program in a municipality: the operator's
+    figure, from which every group's normative cost is computed (never the provider's)."""
+
+    __tablename__ = "municipal_normatives"
+    __table_args__ = (
+        CheckConstraint("per_hour_kopecks >= 0", name="ck_municipal_normatives_not_negative"),
+    )
+
+    municipality_code: Mapped[str] = mapped_column(
+        ForeignKey("municipalities.code"), primary_key=True
+    )
+    per_hour_kopecks: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = _updated()
+
+
 class Organization(Base):
     __tablename__ = "organizations"
 

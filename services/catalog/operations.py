@@ -18,10 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
+from contracts.roles import MUNICIPAL_OPERATOR, REGIONAL_OPERATOR
 from contracts.scope import EVERYTHING, Scope
 from servicekit.db import read_only
 from servicekit.outbox import emit
@@ -34,7 +36,13 @@ from services.catalog.exceptions import (
     NotFound,
     refusals_as_rpc_errors,
 )
-from services.catalog.models import Group, Municipality, Organization, Program
+from services.catalog.models import (
+    Group,
+    Municipality,
+    MunicipalNormative,
+    Organization,
+    Program,
+)
 from services.catalog.schemas import group_schema
 
 # --- who reads --------------------------------------------------------------------------
@@ -408,6 +416,70 @@ def _checked_group(program: Program, values: dict) -> dict:
         return domain.check_group(program.min_age, program.max_age, values)
 
 
+# --- the normative cost: the operator's figure per hour --------------------------------------
+
+
+def set_normative(session: Session, principal: Principal, code: str, per_hour: int) -> dict:
+    """The municipality's operator (or the regional one) sets the normative cost of an hour;
+    it applies to groups created or changed afterwards (their contracts keep theirs)."""
+    if principal.role != REGIONAL_OPERATOR and not (
+        principal.role == MUNICIPAL_OPERATOR and principal.municipality_code == code
+    ):
+        raise Forbidden("Это настройка другого муниципалитета", code="not_owner")
+    get_municipality(session, code)
+    if isinstance(per_hour, bool) or not isinstance(per_hour, int) or per_hour < 0:
+        raise InvalidInput(
+            "Норматив: целое неотрицательное число копеек",
+            code="invalid_normative",
+            fields={"per_hour": ["целое неотрицательное число копеек"]},
+        )
+    session.execute(
+        pg_insert(MunicipalNormative)
+        .values(municipality_code=code, per_hour_kopecks=per_hour, updated_by=principal.user_id)
+        .on_conflict_do_update(
+            index_elements=["municipality_code"],
+            set_={
+                "per_hour_kopecks": per_hour,
+                "updated_by": principal.user_id,
+                "updated_at": func.now(),
+            },
+        )  # fmt: skip
+    )
+    return get_normative(session, code)
+
+
+def get_normative(session: Session, code: str) -> dict:
+    get_municipality(session, code)
+    row = session.get(MunicipalNormative, code, populate_existing=True)
+    return {
+        "municipality_code": code,
+        "per_hour_kopecks": row.per_hour_kopecks if row else None,
+    }
+
+
+def _normative_cost(session: Session, program: Program, org: Organization, values) -> int:
+    """A group's normative cost: the operator's normative per hour of the organization's
+    municipality × the group's hours (its weekly lessons over its dates); 0 for programs not
+    paid from certificates. 409 while the operator has set no normative."""
+    if not domain.needs_normative(program.registry_code, program.certified):
+        return 0
+    row = session.get(MunicipalNormative, org.municipality_code)
+    if row is None:
+        with refusals_as_rpc_errors():
+            raise domain.NormativeNotSet(org.municipality_code)
+    minutes = domain.group_minutes(values["schedule"], values["start_date"], values["end_date"])
+    return domain.normative_cost_kopecks(row.per_hour_kopecks, minutes)
+
+
+def _refuse_typed_normative(data: Mapping[str, Any]) -> None:
+    if "normative_cost_kopecks" in data:
+        raise InvalidInput(
+            "Норматив стоимости задаёт оператор муниципалитета, не поставщик",
+            code="normative_set_by_operator",
+            fields={"normative_cost": ["задаётся оператором: норматив часа × часы группы"]},
+        )
+
+
 def create_group(session: Session, principal: Principal, data: dict) -> Group:
     program, org = find_program(
         session, domain.managed_scope(principal), data["program_id"], lock=True
@@ -417,8 +489,10 @@ def create_group(session: Session, principal: Principal, data: dict) -> Group:
     _check_staff_may_act(org)
     with refusals_as_rpc_errors():
         domain.check_group_can_be_added(program.status)
+    _refuse_typed_normative(data)
     values = {"min_age": program.min_age, "max_age": program.max_age, **data}
     values.update(_checked_group(program, values))
+    values["normative_cost_kopecks"] = _normative_cost(session, program, org, values)
     if not domain.opens_on_creation(program.status):
         values["enrollment_open"] = False
     group = Group(**values, held=0, enrolled=0)
@@ -443,9 +517,21 @@ def update_group(session: Session, principal: Principal, group_id: int, data: di
         key: current[key]
         for key in ("schedule", "start_date", "end_date", "min_age", "max_age", "capacity")
     }
+    _refuse_typed_normative(data)
     values["price_kopecks"] = group.price_kopecks
     values.update(data)
     checked = _checked_group(program, values)
+    # the price and the normative are the terms of the group's contracts and held seats: they
+    # change only while nobody holds one; a schedule or dates that change the hours then
+    # leave the normative as the contracts know it
+    normative = group.normative_cost_kopecks
+    if group.held + group.enrolled == 0 and _hours_may_change(data):
+        normative = _normative_cost(session, program, org, {**values, **checked})
+    with refusals_as_rpc_errors():
+        domain.check_money_terms_change(
+            values["price_kopecks"] != group.price_kopecks, group.held, group.enrolled
+        )
+    checked["normative_cost_kopecks"] = normative
     if data.get("enrollment_open"):
         with refusals_as_rpc_errors():
             domain.check_enrollment_opening(program.status)
@@ -455,6 +541,10 @@ def update_group(session: Session, principal: Principal, group_id: int, data: di
     search.refresh_programs(session, [program.id])
     emit(session, "group_changed", event_data.group_changed(group, org))
     return group
+
+
+def _hours_may_change(data: Mapping[str, Any]) -> bool:
+    return bool({"schedule", "start_date", "end_date"} & set(data))
 
 
 # --- search -----------------------------------------------------------------------------

@@ -42,6 +42,16 @@ class CatalogService(ServiceBase):
         return municipality_schema.dump(operations.get_municipality(self.db, code))
 
     @rpc
+    def set_normative(self, principal: dict, code: str, per_hour_kopecks: int) -> dict:
+        """The operator's normative cost of an hour in a municipality (kopecks)."""
+        who = Principal.from_rpc(principal)
+        return operations.set_normative(self.db, who, code, per_hour_kopecks)
+
+    @rpc
+    def get_normative(self, code: str) -> dict:
+        return operations.get_normative(self.db, code)
+
+    @rpc
     def list_directions(self) -> list[dict]:
         return operations.list_directions()
 

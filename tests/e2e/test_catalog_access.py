@@ -96,7 +96,6 @@ def group_body(program_id):
         "end_date": "2027-05-31",
         "capacity": 12,
         "price": "18000.00",
-        "normative_cost": "16200.00",
         "enrollment_open": True,
     }
 
@@ -107,6 +106,10 @@ class World:
     def __init__(self, api):
         self.api = api
         self.regional_client = Client(api, {"sub": "9001", "role": "regional_operator"})
+        for municipality in ("krasnoyarsk", "achinsk"):  # a certified group's normative comes
+            self.regional_client.ok(  # from the operator's figure per hour
+                "PUT", f"/municipalities/{municipality}/normative", {"per_hour": "150.00"}
+            )
         self.home = self.active_organization("krasnoyarsk")
         self.elsewhere = self.active_organization("achinsk")
         self.claims = {
@@ -427,12 +430,18 @@ def test_group_rules_answer_422_and_409(world):
     assert world.provider.request("POST", "/groups", overlapping).status_code == 422
     backwards = group_body(program_id) | {"end_date": "2026-08-01"}
     assert world.provider.request("POST", "/groups", backwards).status_code == 422
+    typed = world.provider.request(
+        "POST", "/groups", group_body(program_id) | {"normative_cost": "50000.00"}
+    )
+    assert typed.status_code == 422 and "normative_cost" in typed.json()["fields"]
     group = world.provider.ok("POST", "/groups", group_body(program_id), 201)
     assert (group["price"], group["monthly_price"], group["free_seats"]) == (
         "18000.00",
         "2000.00",
         12,
     )
+    # Tuesdays and Thursdays of 1 Sep 2026 – 31 May 2027: 78 lessons of 1.5 h × 150.00
+    assert group["normative_cost"] == "17550.00"
     again = world.provider.request("POST", f"/programs/{program_id}/certify")
     assert again.status_code == 403  # a provider never certifies
     repeat = world.regional_client.request("POST", f"/programs/{program_id}/certify")
@@ -520,3 +529,15 @@ def test_a_suspended_organizations_staff_can_do_nothing(world, api):
         assert refused.json()["code"] == "organization_suspended", (method, path)
     # the regional operator still can
     world.regional_client.ok("PATCH", f"/organizations/{org_id}", {"address": "ул. Мира, 1"})
+
+
+def test_the_normative_per_hour_is_set_by_the_municipalitys_operator(world):
+    path = "/municipalities/achinsk/normative"
+    assert world.client("municipal_elsewhere").ok("PUT", path, {"per_hour": "175.50"}) == {
+        "municipality_code": "achinsk", "per_hour": "175.50",
+    }  # fmt: skip
+    assert world.client("anonymous").ok("GET", path)["per_hour"] == "175.50"
+    for caller in ("municipal", "provider", "parent"):
+        assert world.client(caller).request("PUT", path, {"per_hour": "1.00"}).status_code == 403
+    assert world.client("regional").request("PUT", path, {"per_hour": "-1"}).status_code == 422
+    world.client("regional").ok("PUT", path, {"per_hour": "150.00"})

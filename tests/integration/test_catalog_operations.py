@@ -187,3 +187,77 @@ def test_a_full_group_and_an_unknown_one_are_refused_on_the_session(catalog_rows
             seats.confirm_seat(session, group_id, "application-never")
         assert never_held.value.code == "seat_not_held"
         session.rollback()
+
+
+# --- issue 18: who sets the price of public money --------------------------------------------
+
+
+def test_the_normative_is_the_operators_figure_per_hour_times_the_groups_hours(engine_of):
+    """qbeckson's rule: normative per hour (the municipality's operator's figure) × hours.
+    The provider types a price, never the normative; until the operator set one, a certified
+    group cannot be made (409); a group's price is fixed while anyone holds a seat in it."""
+    from servicekit.errors import Forbidden, InvalidInput
+    from tests.support import enrollment as world
+
+    engine = engine_of("catalog")
+    org = world.organization(engine, "krasnoyarsk")
+    unset_org = world.organization(engine, "achinsk")
+    with Session(engine) as session:
+        program_id = session.get(Group, world.group(engine, org)).program_id
+        unset_program = session.get(Group, world.group(engine, unset_org)).program_id
+    provider = Principal(2, "provider", organization_id=org)
+    body = {
+        "program_id": program_id, "name": "Группа 2", "teacher": "Петрова", "address": "адрес",
+        "lat": 56.0, "lon": 92.8, "schedule": [{"weekday": 2, "start": "16:00", "end": "17:30"}],
+        "start_date": "2026-09-01", "end_date": "2027-05-31", "capacity": 10,
+        "price_kopecks": 1_800_000, "enrollment_open": True,
+    }  # fmt: skip
+    with Session(engine, info={"producer": "catalog"}) as session:
+        with pytest.raises(Forbidden):  # another municipality's operator
+            operations.set_normative(
+                session, Principal(4, "municipal_operator", "achinsk"), "krasnoyarsk", 20_000
+            )
+        with pytest.raises(Forbidden):  # a provider never sets it
+            operations.set_normative(session, provider, "krasnoyarsk", 20_000)
+        with pytest.raises(InvalidInput):
+            operations.set_normative(session, Principal(6, "regional_operator"), "krasnoyarsk", -1)
+        setting = operations.set_normative(
+            session, Principal(4, "municipal_operator", "krasnoyarsk"), "krasnoyarsk", 20_000
+        )
+        assert setting == {"municipality_code": "krasnoyarsk", "per_hour_kopecks": 20_000}
+
+        with pytest.raises(InvalidInput) as typed:  # the provider's figure is not an input
+            operations.create_group(
+                session, provider, {**body, "normative_cost_kopecks": 5_000_000}
+            )
+        assert typed.value.code == "normative_set_by_operator"
+        group = operations.create_group(session, provider, body)
+        # Tuesdays 1 Sep 2026 – 31 May 2027: 39 lessons of 1.5 h = 58.5 h × 200.00
+        assert group.normative_cost_kopecks == 1_170_000
+        with pytest.raises(Conflict) as unset:
+            operations.create_group(
+                session, Principal(3, "provider", organization_id=unset_org),
+                {**body, "program_id": unset_program},
+            )  # fmt: skip
+        assert unset.value.code == "normative_not_set"
+
+        # nobody holds a seat: the price and the hours may change, the normative follows
+        operations.update_group(session, provider, group.id, {"price_kopecks": 1_500_000})
+        changed = operations.update_group(
+            session, provider, group.id,
+            {"schedule": [{"weekday": 2, "start": "16:00", "end": "17:00"}]},
+        )  # fmt: skip
+        assert (changed.price_kopecks, changed.normative_cost_kopecks) == (1_500_000, 780_000)
+        assert seats.take_seat(session, group.id, "application-1")
+        with pytest.raises(Conflict) as locked:
+            operations.update_group(session, provider, group.id, {"price_kopecks": 9_000_000})
+        assert locked.value.code == "money_terms_locked"
+        # other changes go through; the normative stays the one the held seat was quoted on
+        later = operations.update_group(
+            session, provider, group.id,
+            {"capacity": 12, "schedule": [{"weekday": 3, "start": "10:00", "end": "13:00"}]},
+        )  # fmt: skip
+        assert (later.capacity, later.price_kopecks, later.normative_cost_kopecks) == (
+            12, 1_500_000, 780_000
+        )  # fmt: skip
+        session.rollback()

@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from services.catalog import domain
 from services.catalog.domain import (
     AGE_MAX,
     DIRECTIONS,
@@ -564,3 +565,32 @@ def test_bounding_box_contains_every_point_within_the_radius():
                 assert min_lat <= p_lat <= max_lat and min_lon <= p_lon <= max_lon
         # the box is tight in latitude: its northern edge is at the radius
         assert haversine_km(lat, lon, max_lat, lon) == pytest.approx(radius, rel=1e-3)
+
+
+def test_a_groups_hours_are_its_weekly_lessons_over_its_dates():
+    tuesday_and_friday = [
+        {"weekday": 2, "start": "16:00", "end": "17:30"},
+        {"weekday": 5, "start": "10:00", "end": "11:00"},
+    ]
+    # 1 Sep 2026 is a Tuesday: 1 Sep (90 min) and 4 Sep (60 min) fall in the first week
+    assert domain.group_minutes(tuesday_and_friday, date(2026, 9, 1), date(2026, 9, 7)) == 150
+    assert domain.group_minutes(tuesday_and_friday, date(2026, 9, 2), date(2026, 9, 3)) == 0
+    tuesdays = tuesday_and_friday[:1]
+    assert domain.group_minutes(tuesdays, date(2026, 9, 1), date(2027, 5, 31)) == 39 * 90
+
+
+def test_the_normative_is_the_hour_figure_times_the_hours_rounded_up():
+    assert domain.normative_cost_kopecks(20_000, 39 * 90) == 1_170_000
+    assert domain.normative_cost_kopecks(10_001, 30) == 5_001  # 5000.5 kopecks, up
+    assert domain.needs_normative("certified", True)
+    assert not domain.needs_normative("paid", False)
+    assert not domain.needs_normative("significant", False)
+
+
+def test_a_groups_money_terms_are_fixed_while_a_seat_is_held():
+    domain.check_money_terms_change(True, 0, 0)
+    domain.check_money_terms_change(False, 3, 2)
+    with pytest.raises(domain.MoneyTermsLocked):
+        domain.check_money_terms_change(True, 1, 0)
+    with pytest.raises(domain.MoneyTermsLocked):
+        domain.check_money_terms_change(True, 0, 5)
