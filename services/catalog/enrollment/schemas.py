@@ -90,10 +90,11 @@ EVENTS = [
               "An application holds a seat and its money is reserved: the provider decides "
               "by `decide_by`"),
     EventSpec("enrollment", "enrollment_waitlisted", WaitlistedSchema,
-              "The group was full: the application waits on its list at `position`"),
+              "The group was full: the application waits on its list at `position`, "
+              "holding no money"),
     EventSpec("enrollment", "enrollment_promoted", PromotedSchema,
-              "A freed seat went to this waitlisted application: the provider decides by "
-              "`decide_by`"),
+              "A freed seat went to this waitlisted application, its money reserved on "
+              "terms from the promotion's day: the provider decides by `decide_by`"),
     EventSpec("enrollment", "enrollment_confirmed", ConfirmedSchema,
               "The provider enrolled the child: the contract's terms"),
     EventSpec("enrollment", "enrollment_rejected", ClosedSchema,
@@ -105,8 +106,10 @@ EVENTS = [
               "Undecided within the deadline; seat and reservation released"),
     EventSpec("enrollment", "enrollment_terminated", TerminatedSchema,
               "An enrollment ends at `effective_end_date` (the end of the month, or the "
-              "contract's end if sooner); the child keeps the seat until then; payments "
-              "ends the contract and releases the months after it"),
+              "contract's end if sooner; the end of the month of the 18th birthday, "
+              "`reason: turned_18`; the group's new end, `reason: group_shortened`); the "
+              "child keeps the seat until then; payments ends the contract and releases the "
+              "months after it"),
     EventSpec("enrollment", "enrollment_completed", CompletedSchema,
               "The group ended (its last day passed) and the enrollment with it; the seat "
               "is freed"),
