@@ -202,3 +202,14 @@ def test_money_is_decimal_strings_and_copay_needs_consent_over_http(scene):
     assert refused.status_code == 422
     assert refused.json()["code"] == "copay_not_accepted"
     assert "accept_copay" in refused.json()["fields"]
+
+
+def test_a_start_before_today_is_refused_on_start_date_over_http(scene):
+    from datetime import date, timedelta
+
+    yesterday = (date.fromisoformat(START) - timedelta(days=1)).isoformat()
+    body = {"child_id": scene.child, "group_id": scene.group(), "start_date": yesterday,
+            "accept_copay": True}  # fmt: skip
+    refused = scene.client("parent").post("/enrollments", body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "start_in_past" and "start_date" in refused.json()["fields"]

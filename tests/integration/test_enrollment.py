@@ -696,6 +696,11 @@ def test_a_child_who_turns_18_leaves_at_the_end_of_that_month(rpc, engines, peri
                                        "group_id": group_id})  # fmt: skip
         rpc.enrollment.decide(staff, applied["id"], "confirm")
         ids[child] = applied["id"]
+    with engines["catalog"].begin() as conn:  # as if made before the birth date was kept
+        conn.execute(
+            sa.text("UPDATE enrollments SET child_birth_date = NULL WHERE id = :e"),
+            {"e": ids[older]},
+        )
 
     swept = rpc.enrollment.end_due(region_instant(date(2027, 2, 9), 23, 59))
     assert ids[older] not in swept["aged_out"]

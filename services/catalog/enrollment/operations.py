@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -608,6 +608,24 @@ def aged_out(session: Session, today: date, limit: int = 100) -> list[str]:
         .limit(limit)
     ).all()
     return [str(r.id) for r in rows if domain.aged_out_end(r.child_birth_date, r.end_date, today)]
+
+
+def without_birth_date(session: Session, limit: int = 100) -> list[tuple[str, int]]:
+    """Enrolled children whose birth date the enrollment has not kept (made before it was)."""
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.child_id)
+        .where(Enrollment.status == domain.ENROLLED, Enrollment.child_birth_date.is_(None))
+        .limit(limit)
+    ).all()
+    return [(str(r.id), r.child_id) for r in rows]
+
+
+def set_birth_date(session: Session, enrollment_id: str, birth_date: date) -> None:
+    session.execute(
+        update(Enrollment)
+        .where(Enrollment.id == uuid.UUID(enrollment_id), Enrollment.child_birth_date.is_(None))
+        .values(child_birth_date=birth_date)
+    )
 
 
 def shortened(session: Session, today: date, limit: int = 100) -> list[str]:

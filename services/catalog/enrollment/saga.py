@@ -418,6 +418,24 @@ def expire_overdue(
     return expired
 
 
+def learn_birth_dates(session: Session, accounts, limit: int = 100) -> int:
+    """Enrollments made before the child's birth date was kept on them learn it from accounts,
+    so the 18th birthday ends them too. A failure leaves them to the next sweep."""
+    learned = 0
+    for enrollment_id, child_id in operations.without_birth_date(session, limit):
+        session.commit()
+        try:
+            child = accounts.call("accounts", "get_child", child_id)
+        except Exception as error:  # noqa: BLE001 - the next sweep asks again
+            log.warning("birth date of child %s unknown: %r", child_id, error)
+            return learned
+        operations.set_birth_date(session, enrollment_id, date.fromisoformat(child["birth_date"]))
+        session.commit()
+        learned += 1
+    session.commit()
+    return learned
+
+
 def end_due(session: Session, certificates: Certificates, accounts, now: datetime) -> dict:
     """The calendar's work, on the region's date of ``now``: children who turned 18 leave at
     the end of that month, and children of a group whose end moved earlier leave there
@@ -438,6 +456,7 @@ def end_due(session: Session, certificates: Certificates, accounts, now: datetim
             session.commit()
         return changed
 
+    learn_birth_dates(session, accounts)
     done = {
         "aged_out": each(operations.aged_out, operations.end_early),
         "group_shortened": each(operations.shortened, operations.end_early),
