@@ -296,7 +296,7 @@ def finish_promotion(
     provider. None when it is no longer a promotion in flight (a replay)."""
     _lock_group_of(session, enrollment_id)
     enrollment = _locked(session, enrollment_id)
-    if not _promotion_in_flight(enrollment):
+    if not promotion_in_flight(enrollment):
         return None
     enrollment.start_date = start
     enrollment.end_date = date.fromisoformat(terms["end_date"])
@@ -316,14 +316,14 @@ def refuse_promotion(
     in line (whose money the caller reserves in turn)."""
     _lock_group_of(session, enrollment_id)
     enrollment = _locked(session, enrollment_id)
-    if not _promotion_in_flight(enrollment):
+    if not promotion_in_flight(enrollment):
         return None
     enrollment.money = domain.NO_MONEY  # nothing was reserved
     _move(session, enrollment, domain.CANCELLED, "system", reason=reason, now=now)
     return enrollment
 
 
-def _promotion_in_flight(enrollment: Enrollment | None) -> bool:
+def promotion_in_flight(enrollment: Enrollment | None) -> bool:
     return (
         enrollment is not None
         and enrollment.status == domain.WAITLISTED

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from servicekit import clock, config
-from servicekit.errors import Conflict, InvalidInput, NavigatorError, NotFound
+from servicekit.errors import Conflict, Forbidden, InvalidInput, NavigatorError, NotFound
 from servicekit.faults import crash_point
 from services.catalog.enrollment import operations
 from services.catalog.enrollment.models import Enrollment
@@ -267,7 +267,8 @@ def drive(
     return enrollment
 
 
-PROMOTION_REFUSALS = ("insufficient_funds", "copay_not_accepted")
+# a refusal that may pass by itself: the promotion is tried again (by the recovery), not refused
+RETRIED = ("funds_changing",)
 
 
 def promote_one(
@@ -283,7 +284,7 @@ def promote_one(
     there, or a co-payment the parent did not accept is now due, or no period or group day is
     left: cancelled, the seat goes to the next in line) or 'left' (already settled)."""
     enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-    if not operations._promotion_in_flight(enrollment):
+    if not operations.promotion_in_flight(enrollment):
         return "left"
     today = clock.region_date(now)
     kind = _money_kind(session, enrollment)
@@ -316,9 +317,10 @@ def promote_one(
         )
         session.commit()
         return "refused"
-    except Conflict as error:
-        if error.code not in PROMOTION_REFUSALS:
+    except (Conflict, InvalidInput, NotFound, Forbidden) as error:
+        if error.code in RETRIED:
             raise  # the recovery tries again
+        # the certificate refuses (no money, frozen, expired, ...): the application leaves
         operations.refuse_promotion(session, enrollment_id, f"promotion_refused:{error.code}", now)
         session.commit()
         return "refused"
