@@ -754,3 +754,33 @@ def test_a_group_whose_end_moves_earlier_ends_its_contracts_there(
     assert outbox_data(engines, applied["id"], "enrollment_terminated")["effective_end_date"] == (
         "2027-01-15"
     )
+
+
+def test_the_recovery_measures_its_grace_on_the_records_time_not_the_business_clock(
+    rpc, engines, period, monkeypatch
+):
+    """The business clock of these tests stands on 1 December, before the rows' real
+    `updated_at`: a grace measured on it would hold the recovery off for ever (as a
+    demonstration's clock started in the past would)."""
+    from sqlalchemy.orm import Session
+
+    from services.catalog.enrollment import operations
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    enrollment_id = str(uuid.uuid4())
+    with Session(engines["catalog"], info={"producer": "enrollment"}) as session:
+        operations.open_application(
+            session, enrollment_id=enrollment_id, child=rpc.accounts.get_child(child),
+            group_id=group_id, start_date=None, accept_copay=False,
+            periods=rpc.certificates.list_periods(), today=clock.today(),
+        )  # fmt: skip
+        session.commit()
+    monkeypatch.setenv("ENROLLMENT_SETTLE_GRACE_SECONDS", "0")
+    time.sleep(0.1)
+    assert rpc.enrollment.settle()["driven"] >= 1
+    done = rpc.enrollment.get_enrollment(None, enrollment_id)
+    assert (done["status"], done["money"]) == ("awaiting_provider", "reserved")
+    assert done["decide_by"] == (clock.now() + timedelta(days=5)).isoformat()

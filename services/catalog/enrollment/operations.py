@@ -681,10 +681,16 @@ def _lock_group_of(session: Session, enrollment_id: str) -> Group | None:
     ).first()
 
 
-def unsettled(session: Session, now: datetime, grace_seconds: float, limit: int = 100):
+def unsettled(
+    session: Session, recorded_at: datetime | None, grace_seconds: float, limit: int = 100
+):
     """Applications whose money step a crash interrupted (pending longer than the grace),
-    and reservations still to be given back."""
-    before = now - timedelta(seconds=grace_seconds)
+    and reservations still to be given back. The grace is measured on the time rows are
+    recorded in (`updated_at`, the database's real time; `recorded_at` None: the database's
+    now), not on the business clock: a clock moved for a demonstration or a test must neither
+    hold the recovery off nor let it race a step still in flight."""
+    base = func.now() if recorded_at is None else recorded_at
+    before = base - timedelta(seconds=grace_seconds)
     rows = session.execute(
         select(Enrollment.id, Enrollment.money)
         .where(

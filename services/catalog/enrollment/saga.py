@@ -378,10 +378,18 @@ def release(session: Session, certificates: Certificates, enrollment_id: str) ->
     return True
 
 
-def settle(session: Session, certificates: Certificates, accounts, now: datetime) -> dict:
-    """The recovery: finish or compensate what a crash left halfway; release what is due."""
+def settle(
+    session: Session,
+    certificates: Certificates,
+    accounts,
+    now: datetime,
+    recorded_at: datetime | None = None,
+) -> dict:
+    """The recovery: finish or compensate what a crash left halfway; release what is due.
+    `now` is the business instant of what it finishes (a decision deadline); the grace is
+    measured at `recorded_at` on the records' real time (None: the database's now)."""
     done = {"driven": 0, "released": 0, "failed": 0}
-    rows = operations.unsettled(session, now, settle_grace_seconds())
+    rows = operations.unsettled(session, recorded_at, settle_grace_seconds())
     session.commit()
     for enrollment_id, money in rows:
         try:

@@ -96,7 +96,9 @@ class EnrollmentService(ServiceBase):
 
     @rpc
     def settle(self, as_of: str | None = None) -> dict:
-        return saga.settle(self.db, self.certificates, self.peers, _instant(as_of))
+        """`as_of`: the real instant the grace is measured at (default: the database's now)."""
+        recorded_at = datetime.fromisoformat(as_of) if as_of else None
+        return saga.settle(self.db, self.certificates, self.peers, clock.now(), recorded_at)
 
     @rpc
     def end_due(self, as_of: str | None = None) -> dict:
