@@ -507,6 +507,11 @@ def group_minutes(schedule: Iterable[Mapping[str, object]], start: date, end: da
     return total if days > 0 else 0
 
 
+# an hour's normative above this is a typing error, and it keeps every group's normative
+# (a year of lessons at most) far inside a bigint
+NORMATIVE_PER_HOUR_MAX = 10**9  # kopecks: 10 000 000.00 ₽
+
+
 def normative_cost_kopecks(per_hour_kopecks: int, minutes: int) -> int:
     """The normative cost of a group: the municipality's normative per hour (the operator's
     figure) times the group's hours, rounded up to the kopeck (qbeckson's

@@ -427,11 +427,15 @@ def set_normative(session: Session, principal: Principal, code: str, per_hour: i
     ):
         raise Forbidden("Это настройка другого муниципалитета", code="not_owner")
     get_municipality(session, code)
-    if isinstance(per_hour, bool) or not isinstance(per_hour, int) or per_hour < 0:
+    if (
+        isinstance(per_hour, bool)
+        or not isinstance(per_hour, int)
+        or not 0 <= per_hour <= domain.NORMATIVE_PER_HOUR_MAX
+    ):
         raise InvalidInput(
-            "Норматив: целое неотрицательное число копеек",
+            "Норматив часа: от 0 до 10 000 000.00 ₽",
             code="invalid_normative",
-            fields={"per_hour": ["целое неотрицательное число копеек"]},
+            fields={"per_hour": ["от 0 до 10 000 000.00 ₽ за час"]},
         )
     session.execute(
         pg_insert(MunicipalNormative)

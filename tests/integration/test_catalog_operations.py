@@ -219,8 +219,11 @@ def test_the_normative_is_the_operators_figure_per_hour_times_the_groups_hours(e
             )
         with pytest.raises(Forbidden):  # a provider never sets it
             operations.set_normative(session, provider, "krasnoyarsk", 20_000)
-        with pytest.raises(InvalidInput):
-            operations.set_normative(session, Principal(6, "regional_operator"), "krasnoyarsk", -1)
+        for wrong in (-1, 10**9 + 1, "150.00", True):
+            with pytest.raises(InvalidInput):
+                operations.set_normative(
+                    session, Principal(6, "regional_operator"), "krasnoyarsk", wrong
+                )
         setting = operations.set_normative(
             session, Principal(4, "municipal_operator", "krasnoyarsk"), "krasnoyarsk", 20_000
         )
