@@ -6,6 +6,7 @@ catalog's database, so ops scale it apart from search on opening day
 session in operations.py, the steps that cross to certificates in saga.py.
 """
 
+import logging
 from datetime import date, datetime
 
 from nameko.rpc import rpc
@@ -18,6 +19,8 @@ from servicekit.outbox import OutboxRelay
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.catalog.enrollment import operations, saga
+
+log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = float(config.env("ENROLLMENT_SWEEP_SECONDS", "10"))
 CALENDAR_JOBS = ("decision_deadlines", "end_due")
@@ -125,5 +128,9 @@ class EnrollmentService(ServiceBase):
     def sweep(self) -> None:
         now = clock.now()
         for name in CALENDAR_JOBS:
-            self._calendar_job(name, now)
+            try:
+                self._calendar_job(name, now)
+            except Exception:  # noqa: BLE001 - one job's failure must not stop the others
+                self.db.rollback()
+                log.exception("enrollment's calendar job %s failed; it runs next sweep", name)
         saga.settle(self.db, self.certificates, self.peers, now)
