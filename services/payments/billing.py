@@ -429,8 +429,12 @@ def main(argv=None) -> int:
                 issued = invoices.issue_advances(session, args.month)
             print(f"{len(issued)} advance invoices issued for {args.month}")
             return 0
-        with session.begin():
-            run = start_run(session, args.month, None, clock.today())
+        try:
+            with session.begin():
+                run = start_run(session, args.month, None, clock.today())
+        except Conflict as refused:  # e.g. month_not_over
+            print(f"{refused.code}: {refused}", file=sys.stderr)
+            return 2
         run_id = run.id
         certificates = RpcCertificates()
         started = time.monotonic()
