@@ -24,6 +24,7 @@ it is released whole.
 CLI: python -m services.payments.billing run --month 2026-10 [--batch 500]
      python -m services.payments.billing status --run 3
      python -m services.payments.billing advances --month 2026-11
+     python -m services.payments.billing calendar final_billing   (or advances)
 """
 
 from __future__ import annotations
@@ -413,6 +414,11 @@ def main(argv=None) -> int:
     status_cmd.add_argument("--run", type=int, required=True)
     advances = sub.add_parser("advances", help="issue a month's advance invoices")
     advances.add_argument("--month", required=True)
+    calendar = sub.add_parser(
+        "calendar", help="run one of the calendar's jobs now, under its lease (a started run "
+        "is worked by the payments processes' runner)",
+    )  # fmt: skip
+    calendar.add_argument("job", choices=["advances", "final_billing"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -423,6 +429,13 @@ def main(argv=None) -> int:
     try:
         if args.command == "status":
             print(progress(session, args.run))
+            return 0
+        if args.command == "calendar":
+            from servicekit.calendar import Job, run_job
+            from services.payments import calendar_jobs
+
+            job = Job(args.job, getattr(calendar_jobs, args.job))
+            print(run_job(engine, "payments", job) or "nothing was due")
             return 0
         if args.command == "advances":
             with session.begin():
