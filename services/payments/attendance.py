@@ -245,25 +245,6 @@ def set_billing_settings(session: Session, principal: Principal, code: str, chan
     return billing_settings(session, [code])[code].as_dict(code)
 
 
-def completeness_mode(session: Session, municipality_code: str) -> str:
-    mode = session.execute(
-        select(MunicipalitySetting.completeness_mode).where(
-            MunicipalitySetting.municipality_code == municipality_code
-        )
-    ).scalar()
-    return mode or domain.DELIVERED
-
-
-def completeness_modes(session: Session, codes: Iterable[str]) -> dict[str, str]:
-    found = dict(
-        session.execute(
-            select(MunicipalitySetting.municipality_code, MunicipalitySetting.completeness_mode)
-            .where(MunicipalitySetting.municipality_code.in_(set(codes)))
-        ).all()
-    )  # fmt: skip
-    return defaultdict(lambda: domain.DELIVERED, found)
-
-
 def set_completeness_mode(session: Session, principal: Principal, code: str, mode: str) -> dict:
     role = principal.role
     if role != REGIONAL_OPERATOR and not (
