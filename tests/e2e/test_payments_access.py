@@ -7,6 +7,7 @@ one; the municipal operators of Krasnoyarsk (the payer) and of Achinsk; the regi
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
@@ -265,6 +266,16 @@ def test_invoices_are_filtered_by_whose_they_are(world):
     mine = next(i for i in home if i["id"] == world.invoice)
     # 80 % of February's two certificate parts of 3 037.50
     assert (mine["kind"], mine["amount"]) == ("advance", "4860.00")
+
+
+def test_a_month_not_over_is_not_billed_and_a_lesson_after_today_not_recorded(world):
+    month = f"{clock.today():%Y-%m}"
+    response = call(world.api, "regional", "POST", "/billing/runs", {"month": month})
+    assert (response.status_code, response.json()["code"]) == (409, "month_not_over")
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    lessons = {"lessons": [{"date": tomorrow, "start": "16:00", "status": "held"}]}
+    response = call(world.api, "provider", "POST", f"/groups/{world.group}/lessons", lessons)
+    assert (response.status_code, response.json()["code"]) == (422, "lesson_in_future")
 
 
 def test_an_invoice_lists_its_contracts_as_json_and_csv(world):
