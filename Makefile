@@ -67,10 +67,12 @@ format: install
 regional-operator: migrate
 	$(PY) -m services.accounts.admin create-regional-operator --email "$(EMAIL)" --full-name "$(NAME)"
 
-# Recount every certificate balance and reservation from the ledger; non-zero exit on a
-# difference (docs/certificates.md).
+# Recount every certificate balance and reservation from the ledger, then check invoices
+# against debits per provider x municipality x month; non-zero exit on a difference
+# (docs/certificates.md, docs/payments.md).
 audit-ledger: install
 	$(PY) -m services.certificates.audit
+	$(PY) -m services.payments.audit
 
 # Close a period: leftovers expire, the next period's nominals are credited. Safe to re-run.
 close-period: migrate

@@ -92,6 +92,10 @@ class GroupMonthSchema(Schema):
     group_id = fields.Integer(required=True)
     month = fields.String(required=True)
     billed = fields.Boolean(required=True)
+    submission_deadline = fields.String(
+        required=True,
+        metadata={"format": "date", "description": "the last day the month can be corrected"},
+    )
     lessons = fields.List(fields.Nested(LessonOutSchema), required=True)
     children = fields.List(fields.Nested(ChildMonthSchema), required=True)
 
@@ -103,6 +107,27 @@ class CompletenessModeSchema(Schema):
 class CompletenessSettingSchema(Schema):
     municipality_code = fields.String(required=True)
     completeness_mode = fields.String(required=True, metadata={"enum": list(COMPLETENESS_MODES)})
+
+
+class BillingSettingsInSchema(Schema):
+    completeness_mode = fields.String(validate=validate.OneOf(COMPLETENESS_MODES))
+    submission_workday = fields.Integer(
+        validate=validate.Range(1, 20),
+        metadata={"description": "attendance of a month is final after this working day "
+                  "(Mon-Fri) of the next month; default 3"},
+    )  # fmt: skip
+    unrecorded_percent = fields.Integer(
+        validate=validate.Range(0, 100),
+        metadata={"description": "share of the plan billed for a month in which the "
+                  "provider recorded no lesson; default 100 (as delivered by schedule)"},
+    )  # fmt: skip
+
+
+class BillingSettingsSchema(Schema):
+    municipality_code = fields.String(required=True)
+    completeness_mode = fields.String(required=True, metadata={"enum": list(COMPLETENESS_MODES)})
+    submission_workday = fields.Integer(required=True)
+    unrecorded_percent = fields.Integer(required=True)
 
 
 # --- billing -------------------------------------------------------------------------------
@@ -144,10 +169,37 @@ class InvoiceSchema(Schema):
     municipality_code = fields.String(required=True)
     month = fields.String(required=True)
     kind = fields.String(required=True, metadata={"enum": list(INVOICE_KINDS)})
+    number = fields.Integer(
+        required=True, metadata={"description": "0; a correction's number, 1, 2, ..."}
+    )
     amount = SignedMoney(required=True)
     status = fields.String(required=True, metadata={"enum": list(INVOICE_STATUSES)})
     issued_at = fields.String(required=True)
     paid_at = fields.String(allow_none=True)
+
+
+class RegisterLineSchema(Schema):
+    contract_id = fields.Integer(required=True)
+    enrollment_id = fields.String(required=True)
+    child_id = fields.Integer(required=True)
+    certificate_number = fields.String(allow_none=True)
+    group_id = fields.Integer(required=True)
+    program_id = fields.Integer(required=True)
+    start_date = fields.String(required=True)
+    end_date = fields.String(required=True)
+    planned = Money(required=True)
+    released_early = fields.Boolean(required=True)
+    charge_status = fields.String(allow_none=True)
+    completeness = fields.String(allow_none=True)
+    debited = Money(required=True)
+
+
+class RegisterSchema(Schema):
+    invoice = fields.Nested(InvoiceSchema, required=True)
+    contracts = fields.List(fields.Nested(RegisterLineSchema), required=True)
+    planned = Money(required=True)
+    debited = Money(required=True)
+    invoiced = SignedMoney(required=True)
 
 
 # --- reports -------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from werkzeug.wrappers import Response
 from contracts import roles
 from gateway.http import API, page_of, route
 from gateway.payments_schemas import (
+    BillingSettingsInSchema,
+    BillingSettingsSchema,
     ChildPaymentsSchema,
     CompletenessModeSchema,
     CompletenessSettingSchema,
@@ -22,6 +24,7 @@ from gateway.payments_schemas import (
     LessonsInSchema,
     LessonsRecordedSchema,
     MonthQuery,
+    RegisterSchema,
     ReportQuery,
     ReportSchema,
     RunCreateSchema,
@@ -71,7 +74,10 @@ class PaymentsRoutes:
         response=LessonsRecordedSchema,
         description="A lesson is its date and start (the schedule's by default); recording "
         "it again corrects it. A held lesson's children not marked present are absent. "
-        "409 `month_billed` once the month's billing has started.",
+        "422 `lesson_in_future` for a lesson dated after today; 409 `submission_closed` "
+        "after the month's submission deadline (the paying municipalities' setting, by "
+        "default the 3rd working day of the next month), 409 `month_billed` once the "
+        "month's billing has started.",
     )
     def record_lessons(self, call, group_id):
         return self.rpc.call(
@@ -112,6 +118,46 @@ class PaymentsRoutes:
             call.body["completeness_mode"],
         )
 
+    @route(
+        "GET",
+        f"{MUNICIPALITY}/billing-settings",
+        summary="The municipality's billing rules: completeness, submission deadline, "
+        "unrecorded months",
+        tags=["billing"],
+        roles=OPERATORS,
+        response=BillingSettingsSchema,
+    )
+    def billing_settings(self, call, municipality_code):
+        return self.rpc.call(
+            "payments",
+            "billing_settings",
+            call.principal.as_rpc(),
+            municipality(municipality_code),
+        )
+
+    @route(
+        "PATCH",
+        f"{MUNICIPALITY}/billing-settings",
+        summary="Change the municipality's billing rules (fields not sent keep their value)",
+        tags=["billing"],
+        roles=OPERATORS,
+        body=BillingSettingsInSchema,
+        response=BillingSettingsSchema,
+        description="`submission_workday` (1-20, default 3): attendance of a month can be "
+        "corrected until that working day (Mon-Fri; public holidays are not modelled) of "
+        "the next month; the month is billed after it. `unrecorded_percent` (0-100, default "
+        "100): the share of the plan billed for a month in which the provider recorded no "
+        "lesson of the group. Applies to months billed afterwards.",
+    )
+    def set_billing_settings(self, call, municipality_code):
+        return self.rpc.call(
+            "payments",
+            "set_billing_settings",
+            call.principal.as_rpc(),
+            municipality(municipality_code),
+            call.body,
+        )
+
     # --- billing ------------------------------------------------------------------------
 
     @route(
@@ -124,8 +170,9 @@ class PaymentsRoutes:
         response=RunSchema,
         status=202,
         description="Runs in the background; follow it with GET /billing/runs/{id}. Each "
-        "contract is charged once per month whatever the number of runs. Closes the month's "
-        "attendance. 409 `month_not_started` for a future month.",
+        "contract is charged once per month whatever the number of runs. A month is billed "
+        "once it has ended and its submission deadline has passed: 409 `month_not_over` "
+        "before. The calendar starts it by itself the day after the deadline.",
     )
     def start_billing_run(self, call):
         return self.rpc.call(
@@ -176,6 +223,31 @@ class PaymentsRoutes:
     )
     def pay_invoice(self, call, invoice_id):
         return self.rpc.call("payments", "pay_invoice", call.principal.as_rpc(), invoice_id)
+
+    @route(
+        "GET",
+        f"{API}/invoices/{ID.format('invoice_id')}/contracts",
+        summary="The invoice's register: the contracts it is for, planned and debited",
+        tags=["invoices"],
+        roles=STAFF,
+        response=RegisterSchema,
+        description="Whoever sees the invoice sees its register (404 otherwise).",
+    )
+    def invoice_contracts(self, call, invoice_id):
+        return self.rpc.call("payments", "invoice_contracts", call.principal.as_rpc(), invoice_id)
+
+    @route(
+        "GET",
+        f"{API}/invoices/{ID.format('invoice_id')}/contracts.csv",
+        summary="The invoice's register as CSV (UTF-8 with BOM, `;`, decimal comma)",
+        tags=["invoices"],
+        roles=STAFF,
+    )
+    def invoice_contracts_csv(self, call, invoice_id):
+        text = self.rpc.call(
+            "payments", "invoice_contracts_csv", call.principal.as_rpc(), invoice_id
+        )
+        return csv_download(text, f"invoice-{invoice_id}-contracts.csv")
 
     # --- reports ------------------------------------------------------------------------
 

@@ -1,16 +1,23 @@
 """Attendance on a SQLAlchemy session: a provider records its group's lessons in bulk and
-corrects them until the month is billed; billing reads a month's attendance per contract.
+corrects them until the month's submission deadline; billing reads a month's attendance per
+contract.
 
-A month closes for corrections when its first billing run starts. Both take an advisory lock
-on the month (corrections shared, the run's start exclusive), so no correction slips in
-between a run's start and its reading of the month.
+Lessons are facts: a lesson dated after the business today is refused. A month's attendance
+can be corrected until its submission deadline (the paying municipalities' setting, by
+default the 3rd working day of the next month; domain.submission_deadline), and never once
+a billing run of the month has started; a run cannot start before every deadline of the
+month has passed (billing.check_month). Both take an advisory lock on the month
+(corrections shared, the run's start exclusive), so no correction slips in between a run's
+start and its reading of the month.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 
 from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -18,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
 from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
+from servicekit import clock
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.payments import domain
 from services.payments.models import (
@@ -78,6 +86,16 @@ def record_lessons(
     """Create or correct lessons of a group (date, held or cancelled, who was present)."""
     contracts = group_contracts(session, group_id)
     check_group_access(principal, contracts, write=True)
+    today = clock.today()
+    future = {
+        f"lessons.{index}.date": [f"занятие {lesson['date']} ещё не прошло (сегодня {today})"]
+        for index, lesson in enumerate(lessons)
+        if lesson["date"] > today
+    }
+    if future:
+        raise InvalidInput(
+            "Отмечать можно только прошедшие занятия", code="lesson_in_future", fields=future
+        )
     schedule = max(contracts, key=lambda c: c.id).group_schedule
     errors: dict[str, list[str]] = {}
     rows = []
@@ -102,11 +120,18 @@ def record_lessons(
     if errors:
         raise InvalidInput("Проверьте занятия", code="invalid_lessons", fields=errors)
 
+    workday = max(s.submission_workday for s in group_settings(session, contracts).values())
     for month in sorted({domain.month_of(day) for day, *_ in rows}):
         lock_month(session, month, exclusive=False)
         if month_is_billed(session, month):
             raise Conflict(
                 f"Месяц {month} уже оплачен: посещаемость менять нельзя", code="month_billed"
+            )
+        deadline = domain.submission_deadline(month, workday)
+        if today > deadline:
+            raise Conflict(
+                f"Посещаемость за {month} сдавалась до {deadline}: срок прошёл",
+                code="submission_closed",
             )
     recorded = []
     for day, start, status, marks in rows:
@@ -146,23 +171,78 @@ def record_lessons(
     return {"group_id": group_id, "recorded": len(recorded), "lessons": recorded}
 
 
-def completeness_mode(session: Session, municipality_code: str) -> str:
-    mode = session.execute(
-        select(MunicipalitySetting.completeness_mode).where(
-            MunicipalitySetting.municipality_code == municipality_code
+@dataclass(frozen=True)
+class BillingSettings:
+    """A paying municipality's billing rules (defaults when it has set none)."""
+
+    completeness_mode: str = domain.DELIVERED
+    submission_workday: int = domain.SUBMISSION_WORKDAY
+    unrecorded_percent: int = domain.UNRECORDED_PERCENT
+
+    @property
+    def unrecorded(self) -> Fraction:
+        return Fraction(self.unrecorded_percent, 100)
+
+    def as_dict(self, code: str) -> dict:
+        return {
+            "municipality_code": code,
+            "completeness_mode": self.completeness_mode,
+            "submission_workday": self.submission_workday,
+            "unrecorded_percent": self.unrecorded_percent,
+        }
+
+
+def billing_settings(session: Session, codes: Iterable[str]) -> dict[str, BillingSettings]:
+    found = {
+        code: BillingSettings(mode, workday, percent)
+        for code, mode, workday, percent in session.execute(
+            select(
+                MunicipalitySetting.municipality_code,
+                MunicipalitySetting.completeness_mode,
+                MunicipalitySetting.submission_workday,
+                MunicipalitySetting.unrecorded_percent,
+            ).where(MunicipalitySetting.municipality_code.in_(set(codes)))
         )
-    ).scalar()
-    return mode or domain.DELIVERED
+    }
+    return defaultdict(BillingSettings, found)
 
 
-def completeness_modes(session: Session, codes: Iterable[str]) -> dict[str, str]:
-    found = dict(
-        session.execute(
-            select(MunicipalitySetting.municipality_code, MunicipalitySetting.completeness_mode)
-            .where(MunicipalitySetting.municipality_code.in_(set(codes)))
-        ).all()
-    )  # fmt: skip
-    return defaultdict(lambda: domain.DELIVERED, found)
+def group_settings(session: Session, contracts: list[Contract]) -> dict[str, BillingSettings]:
+    codes = {c.payer_municipality_code for c in contracts}
+    settings = billing_settings(session, codes)
+    return {code: settings[code] for code in codes} or {"": BillingSettings()}
+
+
+def month_deadline(session: Session, month: str) -> date:
+    """The month's last submission deadline over the region: the latest working day any
+    municipality set (the default when none set a later one). A run bills the whole region
+    at once, so it waits for the last of them."""
+    latest = session.execute(select(func.max(MunicipalitySetting.submission_workday))).scalar()
+    return domain.submission_deadline(month, max(latest or 0, domain.SUBMISSION_WORKDAY))
+
+
+def check_settings_access(principal: Principal, code: str) -> None:
+    role = principal.role
+    if role != REGIONAL_OPERATOR and not (
+        role == MUNICIPAL_OPERATOR and principal.municipality_code == code
+    ):
+        raise Forbidden("Это настройка другого муниципалитета", code="not_owner")
+
+
+def set_billing_settings(session: Session, principal: Principal, code: str, changes: dict) -> dict:
+    """Change some of a municipality's billing rules (the others keep their value)."""
+    check_settings_access(principal, code)
+    allowed = {"completeness_mode", "submission_workday", "unrecorded_percent"}
+    values = {k: v for k, v in changes.items() if k in allowed and v is not None}
+    session.execute(
+        insert(MunicipalitySetting)
+        .values(municipality_code=code, updated_by=principal.user_id, **values)
+        .on_conflict_do_update(
+            index_elements=["municipality_code"],
+            set_={**values, "updated_by": principal.user_id, "updated_at": func.now()},
+        )
+    )
+    return billing_settings(session, [code])[code].as_dict(code)
 
 
 def set_completeness_mode(session: Session, principal: Principal, code: str, mode: str) -> dict:
@@ -193,15 +273,17 @@ def month_attendance(
     first, last = domain.parse_month(month)
     groups = {c.group_id for c in contracts}
     held: dict[int, list[tuple[int, date]]] = defaultdict(list)  # group -> (lesson id, date)
+    recorded: dict[int, int] = defaultdict(int)  # group -> lessons recorded in the month
     if groups:
-        for lesson_id, group_id, day in session.execute(
-            select(Lesson.id, Lesson.group_id, Lesson.lesson_date).where(
+        for lesson_id, group_id, day, status in session.execute(
+            select(Lesson.id, Lesson.group_id, Lesson.lesson_date, Lesson.status).where(
                 Lesson.group_id.in_(groups),
                 Lesson.lesson_date.between(first, last),
-                Lesson.status == "held",
             )
         ):
-            held[group_id].append((lesson_id, day))
+            recorded[group_id] += 1
+            if status == "held":
+                held[group_id].append((lesson_id, day))
     lesson_ids = [lesson_id for lessons in held.values() for lesson_id, _ in lessons]
     present: set[tuple[int, int]] = set()
     if lesson_ids:
@@ -216,7 +298,7 @@ def month_attendance(
     for contract in contracts:
         days = domain.contract_days_in_month(contract.start_date, contract.end_date, month)
         if days is None:
-            answer[contract.id] = domain.MonthAttendance(0, 0, 0)
+            answer[contract.id] = domain.MonthAttendance(0, 0, 0, recorded[contract.group_id])
             continue
         start, end = days
         mine = [lid for lid, day in held[contract.group_id] if start <= day <= end]
@@ -224,6 +306,7 @@ def month_attendance(
             scheduled=len(domain.scheduled_lessons(contract.group_schedule, start, end)),
             held=len(mine),
             attended=sum(1 for lid in mine if (lid, contract.child_id) in present),
+            recorded=recorded[contract.group_id],
         )
     return answer
 
@@ -255,11 +338,12 @@ def group_month(session: Session, principal: Principal, group_id: int, month: st
         c for c in contracts if domain.contract_days_in_month(c.start_date, c.end_date, month)
     ]
     counts = month_attendance(session, in_month, month)
-    modes = completeness_modes(session, {c.payer_municipality_code for c in in_month})
+    settings = billing_settings(session, {c.payer_municipality_code for c in in_month})
     children = []
     for contract in in_month:
         figures = counts[contract.id]
-        mode = modes[contract.payer_municipality_code]
+        rules = settings[contract.payer_municipality_code]
+        mode = rules.completeness_mode
         children.append(
             {
                 "child_id": contract.child_id,
@@ -268,13 +352,18 @@ def group_month(session: Session, principal: Principal, group_id: int, month: st
                 "lessons_scheduled": figures.scheduled,
                 "lessons_held": figures.held,
                 "lessons_attended": figures.attended,
-                "completeness": f"{float(domain.completeness(figures, mode)):.6f}",
+                "completeness": (
+                    f"{float(domain.completeness(figures, mode, rules.unrecorded)):.6f}"
+                ),
             }
         )
     return {
         "group_id": group_id,
         "month": month,
         "billed": month_is_billed(session, month),
+        "submission_deadline": domain.submission_deadline(
+            month, max(s.submission_workday for s in group_settings(session, contracts).values())
+        ),
         "lessons": [
             {
                 "date": lesson.lesson_date,

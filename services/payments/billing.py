@@ -11,14 +11,20 @@ A run works in small transactions, so it never holds anything the portal needs:
    `posted` and emit `charge_posted`. A crash between the debit and the commit leaves them
    pending; the next attempt sends the same figures and certificates answers the first result.
 3. finish: when nothing is left to charge or post, the run is `completed`, the month's final
-   invoices and the next month's advances are issued.
+   invoices (or corrections, for a later run) and the next month's advances are issued.
+   A charge a later run posts once the month is invoiced brings a correction invoice in the
+   same transaction (invoices.reconcile), so invoices equal debits at every commit.
 
-Attendance of the month is frozen when its first run starts (attendance.lock_month), so the
-figures of a charge never change between attempts.
+A month is billed once its attendance is final: after it has ended and every municipality's
+submission deadline has passed (check_month: 409 `month_not_over` before). Attendance of the
+month is frozen when its first run starts (attendance.lock_month), so the figures of a charge
+never change between attempts. A contract month after the contract's end is never charged:
+it is released whole.
 
 CLI: python -m services.payments.billing run --month 2026-10 [--batch 500]
      python -m services.payments.billing status --run 3
      python -m services.payments.billing advances --month 2026-11
+     python -m services.payments.billing calendar final_billing   (or advances)
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from fractions import Fraction
 from typing import Protocol
 
 from sqlalchemy import func, select, update
@@ -53,10 +60,16 @@ class Certificates(Protocol):
     def debit_funds(self, items: list[dict]) -> list[dict]: ...
 
 
-def check_month(month: str, today: date) -> None:
-    first, _ = domain.parse_month(month)
-    if first > today:
-        raise Conflict("Этот месяц ещё не начался", code="month_not_started")
+def check_month(month: str, today: date, deadline: date | None = None) -> None:
+    """A month is billed after it has ended and its submission deadline has passed."""
+    domain.parse_month(month)
+    deadline = deadline or domain.submission_deadline(month)
+    if today <= deadline:
+        raise Conflict(
+            f"Месяц {month} оплачивается после срока сдачи посещаемости {deadline} "
+            f"(сегодня {today})",
+            code="month_not_over",
+        )
 
 
 def eligible(month: str):
@@ -68,7 +81,8 @@ def eligible(month: str):
 
 def start_run(session: Session, month: str, requested_by: int | None, today: date) -> BillingRun:
     """The month's unfinished run, or a new one. Closes the month's attendance."""
-    check_month(month, today)
+    domain.parse_month(month)
+    check_month(month, today, attendance.month_deadline(session, month))
     attendance.lock_month(session, month, exclusive=True)
     running = session.execute(
         select(BillingRun)
@@ -162,12 +176,18 @@ def charge_batch(session: Session, run: BillingRun, after: int, size: int = BATC
         .all()
     )
     figures = attendance.month_attendance(session, contracts, month)
-    modes = attendance.completeness_modes(session, {c.payer_municipality_code for c in contracts})
+    settings = attendance.billing_settings(session, {c.payer_municipality_code for c in contracts})
     rows = []
     for contract in contracts:
-        mode = modes[contract.payer_municipality_code]
+        rules = settings[contract.payer_municipality_code]
+        mode = rules.completeness_mode
         month_figures = figures[contract.id]
-        share = domain.completeness(month_figures, mode)
+        if month > domain.month_of(contract.end_date) or month < domain.month_of(
+            contract.start_date
+        ):
+            share = Fraction(0)  # outside the contract: never billed, released whole
+        else:
+            share = domain.completeness(month_figures, mode, rules.unrecorded)
         part = parts[contract.id]
         charge = domain.month_charge(part.certificate, part.copay, share)
         rows.append(
@@ -271,6 +291,9 @@ def post_batch(session: Session, month: str, certificates: Certificates, size: i
         else:
             charge.status, charge.refusal = "refused", str(status)[:300]
     emit_many(session, "charge_posted", posted)
+    if posted and invoices.month_billed(session, month):
+        # a later run of a month already invoiced: the invoices follow the debits at once
+        invoices.reconcile(session, month, sorted({c["organization_id"] for c in posted}))
     return len(charges)
 
 
@@ -391,6 +414,11 @@ def main(argv=None) -> int:
     status_cmd.add_argument("--run", type=int, required=True)
     advances = sub.add_parser("advances", help="issue a month's advance invoices")
     advances.add_argument("--month", required=True)
+    calendar = sub.add_parser(
+        "calendar", help="run one of the calendar's jobs now, under its lease (a started run "
+        "is worked by the payments processes' runner)",
+    )  # fmt: skip
+    calendar.add_argument("job", choices=["advances", "final_billing"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -402,13 +430,24 @@ def main(argv=None) -> int:
         if args.command == "status":
             print(progress(session, args.run))
             return 0
+        if args.command == "calendar":
+            from servicekit.calendar import Job, run_job
+            from services.payments import calendar_jobs
+
+            job = Job(args.job, getattr(calendar_jobs, args.job))
+            print(run_job(engine, "payments", job) or "nothing was due")
+            return 0
         if args.command == "advances":
             with session.begin():
                 issued = invoices.issue_advances(session, args.month)
             print(f"{len(issued)} advance invoices issued for {args.month}")
             return 0
-        with session.begin():
-            run = start_run(session, args.month, None, clock.today())
+        try:
+            with session.begin():
+                run = start_run(session, args.month, None, clock.today())
+        except Conflict as refused:  # e.g. month_not_over
+            print(f"{refused.code}: {refused}", file=sys.stderr)
+            return 2
         run_id = run.id
         certificates = RpcCertificates()
         started = time.monotonic()

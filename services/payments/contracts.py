@@ -1,5 +1,6 @@
 """Contracts on a SQLAlchemy session: stored from `enrollment_confirmed`, ended early by
-`enrollment_terminated`, shown to the parent. Nothing here commits (the caller does)."""
+`enrollment_terminated`, ended by `enrollment_completed` (the group's end, a child's 18th
+birthday, a group shortened), shown to the parent. Nothing here commits (the caller does)."""
 
 from __future__ import annotations
 
@@ -170,6 +171,60 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
             "released": format_kopecks(amount),
             "released_months": sorted(released),
             "reason": contract.termination_reason,
+        },
+    )
+    return contract
+
+
+def complete(session: Session, data: dict, release_funds) -> Contract | None:
+    """The enrollment completed at its `end_date`: the contract ends at the end of that
+    month (never later than its own end), and the months after it that were not billed go
+    back to the certificate, once (key release:<enrollment>:completed). A completion at the
+    contract's own end releases nothing. A terminated contract is left as it is."""
+    contract = session.execute(
+        select(Contract)
+        .where(Contract.enrollment_id == str(data["enrollment_id"]))
+        .with_for_update()
+    ).scalar_one_or_none()
+    if contract is None:
+        raise NotFound("No contract for this enrollment yet", code="contract_not_found")
+    if contract.status == "terminated":
+        return None
+    new_end = domain.termination_end(
+        date.fromisoformat(data["end_date"]), contract.start_date, contract.end_date
+    )
+    months = (
+        session.execute(
+            select(ContractMonth).where(ContractMonth.contract_id == contract.id).with_for_update()
+        )
+        .scalars()
+        .all()
+    )
+    billed = {m.month for m in months if m.charged}
+    released = domain.months_released_on_termination(
+        {m.month: m.certificate for m in months if not m.released}, new_end, billed
+    )
+    amount = sum(released.values())
+    if amount:
+        release_funds(contract.enrollment_id, amount, f"release:{contract.enrollment_id}:completed")
+    for month in months:
+        if month.month in released:
+            month.released = True
+    if new_end == contract.end_date and not released:
+        return None
+    contract.end_date = new_end
+    emit(
+        session,
+        "contract_terminated",
+        {
+            "contract_id": contract.id,
+            "enrollment_id": contract.enrollment_id,
+            "child_id": contract.child_id,
+            "group_id": contract.group_id,
+            "end_date": new_end.isoformat(),
+            "released": format_kopecks(amount),
+            "released_months": sorted(released),
+            "reason": "обучение завершено",
         },
     )
     return contract

@@ -32,6 +32,8 @@ __all__ = [
 ]  # fmt: skip
 
 ADVANCE_SHARE = Fraction(80, 100)
+SUBMISSION_WORKDAY = 3  # attendance of a month is final after the 3rd working day of the next
+UNRECORDED_PERCENT = 100  # a month with no lesson recorded: billed as delivered by schedule
 
 _MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
 
@@ -73,6 +75,25 @@ def days_of(start: date, end: date) -> Iterable[date]:
         day += timedelta(days=1)
 
 
+def submission_deadline(month: str, workday: int = SUBMISSION_WORKDAY) -> date:
+    """The last day attendance of `month` can be corrected: the `workday`-th working day
+    (Monday to Friday) of the next month. Public holidays are not modelled."""
+    if workday < 1:
+        raise ValueError("the submission deadline is a working day from the 1st: 1 or more")
+    _, last = parse_month(month)
+    day, counted = last, 0
+    while counted < workday:
+        day += timedelta(days=1)
+        if day.isoweekday() <= 5:
+            counted += 1
+    return day
+
+
+def month_is_final(month: str, today: date, workday: int = SUBMISSION_WORKDAY) -> bool:
+    """A month can be billed once it has ended and its submission deadline has passed."""
+    return today > submission_deadline(month, workday)
+
+
 # --- lessons and completeness -------------------------------------------------------------
 
 
@@ -106,19 +127,31 @@ class MonthAttendance:
     scheduled: int
     held: int
     attended: int
+    # lessons (held or cancelled) the provider recorded for the group in the month; None:
+    # not counted (taken as recorded)
+    recorded: int | None = None
 
 
-def completeness(month: MonthAttendance, mode: str = DELIVERED) -> Fraction:
+def completeness(
+    month: MonthAttendance, mode: str = DELIVERED, unrecorded: Fraction = Fraction(1)
+) -> Fraction:
     """Share of the month's service delivered, 0..1 (DESIGN "completeness").
 
     `delivered`: lessons held over lessons scheduled; `attended` (a municipality's choice):
     lessons attended over lessons held. Extra lessons never push it above 1. A month whose
-    contract days hold no scheduled lesson owed nothing, so nothing was missed: 1.
+    contract days hold no scheduled lesson owed nothing, so nothing was missed: 1. A month
+    in which the provider recorded no lesson of the group at all is billed at `unrecorded`
+    (the municipality's setting; by default 1, "as delivered by schedule", which the
+    provider lowers by recording what was not held).
     """
     if mode not in COMPLETENESS_MODES:
         raise ValueError(f"unknown completeness mode {mode!r}")
+    if not 0 <= unrecorded <= 1:
+        raise ValueError("the share of an unrecorded month is between 0 and 1")
     if month.scheduled == 0:
         return Fraction(1)
+    if month.recorded == 0:
+        return unrecorded
     if mode == DELIVERED:
         return min(Fraction(1), Fraction(month.held, month.scheduled))
     if month.held == 0:

@@ -63,7 +63,7 @@ class InvoiceIssuedSchema(Schema):
     organization_id = fields.Integer(required=True)
     municipality_code = fields.String(required=True)
     month = fields.String(required=True, metadata=MONTH)
-    kind = fields.String(required=True, metadata={"enum": ["advance", "final"]})
+    kind = fields.String(required=True, metadata={"enum": ["advance", "final", "correction"]})
     # a final invoice is below zero when the advance was more than the month's actual amount
     amount = fields.String(required=True, metadata=SIGNED_MONEY)
 

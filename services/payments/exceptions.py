@@ -5,8 +5,8 @@ domain.py: contracts.refusals) become them in one place, servicekit.errors.rpc_e
 Codes it answers with, beyond the rules' field codes (`outside_group_dates`,
 `outside_period`, `month_format`, ...): 403 `not_owner`, `role_forbidden`;
 404 `group_not_found`, `run_not_found`, `invoice_not_found`, `contract_not_found`;
-409 `month_billed`, `month_not_started`, `invoice_paid`; 422 `invalid_lessons`,
-`terms_mismatch`.
+409 `month_billed`, `month_not_over`, `submission_closed`, `invoice_paid`; 422
+`invalid_lessons`, `lesson_in_future`, `terms_mismatch`, `unknown_job`.
 """
 
 from servicekit.errors import (

@@ -125,17 +125,28 @@ class Attendance(Base):
 
 
 class MunicipalitySetting(Base):
-    """How a municipality measures completeness (domain.COMPLETENESS_MODES)."""
+    """A paying municipality's billing rules: how it measures completeness
+    (domain.COMPLETENESS_MODES), the working day of the next month by which attendance is
+    final (the submission deadline), and the share of the plan a month with no lesson
+    recorded is billed at."""
 
     __tablename__ = "municipality_settings"
     __table_args__ = (
         CheckConstraint(
             "completeness_mode IN ('delivered', 'attended')", name="ck_settings_completeness"
         ),
+        CheckConstraint(
+            "submission_workday BETWEEN 1 AND 20", name="ck_settings_submission_workday"
+        ),
+        CheckConstraint(
+            "unrecorded_percent BETWEEN 0 AND 100", name="ck_settings_unrecorded_percent"
+        ),
     )
 
     municipality_code: Mapped[str] = mapped_column(String(100), primary_key=True)
-    completeness_mode: Mapped[str] = mapped_column(String(20))
+    completeness_mode: Mapped[str] = mapped_column(String(20), server_default="delivered")
+    submission_workday: Mapped[int] = mapped_column(Integer, server_default="3")
+    unrecorded_percent: Mapped[int] = mapped_column(Integer, server_default="100")
     updated_by: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -208,14 +219,23 @@ class Charge(Base):
 
 
 class Invoice(Base):
-    """What a provider bills a municipality for a month: an advance, then the final one."""
+    """What a provider bills a municipality for a month: an advance, then the final one,
+    then a correction (number 1, 2, ...) whenever a later run changes the month's debits."""
 
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint(
-            "organization_id", "municipality_code", "month", "kind", name="uq_invoices_key"
+            "organization_id",
+            "municipality_code",
+            "month",
+            "kind",
+            "number",
+            name="uq_invoices_key",
         ),
-        CheckConstraint("kind IN ('advance', 'final')", name="ck_invoices_kind"),
+        CheckConstraint("kind IN ('advance', 'final', 'correction')", name="ck_invoices_kind"),
+        CheckConstraint(
+            "(kind = 'correction') = (number > 0)", name="ck_invoices_correction_number"
+        ),
         CheckConstraint("status IN ('issued', 'paid')", name="ck_invoices_status"),
         Index("ix_invoices_municipality", "municipality_code", "month"),
     )
@@ -225,8 +245,19 @@ class Invoice(Base):
     municipality_code: Mapped[str] = mapped_column(String(100))
     month: Mapped[str] = mapped_column(String(7))
     kind: Mapped[str] = mapped_column(String(10))
+    number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     amount: Mapped[int] = mapped_column(BigInteger)  # a final one may be negative
     status: Mapped[str] = mapped_column(String(10), default="issued")
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class AdvanceMonth(Base):
+    """A month whose advance invoices the calendar issued (once, on or after its 1st)."""
+
+    __tablename__ = "advance_months"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    invoices: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -23,6 +23,10 @@ def terminate_contract(session: Session, data: dict, release_funds):
     return contracts.terminate(session, data, release_funds)
 
 
+def complete_contract(session: Session, data: dict, release_funds):
+    return contracts.complete(session, data, release_funds)
+
+
 def record_lessons(session: Session, principal: dict, group_id: int, lessons: list[dict]):
     parsed = [{**lesson, "date": date.fromisoformat(lesson["date"])} for lesson in lessons]
     return attendance.record_lessons(session, Principal.from_rpc(principal), group_id, parsed)
@@ -34,6 +38,16 @@ def group_month(session: Session, principal: dict, group_id: int, month: str) ->
 
 def set_completeness_mode(session: Session, principal: dict, code: str, mode: str) -> dict:
     return attendance.set_completeness_mode(session, Principal.from_rpc(principal), code, mode)
+
+
+def billing_settings(session: Session, principal: dict, code: str) -> dict:
+    who = Principal.from_rpc(principal)
+    attendance.check_settings_access(who, code)
+    return attendance.billing_settings(session, [code])[code].as_dict(code)
+
+
+def set_billing_settings(session: Session, principal: dict, code: str, changes: dict) -> dict:
+    return attendance.set_billing_settings(session, Principal.from_rpc(principal), code, changes)
 
 
 def start_billing_run(session: Session, principal: dict, month: str, today: date) -> dict:
@@ -53,6 +67,14 @@ def list_invoices(session: Session, principal: dict, filters: dict, limit: int, 
 
 def pay_invoice(session: Session, principal: dict, invoice_id: int) -> dict:
     return invoices.mark_paid(session, Principal.from_rpc(principal), invoice_id)
+
+
+def invoice_register(session: Session, principal: dict, invoice_id: int) -> dict:
+    return invoices.register(session, Principal.from_rpc(principal), invoice_id)
+
+
+def invoice_register_csv(session: Session, principal: dict, invoice_id: int) -> bytes:
+    return invoices.register_csv(session, Principal.from_rpc(principal), invoice_id)
 
 
 def issue_advances(session: Session, month: str) -> list[dict]:

@@ -48,6 +48,7 @@ class GroupMonthSchema(Schema):
     group_id = fields.Integer(required=True)
     month = fields.String(required=True)
     billed = fields.Boolean(required=True)
+    submission_deadline = fields.Date(required=True)
     lessons = fields.List(fields.Nested(LessonOutSchema), required=True)
     children = fields.List(fields.Nested(ChildMonthSchema), required=True)
 
@@ -58,10 +59,35 @@ class InvoiceSchema(Schema):
     municipality_code = fields.String(required=True)
     month = fields.String(required=True)
     kind = fields.String(required=True)
+    number = fields.Integer(required=True)
     amount = fields.Integer(required=True)
     status = fields.String(required=True)
     issued_at = fields.DateTime(required=True)
     paid_at = fields.DateTime(allow_none=True)
+
+
+class RegisterLineSchema(Schema):
+    contract_id = fields.Integer(required=True)
+    enrollment_id = fields.String(required=True)
+    child_id = fields.Integer(required=True)
+    certificate_number = fields.String(allow_none=True)
+    group_id = fields.Integer(required=True)
+    program_id = fields.Integer(required=True)
+    start_date = fields.Date(required=True)
+    end_date = fields.Date(required=True)
+    planned = fields.Integer(required=True)
+    released_early = fields.Boolean(required=True)
+    charge_status = fields.String(allow_none=True)
+    completeness = fields.String(allow_none=True)
+    debited = fields.Integer(required=True)
+
+
+class RegisterSchema(Schema):
+    invoice = fields.Nested(InvoiceSchema, required=True)
+    contracts = fields.List(fields.Nested(RegisterLineSchema), required=True)
+    planned = fields.Integer(required=True)
+    debited = fields.Integer(required=True)
+    invoiced = fields.Integer(required=True)
 
 
 class InvoicePageSchema(Schema):

@@ -11,11 +11,12 @@ import time
 from nameko.rpc import rpc
 
 from servicekit import clock, config
-from servicekit.errors import ServiceUnavailable
+from servicekit.calendar import Calendar, Job
+from servicekit.errors import InvalidInput, ServiceUnavailable
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.payments import operations
+from services.payments import calendar_jobs, operations
 from services.payments.exceptions import refusals_as_rpc_errors
 from services.payments.runner import BillingRunner
 from services.payments.schemas import (
@@ -24,6 +25,7 @@ from services.payments.schemas import (
     InvoicePageSchema,
     InvoiceSchema,
     RecordedSchema,
+    RegisterSchema,
     ReportSchema,
     RunSchema,
 )
@@ -82,6 +84,10 @@ class PaymentsService(ServiceBase):
 
     rpc_client = TimedClusterRpc()
     billing_runner = BillingRunner()
+    calendar = Calendar(
+        Job("advances", calendar_jobs.advances),
+        Job("final_billing", calendar_jobs.final_billing),
+    )
 
     @property
     def report_peers(self) -> ReportPeers:
@@ -98,6 +104,11 @@ class PaymentsService(ServiceBase):
     @idempotent
     def on_enrollment_terminated(self, envelope):
         operations.terminate_contract(self.db, envelope["data"], self._release_funds)
+
+    @reliable_handler("enrollment", "enrollment_completed")
+    @idempotent
+    def on_enrollment_completed(self, envelope):
+        operations.complete_contract(self.db, envelope["data"], self._release_funds)
 
     def _release_funds(self, enrollment_id: str, amount: int, key: str) -> dict:
         return self.rpc_client.call(
@@ -122,6 +133,15 @@ class PaymentsService(ServiceBase):
     def set_completeness_mode(self, principal: dict, municipality_code: str, mode: str) -> dict:
         return operations.set_completeness_mode(self.db, principal, municipality_code, mode)
 
+    @rpc
+    def billing_settings(self, principal: dict, municipality_code: str) -> dict:
+        return operations.billing_settings(self.db, principal, municipality_code)
+
+    @rpc
+    def set_billing_settings(self, principal: dict, municipality_code: str, changes: dict):
+        with refusals_as_rpc_errors():
+            return operations.set_billing_settings(self.db, principal, municipality_code, changes)
+
     # --- billing -----------------------------------------------------------------------
 
     @rpc
@@ -135,6 +155,21 @@ class PaymentsService(ServiceBase):
     def get_billing_run(self, run_id: int) -> dict:
         return RunSchema().dump(operations.billing_progress(self.db, run_id))
 
+    # --- the calendar --------------------------------------------------------------------
+
+    @rpc
+    def run_calendar_job(self, name: str) -> dict:
+        """Run one of the calendar's jobs now (`advances`, `final_billing`), under its lease."""
+        if name not in self.calendar.jobs:
+            raise InvalidInput(
+                "Нет такой задачи календаря",
+                code="unknown_job",
+                fields={"name": [f"одна из: {', '.join(sorted(self.calendar.jobs))}"]},
+            )
+        summary = self.calendar.run(name)
+        self.billing_runner.wake()
+        return summary
+
     # --- invoices ----------------------------------------------------------------------
 
     @rpc
@@ -145,6 +180,14 @@ class PaymentsService(ServiceBase):
     @rpc
     def pay_invoice(self, principal: dict, invoice_id: int) -> dict:
         return InvoiceSchema().dump(operations.pay_invoice(self.db, principal, invoice_id))
+
+    @rpc
+    def invoice_contracts(self, principal: dict, invoice_id: int) -> dict:
+        return RegisterSchema().dump(operations.invoice_register(self.db, principal, invoice_id))
+
+    @rpc
+    def invoice_contracts_csv(self, principal: dict, invoice_id: int) -> str:
+        return operations.invoice_register_csv(self.db, principal, invoice_id).decode()
 
     @rpc
     def issue_advances(self, month: str) -> list[dict]:

@@ -7,6 +7,7 @@ one; the municipal operators of Krasnoyarsk (the payer) and of Achinsk; the regi
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
@@ -15,6 +16,7 @@ from nameko import config as nameko_config
 from nameko.standalone.rpc import ClusterRpcClient
 
 from contracts.enrollment import STATUSES
+from servicekit import clock
 from servicekit.tokens import issue_access_token
 from tests.support.payments import Enrollment, confirmed_data
 
@@ -70,10 +72,12 @@ class World:
         self.run = run.json()["id"]
 
     def lessons(self):
+        # a lesson of the business today: a fact already, in a month open for corrections
         return {
             "lessons": [
                 {
-                    "date": "2026-11-03",
+                    "date": clock.today().isoformat(),
+                    "start": "16:00",
                     "status": "held",
                     "attendance": [{"child_id": self.children[0], "present": True}],
                 }
@@ -113,7 +117,7 @@ TABLE = [
     (
         "group's month",
         "GET",
-        lambda w: f"/groups/{w.group}/lessons?month=2026-11",
+        lambda w: f"/groups/{w.group}/lessons?month={clock.today():%Y-%m}",
         None,
         everyone(403) | {"anonymous": 401, "provider": 200, "municipal": 200, "regional": 200},
     ),
@@ -125,6 +129,20 @@ TABLE = [
         everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
     ),
     (
+        "billing settings",
+        "GET",
+        lambda w: "/municipalities/krasnoyarsk/billing-settings",
+        None,
+        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+    ),
+    (
+        "change billing settings",
+        "PATCH",
+        lambda w: "/municipalities/krasnoyarsk/billing-settings",
+        lambda w: {"submission_workday": 3, "unrecorded_percent": 100},
+        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+    ),
+    (
         "start a billing run",
         "POST",
         lambda w: "/billing/runs",
@@ -133,6 +151,20 @@ TABLE = [
     ),
     ("billing run", "GET", lambda w: f"/billing/runs/{w.run}", None, REGIONAL_ONLY),
     ("invoices", "GET", lambda w: "/invoices", None, STAFF_READ),
+    (
+        "an invoice's register",
+        "GET",
+        lambda w: f"/invoices/{w.invoice}/contracts",
+        None,
+        STAFF_READ | {"provider_elsewhere": 404, "municipal_elsewhere": 404},
+    ),
+    (
+        "an invoice's register as CSV",
+        "GET",
+        lambda w: f"/invoices/{w.invoice}/contracts.csv",
+        None,
+        STAFF_READ | {"provider_elsewhere": 404, "municipal_elsewhere": 404},
+    ),
     ("region report", "GET", lambda w: "/reports/region?month=2026-09", None, REGIONAL_ONLY),
     ("region report csv", "GET", lambda w: "/reports/region.csv", None, REGIONAL_ONLY),
     (
@@ -234,6 +266,28 @@ def test_invoices_are_filtered_by_whose_they_are(world):
     mine = next(i for i in home if i["id"] == world.invoice)
     # 80 % of February's two certificate parts of 3 037.50
     assert (mine["kind"], mine["amount"]) == ("advance", "4860.00")
+
+
+def test_a_month_not_over_is_not_billed_and_a_lesson_after_today_not_recorded(world):
+    month = f"{clock.today():%Y-%m}"
+    response = call(world.api, "regional", "POST", "/billing/runs", {"month": month})
+    assert (response.status_code, response.json()["code"]) == (409, "month_not_over")
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    lessons = {"lessons": [{"date": tomorrow, "start": "16:00", "status": "held"}]}
+    response = call(world.api, "provider", "POST", f"/groups/{world.group}/lessons", lessons)
+    assert (response.status_code, response.json()["code"]) == (422, "lesson_in_future")
+
+
+def test_an_invoice_lists_its_contracts_as_json_and_csv(world):
+    body = call(world.api, "municipal", "GET", f"/invoices/{world.invoice}/contracts").json()
+    assert body["invoice"]["id"] == world.invoice
+    assert sorted(line["child_id"] for line in body["contracts"]) == world.children
+    assert (body["planned"], body["invoiced"]) == ("6075.00", "4860.00")  # February, 80 %
+    response = call(world.api, "provider", "GET", f"/invoices/{world.invoice}/contracts.csv")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("contract_id;enrollment_id;child_id")
+    assert len(lines) == 4  # two contracts and the total
 
 
 def test_report_csv_opens_in_a_russian_spreadsheet(world):

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy.orm import Session
 
-from servicekit import topology
+from servicekit import clock, topology
 from services.certificates import audit
 from services.certificates.models import MunicipalFund, Period
 from services.payments import domain
@@ -34,6 +34,8 @@ PAYMENTS = "services.payments.service:PaymentsService"
 CERTIFICATES = "services.certificates.service:CertificatesService"
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
 NOMINAL = 5_000_000
+RECORDING = "2026-11-02T10:00:00+07:00"  # October's attendance can be corrected
+BILLING = "2026-11-05T10:00:00+07:00"  # October's deadline (4 November) has passed
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +68,22 @@ def processes(databases, vhost, tmp_path, engine_of):
 
     topology.declare(all_handlers(), vhost)
     reset_billing(engine_of("payments"))
+    # the processes read the business clock from a file the tests move: October's lessons
+    # are recorded before its submission deadline (4 November), billed after it
+    shared_clock = str(tmp_path / "clock.json")
+    clock.set_shared(shared_clock, RECORDING)
     env = base_env(vhost, {"BILLING_POLL_INTERVAL": "1", "BILLING_BATCH": "15",
-                           "BILLING_WORKERS": "2", "RPC_TIMEOUT": "10"})  # fmt: skip
+                           "BILLING_WORKERS": "2", "RPC_TIMEOUT": "10",
+                           "NAVIGATOR_CLOCK_FILE": shared_clock})  # fmt: skip
     started = {
         "certificates": ServiceProcess("certificates", CERTIFICATES, env, tmp_path).start(),
         "payments": ServiceProcess("payments", PAYMENTS, env, tmp_path).start(),
     }
+    started["clock"] = shared_clock
     yield started
-    for process in started.values():
-        process.stop()
+    for name, process in started.items():
+        if name != "clock":
+            process.stop()
 
 
 def wait_rpc(client, service, timeout=40):
@@ -255,14 +264,15 @@ def test_billing_killed_at_random_points_and_raced_by_a_second_run_debits_exactl
         region = Region(client, vhost, engine_of, period, count=120)
         region.record_october()
         expected = region.expected_october()
+        clock.set_shared(processes["clock"], BILLING)
 
         run = client.payments.start_billing_run(REGIONAL, "2026-10")
         # a second run of the same month at the same time: the CLI, in its own process
         cli = subprocess.Popen(
             [sys.executable, "-m", "services.payments.billing", "run", "--month", "2026-10",
              "--batch", "10"],
-            cwd=ROOT, env=base_env(vhost), stdout=open(tmp_path / "cli.log", "wb"),
-            stderr=subprocess.STDOUT,
+            cwd=ROOT, env=base_env(vhost, {"NAVIGATOR_CLOCK_FILE": processes["clock"]}),
+            stdout=open(tmp_path / "cli.log", "wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         rng = random.Random(20261129)
         payments = processes["payments"]
@@ -297,6 +307,7 @@ def test_a_crash_after_the_debit_and_before_the_record_debits_nothing_twice(
         region.record_october()
         expected = region.expected_october()
         region.bill_only_this_region("2026-10")
+        clock.set_shared(processes["clock"], BILLING)
         payments.stop()
         payments.start({"NAVIGATOR_CRASH_AT": "billing_after_debit"})
         wait_rpc(client, "payments")

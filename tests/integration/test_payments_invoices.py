@@ -69,8 +69,9 @@ def test_advance_then_final_per_provider_and_municipality(session):
 
     bill_as_posted(session, "2026-10", lambda charge: charge.certificate_charged)
     finals = [i for i in invoices.issue_finals(session, "2026-10") if i["organization_id"] == org]
-    # lessons not recorded: completeness 0, nothing debited; the advance is owed back
-    assert [(i["kind"], i["amount"]) for i in finals] == [("final", -486_000)]
+    # no lesson recorded by the deadline: billed as delivered by schedule (issue 18, the
+    # municipality's default), so the final asks the remaining 20 % of 2 x 3 037.50
+    assert [(i["kind"], i["amount"]) for i in finals] == [("final", 121_500)]
 
     invoice_id = mine[0]["id"]
     with pytest.raises(Forbidden):

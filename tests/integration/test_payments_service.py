@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy.orm import Session
 
+from servicekit import clock
 from servicekit.errors import Conflict, Forbidden, InvalidInput
 from servicekit.outbox import outbox
 from services.payments import billing, contracts
@@ -152,46 +153,50 @@ def test_attendance_then_billing_charges_each_contract_once_to_the_kopeck(paymen
     with pytest.raises(Forbidden):
         rpc.set_completeness_mode(achinsk, "krasnoyarsk", "attended")
 
-    # 1, 6 and 8 October cancelled: 6 of 9 held; c missed the 29th
-    held = [13, 15, 20, 22, 27, 29]
-    lessons = []
-    for day in [1, 6, 8, *held]:
-        status = "cancelled" if day in (1, 6, 8) else "held"
-        marks = []
-        if status == "held":
-            marks = [{"child_id": a, "present": True}, {"child_id": c, "present": day != 29}]
-            if day >= 15:
-                marks.append({"child_id": b, "present": True})
-        lessons.append({"date": f"2026-10-{day:02d}", "status": status, "attendance": marks})
-    with pytest.raises(Forbidden):
-        rpc.record_lessons({**provider, "organization_id": org_id + 99}, group_id, lessons)
-    with pytest.raises(InvalidInput) as stranger:
-        rpc.record_lessons(
-            provider,
-            group_id,
-            [
-                {
-                    "date": "2026-10-13",
-                    "status": "held",
-                    "attendance": [{"child_id": 1, "present": 1}],
-                }
-            ],
-        )
-    assert "lessons.0.attendance" in stranger.value.fields
-    # recorded wrongly first, then corrected: the correction replaces the marks
-    rpc.record_lessons(provider, group_id, [{**lessons[3], "status": "cancelled"}])
-    answer = rpc.record_lessons(provider, group_id, lessons)
-    assert answer["recorded"] == 9
+    # October's attendance is recorded before its submission deadline (4 November) and
+    # billed after it (the rules of issue 18: a month is billed once its attendance is final)
+    with clock.freeze(date(2026, 11, 4)):
+        # 1, 6 and 8 October cancelled: 6 of 9 held; c missed the 29th
+        held = [13, 15, 20, 22, 27, 29]
+        lessons = []
+        for day in [1, 6, 8, *held]:
+            status = "cancelled" if day in (1, 6, 8) else "held"
+            marks = []
+            if status == "held":
+                marks = [{"child_id": a, "present": True}, {"child_id": c, "present": day != 29}]
+                if day >= 15:
+                    marks.append({"child_id": b, "present": True})
+            lessons.append({"date": f"2026-10-{day:02d}", "status": status, "attendance": marks})
+        with pytest.raises(Forbidden):
+            rpc.record_lessons({**provider, "organization_id": org_id + 99}, group_id, lessons)
+        with pytest.raises(InvalidInput) as stranger:
+            rpc.record_lessons(
+                provider,
+                group_id,
+                [
+                    {
+                        "date": "2026-10-13",
+                        "status": "held",
+                        "attendance": [{"child_id": 1, "present": 1}],
+                    }
+                ],
+            )
+        assert "lessons.0.attendance" in stranger.value.fields
+        # recorded wrongly first, then corrected: the correction replaces the marks
+        rpc.record_lessons(provider, group_id, [{**lessons[3], "status": "cancelled"}])
+        answer = rpc.record_lessons(provider, group_id, lessons)
+        assert answer["recorded"] == 9
 
-    month = rpc.group_month(provider, group_id, "2026-10")
-    figures = {child["child_id"]: child for child in month["children"]}
-    assert (figures[a]["lessons_scheduled"], figures[a]["lessons_held"]) == (9, 6)
-    assert (figures[b]["lessons_scheduled"], figures[b]["lessons_held"]) == (5, 5)
-    assert (figures[c]["lessons_held"], figures[c]["lessons_attended"]) == (6, 5)
-    assert figures[c]["completeness_mode"] == "attended"
+        month = rpc.group_month(provider, group_id, "2026-10")
+        figures = {child["child_id"]: child for child in month["children"]}
+        assert (figures[a]["lessons_scheduled"], figures[a]["lessons_held"]) == (9, 6)
+        assert (figures[b]["lessons_scheduled"], figures[b]["lessons_held"]) == (5, 5)
+        assert (figures[c]["lessons_held"], figures[c]["lessons_attended"]) == (6, 5)
+        assert figures[c]["completeness_mode"] == "attended"
 
-    run = rpc.start_billing_run(REGIONAL, "2026-10")
-    assert rpc.start_billing_run(REGIONAL, "2026-10")["id"] == run["id"]  # one run at a time
+    with clock.freeze(date(2026, 11, 5)):
+        run = rpc.start_billing_run(REGIONAL, "2026-10")
+        assert rpc.start_billing_run(REGIONAL, "2026-10")["id"] == run["id"]  # one at a time
     wait_for(
         lambda: (
             scalar(
@@ -227,10 +232,11 @@ def test_attendance_then_billing_charges_each_contract_once_to_the_kopeck(paymen
     }
 
     # the month is closed for corrections; the next one is not
-    with pytest.raises(Conflict) as closed:
-        rpc.record_lessons(provider, group_id, lessons[:1])
-    assert closed.value.code == "month_billed"
-    rpc.record_lessons(provider, group_id, [{"date": "2026-11-03", "status": "held"}])
+    with clock.freeze(date(2026, 11, 5)):
+        with pytest.raises(Conflict) as closed:
+            rpc.record_lessons(provider, group_id, lessons[:1])
+        assert closed.value.code == "month_billed"
+        rpc.record_lessons(provider, group_id, [{"date": "2026-11-03", "status": "held"}])
 
 
 def test_concurrent_runs_charge_every_contract_exactly_once(payments):

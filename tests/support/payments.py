@@ -98,7 +98,7 @@ def reset_billing(engine):
     with engine.begin() as conn:
         conn.execute(
             sa.text(
-                "TRUNCATE charges, billing_runs, invoices, attendance, lessons, "
+                "TRUNCATE charges, billing_runs, invoices, advance_months, attendance, lessons, "
                 "municipality_settings CASCADE"
             )
         )

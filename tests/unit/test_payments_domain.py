@@ -165,3 +165,37 @@ def test_share_percent():
     assert domain.share_percent(1, 3) == "33.33"
     assert domain.share_percent(2, 3) == "66.67"
     assert domain.share_percent(5, 0) == "0.00"
+
+
+def test_the_submission_deadline_is_the_third_working_day_of_the_next_month():
+    # November 2026 starts on a Sunday: Mon 2, Tue 3, Wed 4
+    assert domain.submission_deadline("2026-10") == date(2026, 11, 4)
+    # December 2026 starts on a Tuesday: Tue 1, Wed 2, Thu 3
+    assert domain.submission_deadline("2026-11") == date(2026, 12, 3)
+    # January 2027 starts on a Friday: Fri 1, Mon 4, Tue 5 (holidays are not modelled)
+    assert domain.submission_deadline("2026-12") == date(2027, 1, 5)
+    assert domain.submission_deadline("2026-12", workday=1) == date(2027, 1, 1)
+    assert domain.submission_deadline("2026-10", workday=10) == date(2026, 11, 13)
+    with pytest.raises(ValueError):
+        domain.submission_deadline("2026-10", workday=0)
+
+
+def test_a_month_is_final_only_after_it_ended_and_its_deadline_passed():
+    assert not domain.month_is_final("2026-12", date(2026, 12, 3))  # the month is running
+    assert not domain.month_is_final("2026-11", date(2026, 12, 3))  # the deadline is today
+    assert domain.month_is_final("2026-11", date(2026, 12, 4))
+    assert domain.month_is_final("2026-10", date(2026, 12, 3))
+
+
+def test_a_month_with_no_lesson_recorded_is_billed_as_the_municipality_says():
+    nothing = MonthAttendance(scheduled=9, held=0, attended=0, recorded=0)
+    # default: as delivered by schedule, which the provider lowers by recording lessons
+    assert domain.completeness(nothing) == 1
+    assert domain.completeness(nothing, domain.ATTENDED) == 1
+    assert domain.completeness(nothing, unrecorded=Fraction(0)) == 0
+    assert domain.completeness(nothing, unrecorded=Fraction(1, 2)) == Fraction(1, 2)
+    # one cancelled lesson recorded: the month is recorded, nothing held, nothing owed
+    cancelled = MonthAttendance(scheduled=9, held=0, attended=0, recorded=1)
+    assert domain.completeness(cancelled) == 0
+    with pytest.raises(ValueError):
+        domain.completeness(nothing, unrecorded=Fraction(3, 2))
