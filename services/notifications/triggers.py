@@ -187,11 +187,10 @@ def _balance_low(data: dict, directory: Directory) -> dict | None:
 
 def _contract_ended(data: dict, directory: Directory) -> dict:
     group = directory.group(data["group_id"]) or {}
-    program = _program_title(directory, group.get("program_id"))
-    organization = directory.program(group["program_id"]) if group.get("program_id") else None
+    program = directory.program(group["program_id"]) if group.get("program_id") else None
     return {
-        "program": program,
-        "organization": _organization_name(directory, (organization or {}).get("organization_id")),
+        "program": program["title"] if program else f"№ {group.get('program_id')}",
+        "organization": _organization_name(directory, (program or {}).get("organization_id")),
         "end_date": long_date(data.get("end_date")),
         "released": rubles(data.get("released") or "0"),
         "reason": (data.get("reason") or "").rstrip("."),
