@@ -45,7 +45,7 @@ class PreferencesSchema(Schema):
 class PreferencesChangeSchema(Schema):
     email = fields.Dict(
         keys=fields.String(validate=validate.Length(1, 50)),
-        values=fields.Boolean(strict=True),
+        values=fields.Boolean(),
         required=True,
         validate=validate.Length(max=50),
         metadata={
