@@ -122,6 +122,23 @@ class AccountsRoutes:
 
     @route(
         "POST",
+        f"{API}/auth/verify-email/resend",
+        summary="Mail the confirmation link again",
+        tags=["accounts"],
+        roles=(PARENT,),
+        response=AcceptedSchema,
+        status=202,
+        errors=(429,),
+        idempotent=False,
+        description="For a logged-in parent whose address is not confirmed yet (a confirmed "
+        "one gets no letter); 5 an hour, then 429.",
+    )
+    def resend_confirmation(self, call):
+        self.rpc.call("accounts", "resend_email_confirmation", call.principal.as_rpc())
+        return {"message": "Если адрес ещё не подтверждён, на него отправлено новое письмо"}
+
+    @route(
+        "POST",
         f"{API}/auth/password-reset",
         summary="Ask for a password reset link by e-mail",
         tags=["accounts"],

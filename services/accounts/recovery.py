@@ -130,6 +130,18 @@ def verify_email(
     return {"verified": True}
 
 
+def resend_confirmation(
+    session: Session, user_id: int, now: datetime, count: Count | None = None
+) -> None:
+    """Another confirmation letter for a parent who lost the first (throttled as resets are);
+    an address already confirmed gets none."""
+    if count is not None:
+        count([(f"confirm-again:{user_id}", reset_throttle())], now)
+    user = session.get(User, user_id)
+    if user is not None and user.is_active and user.email_verified_at is None:
+        request_mail(session, user.id, VERIFY, now)
+
+
 def request_password_reset(
     session: Session,
     email: object,

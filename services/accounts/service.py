@@ -119,6 +119,12 @@ class AccountsService(ServiceBase):
         )
 
     @rpc
+    def resend_email_confirmation(self, principal: dict) -> None:
+        recovery.resend_confirmation(
+            self.db, int(principal["user_id"]), operations.utcnow(), self._count_attempt
+        )
+
+    @rpc
     def request_password_reset(self, email: str, address: str | None = None) -> None:
         recovery.request_password_reset(
             self.db, email, operations.utcnow(), address, self._count_attempt

@@ -4,6 +4,7 @@ token works once and only in time, a reset ends every login, and nothing tells w
 address is registered."""
 
 import re
+import time
 import uuid
 
 import requests
@@ -134,3 +135,20 @@ def test_reset_requests_are_throttled_per_address_asked_for(api):
         Client(api).post("/auth/password-reset", {"email": email}).status_code for _ in range(6)
     ]
     assert statuses == [202] * 5 + [429]
+
+
+def test_a_parent_who_lost_the_letter_gets_another_and_either_link_confirms(api, mail_server):
+    user = register_parent(api)
+    (first,) = mail_server.wait_for(1, to=user["email"])
+    token = login(api, user["email"]).json()["access_token"]
+    again = Client(api, token).post("/auth/verify-email/resend")
+    assert again.status_code == 202
+    letters = mail_server.wait_for(2, to=user["email"])
+    tokens = {link_token(m, "/verify-email") for m in letters}
+    assert len(tokens) == 2
+    confirmed = Client(api).post("/auth/verify-email", {"token": tokens.pop()})
+    assert confirmed.status_code == 200
+    # confirmed: no third letter
+    assert Client(api, token).post("/auth/verify-email/resend").status_code == 202
+    time.sleep(2)
+    assert len(mail_server.messages(user["email"])) == 2
