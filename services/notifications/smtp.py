@@ -54,7 +54,7 @@ def compose(
     message["From"] = settings.sender
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id
     if interrupted:
         # an earlier attempt may have reached the server: same Message-ID, marked
