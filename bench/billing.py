@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from bench.catalog_search import request_mix, vocabulary
 from bench.harness import run_wrk, running_system
-from servicekit import config, migrate
+from servicekit import clock, config, migrate
 from servicekit.tokens import issue_access_token
 from services.payments.cost import contract_terms
 
@@ -343,7 +343,7 @@ def charge_only(args) -> None:
 
         def charge_all():
             with factory() as session, session.begin():
-                run = billing.start_run(session, args.month, None, date.today())
+                run = billing.start_run(session, args.month, None, clock.today())
             started, after = time.monotonic(), 0
             while True:
                 with factory() as session, session.begin():

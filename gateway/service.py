@@ -10,9 +10,12 @@ from gateway.routes.notifications import NotificationRoutes
 from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
 from gateway.server import WorkerPool
-from servicekit import config
+from servicekit import clock, config
 from servicekit.rpc import TimedClusterRpc
 from servicekit.telemetry import Telemetry
+
+# a moved business clock is refused in production before anything starts
+clock.check_allowed()
 
 
 class GatewayService(

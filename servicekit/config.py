@@ -1,8 +1,6 @@
 """Configuration from environment variables with local development defaults."""
 
 import os
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
@@ -18,16 +16,6 @@ RUNNING_SERVICES = SERVICES + ("enrollment",)
 def env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
-
-
-def region_date(instant: datetime) -> date:
-    """The region's calendar day of an instant: a month ends, and an age or a birth date "in
-    the future" is judged, by the local calendar (REGION_TIMEZONE)."""
-    return instant.astimezone(ZoneInfo(env("REGION_TIMEZONE", "Asia/Krasnoyarsk"))).date()
-
-
-def region_today() -> date:
-    return region_date(datetime.now(UTC))
 
 
 def is_production() -> bool:

@@ -5,10 +5,14 @@ import time
 
 from sqlalchemy import text
 
+from servicekit import clock
 from servicekit.db import Database
 from servicekit.outbox import OutboxRelay
 from servicekit.rpc import rpc
 from servicekit.telemetry import Telemetry
+
+# a moved business clock is refused in production before anything starts
+clock.check_allowed()
 
 
 class ServiceBase:

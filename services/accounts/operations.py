@@ -61,6 +61,7 @@ INVALID_CREDENTIALS = "Неверный адрес электронной поч
 
 
 def utcnow() -> datetime:
+    # the real time, not the business clock: tokens, throttles and sessions expire for real
     return datetime.now(UTC)
 
 

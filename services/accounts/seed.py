@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from contracts import roles
 from contracts.principal import Principal
+from servicekit import clock
 from servicekit.db import make_engine
 from services.accounts import domain, operations
 from services.accounts.models import Child, User
@@ -139,7 +140,7 @@ def seed(session: Session, passwords: operations.Passwords, directory: DemoDirec
         viewer = Principal(parent["id"], roles.PARENT)
         for child in CHILDREN:
             if session.scalar(select(Child.id).where(Child.snils == child["snils"])) is None:
-                operations.add_child(session, viewer, child, date.today(), directory)
+                operations.add_child(session, viewer, child, clock.today(), directory)
         added.append(PARENT["email"])
     return added
 

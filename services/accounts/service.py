@@ -13,8 +13,7 @@ from eventlet import tpool
 from nameko.rpc import rpc
 
 from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER
-from servicekit import config
-from servicekit.config import region_today
+from servicekit import clock, config
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
@@ -180,7 +179,7 @@ class AccountsService(ServiceBase):
     def add_child(self, principal: dict, data: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
         child = operations.add_child(
-            self.db, viewer, data, region_today(), self.directory, self._count_attempt
+            self.db, viewer, data, clock.today(), self.directory, self._count_attempt
         )
         return ChildSchema().dump(child)
 
@@ -206,7 +205,7 @@ class AccountsService(ServiceBase):
     def change_child(self, principal: dict, child_id: int, changes: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
         child = operations.change_child(
-            self.db, viewer, child_id, changes, region_today(), self.directory, self._count_attempt
+            self.db, viewer, child_id, changes, clock.today(), self.directory, self._count_attempt
         )
         return ChildSchema().dump(child)
 

@@ -10,12 +10,11 @@ stops at the first child whose nominal does not fit, so nobody jumps the queue.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from servicekit import clock
 from servicekit.outbox import emit
 from services.certificates import domain, ledger
 from services.certificates.domain import AgeBand, Refused
@@ -100,7 +99,7 @@ def _grant(
                 QueueEntry.period_id == period.id,
                 QueueEntry.status == "waiting",
             )
-            .values(status="upgraded", upgraded_at=datetime.now(UTC))
+            .values(status="upgraded", upgraded_at=clock.now())
         )
     if certificate.type != domain.FINANCING:
         certificate.type = domain.FINANCING

@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from servicekit import clock
 from services.certificates import domain, funding, ledger
 from services.certificates.domain import Refused
 from services.certificates.models import Balance, Certificate, Period
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine("certificates", pool_size=1)
     factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
     if args.expire_aged:
-        print({"expired_certificates": len(expire_aged(factory, date.today()))})
+        print({"expired_certificates": len(expire_aged(factory, clock.today()))})
     if args.period_id is not None:
         print(close_period(factory, args.period_id))
     engine.dispose()

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from servicekit import config
+from servicekit import clock, config
 from servicekit.db import make_engine
 from services.certificates import domain, funding, operations
 from services.certificates.models import MunicipalFund, Period
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
             if args.if_empty and session.scalar(select(func.count()).select_from(Period)):
                 print("certificates: not empty, demo data not loaded")
                 return 0
-            done = seed(session, date.today())
+            done = seed(session, clock.today())
             session.commit()
     finally:
         engine.dispose()

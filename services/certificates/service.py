@@ -13,8 +13,7 @@ import logging
 from nameko.rpc import rpc
 
 from contracts.principal import Principal
-from servicekit import config
-from servicekit.config import region_today
+from servicekit import clock, config
 from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
@@ -81,7 +80,7 @@ class CertificatesService(ServiceBase):
     def ensure_certificate(self, child_id: int, child: dict | None = None) -> dict:
         with domain_errors():
             certificate = operations.ensure_certificate(self.db, self._child(child_id, child))
-            return operations.certificate_view(self.db, certificate, region_today())
+            return operations.certificate_view(self.db, certificate, clock.today())
 
     @rpc
     def reserve_funds(
@@ -93,7 +92,7 @@ class CertificatesService(ServiceBase):
             if changed or self.db.dirty or self.db.info.get(EVENTS_RECORDED):
                 self.db.commit()  # issued and financed (or queued) even if the reservation fails
             return operations.reserve_funds(
-                self.db, certificate, enrollment_id, period_id, amount, region_today()
+                self.db, certificate, enrollment_id, period_id, amount, clock.today()
             )
 
     @rpc
@@ -114,7 +113,7 @@ class CertificatesService(ServiceBase):
 
     @rpc
     def get_balance(self, child_id: int) -> dict:
-        return operations.get_balance(self.db, child_id, region_today())
+        return operations.get_balance(self.db, child_id, clock.today())
 
     @rpc
     def usage_totals(self, municipality_code: str | None = None, month: str | None = None):
@@ -127,13 +126,13 @@ class CertificatesService(ServiceBase):
     @rpc
     def list_certificates(self, principal: dict, filters: dict, limit: int, offset: int) -> dict:
         return operations.list_certificates(
-            self.db, Principal.from_rpc(principal), filters, limit, offset, region_today()
+            self.db, Principal.from_rpc(principal), filters, limit, offset, clock.today()
         )
 
     @rpc
     def show_certificate(self, principal: dict, number: str) -> dict:
         return operations.show_certificate(
-            self.db, Principal.from_rpc(principal), number, region_today()
+            self.db, Principal.from_rpc(principal), number, clock.today()
         )
 
     @rpc
@@ -145,21 +144,21 @@ class CertificatesService(ServiceBase):
     @rpc
     def request_certificate(self, principal: dict, child_id: int) -> dict:
         return operations.request_certificate(
-            self.db, Principal.from_rpc(principal), child_id, self.neighbours, region_today()
+            self.db, Principal.from_rpc(principal), child_id, self.neighbours, clock.today()
         )
 
     @rpc
     def freeze(self, principal: dict, number: str, frozen: bool = True) -> dict:
         with domain_errors():
             return operations.set_status(
-                self.db, Principal.from_rpc(principal), number, frozen, region_today()
+                self.db, Principal.from_rpc(principal), number, frozen, clock.today()
             )
 
     @rpc
     def change_nominal(self, principal: dict, number: str, amount: int) -> dict:
         with domain_errors():
             return operations.change_nominal(
-                self.db, Principal.from_rpc(principal), number, amount, region_today()
+                self.db, Principal.from_rpc(principal), number, amount, clock.today()
             )
 
     @rpc

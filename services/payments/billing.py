@@ -28,12 +28,13 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from servicekit import clock
 from servicekit.db import insert_rows
 from servicekit.errors import Conflict, NotFound
 from servicekit.faults import crash_point
@@ -252,7 +253,7 @@ def post_batch(session: Session, month: str, certificates: Certificates, size: i
         for answer in certificates.debit_funds(items):
             answers[answer["enrollment_id"]] = answer
         crash_point("billing_after_debit")  # debited in certificates, not yet marked here
-    now = datetime.now(UTC)
+    now = clock.now()
     posted = []
     for charge in charges:
         if charge.certificate_planned == 0:  # co-payment only: nothing reserved to debit
@@ -298,7 +299,7 @@ def finish(session: Session, run_id: int) -> bool:
     ).scalar()
     if pending or uncharged:
         return False
-    run.status, run.finished_at = "completed", datetime.now(UTC)
+    run.status, run.finished_at = "completed", clock.now()
     # every other unfinished run of the month has nothing left either
     session.execute(
         update(BillingRun)
@@ -407,7 +408,7 @@ def main(argv=None) -> int:
             print(f"{len(issued)} advance invoices issued for {args.month}")
             return 0
         with session.begin():
-            run = start_run(session, args.month, None, date.today())
+            run = start_run(session, args.month, None, clock.today())
         run_id = run.id
         certificates = RpcCertificates()
         started = time.monotonic()

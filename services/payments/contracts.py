@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from servicekit import clock
 from servicekit.errors import InvalidInput, NotFound
 from servicekit.money import format_kopecks, parse_money
 from servicekit.outbox import emit
@@ -156,7 +157,7 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
     contract.end_date = new_end
     contract.status = "terminated"
     contract.termination_reason = (data.get("reason") or "")[:300] or None
-    contract.terminated_at = datetime.now(UTC)
+    contract.terminated_at = clock.now()
     emit(
         session,
         "contract_terminated",

@@ -7,14 +7,13 @@ operator of the paying municipality marks an invoice paid. Issued at most once p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
 from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
+from servicekit import clock
 from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit, emit_many
@@ -176,7 +175,7 @@ def mark_paid(session: Session, principal: Principal, invoice_id: int) -> dict:
         raise Forbidden("Оплату отмечает оператор муниципалитета", code="role_forbidden")
     if invoice.status == "paid":
         raise Conflict("Счёт уже оплачен", code="invoice_paid")
-    invoice.status, invoice.paid_at = "paid", datetime.now(UTC)
+    invoice.status, invoice.paid_at = "paid", clock.now()
     invoice.paid_by = principal.user_id
     emit(session, "invoice_paid", {**invoice_event(as_dict(invoice)),
                                    "paid_at": invoice.paid_at.isoformat()})  # fmt: skip

@@ -10,8 +10,7 @@ import time
 
 from nameko.rpc import rpc
 
-from servicekit import config
-from servicekit.config import region_today
+from servicekit import clock, config
 from servicekit.errors import ServiceUnavailable
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
@@ -128,7 +127,7 @@ class PaymentsService(ServiceBase):
     @rpc
     def start_billing_run(self, principal: dict, month: str) -> dict:
         with refusals_as_rpc_errors():
-            run = operations.start_billing_run(self.db, principal, month, region_today())
+            run = operations.start_billing_run(self.db, principal, month, clock.today())
         self.billing_runner.wake()
         return RunSchema().dump(run)
 

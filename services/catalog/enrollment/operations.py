@@ -8,14 +8,14 @@ one group never deadlock; the group lock also makes arrival order exact.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contracts.refusals import Refusal
-from servicekit import config
+from servicekit import clock, config
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, rpc_error
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit
@@ -34,10 +34,6 @@ from services.payments import cost
 BUDGET_REGISTRIES = ("significant", "pre_professional", "general")
 # first pass of the terms, before the certificate's balance is known: no cap from it
 UNCAPPED = 10**15
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def decision_days() -> float:
@@ -356,7 +352,7 @@ def _move(
         # the child attends to the end of the month: the sweep gives the seat back after it
         enrollment.decide_by = None
         enrollment.effective_end_date = domain.termination_end(
-            config.region_date(now), enrollment.end_date
+            clock.region_date(now), enrollment.end_date
         )
     elif target in domain.FREES_SEAT:
         enrollment.decide_by = None

@@ -20,7 +20,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from servicekit import config
+from servicekit import clock, config
 from servicekit.errors import Conflict, InvalidInput, NavigatorError, NotFound
 from servicekit.faults import crash_point
 from services.catalog.enrollment import operations
@@ -278,7 +278,7 @@ def end_due(session: Session, now: datetime) -> dict:
     """The calendar's work, on the region's date of ``now``: terminated enrollments past
     their last day give their seat back (promoting the waiting list while the group runs),
     and enrolled children of a group that ended complete. One transaction each."""
-    today = config.region_date(now)
+    today = clock.region_date(now)
 
     def each(find, step) -> list[str]:
         """`step` on every enrollment `find` names, one transaction each; those it changed."""

@@ -11,8 +11,7 @@ from datetime import date, datetime
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from servicekit import config
-from servicekit.config import region_today
+from servicekit import clock, config
 from servicekit.db import Database
 from servicekit.errors import NotFound
 from servicekit.outbox import OutboxRelay
@@ -24,7 +23,7 @@ SWEEP_SECONDS = float(config.env("ENROLLMENT_SWEEP_SECONDS", "10"))
 
 
 def _instant(as_of: str | None) -> datetime:
-    return datetime.fromisoformat(as_of) if as_of else operations.utcnow()
+    return datetime.fromisoformat(as_of) if as_of else clock.now()
 
 
 class EnrollmentService(ServiceBase):
@@ -47,7 +46,7 @@ class EnrollmentService(ServiceBase):
     @rpc
     def quote(self, principal: dict, group_id: int, child_id: int, start_date=None) -> dict:
         child = self._own_child(principal, child_id)
-        return saga.quote(self.db, self.certificates, child, group_id, start_date, region_today())
+        return saga.quote(self.db, self.certificates, child, group_id, start_date, clock.today())
 
     @rpc
     def apply(self, principal: dict, data: dict) -> dict:
@@ -59,8 +58,8 @@ class EnrollmentService(ServiceBase):
             group_id=data["group_id"],
             start_date=date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
             accept_copay=bool(data.get("accept_copay")),
-            today=region_today(),
-            now=operations.utcnow(),
+            today=clock.today(),
+            now=clock.now(),
         )
         return operations.view(self.db, enrollment)
 
@@ -84,7 +83,7 @@ class EnrollmentService(ServiceBase):
         """confirm / reject (the group's provider), cancel (the parent), terminate (either)."""
         enrollment = saga.decide(
             self.db, self.certificates, self.peers, principal, enrollment_id, action, reason,
-            operations.utcnow(),
+            clock.now(),
         )  # fmt: skip
         return operations.view(self.db, enrollment)
 
@@ -106,7 +105,7 @@ class EnrollmentService(ServiceBase):
 
     @timer(interval=SWEEP_SECONDS)
     def sweep(self) -> None:
-        now = operations.utcnow()
+        now = clock.now()
         saga.expire_overdue(self.db, self.certificates, now)
         saga.end_due(self.db, now)
         saga.settle(self.db, self.certificates, self.peers, now)
