@@ -24,6 +24,8 @@ class Principal:
     role: str | None
     municipality_code: str | None = None
     organization_id: int | None = None
+    # a parent who has not confirmed the address yet (the token's `unv` claim) may not apply
+    email_verified: bool = True
 
     @property
     def key(self) -> str:

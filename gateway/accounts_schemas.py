@@ -44,6 +44,27 @@ class RefreshTokenSchema(Schema):
     refresh_token = _text(200, required=True)
 
 
+class VerifyEmailSchema(Schema):
+    token = _text(200, required=True, description="From the link in the confirmation letter")
+
+
+class PasswordResetSchema(Schema):
+    email = _text(254, required=True, example="parent@example.ru")
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = _text(200, required=True, description="From the link in the reset letter")
+    password = _text(1000, required=True, description="10 to 128 characters, not a common one")
+
+
+class VerifiedSchema(Schema):
+    verified = fields.Boolean(required=True)
+
+
+class AcceptedSchema(Schema):
+    message = fields.String(required=True)
+
+
 class StaffCreateSchema(Schema):
     email = _text(254, required=True)
     password = _text(1000, required=True, description="Initial password, told to the user")
@@ -77,6 +98,13 @@ class UserSchema(Schema):
     roles = fields.List(fields.String(), required=True)
     organization_id = fields.Integer(allow_none=True)
     municipality_code = fields.String(allow_none=True)
+    email_verified = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "A parent confirms the address by the link mailed at "
+            "registration; until then they may search and add children but not apply"
+        },
+    )
     created_at = fields.String(required=True, metadata={"format": "date-time"})
 
 

@@ -167,6 +167,7 @@ def _principal(token: str) -> Principal:
             role=str(claims["role"]),
             organization_id=claims.get("org"),
             municipality_code=claims.get("mun"),
+            email_verified=not claims.get("unv", False),
         )
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise Unauthorized("The token is invalid or expired", code="invalid_token") from exc

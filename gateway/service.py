@@ -6,6 +6,7 @@ from gateway.routes.accounts import AccountsRoutes
 from gateway.routes.catalog import CatalogRoutes
 from gateway.routes.certificates import CertificateRoutes
 from gateway.routes.enrollment import EnrollmentRoutes
+from gateway.routes.notifications import NotificationRoutes
 from gateway.routes.payments import PaymentsRoutes
 from gateway.routes.system import SystemRoutes
 from gateway.server import WorkerPool
@@ -18,7 +19,13 @@ clock.check_allowed()
 
 
 class GatewayService(
-    SystemRoutes, AccountsRoutes, CatalogRoutes, CertificateRoutes, EnrollmentRoutes, PaymentsRoutes
+    SystemRoutes,
+    AccountsRoutes,
+    CatalogRoutes,
+    CertificateRoutes,
+    EnrollmentRoutes,
+    PaymentsRoutes,
+    NotificationRoutes,
 ):
     name = "gateway"
 

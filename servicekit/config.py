@@ -5,7 +5,7 @@ import os
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
-SERVICES = ("accounts", "catalog", "certificates", "payments")
+SERVICES = ("accounts", "catalog", "certificates", "payments", "notifications")
 # Everything that owns a database; the gateway keeps idempotency keys in its own.
 DATABASE_OWNERS = SERVICES + ("gateway",)
 # Every Nameko service (own RPC queue, own event exchange). Enrollment works on the catalog's
@@ -61,4 +61,5 @@ SERVICE_CLASSES = {
     "certificates": "services.certificates.service:CertificatesService",
     "payments": "services.payments.service:PaymentsService",
     "enrollment": "services.catalog.enrollment.service:EnrollmentService",
+    "notifications": "services.notifications.service:NotificationsService",
 }

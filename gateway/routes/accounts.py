@@ -10,18 +10,26 @@ from werkzeug.wrappers import Response
 
 from contracts.roles import OPERATORS, PARENT, PROVIDER
 from gateway.accounts_schemas import (
+    AcceptedSchema,
     ChildChangeSchema,
     ChildCreateSchema,
     ChildSchema,
     LoginSchema,
+    PasswordResetConfirmSchema,
+    PasswordResetSchema,
     RefreshTokenSchema,
     RegisterSchema,
     StaffCreateSchema,
     TokensSchema,
     UserSchema,
+    VerifiedSchema,
+    VerifyEmailSchema,
 )
 from gateway.http import ANY_ROLE, API, PageQuery, client_address, page_of, route
 
+RESET_ANSWER = (
+    "Если этот адрес зарегистрирован, на него отправлено письмо со ссылкой для смены пароля"
+)
 CHILD = "<int(min=1,max=2147483647):child_id>"
 
 
@@ -92,6 +100,81 @@ class AccountsRoutes:
     )
     def logout(self, call):
         self.rpc.call("accounts", "logout", call.body["refresh_token"])
+        return Response(status=204)
+
+    @route(
+        "POST",
+        f"{API}/auth/verify-email",
+        summary="Confirm the e-mail address with the token from the letter",
+        tags=["accounts"],
+        body=VerifyEmailSchema,
+        response=VerifiedSchema,
+        errors=(422, 429),
+        idempotent=False,
+        description="The token works once and until it expires (72 hours); otherwise 422 "
+        "`invalid_token`. Refresh the access token afterwards: applying needs a confirmed "
+        "address.",
+    )
+    def verify_email(self, call):
+        return self.rpc.call(
+            "accounts", "verify_email", call.body["token"], client_address(call.request)
+        )
+
+    @route(
+        "POST",
+        f"{API}/auth/verify-email/resend",
+        summary="Mail the confirmation link again",
+        tags=["accounts"],
+        roles=(PARENT,),
+        response=AcceptedSchema,
+        status=202,
+        errors=(429,),
+        idempotent=False,
+        description="For a logged-in parent whose address is not confirmed yet (a confirmed "
+        "one gets no letter); 5 an hour, then 429.",
+    )
+    def resend_confirmation(self, call):
+        self.rpc.call("accounts", "resend_email_confirmation", call.principal.as_rpc())
+        return {"message": "Если адрес ещё не подтверждён, на него отправлено новое письмо"}
+
+    @route(
+        "POST",
+        f"{API}/auth/password-reset",
+        summary="Ask for a password reset link by e-mail",
+        tags=["accounts"],
+        body=PasswordResetSchema,
+        response=AcceptedSchema,
+        status=202,
+        errors=(422, 429),
+        idempotent=False,
+        description="The same 202 whether the address is registered or not; a registered one "
+        "gets a letter with a link valid one hour. 429 with Retry-After after too many "
+        "requests for one address or from one client.",
+    )
+    def password_reset(self, call):
+        self.rpc.call(
+            "accounts", "request_password_reset", call.body["email"], client_address(call.request)
+        )
+        return {"message": RESET_ANSWER}
+
+    @route(
+        "POST",
+        f"{API}/auth/password-reset/confirm",
+        summary="Set a new password with the token from the reset letter",
+        tags=["accounts"],
+        body=PasswordResetConfirmSchema,
+        status=204,
+        errors=(422, 429),
+        idempotent=False,
+        description="The token works once and for one hour (422 `invalid_token` otherwise); "
+        "every refresh token of the account is revoked, so every login ends.",
+    )
+    def password_reset_confirm(self, call):
+        body = call.body
+        self.rpc.call(
+            "accounts", "confirm_password_reset", body["token"], body["password"],
+            client_address(call.request),
+        )  # fmt: skip
         return Response(status=204)
 
     @route(

@@ -13,6 +13,7 @@ from gateway.enrollment_schemas import (
     RequiredReasonSchema,
 )
 from gateway.http import ANY_ROLE, API, page_of, route
+from servicekit.errors import Forbidden
 
 ENROLLMENT = f"{API}/enrollments/<enrollment_id>"
 GROUP_ID = "<int(min=1,max=2147483647):group_id>"
@@ -51,12 +52,18 @@ class EnrollmentRoutes:
         body=ApplySchema,
         response=EnrollmentSchema,
         status=201,
-        errors=(404, 409, 422),
-        description="The certificate's share is reserved at once. When a co-payment is due and "
+        errors=(403, 404, 409, 422),
+        description="403 `email_not_verified` for a parent who has not confirmed the e-mail "
+        "address yet. The certificate's share is reserved at once. When a co-payment is due and "
         "`accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. "
         "Send an `Idempotency-Key`: a repeat returns the first answer.",
     )
     def apply(self, call):
+        if not call.principal.email_verified:
+            raise Forbidden(
+                "Подтвердите адрес электронной почты по ссылке из письма, чтобы подавать заявки",
+                code="email_not_verified",
+            )
         return self.rpc.call("enrollment", "apply", call.principal.as_rpc(), call.body)
 
     @route(

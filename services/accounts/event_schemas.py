@@ -19,8 +19,24 @@ class ChildVerifiedSchema(Schema):
     verified_at = fields.String(required=True, metadata={"format": "date-time"})
 
 
+class MailRequestedSchema(Schema):
+    request_id = fields.String(
+        required=True,
+        metadata={"format": "uuid", "description": "the notifications service asks accounts "
+                  "for the address and the single-use token by RPC (mail_token); neither is "
+                  "ever in an event"},
+    )  # fmt: skip
+    user_id = fields.Integer(required=True)
+
+
 EVENTS = [
     EventSpec("accounts", "child_registered", ChildRegisteredSchema, "A parent added a child"),
     EventSpec("accounts", "child_verified", ChildVerifiedSchema,
               "A provider confirmed the child's data against the documents (once)"),
+    EventSpec("accounts", "email_verification_requested", MailRequestedSchema,
+              "A parent registered: a confirmation link is to be mailed (no address or token "
+              "in the event)"),
+    EventSpec("accounts", "password_reset_requested", MailRequestedSchema,
+              "Someone asked to reset the password of an existing account: a reset link is "
+              "to be mailed (no address or token in the event)"),
 ]  # fmt: skip

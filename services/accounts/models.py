@@ -45,6 +45,9 @@ class User(Base):
     # a municipal operator's municipality, or a provider's organization's municipality
     municipality_code: Mapped[str | None] = mapped_column(String(100))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # a parent confirms the address by the link mailed at registration; staff are created
+    # by an operator who vouches for it (set at creation)
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -77,6 +80,28 @@ class RefreshToken(Base):
     # the pair issued when this token was rotated, sealed under this token itself (so only
     # its holder can open it): answered again to a second refresh within the grace period
     successor: Mapped[str | None] = mapped_column(Text)
+
+
+class MailToken(Base):
+    """A single-use link mailed to a user: the e-mail confirmation or a password reset.
+    `request_id` is what the event names (no token, no address on the broker); the token is
+    made when the notifications service asks for it (`mail_token`) and only its SHA-256 is
+    kept. Used or past `expires_at`, it opens nothing."""
+
+    __tablename__ = "mail_tokens"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('verify_email', 'reset_password')", name="ck_mail_purpose"),
+        Index("ix_mail_tokens_user", "user_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LoginFailure(Base):

@@ -32,7 +32,7 @@ from contracts.scope import EVERYTHING, Reach, Scope
 from servicekit import config, sealing, tokens
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
-from services.accounts import domain
+from services.accounts import domain, recovery
 from services.accounts.domain import LoginThrottle, WeakPassword
 from services.accounts.exceptions import (
     Conflict,
@@ -168,6 +168,7 @@ def user_view(user: User) -> dict:
         "roles": [user.role],
         "organization_id": user.organization_id,
         "municipality_code": user.municipality_code,
+        "email_verified": user.email_verified_at is not None,
         "created_at": user.created_at,
     }
 
@@ -237,6 +238,7 @@ def register_parent(
         )
     )
     session.flush()
+    recovery.request_mail(session, user.id, recovery.VERIFY, now)
     session.refresh(user)
     return user_view(user)
 
@@ -287,6 +289,8 @@ def create_staff(
             "organization_id": organization_id,
             "municipality_code": municipality_code,
             "created_by": creator.user_id if creator else None,
+            # the operator who creates a staff account vouches for its address
+            "email_verified_at": utcnow(),
         },
     )
     session.flush()
@@ -395,6 +399,8 @@ def _claims(user: User) -> dict:
         claims["org"] = user.organization_id
     if user.role == MUNICIPAL_OPERATOR:
         claims["mun"] = user.municipality_code
+    if not recovery.may_apply(user):
+        claims["unv"] = True  # the address is not confirmed: the gateway refuses applying
     return claims
 
 

@@ -12,6 +12,7 @@ class UserSchema(Schema):
     roles = fields.List(fields.String(), required=True)
     organization_id = fields.Integer(allow_none=True)
     municipality_code = fields.String(allow_none=True)
+    email_verified = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
 
 
@@ -63,3 +64,10 @@ class ChildFactsSchema(Schema):
     municipality_code = fields.String(required=True)
     verified = fields.Boolean(required=True)
     verified_at = fields.DateTime(allow_none=True)
+
+
+class PersonSchema(Schema):
+    child_id = fields.Integer()
+    first_name = fields.String()
+    last_name = fields.String()
+    parent_id = fields.Integer()

@@ -12,16 +12,19 @@ from datetime import datetime
 from eventlet import tpool
 from nameko.rpc import rpc
 
+from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER
 from servicekit import clock, config
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.accounts import operations
+from services.accounts import operations, recovery
 from services.accounts.exceptions import NavigatorError, NotFound, ServiceUnavailable
+from services.accounts.models import Child, User
 from services.accounts.schemas import (
     ChildFactsSchema,
     ChildPageSchema,
     ChildSchema,
+    PersonSchema,
     TokensSchema,
     UserSchema,
 )
@@ -105,6 +108,70 @@ class AccountsService(ServiceBase):
         creator = operations.viewer_of(self.db, principal)
         user = operations.create_staff(self.db, passwords, creator, data, self.directory)
         return UserSchema().dump(user)
+
+    # --- e-mail confirmation and password reset (recovery.py) --------------------------
+
+    @rpc
+    def verify_email(self, token: str, address: str | None = None) -> dict:
+        return recovery.verify_email(
+            self.db, token, operations.utcnow(), address, self._count_attempt
+        )
+
+    @rpc
+    def resend_email_confirmation(self, principal: dict) -> None:
+        recovery.resend_confirmation(
+            self.db, int(principal["user_id"]), operations.utcnow(), self._count_attempt
+        )
+
+    @rpc
+    def request_password_reset(self, email: str, address: str | None = None) -> None:
+        recovery.request_password_reset(
+            self.db, email, operations.utcnow(), address, self._count_attempt
+        )
+
+    @rpc
+    def confirm_password_reset(self, token: str, password: str, address: str | None = None):
+        recovery.confirm_password_reset(
+            self.db, passwords, token, password, operations.utcnow(), address, self._count_attempt
+        )
+
+    # --- for the notifications service: who to write to ---------------------------------
+
+    @rpc
+    def mail_token(self, request_id: str) -> dict | None:
+        return recovery.mail_token(self.db, request_id, operations.utcnow())
+
+    @rpc
+    def contact(self, user_id: int) -> dict:
+        user = self.db.get(User, user_id)
+        if user is None or not user.is_active:
+            raise NotFound("Пользователь не найден", code="user_not_found")
+        return recovery.contact_view(user)
+
+    @rpc
+    def child_contact(self, child_id: int) -> dict:
+        """A child's name and parent, for a letter to that parent (no documents)."""
+        child = self.db.get(Child, child_id)
+        if child is None:
+            raise NotFound("Ребёнок не найден", code="child_not_found")
+        return PersonSchema().dump(
+            {
+                "child_id": child.id,
+                "first_name": child.first_name,
+                "last_name": child.last_name,
+                "parent_id": child.parent_id,
+            }
+        )
+
+    @rpc
+    def organization_staff(self, organization_id: int) -> list[dict]:
+        return recovery.staff_contacts(self.db, role=PROVIDER, organization_id=organization_id)
+
+    @rpc
+    def municipal_operators(self, municipality_code: str) -> list[dict]:
+        return recovery.staff_contacts(
+            self.db, role=MUNICIPAL_OPERATOR, municipality_code=municipality_code
+        )
 
     # --- children ----------------------------------------------------------------------
 

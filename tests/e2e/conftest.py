@@ -1,11 +1,20 @@
 import pytest
 
 from servicekit import topology
+from tests.support.mail import MailServer
 from tests.support.system import RunningSystem
 
 
 @pytest.fixture(scope="session")
-def system(databases, vhost, tmp_path_factory):
+def mail_server(tmp_path_factory):
+    """The system's SMTP server (aiosmtpd, as the Procfile's `mail`), a Maildir to read."""
+    server = MailServer(tmp_path_factory.mktemp("mail") / "Maildir").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def system(databases, vhost, tmp_path_factory, mail_server):
     """All services and the gateway as real processes, as `make run` starts them."""
     topology.declare(topology.all_handlers(), vhost)
     running = RunningSystem(
@@ -26,6 +35,11 @@ def system(databases, vhost, tmp_path_factory):
             "HTTP_BODY_TIMEOUT": "2",
             # two refreshes of one token within 2 s are two tabs; later, a stolen copy
             "REFRESH_REUSE_GRACE_SECONDS": "2",
+            # letters go to the test's aiosmtpd and are looked for at once
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(mail_server.port),
+            "NOTIFICATIONS_POLL_SECONDS": "0.3",
+            "PORTAL_URL": "http://portal.test",
         },
     )
     try:

@@ -52,6 +52,13 @@ def unchanged_child():
 # (name, method, path template, body factory, {caller: status})
 TABLE = [
     (
+        "mail the confirmation again",
+        "POST",
+        "/auth/verify-email/resend",
+        None,
+        dict.fromkeys(CALLERS, 403) | {"anonymous": 401, "parent": 202, "other_parent": 202},
+    ),
+    (
         "me",
         "GET",
         "/me",
@@ -185,7 +192,11 @@ def test_the_table_covers_every_accounts_route_and_every_caller(api):
         for method, operation in operations.items()
         if {"accounts", "children"} & set(operation.get("tags", []))
     }
-    public = {("POST", f"/auth/{name}") for name in ("register", "login", "refresh", "logout")}
+    public = {
+        ("POST", f"/auth/{name}")
+        for name in ("register", "login", "refresh", "logout", "verify-email", "password-reset",
+                     "password-reset/confirm")
+    }  # fmt: skip
     covered = {
         (method, path.replace("{child}", "{child_id}").replace("2147483000", "{child_id}"))
         for _, method, path, _, expected in TABLE

@@ -15,6 +15,7 @@ from tests.support.accounts import (
     Client,
     apply_to_organization,
     child_body,
+    confirm_email,
     fresh_email,
     login,
     register_parent,
@@ -23,8 +24,9 @@ from tests.support.amqp import PlainSubscriber
 
 
 @pytest.fixture
-def parent(api):
+def parent(api, databases):
     user = register_parent(api)
+    confirm_email(databases["accounts"], user["id"])  # one of them applies
     return Client(api, login(api, user["email"])["access_token"]), user
 
 

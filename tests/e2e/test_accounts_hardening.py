@@ -207,6 +207,7 @@ def test_an_integrity_error_other_than_the_snils_is_not_reported_as_snils_taken(
     with engine_of("accounts").begin() as conn:  # the account is gone, its token is not
         conn.execute(sa.text("DELETE FROM consents WHERE user_id = :u"), {"u": user_id})
         conn.execute(sa.text("DELETE FROM refresh_tokens WHERE user_id = :u"), {"u": user_id})
+        conn.execute(sa.text("DELETE FROM mail_tokens WHERE user_id = :u"), {"u": user_id})
         conn.execute(sa.text("DELETE FROM users WHERE id = :u"), {"u": user_id})
     response = parent.post("/children", child_body())
     assert response.status_code == 409, response.text

@@ -110,6 +110,20 @@ def register_parent(api: str, email: str | None = None, password: str = PASSWORD
     return response.json()
 
 
+def confirm_email(accounts_url: str, user_id: int) -> None:
+    """The parent confirmed the address (tests/e2e/test_account_recovery.py follows the
+    letter's link; here the mark is set as that link sets it)."""
+    engine = sa.create_engine(accounts_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE users SET email_verified_at = now() WHERE id = :id"),
+                {"id": user_id},
+            )
+    finally:
+        engine.dispose()
+
+
 def ensure_organization(catalog_url: str, organization_id: int, municipality_code: str) -> None:
     """An organization in the catalog's test database (staff of a provider need one)."""
     engine = sa.create_engine(catalog_url)
@@ -197,6 +211,7 @@ def build_world(api: str, databases: dict) -> World:
         )
     for name in ("parent", "other_parent"):
         user = register_parent(api)
+        confirm_email(databases["accounts"], user["id"])  # they apply: a confirmed address
         world.users[name] = User(user["email"], user["id"], "parent", login(api, user["email"]))
     for name, municipality in (("parent", HOME), ("other_parent", ELSEWHERE)):
         response = world.client(name).post("/children", child_body(municipality_code=municipality))

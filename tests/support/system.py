@@ -19,6 +19,7 @@ PROCESSES = {
     "certificates": "services.certificates.service:CertificatesService",
     "payments": "services.payments.service:PaymentsService",
     "enrollment": "services.catalog.enrollment.service:EnrollmentService",
+    "notifications": "services.notifications.service:NotificationsService",
     "gateway": "gateway.service:GatewayService",
 }
 

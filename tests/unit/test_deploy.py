@@ -118,11 +118,16 @@ def test_our_renderer_agrees_with_kustomize_where_it_is_installed(overlay):
     assert sorted(ours, key=key) == sorted(theirs, key=key)
 
 
+# development's own SMTP server (stores letters in var/mail/); production names its relay
+DEVELOPMENT_ONLY = {"mail"}
+
+
 def procfile() -> dict[str, str]:
     lines = (ROOT / "Procfile").read_text().splitlines()
     return {
         name.strip(): command.split()[-1]
         for name, command in (line.split(":", 1) for line in lines if line.strip())
+        if name.strip() not in DEVELOPMENT_ONLY
     }
 
 

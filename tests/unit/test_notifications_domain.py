@@ -1,0 +1,209 @@
+"""The rules of notifying (services/notifications/domain.py) and the letters' words
+(letters.py), without a broker, a database or a mail server."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.refusals import InvalidFields
+from services.notifications import domain, letters, triggers
+
+NOW = datetime(2026, 12, 3, 7, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("amount", "reads"),
+    [("1900.00", "1 900,00 ₽"), ("0", "0,00 ₽"), ("1234567.5", "1 234 567,50 ₽"),
+     ("-950.00", "−950,00 ₽"), ("999.99", "999,99 ₽")],
+)  # fmt: skip
+def test_money_reads_in_groups_of_three_with_a_comma(amount, reads):
+    assert domain.rubles(amount) == reads
+
+
+def test_dates_and_months_read_in_russian():
+    assert domain.long_date("2026-12-01") == "1 декабря 2026"
+    assert domain.long_date("2027-05-31") == "31 мая 2027"
+    assert domain.month_name("2026-11") == "ноябрь 2026"
+
+
+def test_a_letter_greets_by_first_name_and_patronymic():
+    assert domain.person_name("Родителева Анна Викторовна") == "Анна Викторовна"
+
+
+def test_legally_required_letters_go_whatever_the_preferences():
+    off = {"email_confirmation": False, "password_reset": False, "month_debited": False}
+    assert domain.sends_email(domain.KINDS["email_confirmation"], off)
+    assert domain.sends_email(domain.KINDS["password_reset"], off)
+    assert not domain.sends_email(domain.KINDS["month_debited"], off)
+    assert domain.sends_email(domain.KINDS["month_debited"], {})  # on unless switched off
+
+
+def test_preferences_refuse_required_unknown_and_other_roles_kinds():
+    with pytest.raises(InvalidFields) as refused:
+        domain.check_preferences(
+            "parent", {"password_reset": False, "nonsense": False, "invoice_issued": False}
+        )
+    assert set(refused.value.fields) == {"password_reset", "nonsense", "invoice_issued"}
+    with pytest.raises(InvalidFields):
+        domain.check_preferences("parent", {"month_debited": "no"})
+    assert domain.check_preferences("parent", {"month_debited": False}) == {"month_debited": False}
+
+
+def test_every_role_lists_only_its_optional_kinds():
+    parent = domain.preferences_of("parent", {"balance_low": False})
+    assert parent["balance_low"] is False and parent["application_confirmed"] is True
+    assert "password_reset" not in parent and "new_application" not in parent
+    assert list(domain.preferences_of("provider", {})) == ["new_application"]
+    assert list(domain.preferences_of("municipal_operator", {})) == ["invoice_issued"]
+
+
+def test_backoff_doubles_and_is_capped():
+    backoff = domain.Backoff(first=2, most=300)
+    assert [backoff.after(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+    assert backoff.after(20).total_seconds() == 300
+
+
+def test_a_pending_delivery_is_taken_as_a_plain_attempt():
+    assert domain.take("pending", 0, None, NOW, LEASE) == domain.Attempt(1, False)
+    assert domain.take("pending", 3, None, NOW, LEASE) == domain.Attempt(4, False)
+
+
+def test_a_sending_delivery_past_its_lease_was_interrupted_by_a_crash():
+    since = NOW - LEASE - timedelta(seconds=1)
+    assert domain.take("sending", 1, since, NOW, LEASE) == domain.Attempt(2, True)
+
+
+def test_a_fresh_sending_delivery_and_a_sent_one_are_left_alone():
+    assert domain.take("sending", 1, NOW - timedelta(seconds=5), NOW, LEASE) is None
+    assert domain.take("sent", 1, None, NOW, LEASE) is None
+
+
+def test_message_ids_are_unique_and_in_the_senders_domain():
+    first, second = domain.message_id("navigator.local"), domain.message_id("navigator.local")
+    assert first != second
+    assert first.startswith("<") and first.endswith("@navigator.local>")
+
+
+def test_every_kind_has_a_template_and_a_trigger():
+    assert set(domain.KINDS) == letters.kinds_with_templates()
+    planned_kinds = {
+        "email_confirmation", "password_reset", "application_registered",
+        "application_waitlisted", "application_promoted", "application_confirmed",
+        "application_rejected", "application_expired", "contract_ended", "month_debited",
+        "balance_low", "certificate_financed", "certificate_balance_expired",
+        "new_application", "invoice_issued",
+    }  # fmt: skip
+    assert planned_kinds == set(domain.KINDS)
+    assert len(triggers.TRIGGERS) == 14  # enrollment_requested makes two kinds
+
+
+def test_a_letter_has_plain_text_and_escaped_html_with_the_link():
+    letter = letters.render(
+        "application_rejected",
+        {"child": "Пётр Иванов", "program": "Робо<техника>", "organization": "ЦДТ «Радуга»",
+         "reason": "группа для детей 10-12 лет"},
+        "Здравствуйте, Анна Викторовна!",
+        "http://127.0.0.1:8000/search",
+    )  # fmt: skip
+    assert letter.subject == "Заявка отклонена: Пётр Иванов, «Робо<техника>»"
+    assert "Причина: группа для детей 10-12 лет." in letter.text
+    assert "Найти другую программу: http://127.0.0.1:8000/search" in letter.text
+    assert "Робо&lt;техника&gt;" in letter.html and "Робо<техника>" not in letter.html
+    assert '<a href="http://127.0.0.1:8000/search"' in letter.html
+
+
+def test_a_missing_value_is_an_error_not_an_empty_word():
+    with pytest.raises(Exception, match="undefined"):
+        letters.render("application_waitlisted", {"child": "Пётр"}, "Здравствуйте!", None)
+
+
+class Directory:
+    """triggers.Directory from memory: the names the letters need, as accounts and the
+    catalog would answer them."""
+
+    parent = {"user_id": 1, "email": "p@example.ru", "full_name": "Иванова Анна Викторовна",
+              "role": "parent"}  # fmt: skip
+
+    def person(self, user_id):
+        return self.parent
+
+    def child(self, child_id):
+        return {"child_id": child_id, "first_name": "Пётр", "last_name": "Иванов",
+                "parent_id": 1}  # fmt: skip
+
+    def organization_staff(self, organization_id):
+        return [{"user_id": 2, "email": "s@example.ru", "full_name": "Петрова Ирина",
+                 "role": "provider"}]  # fmt: skip
+
+    def municipal_operators(self, code):
+        return [{"user_id": 3, "email": "o@example.ru", "full_name": "Сидорова Ольга",
+                 "role": "municipal_operator"}]  # fmt: skip
+
+    def program(self, program_id):
+        return {"title": "Робототехника", "organization_id": 5}
+
+    def group(self, group_id):
+        return {"program_id": 4}
+
+    def organization(self, organization_id):
+        return {"name": "ЦДТ «Радуга»"}
+
+    def mail_token(self, request_id):
+        return {"token": "t0k3n", "expires_at": "2026-12-03T08:00:00+00:00",
+                "person": self.parent}  # fmt: skip
+
+
+EVENTS = {
+    "email_verification_requested": {"request_id": "r", "user_id": 1},
+    "password_reset_requested": {"request_id": "r", "user_id": 1},
+    "enrollment_requested": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                             "program_id": 4, "organization_id": 5, "decide_by": "2026-12-08",
+                             "start_date": "2026-12-01", "total": "1900.00",
+                             "certificate_share": "1900.00", "copay": "0.00"},
+    "enrollment_waitlisted": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                              "program_id": 4, "organization_id": 5, "position": 2},
+    "enrollment_promoted": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                            "program_id": 4, "organization_id": 5, "decide_by": "2026-12-08"},
+    "enrollment_confirmed": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                             "program_id": 4, "organization_id": 5, "start_date": "2026-12-01",
+                             "end_date": "2027-05-31", "total": "1900.00",
+                             "certificate_share": "1900.00", "copay": "0.00"},
+    "enrollment_rejected": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                            "program_id": 4, "organization_id": 5, "reason": "нет мест"},
+    "enrollment_expired": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                           "program_id": 4, "organization_id": 5},
+    "contract_terminated": {"enrollment_id": "e", "child_id": 1, "group_id": 3,
+                            "end_date": "2027-01-31", "released": "950.00", "reason": None},
+    "charge_posted": {"enrollment_id": "e", "child_id": 1, "organization_id": 5,
+                      "month": "2026-11", "certificate_charged": "1520.00",
+                      "certificate_released": "380.00", "copay_charged": "0.00"},
+    "funds_reserved": {"certificate_number": "0123456789", "child_id": 1,
+                       "available": "100.00"},
+    "certificate_type_changed": {"certificate_number": "0123456789", "child_id": 1,
+                                 "nominal": "24000.00"},
+    "certificate_expired": {"certificate_number": "0123456789", "child_id": 1,
+                            "expired": "12000.00", "reason": "период закрыт"},
+    "invoice_issued": {"invoice_id": 7, "organization_id": 5, "municipality_code": "k",
+                       "month": "2026-11", "kind": "final", "amount": "-50.00"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("producer", "event_type"), sorted(triggers.TRIGGERS))
+def test_every_trigger_plans_letters_that_render(producer, event_type):
+    planned = triggers.plan(producer, event_type, EVENTS[event_type], Directory())
+    assert planned
+    for item in planned:
+        letter = letters.render(item.kind, item.context, "Здравствуйте!", "http://x/y")
+        assert letter.subject and "None" not in letter.text and "None" not in letter.subject
+
+
+def test_a_reservation_leaving_enough_on_the_balance_makes_no_letter():
+    data = {**EVENTS["funds_reserved"], "available": "50000.00"}
+    assert triggers.plan("certificates", "funds_reserved", data, Directory()) == []
+
+
+def test_a_negative_final_invoice_reads_with_a_minus():
+    (item,) = triggers.plan("payments", "invoice_issued", EVENTS["invoice_issued"], Directory())
+    assert item.context["amount"] == "−50,00 ₽"
+    assert item.recipient["email"] == "o@example.ru"
