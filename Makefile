@@ -109,7 +109,8 @@ bench-certificates: install
 	$(PY) -m bench.certificates_reserve --seconds $(BENCH_SECONDS) --instances $(INSTANCES)
 
 # bench-billing truncates payments and certificates, bench-opening-day drops and recreates
-# every database: by default they work on databases of their own, never on `make run`'s.
+# every database: they work only on databases they created, named navigator_bench_...
+# (bench/databases.py refuses others, and production; BENCH_ALLOW_FOREIGN_DATABASES=yes).
 bench-billing bench-opening-day: export ACCOUNTS_DATABASE_NAME ?= navigator_bench_accounts
 bench-billing bench-opening-day: export CATALOG_DATABASE_NAME ?= navigator_bench_catalog
 bench-billing bench-opening-day: export CERTIFICATES_DATABASE_NAME ?= navigator_bench_certificates
