@@ -204,3 +204,23 @@ def test_the_edge_proxy_in_kubernetes_runs_the_nginx_config_of_compose():
     assert gateway["spec"]["ports"][0]["port"] == 8000
     assert "location = /metrics" in config["data"]["default.conf"]
     assert "X-Request-ID $request_id" in config["data"]["default.conf"]
+
+
+def test_every_process_of_the_procfile_runs_in_compose_with_its_environment_and_health():
+    compose = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text())["services"]
+    for name, target in procfile().items():
+        assert name in compose, f"{name} runs in the Procfile but not in docker-compose"
+        service = compose[name]
+        assert service["command"][-1] == target if "command" in service else name == "gateway"
+        environment = service["environment"]
+        assert {"DATABASE_URL", "AMQP_URI", "NAVIGATOR_ENV", "LOG_FORMAT"} <= set(environment)
+        assert service["depends_on"] == {"prepare": {"condition": "service_completed_successfully"}}
+        assert int(service["stop_grace_period"].rstrip("s")) > 5
+        test = service["healthcheck"]["test"]
+        if name != "gateway":
+            assert test == ["CMD", "python", "-m", "servicekit.healthcheck", name]
+        else:
+            assert "/healthz" in " ".join(test)
+    scraped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
+    names = {n for job in scraped for sd in job.get("dns_sd_configs", []) for n in sd["names"]}
+    assert names == set(procfile()), "Prometheus scrapes exactly the processes compose runs"
