@@ -224,3 +224,46 @@ def test_every_process_of_the_procfile_runs_in_compose_with_its_environment_and_
     scraped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
     names = {n for job in scraped for sd in job.get("dns_sd_configs", []) for n in sd["names"]}
     assert names == set(procfile()), "Prometheus scrapes exactly the processes compose runs"
+
+
+def relabel(labels: dict[str, str], rules: list[dict]) -> dict[str, str] | None:
+    """Prometheus relabelling for the actions deploy/k8s/prometheus-scrape.yml uses (keep,
+    replace); None when the target is dropped."""
+    labels = dict(labels)
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(s, "") for s in rule["source_labels"])
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if rule.get("action", "replace") == "keep":
+            if match is None:
+                return None
+        elif match is not None:
+            replacement = rule.get("replacement", "$1")
+            template = re.sub(r"\$(\d+)", r"\\\1", replacement)
+            labels[rule["target_label"]] = match.expand(template)
+    return labels
+
+
+def test_kubernetes_scrapes_label_every_process_with_its_service():
+    """The dashboard's "by service" panels need a `service` label; annotation scraping alone
+    gives none, so every pod would fall into one series."""
+    jobs = yaml.safe_load((K8S / "prometheus-scrape.yml").read_text())["scrape_configs"]
+    seen = {}
+    for doc in rendered("external"):
+        if doc["kind"] != "Deployment":
+            continue
+        template = doc["spec"]["template"]
+        meta = {"__address__": "10.1.2.3", "__meta_kubernetes_pod_name": "pod-1"}
+        for key, value in template["metadata"]["labels"].items():
+            meta["__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)] = value
+        for key, value in template["metadata"].get("annotations", {}).items():
+            meta["__meta_kubernetes_pod_annotation_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)] = value
+        for job in jobs:
+            target = relabel(meta, job["relabel_configs"])
+            if target is not None:
+                port = template["metadata"]["annotations"]["prometheus.io/port"]
+                assert target["__address__"] == f"10.1.2.3:{port}"
+                seen[doc["metadata"]["name"]] = (job["job_name"], target["service"])
+    assert set(seen) == set(procfile()), "every process of the Procfile is scraped once"
+    for name, (job, service) in seen.items():
+        assert service == name
+        assert job == ("navigator-gateway" if name == "gateway" else "navigator-services")
