@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench asyncapi \
         bench-catalog bench-rpc bench-certificates bench-billing bench-opening-day parked \
-        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period
+        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,19 @@ asyncapi: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Redocly's recommended lint (warnings as errors) of the gateway's OpenAPI document: the
+# @redocly/cli pinned in tools/openapi-lint/package-lock.json, installed by `npm ci` (Node 20+).
+OPENAPI_LINT := tools/openapi-lint
+lint: lint-openapi
+lint-openapi: install $(OPENAPI_LINT)/node_modules/.installed
+	$(PY) -m gateway.openapi $(OPENAPI_LINT)/openapi.json
+	cd $(OPENAPI_LINT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		./node_modules/.bin/redocly lint --config redocly.yaml openapi.json
+
+$(OPENAPI_LINT)/node_modules/.installed: $(OPENAPI_LINT)/package-lock.json
+	cd $(OPENAPI_LINT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 format: install
 	$(BIN)/ruff format .

@@ -72,6 +72,7 @@ class PaymentsRoutes:
         description="A lesson is its date and start (the schedule's by default); recording "
         "it again corrects it. A held lesson's children not marked present are absent. "
         "409 `month_billed` once the month's billing has started.",
+        operation_id="recordGroupLessons",
     )
     def record_lessons(self, call, group_id):
         return self.rpc.call(
@@ -86,6 +87,7 @@ class PaymentsRoutes:
         roles=STAFF,
         query=MonthQuery,
         response=GroupMonthSchema,
+        operation_id="listGroupLessons",
     )
     def group_lessons(self, call, group_id):
         return self.rpc.call(
@@ -102,6 +104,7 @@ class PaymentsRoutes:
         response=CompletenessSettingSchema,
         description="`delivered` (default): lessons held over lessons scheduled; `attended`: "
         "lessons the child attended over lessons held. Applies to months billed afterwards.",
+        operation_id="setMunicipalityCompleteness",
     )
     def set_completeness(self, call, municipality_code):
         return self.rpc.call(
@@ -187,6 +190,7 @@ class PaymentsRoutes:
         roles=REGIONAL,
         query=ReportQuery,
         response=ReportSchema,
+        operation_id="getRegionReport",
     )
     def region_report(self, call):
         return self.rpc.call(
@@ -200,6 +204,8 @@ class PaymentsRoutes:
         tags=["reports"],
         roles=REGIONAL,
         query=ReportQuery,
+        operation_id="getRegionReportCsv",
+        content_type="text/csv",
     )
     def region_report_csv(self, call):
         text = self.rpc.call(
@@ -215,6 +221,7 @@ class PaymentsRoutes:
         roles=OPERATORS,
         query=ReportQuery,
         response=ReportSchema,
+        operation_id="getMunicipalityReport",
     )
     def municipality_report(self, call, municipality_code):
         return self.rpc.call(
@@ -232,6 +239,8 @@ class PaymentsRoutes:
         tags=["reports"],
         roles=OPERATORS,
         query=ReportQuery,
+        operation_id="getMunicipalityReportCsv",
+        content_type="text/csv",
     )
     def municipality_report_csv(self, call, municipality_code):
         code = municipality(municipality_code)
@@ -251,6 +260,7 @@ class PaymentsRoutes:
         response=ChildPaymentsSchema,
         description="404 for a child that is not yours. `balance` is null while the "
         "certificates service cannot tell.",
+        operation_id="listChildPayments",
     )
     def child_payments(self, call, child_id):
         principal = call.principal.as_rpc()
