@@ -1,4 +1,4 @@
-"""Reliable event handling (DESIGN section 4).
+"""Reliable event handling (docs/design.md, section 7).
 
 `reliable_handler(source, event_type)` is a Nameko event handler that never acks a failed
 message and forgets it: a handler that raises has its message republished (with publisher
