@@ -9,15 +9,29 @@ PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench asyncapi \
         bench-catalog bench-rpc bench-certificates bench-billing bench-opening-day parked \
-        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi
+        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+# The Python of pyproject.toml's requires-python; tools/check_python.py names it when the one
+# given is another. psycopg2 builds against libpq: pg_config and a C compiler (libpq-dev, gcc).
+PYTHON ?= python3
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
+	@$(PYTHON) tools/check_python.py $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	@# a .venv from before the lock had psycopg2-binary, which shares psycopg2's files
+	$(PY) -m pip uninstall -q -y psycopg2-binary 2>/dev/null || true
+	$(PY) -m pip install -q -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
 	touch $@
+
+# requirements.lock (the image) and requirements-dev.lock (make install, CI) from
+# pyproject.toml: run after changing a dependency there, and commit both (tools/lock.py).
+lock:
+	@$(PYTHON) tools/check_python.py $(PYTHON)
+	$(PYTHON) tools/lock.py
 
 databases: install
 	$(PY) -m servicekit.migrate create
