@@ -17,8 +17,10 @@ INT32 = validate.Range(1, 2147483647)
 PASSWORD_MIN, PASSWORD_MAX = 10, 128  # services/accounts/domain.py, check_password
 # an address with one @ and no spaces; the service checks it further (scripts, controls)
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
-# 11 digits, spaced and dashed as people write them: 112-233-445 95 (the service: its check)
-SNILS_PATTERN = r"^[\s\-\u2010-\u2014\u2212]*(?:[0-9][\s\-\u2010-\u2014\u2212]*){11}$"
+# 11 digits as people write them: 112-233-445 95, 11223344595, with a space or any dash
+# between the groups (the service checks the check number)
+_SEP = r"[ \-\u2010-\u2014\u2212]?"
+SNILS_PATTERN = rf"^[0-9]{{3}}{_SEP}[0-9]{{3}}{_SEP}[0-9]{{3}}{_SEP}[0-9]{{2}}$"
 
 
 def _email(required: bool = False, **metadata):
