@@ -9,15 +9,29 @@ PYTEST_ARGS ?=
 
 .PHONY: install databases migrate seed topology run test test-unit lint format bench asyncapi \
         bench-catalog bench-rpc bench-certificates bench-billing bench-opening-day parked \
-        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period
+        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi lock
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+# The Python of pyproject.toml's requires-python; tools/check_python.py names it when the one
+# given is another. psycopg2 builds against libpq: pg_config and a C compiler (libpq-dev, gcc).
+PYTHON ?= python3
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
+	@$(PYTHON) tools/check_python.py $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	@# a .venv from before the lock had psycopg2-binary, which shares psycopg2's files
+	$(PY) -m pip uninstall -q -y psycopg2-binary 2>/dev/null || true
+	$(PY) -m pip install -q -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
 	touch $@
+
+# requirements.lock (the image) and requirements-dev.lock (make install, CI) from
+# pyproject.toml: run after changing a dependency there, and commit both (tools/lock.py).
+lock:
+	@$(PYTHON) tools/check_python.py $(PYTHON)
+	$(PYTHON) tools/lock.py
 
 databases: install
 	$(PY) -m servicekit.migrate create
@@ -57,6 +71,19 @@ asyncapi: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Redocly's recommended lint (warnings as errors) of the gateway's OpenAPI document: the
+# @redocly/cli pinned in tools/openapi-lint/package-lock.json, installed by `npm ci` (Node 20+).
+OPENAPI_LINT := tools/openapi-lint
+lint: lint-openapi
+lint-openapi: install $(OPENAPI_LINT)/node_modules/.installed
+	$(PY) -m gateway.openapi $(OPENAPI_LINT)/openapi.json
+	cd $(OPENAPI_LINT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+		./node_modules/.bin/redocly lint --config redocly.yaml openapi.json
+
+$(OPENAPI_LINT)/node_modules/.installed: $(OPENAPI_LINT)/package-lock.json
+	cd $(OPENAPI_LINT) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 format: install
 	$(BIN)/ruff format .
@@ -111,7 +138,8 @@ bench-certificates: install
 	$(PY) -m bench.certificates_reserve --seconds $(BENCH_SECONDS) --instances $(INSTANCES)
 
 # bench-billing truncates payments and certificates, bench-opening-day drops and recreates
-# every database: by default they work on databases of their own, never on `make run`'s.
+# every database: they work only on databases they created, named navigator_bench_...
+# (bench/databases.py refuses others, and production; BENCH_ALLOW_FOREIGN_DATABASES=yes).
 bench-billing bench-opening-day: export ACCOUNTS_DATABASE_NAME ?= navigator_bench_accounts
 bench-billing bench-opening-day: export CATALOG_DATABASE_NAME ?= navigator_bench_catalog
 bench-billing bench-opening-day: export CERTIFICATES_DATABASE_NAME ?= navigator_bench_certificates

@@ -1,6 +1,9 @@
 """Monthly billing of 100,000 active contracts while parents search the catalog.
 
-    make bench-billing        # CONTRACTS=100000 MONTH=2026-10; export your own *_DATABASE_NAME
+    make bench-billing        # CONTRACTS=100000 MONTH=2026-10
+
+It truncates tables, so it runs only on databases it created itself, named navigator_bench_...
+(bench/databases.py refuses anything else, and production).
 
 Prepared directly in the databases (untimed): the contracts with their schedules and the
 month's lessons in payments; in certificates a period, a financing certificate per child
@@ -24,6 +27,7 @@ from datetime import date
 import requests
 import sqlalchemy as sa
 
+from bench import databases
 from bench.catalog_search import request_mix, vocabulary
 from bench.harness import run_wrk, running_system
 from servicekit import clock, config, migrate
@@ -227,8 +231,7 @@ def main() -> None:
         charge_only(args)
         return
 
-    for service in config.DATABASE_OWNERS:
-        migrate.create_database(config.database_url(service))
+    for service in databases.claim():
         migrate.upgrade(service)
     from services.catalog.seed import seed
 
@@ -324,8 +327,7 @@ def charge_only(args) -> None:
     from servicekit.db import make_engine
     from services.payments import billing
 
-    for service in config.DATABASE_OWNERS:
-        migrate.create_database(config.database_url(service))
+    for service in databases.claim():
         migrate.upgrade(service)
     from services.catalog.seed import seed
 

@@ -6,7 +6,8 @@ databases and on a queue bound as docs/asyncapi.yaml says.
     make bench-opening-day       # APPLICATIONS=15000 SEATS=10000 CLIENTS=200 SCALE=enrollment=2
 
 Preparation is untimed and goes straight into the databases of the run (their names come
-from the environment, e.g. CATALOG_DATABASE_NAME): an organization with `GROUPS` certified
+from the environment, e.g. CATALOG_DATABASE_NAME; bench/databases.py refuses any it did not
+create itself, or not named navigator_bench_...): an organization with `GROUPS` certified
 groups, parents with one child each and tokens minted by the development key, a period with
 a nominal that covers one application per child.
 """
@@ -21,6 +22,7 @@ import uuid
 import sqlalchemy as sa
 from kombu import Connection
 
+from bench import databases
 from bench.harness import BENCH_VHOST, ROOT, cpu_by_part, run_wrk, running_system
 from servicekit import config, migrate
 from servicekit.tokens import issue_access_token
@@ -37,10 +39,8 @@ def engine(owner: str):
 
 def prepare(applications: int, seats: int, groups: int) -> dict:
     """Fresh databases of this run, migrated, and the data of opening day."""
-    for owner in config.DATABASE_OWNERS:
-        url = config.database_url(owner)
-        migrate.drop_database(url)
-        migrate.create_database(url)
+    for owner, url in databases.claim().items():
+        databases.recreate(url)
         migrate.upgrade(owner, url)
     catalog, accounts, certificates = engine("catalog"), engine("accounts"), engine("certificates")
     from tests.support import enrollment as data
@@ -262,9 +262,6 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--scale", default=os.environ.get("SCALE", "enrollment=2"))
     args = parser.parse_args()
-    if not os.environ.get("CATALOG_DATABASE_NAME"):
-        sys.exit("set your own database names (CATALOG_DATABASE_NAME=... etc.): the benchmark "
-                 "drops and recreates them")  # fmt: skip
     print(f"preparing {args.applications} children and {args.groups} groups "
           f"({args.seats} seats)...", flush=True)  # fmt: skip
     prepared = prepare(args.applications, args.seats, args.groups)

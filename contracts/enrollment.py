@@ -1,4 +1,4 @@
-"""The statuses of an application (DESIGN section 3, "Enrollment lifecycle") as they cross
+"""The statuses of an application (docs/design.md, section 5, "Enrollment") as they cross
 the wire: HTTP schemas, filters and events use them as they are."""
 
 REQUESTED = "requested"

@@ -64,11 +64,13 @@ def merge(base: dict, change: dict) -> None:
             merge(current, value)
         elif isinstance(value, list) and isinstance(current, list) and _named(value + current):
             by_name = {item["name"]: item for item in current}
+            added = []
             for item in value:
                 if item["name"] in by_name:
                     merge(by_name[item["name"]], item)
                 else:
-                    current.append(deepcopy(item))
+                    added.append(deepcopy(item))
+            current[:0] = added  # kustomize puts a patch's new items first, in its order
         else:
             base[key] = deepcopy(value)
 

@@ -11,6 +11,55 @@ from contracts.roles import PARENT, STAFF_ROLES
 from gateway.fields import must_be_true
 
 INT32 = validate.Range(1, 2147483647)
+# Rules a request can be checked against before any data is read, stated in the document and
+# checked here, so every fault of this kind comes in one answer; the service still checks
+# what needs its data or its lists (SNILS check number, common passwords, duplicates).
+PASSWORD_MIN, PASSWORD_MAX = 10, 128  # services/accounts/domain.py, check_password
+# an address with one @ and no spaces; the service checks it further (scripts, controls)
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+# 11 digits as people write them: 112-233-445 95, 11223344595, with a space or any dash
+# between the groups (the service checks the check number)
+_SEP = r"[ \-\u2010-\u2014\u2212]?"
+SNILS_PATTERN = rf"^[0-9]{{3}}{_SEP}[0-9]{{3}}{_SEP}[0-9]{{3}}{_SEP}[0-9]{{2}}$"
+
+
+def _email(required: bool = False, **metadata):
+    return fields.String(
+        required=required,
+        validate=[
+            validate.Length(min=1, max=254),
+            validate.Regexp(EMAIL_PATTERN, error="Ожидается адрес электронной почты."),
+        ],
+        metadata={"format": "email", "pattern": EMAIL_PATTERN, **metadata},
+    )
+
+
+def _new_password(**metadata):
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(
+                min=PASSWORD_MIN, error=f"пароль должен быть не короче {PASSWORD_MIN} символов"
+            ),
+            validate.Length(
+                max=PASSWORD_MAX, error=f"пароль должен быть не длиннее {PASSWORD_MAX} символов"
+            ),
+        ],
+        metadata=metadata,
+    )
+
+
+def _snils(required: bool = False, **metadata):
+    return fields.String(
+        required=required,
+        validate=[
+            validate.Length(min=1, max=20),
+            validate.Regexp(
+                SNILS_PATTERN, error="СНИЛС должен состоять из 11 цифр: 123-456-789 01"
+            ),
+        ],
+        metadata={"pattern": SNILS_PATTERN, **metadata},
+    )
 
 
 def _text(max_length: int, required: bool = False, allow_none: bool = False, **metadata):
@@ -23,8 +72,8 @@ def _text(max_length: int, required: bool = False, allow_none: bool = False, **m
 
 
 class RegisterSchema(Schema):
-    email = _text(254, required=True, example="parent@example.ru")
-    password = _text(1000, required=True, description="10 to 128 characters, not a common one")
+    email = _email(required=True, example="parent@example.ru")
+    password = _new_password(description="10 to 128 characters, not a common one")
     full_name = _text(200, required=True, example="Иванова Мария Петровна")
     phone = _text(30, allow_none=True, example="+79131234567")
     consent_personal_data = must_be_true(
@@ -66,8 +115,8 @@ class AcceptedSchema(Schema):
 
 
 class StaffCreateSchema(Schema):
-    email = _text(254, required=True)
-    password = _text(1000, required=True, description="Initial password, told to the user")
+    email = _email(required=True)
+    password = _new_password(description="Initial password, told to the user; 10 to 128")
     full_name = _text(200, required=True)
     phone = _text(30, allow_none=True)
     role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
@@ -114,7 +163,7 @@ class ChildCreateSchema(Schema):
     middle_name = _text(100, allow_none=True, example="Сергеевич")
     sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
     birth_date = fields.Date(required=True)
-    snils = _text(20, required=True, example="112-233-445 95")
+    snils = _snils(required=True, example="112-233-445 95")
     birth_certificate_series = _text(20, required=True, example="IV-БА")
     birth_certificate_number = _text(20, required=True, example="123456")
     municipality_code = _text(100, required=True, example="krasnoyarsk")
@@ -128,7 +177,7 @@ class ChildChangeSchema(Schema):
     middle_name = _text(100, allow_none=True)
     sex = fields.String(validate=validate.OneOf(["male", "female"]))
     birth_date = fields.Date()
-    snils = _text(20)
+    snils = _snils()
     birth_certificate_series = _text(20)
     birth_certificate_number = _text(20)
     municipality_code = _text(100)

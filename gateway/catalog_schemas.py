@@ -43,7 +43,7 @@ class Text(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if _CONTROL.search(text):
-            raise ValidationError("Control characters are not allowed.")
+            raise ValidationError("Управляющие символы недопустимы.")
         return text
 
 
@@ -147,7 +147,7 @@ class _Patch(Schema):
     @validates_schema
     def not_empty(self, data, **kwargs):
         if not data:
-            raise ValidationError("Nothing to change.")
+            raise ValidationError("Нечего изменять: укажите хотя бы одно поле.")
 
 
 class OrganizationPatchSchema(_Patch.from_dict(optional_fields(OrganizationCreateSchema))):
@@ -276,7 +276,7 @@ class GroupPatchSchema(_GroupInput.from_dict(_group_fields(required=False))):
     @validates_schema
     def not_empty(self, data, **kwargs):
         if not data:
-            raise ValidationError("Nothing to change.")
+            raise ValidationError("Нечего изменять: укажите хотя бы одно поле.")
 
 
 # --- search ------------------------------------------------------------------------------
@@ -312,9 +312,9 @@ class SearchQuery(PageQuery):
     @validates_schema
     def point(self, data, **kwargs):
         if ("lat" in data) != ("lon" in data):
-            raise ValidationError("lat and lon come together.", "lat")
+            raise ValidationError("lat и lon указываются вместе.", "lat")
         if "lat" not in data and (data.get("sort") == "distance" or "radius_km" in data):
-            raise ValidationError("Distance needs a point: lat and lon.", "lat")
+            raise ValidationError("Для расстояния нужна точка: lat и lon.", "lat")
 
 
 class OfferSchema(Schema):

@@ -32,7 +32,7 @@ class Money(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         raw = super()._deserialize(value, attr, data, **kwargs)
         if not re.fullmatch(MONEY_PATTERN, raw):
-            raise ValidationError('A decimal string with two places, e.g. "1900.00".')
+            raise ValidationError('Сумма строкой с двумя знаками после точки, например "1900.00".')
         try:
             return parse_money(raw)
         except ValueError as error:
@@ -48,7 +48,7 @@ class SignedMoney(Money):
         super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        raise ValidationError("Signed amounts are answered, never accepted.")
+        raise ValidationError("Суммы со знаком только в ответах, не в запросах.")
 
 
 class _JsonFloat(fields.Float):
@@ -135,5 +135,5 @@ def make_strict(schema: type[Schema], body: bool) -> type[Schema]:
 def must_be_true(field: fields.Boolean) -> fields.Boolean:
     """A boolean whose only acceptable value is true (a consent), said in the document."""
     field.metadata = {**field.metadata, "enum": [True]}
-    field.validators = [*field.validators, validate.Equal(True, error="Must be true.")]
+    field.validators = [*field.validators, validate.Equal(True, error="Должно быть true.")]
     return field

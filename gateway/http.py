@@ -29,7 +29,7 @@ from gateway import observe
 from gateway.cache import request_key, shared_answers
 from gateway.fields import make_strict
 from gateway.idempotency import check_key, request_fingerprint
-from gateway.input import check_json_text, check_text
+from gateway.input import TITLE, check_text, json_text_faults
 from gateway.problems import JSON, json_response, problem
 from gateway.server import gateway_http as http
 from servicekit import config, logs, metrics, tokens
@@ -77,6 +77,12 @@ class RouteSpec:
     shared: bool = False
     # a hand-written equivalent of `response`'s dump for a hot route (tested equal to it)
     dump: Callable | None = None
+    # the client's method name (listGroupLessons); by default the handler's name, camelCased
+    operation_id: str = ""
+    # other statuses answered with a body of their own (not problem+json): {503: Schema}
+    answers: dict | None = None
+    # what a success carries when it is not JSON (text/csv, text/html)
+    content_type: str = "application/json"
 
 
 ROUTES: list[RouteSpec] = []
@@ -211,9 +217,9 @@ def load_query(schema: type[Schema] | None, request: Request) -> dict:
     unknown = sorted(set(request.args) - set(known))
     if unknown:
         raise BadRequest(
-            "Unknown query parameters",
+            "Неизвестные параметры запроса",
             code="unknown_query_parameter",
-            fields={name[:100]: ["Unknown parameter."] for name in unknown[:20]},
+            fields={name[:100]: ["Неизвестный параметр."] for name in unknown[:20]},
         )
     raw = {}
     for key, field_obj in known.items():
@@ -227,7 +233,7 @@ def load_query(schema: type[Schema] | None, request: Request) -> dict:
     try:
         return instance.load(raw)
     except ValidationError as err:
-        raise invalid_from_marshmallow(err, "Invalid query parameters") from err
+        raise invalid_from_marshmallow(err, "Проверьте параметры запроса") from err
 
 
 def load_body(schema: type[Schema] | None, request: Request) -> dict | None:
@@ -238,14 +244,21 @@ def load_body(schema: type[Schema] | None, request: Request) -> dict | None:
         # no body at all is an empty object: a schema of optional fields needs none
         data = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
-        raise InvalidInput("The body is not valid JSON", code="malformed_json") from err
+        raise InvalidInput("Тело запроса не JSON", code="malformed_json") from err
     if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object", code="malformed_json")
-    check_json_text(data)
+        raise InvalidInput("Тело запроса должно быть объектом JSON", code="malformed_json")
+    # every fault of the body in one answer: bad text and the schema's rules together
+    text_faults = json_text_faults(data)
     try:
-        return schema_instance(schema).load(data)
+        loaded = schema_instance(schema).load(data)
     except ValidationError as err:
-        raise invalid_from_marshmallow(err) from err
+        error = invalid_from_marshmallow(err, also=text_faults)
+        if text_faults:
+            error = InvalidInput(error.message, code="invalid_characters", fields=error.fields)
+        raise error from err
+    if text_faults:
+        raise InvalidInput(TITLE, code="invalid_characters", fields=text_faults)
+    return loaded
 
 
 def _dump(spec: RouteSpec, result):
@@ -348,17 +361,23 @@ def route(
     idempotent: bool = True,
     shared: bool = False,
     dump: Callable | None = None,
+    operation_id: str = "",
+    answers: dict | None = None,
+    content_type: str = "application/json",
 ):
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
     `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored).
-    `dump` replaces `response`'s dump on a hot route; `response` still documents it."""
+    `dump` replaces `response`'s dump on a hot route; `response` still documents it.
+    `operation_id` names the route in generated clients (default: the handler's name in
+    camelCase); `answers` documents other statuses' bodies; `content_type` a non-JSON success."""
     if body is not None:
         make_strict(body, body=True)
     if query is not None:
         make_strict(query, body=False)
     spec = RouteSpec(
         method, path, summary, tags, roles, body, query, response, status, errors, description,
-        idempotent=idempotent, shared=shared, dump=dump,
+        idempotent=idempotent, shared=shared, dump=dump, operation_id=operation_id,
+        answers=answers, content_type=content_type,
     )  # fmt: skip
     ROUTES.append(spec)
 
@@ -366,6 +385,10 @@ def route(
     template = observe.route_template(path)
 
     def decorator(handler):
+        if not spec.operation_id:
+            head, *rest = handler.__name__.split("_")
+            spec.operation_id = head + "".join(word.capitalize() for word in rest)
+
         @wraps(handler)
         def entrypoint(self, request, **path_params):
             started = time.perf_counter()

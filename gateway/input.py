@@ -15,37 +15,55 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 def text_problem(value: str) -> str | None:
     """Why this text is refused, or None."""
     if _CONTROL.search(value):
-        return "Control characters (such as NUL) are not allowed."
+        return "Управляющие символы (например, NUL) недопустимы."
     if _SURROGATE.search(value):
-        return "Unpaired UTF-16 surrogates are not allowed."
+        return "Непарные суррогаты UTF-16 недопустимы."
     return None
+
+
+TITLE = "Проверьте введённые данные"
 
 
 def check_text(field: str, value: str) -> None:
     problem = text_problem(value)
     if problem:
-        raise InvalidInput("Invalid input", code="invalid_characters", fields={field: [problem]})
+        raise InvalidInput(TITLE, code="invalid_characters", fields={field: [problem]})
 
 
-def check_json_text(data) -> None:
-    """Walks a parsed JSON document without recursion: too deep, or bad text in a key or a
-    string value, is InvalidInput with the dotted path of the field."""
+def json_text_faults(data) -> dict[str, list[str]]:
+    """Walks a parsed JSON document without recursion: bad text in a key or a string value,
+    every one with the dotted path of its field; too deep is InvalidInput at once."""
+    faults: dict[str, list[str]] = {}
+
+    def note(field: str, value: str) -> None:
+        problem = text_problem(value)
+        if problem:
+            faults.setdefault(field, []).append(problem)
+
     stack = [(data, "", 1)]
     while stack:
         value, path, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise InvalidInput(
-                "The body is nested too deeply",
+                "Слишком глубокая вложенность",
                 code="too_deep",
-                fields={path or "_schema": [f"At most {MAX_DEPTH} levels of nesting."]},
+                fields={path or "_schema": [f"Не больше {MAX_DEPTH} уровней вложенности."]},
             )
         if isinstance(value, str):
-            check_text(path or "_schema", value)
+            note(path or "_schema", value)
         elif isinstance(value, dict):
             for key, item in value.items():
                 child = f"{path}.{key}" if path else str(key)
-                check_text(child, key)
+                note(child, key)
                 stack.append((item, child, depth + 1))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 stack.append((item, f"{path}.{index}" if path else str(index), depth + 1))
+    return faults
+
+
+def check_json_text(data) -> None:
+    """Too deep, or bad text anywhere (every such field named), is InvalidInput."""
+    faults = json_text_faults(data)
+    if faults:
+        raise InvalidInput(TITLE, code="invalid_characters", fields=faults)

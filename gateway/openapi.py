@@ -10,6 +10,12 @@ from gateway.http import MUTATING, ROUTES, ProblemSchema, RouteSpec
 
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 COMMON_ERRORS = (400, 401, 403, 404, 409, 422, 429, 503)
+# a route with no input still refuses a query parameter it does not know (http.load_query)
+NO_INPUT_ERRORS = (400, 503)
+# The project has no licence file yet: the document says so rather than name one.
+LICENSE = {"name": "Proprietary: all rights reserved"}
+# Relative: the document is served by the gateway (or nginx in front of it) it describes.
+SERVERS = [{"url": "/", "description": "The gateway that serves this document"}]
 ERROR_TEXT = {
     400: "Malformed request",
     401: "Missing or invalid token",
@@ -55,13 +61,22 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
         )
     problem = {"content": {"application/problem+json": {"schema": "Problem"}}}
     success: dict = {"description": "OK"}
-    if spec.response is not None:
+    if spec.content_type != "application/json":
+        success["content"] = {spec.content_type: {"schema": {"type": "string"}}}
+    elif spec.response is not None:
         success["content"] = {"application/json": {"schema": spec.response}}
+    elif spec.status != 204:
+        success["content"] = {"application/json": {"schema": {"type": "object"}}}
     responses = {str(spec.status): success, "500": {"description": ERROR_TEXT[500], **problem}}
+    for status, schema in (spec.answers or {}).items():
+        responses[str(status)] = {
+            "description": ERROR_TEXT.get(status, "Answer"),
+            "content": {"application/json": {"schema": schema}},
+        }
     statuses = (
         set(COMMON_ERRORS)
         if (spec.roles or spec.body or spec.query or path_params or spec.method in MUTATING)
-        else {503}
+        else set(NO_INPUT_ERRORS)
     )
     statuses |= set(spec.errors)
     for status in sorted(statuses):
@@ -72,7 +87,9 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
         "tags": spec.tags,
         "parameters": parameters,
         "responses": responses,
-        "operationId": f"{spec.method.lower()}_{spec.path}",
+        "operationId": spec.operation_id,
+        # a public route says so: no token needed (and a bad one is treated as none)
+        "security": [{"bearerAuth": []}] if spec.roles else [],
     }
     if spec.description:
         operation["description"] = spec.description
@@ -82,7 +99,6 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
             "content": {"application/json": {"schema": spec.body}},
         }
     if spec.roles:
-        operation["security"] = [{"bearerAuth": []}]
         operation["description"] = (
             operation.get("description", "") + f"\n\nRoles: {', '.join(spec.roles)}."
         ).strip()
@@ -97,8 +113,10 @@ def build_spec() -> dict:
         plugins=[MarshmallowPlugin()],
         info={
             "description": "Regional portal of additional education for children. "
-            'Money is a decimal string with two places ("1900.00").'
+            'Money is a decimal string with two places ("1900.00").',
+            "license": LICENSE,
         },
+        servers=SERVERS,
     )
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.security_scheme(
@@ -110,11 +128,7 @@ def build_spec() -> dict:
         paths.setdefault(path, {})[route.method.lower()] = _operation(route, params)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    document = spec.to_dict()
-    for path_item in document["paths"].values():  # make operationIds readable and unique
-        for operation in path_item.values():
-            operation["operationId"] = re.sub(r"\W+", "_", operation["operationId"]).strip("_")
-    return document
+    return spec.to_dict()
 
 
 def docs_page(document: dict) -> str:
@@ -150,3 +164,23 @@ vertical-align:top}}.m{{font-weight:bold}}.d{{color:#666;white-space:pre-wrap}}<
 Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>
 <table><tr><th>Method</th><th>Path</th><th>What</th><th>Parameters</th><th>Body</th>
 <th>Statuses</th></tr>{"".join(rows)}</table><h2>Schemas</h2>{schemas}</html>"""
+
+
+def main() -> None:
+    """`python -m gateway.openapi [FILE]`: the document as the gateway serves it (for linters
+    and client generators), on stdout or into FILE."""
+    import json
+    import sys
+
+    import gateway.service  # noqa: F401 - registers every route
+
+    text = json.dumps(build_spec(), ensure_ascii=False, indent=2) + "\n"
+    if len(sys.argv) > 1:
+        with open(sys.argv[1], "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,7 @@ CATALOGS = (
 )
 
 
-# money in event data: a decimal string with two places (DESIGN section 4), never a float
+# money in event data: a decimal string with two places (docs/design.md, section 3), never a float
 MONEY = {"pattern": r"^\d+\.\d{2}$", "example": "1900.00"}
 
 

@@ -22,6 +22,22 @@ def is_production() -> bool:
     return env("NAVIGATOR_ENV", "development") == "production"
 
 
+PLACEHOLDER = "CHANGE-ME"
+
+
+class Placeholder(RuntimeError):
+    """A setting still holds the deployment files' placeholder."""
+
+
+def refuse_placeholders(environ=None) -> None:
+    """At start, not at the first login: a CHANGE-ME left from deploy/k8s/secrets.example.yaml
+    stops the process, naming the variables (never their values)."""
+    environ = os.environ if environ is None else environ
+    left = sorted(name for name, value in environ.items() if PLACEHOLDER in value)
+    if left:
+        raise Placeholder(f"placeholder {PLACEHOLDER} in {', '.join(left)}: set the real values")
+
+
 def server_url() -> str:
     """The PostgreSQL server (no database name) that holds every service's database."""
     return env("DATABASE_URL", DEFAULT_DATABASE_URL).rstrip("/")

@@ -97,10 +97,18 @@ class ServiceUnavailable(NavigatorError):
     default_code = "service_unavailable"
 
 
-def invalid_from_marshmallow(err, message: str = "Invalid input") -> InvalidInput:
-    """A marshmallow ValidationError as InvalidInput with its field messages."""
+def invalid_from_marshmallow(
+    err, message: str = "Проверьте введённые данные", also: dict | None = None
+) -> InvalidInput:
+    """A marshmallow ValidationError as InvalidInput with its field messages, in Russian
+    (servicekit/messages.py); `also`: faults found before the schema, answered with them."""
+    from servicekit.messages import translate
+
     messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
-    return InvalidInput(message, fields=messages)
+    fields = translate(messages)
+    for name, problems in (also or {}).items():
+        fields[name] = [*problems, *fields.get(name, [])]
+    return InvalidInput(message, fields=fields)
 
 
 def rpc_error(refusal: Refusal) -> NavigatorError:

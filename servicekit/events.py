@@ -1,4 +1,4 @@
-"""Reliable event handling (DESIGN section 4).
+"""Reliable event handling (docs/design.md, section 7).
 
 `reliable_handler(source, event_type)` is a Nameko event handler that never acks a failed
 message and forgets it: a handler that raises has its message republished (with publisher
@@ -18,7 +18,7 @@ from kombu import Connection, Producer, Queue
 from nameko.events import SERVICE_POOL, EventHandler
 from sqlalchemy.dialects.postgresql import insert
 
-from servicekit import config, telemetry
+from servicekit import config, metrics, telemetry
 from servicekit.outbox import processed_events
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class ReliableEventHandler(EventHandler):
         self.delays = retry_delays_ms()
         self.retry_queues = retry_queues(self.queue.name, self.delays)
         self.parked = parked_queue(self.queue.name)
+        metrics.event_handler_started(f"{self.container.service_name}.{self.method_name}")
         with Connection(self.amqp_uri) as conn:
             channel = conn.channel()
             for queue in failure_queues(self.queue.name, self.delays):

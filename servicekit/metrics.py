@@ -119,6 +119,14 @@ def rpc_handled(method: str, seconds: float, error_code: str | None) -> None:
             RPC_ERRORS.labels(method, error_code).inc()
 
 
+def event_handler_started(handler: str) -> None:
+    """Every outcome's series of a handler at 0 from its start: `increase()` sees a first park
+    only as a step from an earlier sample (a child created by the park itself has none)."""
+    if ENABLED:
+        for counter in (EVENTS_HANDLED, EVENTS_RETRIED, EVENTS_PARKED):
+            counter.labels(handler)
+
+
 def event_handled(handler: str, outcome: str, seconds: float | None) -> None:
     if ENABLED:
         {"handled": EVENTS_HANDLED, "retried": EVENTS_RETRIED, "parked": EVENTS_PARKED}[

@@ -1,4 +1,4 @@
-"""The transactional outbox (DESIGN section 4).
+"""The transactional outbox (docs/design.md, section 7).
 
 `emit(session, ...)` writes an event into the `outbox` table in the same transaction as the
 change it reports. `OutboxRelay`, a dependency of every service that emits, publishes the

@@ -21,7 +21,7 @@ from nameko.rpc import Rpc
 from nameko.web.handlers import HttpRequestHandler
 from prometheus_client import make_wsgi_app
 
-from servicekit import config, logs, metrics
+from servicekit import config, logs, metrics, tokens
 
 log = logging.getLogger("navigator.telemetry")
 
@@ -64,6 +64,8 @@ class Telemetry(DependencyProvider):
     def setup(self):
         service = self.container.service_name
         logs.PROCESS["service"] = service
+        config.refuse_placeholders()
+        tokens.check_keys(service)
         from servicekit.db import Database
         from servicekit.outbox import OutboxRelay
 

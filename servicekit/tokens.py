@@ -41,6 +41,26 @@ def public_key() -> str:
     return _key("JWT_PUBLIC_KEY", DEV_PUBLIC_KEY)
 
 
+# Who holds which key: accounts signs, the gateway verifies; no other process needs either
+# (deploy/k8s/secrets.example.yaml gives each only its own).
+KEYS_OF = {"accounts": ("JWT_PRIVATE_KEY",), "gateway": ("JWT_PUBLIC_KEY",)}
+
+
+def check_keys(process: str) -> None:
+    """At start: the keys this process uses load (a wrong or placeholder PEM, or in production
+    the development key, stops it here rather than at the first login)."""
+    from cryptography.hazmat.primitives import serialization
+
+    for name in KEYS_OF.get(process, ()):
+        try:
+            if name == "JWT_PRIVATE_KEY":
+                serialization.load_pem_private_key(private_key().encode(), password=None)
+            else:
+                serialization.load_pem_public_key(public_key().encode())
+        except ValueError as exc:
+            raise InsecureConfiguration(f"{name} is not a PEM key ({exc})") from None
+
+
 def access_token_ttl() -> int:
     return int(config.env("ACCESS_TOKEN_TTL", "900"))
 

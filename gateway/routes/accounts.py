@@ -50,6 +50,7 @@ class AccountsRoutes:
         errors=(409, 422, 429),
         description="409 when the e-mail is already registered; 429 with Retry-After after "
         "too many registrations from one address.",
+        operation_id="registerParent",
     )
     def register(self, call):
         return self.rpc.call("accounts", "register", call.body, client_address(call.request))
@@ -84,6 +85,7 @@ class AccountsRoutes:
         description="The same refresh token presented again within a short grace period "
         "(two tabs) gets the same new pair; presented after it, every token of its login is "
         "revoked.",
+        operation_id="refreshTokens",
     )
     def refresh(self, call):
         return self.rpc.call("accounts", "refresh", call.body["refresh_token"])
@@ -185,6 +187,7 @@ class AccountsRoutes:
         roles=ANY_ROLE,
         response=UserSchema,
         errors=(404,),
+        operation_id="getCurrentUser",
     )
     def me(self, call):
         return self.rpc.call("accounts", "me", call.principal.as_rpc())
@@ -217,6 +220,7 @@ class AccountsRoutes:
         errors=(409, 422, 429, 503),
         description="409 when a child with this SNILS is already registered; after a few such "
         "answers in an hour, 429 with Retry-After.",
+        operation_id="createChild",
     )
     def add_child(self, call):
         return self.rpc.call("accounts", "add_child", call.principal.as_rpc(), _plain(call.body))
@@ -251,6 +255,7 @@ class AccountsRoutes:
         errors=(404,),
         description="404 for a child the caller may not see. A provider sees (masked) only "
         "the children who applied to its organization.",
+        operation_id="getChild",
     )
     def show_child(self, call, child_id):
         return self.rpc.call("accounts", "show_child", call.principal.as_rpc(), child_id)
@@ -266,6 +271,7 @@ class AccountsRoutes:
         errors=(404, 409, 422, 429, 503),
         description="Changing data a provider verified clears the verified mark. 409 when "
         "another child has the SNILS; after a few such answers in an hour, 429.",
+        operation_id="updateChild",
     )
     def change_child(self, call, child_id):
         return self.rpc.call(
@@ -282,6 +288,7 @@ class AccountsRoutes:
         errors=(403, 404, 503),
         description="403 `organization_not_active` while the provider's organization is "
         "suspended or not approved; 404 for a child who never applied to it.",
+        operation_id="verifyChild",
     )
     def verify_child(self, call, child_id):
         return self.rpc.call("accounts", "verify_child", call.principal.as_rpc(), child_id)

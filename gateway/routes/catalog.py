@@ -110,6 +110,7 @@ class CatalogRoutes:
         "The same search within a few seconds gets the same answer (free seats may be that old).",
         shared=True,
         dump=dump_search_page,
+        operation_id="searchCatalog",
     )
     def search(self, call):
         return self.rpc.call("catalog", "search", call.query)

@@ -86,6 +86,7 @@ class CertificateRoutes:
         roles=OPERATORS,
         response=FundingSchema,
         errors=(403, 404, 422, 503),
+        operation_id="getMunicipalityFunding",
     )
     def get_funding(self, call, code, period_id):
         return self.rpc.call(
@@ -104,6 +105,7 @@ class CertificateRoutes:
         description="0 to 100000.00 per band, bands of ages 0-17 that do not overlap. "
         "Certificates already credited keep their nominal. A municipal operator sets its own "
         "municipality's; the regional operator any.",
+        operation_id="setMunicipalityNominals",
     )
     def set_nominals(self, call, code, period_id):
         return self.rpc.call(
@@ -121,6 +123,7 @@ class CertificateRoutes:
         errors=(403, 404, 409, 422, 503),
         description="409 `limit_below_used` under what is handed out. A raise moves the "
         "queue up at once.",
+        operation_id="setMunicipalityLimit",
     )
     def set_limit(self, call, code, period_id):
         return self.rpc.call(
@@ -141,6 +144,7 @@ class CertificateRoutes:
         query=PageQuery,
         response=page_of(QueueItemSchema),
         errors=(403, 404, 422, 503),
+        operation_id="listMunicipalityQueue",
     )
     def list_queue(self, call, code, period_id):
         return self.rpc.call(
@@ -182,6 +186,7 @@ class CertificateRoutes:
         response=CertificateSchema,
         errors=(404,),
         description="404 for a certificate the caller may not see.",
+        operation_id="getCertificate",
     )
     def show_certificate(self, call, number):
         return self.rpc.call("certificates", "show_certificate", call.principal.as_rpc(), number)
@@ -196,6 +201,7 @@ class CertificateRoutes:
         response=page_of(TransactionSchema),
         errors=(404,),
         description="Newest first, each with its reason and the enrollment it belongs to.",
+        operation_id="listCertificateTransactions",
     )
     def list_transactions(self, call, number):
         return self.rpc.call(
@@ -216,6 +222,7 @@ class CertificateRoutes:
         response=CertificateSchema,
         errors=(403, 404, 409),
         description="409 `active_contracts` while money is reserved for an enrollment.",
+        operation_id="freezeCertificate",
     )
     def freeze(self, call, number):
         return self.rpc.call("certificates", "freeze", call.principal.as_rpc(), number, True)
@@ -228,6 +235,7 @@ class CertificateRoutes:
         roles=OPERATORS,
         response=CertificateSchema,
         errors=(403, 404),
+        operation_id="unfreezeCertificate",
     )
     def unfreeze(self, call, number):
         return self.rpc.call("certificates", "freeze", call.principal.as_rpc(), number, False)
@@ -244,6 +252,7 @@ class CertificateRoutes:
         description="A raise takes room from the municipal limit (409 `limit_exhausted`); "
         "lowering is refused while money is reserved (409 `active_contracts`) and gives the "
         "room back, which moves the queue up.",
+        operation_id="setCertificateNominal",
     )
     def change_nominal(self, call, number):
         return self.rpc.call(

@@ -32,6 +32,7 @@ class EnrollmentRoutes:
         description="By the contract cost rules: total and normative cost pro rata of the "
         "days, the certificate's share (capped by its balance), the co-payment, and the monthly "
         "schedule whose parts add up exactly to them.",
+        operation_id="quoteGroup",
     )
     def quote(self, call, group_id):
         return self.rpc.call(
@@ -57,6 +58,7 @@ class EnrollmentRoutes:
         "address yet. The certificate's share is reserved at once. When a co-payment is due and "
         "`accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. "
         "Send an `Idempotency-Key`: a repeat returns the first answer.",
+        operation_id="createEnrollment",
     )
     def apply(self, call):
         if not call.principal.email_verified:
@@ -111,6 +113,7 @@ class EnrollmentRoutes:
         roles=("provider",),
         response=EnrollmentSchema,
         errors=(403, 404, 409),
+        operation_id="confirmEnrollment",
     )
     def confirm(self, call, enrollment_id):
         return self._decide(call, enrollment_id, "confirm")
@@ -124,6 +127,7 @@ class EnrollmentRoutes:
         body=RequiredReasonSchema,
         response=EnrollmentSchema,
         errors=(403, 404, 409, 422),
+        operation_id="rejectEnrollment",
     )
     def reject(self, call, enrollment_id):
         return self._decide(call, enrollment_id, "reject")
@@ -137,6 +141,7 @@ class EnrollmentRoutes:
         body=ReasonSchema,
         response=EnrollmentSchema,
         errors=(403, 404, 409, 422),
+        operation_id="cancelEnrollment",
     )
     def cancel(self, call, enrollment_id):
         return self._decide(call, enrollment_id, "cancel")
@@ -150,6 +155,7 @@ class EnrollmentRoutes:
         body=ReasonSchema,
         response=EnrollmentSchema,
         errors=(403, 404, 409, 422),
+        operation_id="terminateEnrollment",
     )
     def terminate(self, call, enrollment_id):
         return self._decide(call, enrollment_id, "terminate")

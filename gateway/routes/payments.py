@@ -78,6 +78,7 @@ class PaymentsRoutes:
         "after the month's submission deadline (the paying municipalities' setting, by "
         "default the 3rd working day of the next month), 409 `month_billed` once the "
         "month's billing has started.",
+        operation_id="recordGroupLessons",
     )
     def record_lessons(self, call, group_id):
         return self.rpc.call(
@@ -92,6 +93,7 @@ class PaymentsRoutes:
         roles=STAFF,
         query=MonthQuery,
         response=GroupMonthSchema,
+        operation_id="listGroupLessons",
     )
     def group_lessons(self, call, group_id):
         return self.rpc.call(
@@ -108,6 +110,7 @@ class PaymentsRoutes:
         response=CompletenessSettingSchema,
         description="`delivered` (default): lessons held over lessons scheduled; `attended`: "
         "lessons the child attended over lessons held. Applies to months billed afterwards.",
+        operation_id="setMunicipalityCompleteness",
     )
     def set_completeness(self, call, municipality_code):
         return self.rpc.call(
@@ -259,6 +262,7 @@ class PaymentsRoutes:
         roles=REGIONAL,
         query=ReportQuery,
         response=ReportSchema,
+        operation_id="getRegionReport",
     )
     def region_report(self, call):
         return self.rpc.call(
@@ -272,6 +276,8 @@ class PaymentsRoutes:
         tags=["reports"],
         roles=REGIONAL,
         query=ReportQuery,
+        operation_id="getRegionReportCsv",
+        content_type="text/csv",
     )
     def region_report_csv(self, call):
         text = self.rpc.call(
@@ -287,6 +293,7 @@ class PaymentsRoutes:
         roles=OPERATORS,
         query=ReportQuery,
         response=ReportSchema,
+        operation_id="getMunicipalityReport",
     )
     def municipality_report(self, call, municipality_code):
         return self.rpc.call(
@@ -304,6 +311,8 @@ class PaymentsRoutes:
         tags=["reports"],
         roles=OPERATORS,
         query=ReportQuery,
+        operation_id="getMunicipalityReportCsv",
+        content_type="text/csv",
     )
     def municipality_report_csv(self, call, municipality_code):
         code = municipality(municipality_code)
@@ -323,6 +332,7 @@ class PaymentsRoutes:
         response=ChildPaymentsSchema,
         description="404 for a child that is not yours. `balance` is null while the "
         "certificates service cannot tell.",
+        operation_id="listChildPayments",
     )
     def child_payments(self, call, child_id):
         principal = call.principal.as_rpc()

@@ -37,6 +37,7 @@ class SystemRoutes:
         summary="The gateway process is alive",
         tags=["system"],
         response=LivenessSchema,
+        operation_id="getLiveness",
     )
     def liveness(self, call):
         return {"status": "ok"}
@@ -48,6 +49,8 @@ class SystemRoutes:
         tags=["system"],
         response=HealthSchema,
         description="503 when any service is down; each service is asked with a deadline.",
+        operation_id="getHealth",
+        answers={503: HealthSchema},
     )
     def health(self, call):
         started = time.perf_counter()
@@ -83,6 +86,7 @@ class SystemRoutes:
         summary="Round trip to the catalog service, no database",
         tags=["system"],
         response=PingSchema,
+        operation_id="ping",
     )
     def ping(self, call):
         return self.rpc.call("catalog", "ping")
@@ -95,11 +99,24 @@ class SystemRoutes:
         answer = Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
         return observe.answered("GET", "/metrics", answer, started)  # a request like any other
 
-    @route("GET", f"{API}/openapi.json", summary="This API's OpenAPI 3 document", tags=["system"])
+    @route(
+        "GET",
+        f"{API}/openapi.json",
+        summary="This API's OpenAPI 3 document",
+        tags=["system"],
+        operation_id="getOpenApiDocument",
+    )
     def openapi(self, call):
         return api_document()
 
-    @route("GET", f"{API}/docs", summary="Human-readable API documentation", tags=["system"])
+    @route(
+        "GET",
+        f"{API}/docs",
+        summary="Human-readable API documentation",
+        tags=["system"],
+        operation_id="getApiDocs",
+        content_type="text/html",
+    )
     def docs(self, call):
         return Response(
             docs_page(api_document()), status=200, content_type="text/html; charset=utf-8"

@@ -1,4 +1,4 @@
-"""Contract cost rules (DESIGN.md section 3, "Contract cost"), in integer kopecks.
+"""Contract cost rules (docs/design.md, section 3, "Contract cost"), in integer kopecks.
 
 Standard library and the shared words (contracts/) only: enrollment's quote and payments'
 contracts import this one module, so a parent is quoted exactly what the contract later
@@ -86,7 +86,7 @@ def _ceil_div(numerator: int, denominator: int) -> int:
 
 def split_by_month(amount: int, start: date, end: date) -> list[tuple[str, int]]:
     """`amount` over the months of [start, end]: equal floors for all but the first month,
-    which takes the remainder (DESIGN's schedule rule, exact in integers)."""
+    which takes the remainder (docs/design.md's schedule rule, exact in integers)."""
     months = months_between(start, end)
     if len(months) == 1:
         return [(months[0], amount)]

@@ -135,7 +135,7 @@ class MonthAttendance:
 def completeness(
     month: MonthAttendance, mode: str = DELIVERED, unrecorded: Fraction = Fraction(1)
 ) -> Fraction:
-    """Share of the month's service delivered, 0..1 (DESIGN "completeness").
+    """Share of the month's service delivered, 0..1 (docs/design.md, "completeness").
 
     `delivered`: lessons held over lessons scheduled; `attended` (a municipality's choice):
     lessons attended over lessons held. Extra lessons never push it above 1. A month whose

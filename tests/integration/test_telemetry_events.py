@@ -66,3 +66,25 @@ def test_failing_handler_logs_and_counts_each_retry_and_the_parking_under_the_re
     assert all(line["request_id"] == "req-telemetry-1" for line in events)
     assert all("the handler is broken" in line["error"] for line in events)
     assert events[-1]["level"] == "error" and events[0]["level"] == "warning"
+
+
+def test_a_handler_counts_zero_of_every_outcome_from_its_start(
+    nameko_config,
+    probe_engine,
+    probe_topology,  # noqa: F811 - the fixture imported above
+    container_factory,
+):
+    """The parked-events alert compares with an earlier sample: the first park must be a step
+    from 0, so the series exist before anything is parked (deploy/prometheus/alerts.yml)."""
+    from servicekit import metrics
+
+    for family in (metrics.EVENTS_HANDLED, metrics.EVENTS_RETRIED, metrics.EVENTS_PARKED):
+        try:
+            family.remove(HANDLER)  # as in a freshly started process
+        except KeyError:
+            pass
+    assert REGISTRY.get_sample_value("navigator_events_parked_total", {"handler": HANDLER}) is None
+    container_factory(ProbeService).start()
+    for outcome in ("handled", "retried", "parked"):
+        name = f"navigator_events_{outcome}_total"
+        assert REGISTRY.get_sample_value(name, {"handler": HANDLER}) == 0.0, name

@@ -1,5 +1,6 @@
-"""Enrollment's events as enrollment publishes them (DESIGN envelope on `enrollment.events`),
-with the money terms from services/payments/cost.py: a real producer of real messages."""
+"""Enrollment's events as enrollment publishes them (the envelope of docs/design.md on
+`enrollment.events`), with the money terms from services/payments/cost.py: a real producer
+of real messages."""
 
 import uuid
 from datetime import date

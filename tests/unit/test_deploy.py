@@ -135,7 +135,6 @@ def test_every_process_of_the_procfile_is_a_deployment_with_probes_resources_and
     documents = rendered("external")
     deployments = {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == "Deployment"}
     config = next(doc for doc in documents if doc["kind"] == "ConfigMap")
-    secret = next(doc for doc in documents if doc["kind"] == "Secret")
     for name, target in procfile().items():
         assert name in deployments, f"{name} has no Deployment"
         pod = deployments[name]["spec"]["template"]["spec"]
@@ -148,7 +147,7 @@ def test_every_process_of_the_procfile_is_a_deployment_with_probes_resources_and
         refs = {
             ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]
         }
-        assert refs == {config["metadata"]["name"], secret["metadata"]["name"]}
+        assert refs == {config["metadata"]["name"], f"navigator-{name}"}
         if name != "gateway":
             probe = container["readinessProbe"]["exec"]["command"]
             assert probe == ["python", "-m", "servicekit.healthcheck", name]
@@ -188,8 +187,15 @@ def test_operators_overlay_runs_quorum_rabbitmq_and_cloudnativepg():
     assert "quorum" in kinds["RabbitmqCluster"]["spec"]["rabbitmq"]["additionalConfig"]
     assert kinds["RabbitmqCluster"]["spec"]["replicas"] == 3
     assert kinds["Cluster"]["apiVersion"].startswith("postgresql.cnpg.io/")
-    secret = kinds["Secret"]["stringData"]
-    assert "@postgres-rw:" in secret["DATABASE_URL"]
+    for doc in documents:
+        if doc["kind"] in ("Deployment", "Job") and doc["metadata"]["name"] != "nginx":
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            env = {item["name"]: item for item in container["env"]}
+            assert "@postgres-rw:" in env["DATABASE_URL"]["value"]
+            assert "$(DATABASE_PASSWORD)" in env["DATABASE_URL"]["value"]
+            assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "postgres-app"
+            names = list(env)
+            assert names.index("DATABASE_PASSWORD") < names.index("DATABASE_URL")
 
 
 def test_the_edge_proxy_in_kubernetes_runs_the_nginx_config_of_compose():
@@ -209,3 +215,116 @@ def test_the_edge_proxy_in_kubernetes_runs_the_nginx_config_of_compose():
     assert gateway["spec"]["ports"][0]["port"] == 8000
     assert "location = /metrics" in config["data"]["default.conf"]
     assert "X-Request-ID $request_id" in config["data"]["default.conf"]
+
+
+def test_every_process_of_the_procfile_runs_in_compose_with_its_environment_and_health():
+    compose = yaml.safe_load((ROOT / "deploy/docker-compose.yml").read_text())["services"]
+    for name, target in procfile().items():
+        assert name in compose, f"{name} runs in the Procfile but not in docker-compose"
+        service = compose[name]
+        assert service["command"][-1] == target if "command" in service else name == "gateway"
+        environment = service["environment"]
+        assert {"DATABASE_URL", "AMQP_URI", "NAVIGATOR_ENV", "LOG_FORMAT"} <= set(environment)
+        assert service["depends_on"] == {"prepare": {"condition": "service_completed_successfully"}}
+        assert int(service["stop_grace_period"].rstrip("s")) > 5
+        test = service["healthcheck"]["test"]
+        if name != "gateway":
+            assert test == ["CMD", "python", "-m", "servicekit.healthcheck", name]
+        else:
+            assert "/healthz" in " ".join(test)
+    scraped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
+    names = {n for job in scraped for sd in job.get("dns_sd_configs", []) for n in sd["names"]}
+    assert names == set(procfile()), "Prometheus scrapes exactly the processes compose runs"
+
+
+def relabel(labels: dict[str, str], rules: list[dict]) -> dict[str, str] | None:
+    """Prometheus relabelling for the actions deploy/k8s/prometheus-scrape.yml uses (keep,
+    replace); None when the target is dropped."""
+    labels = dict(labels)
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(s, "") for s in rule["source_labels"])
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        if rule.get("action", "replace") == "keep":
+            if match is None:
+                return None
+        elif match is not None:
+            replacement = rule.get("replacement", "$1")
+            template = re.sub(r"\$(\d+)", r"\\\1", replacement)
+            labels[rule["target_label"]] = match.expand(template)
+    return labels
+
+
+def test_kubernetes_scrapes_label_every_process_with_its_service():
+    """The dashboard's "by service" panels need a `service` label; annotation scraping alone
+    gives none, so every pod would fall into one series."""
+    jobs = yaml.safe_load((K8S / "prometheus-scrape.yml").read_text())["scrape_configs"]
+    seen = {}
+    for doc in rendered("external"):
+        if doc["kind"] != "Deployment":
+            continue
+        template = doc["spec"]["template"]
+        meta = {"__address__": "10.1.2.3", "__meta_kubernetes_pod_name": "pod-1"}
+        for key, value in template["metadata"]["labels"].items():
+            meta["__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)] = value
+        for key, value in template["metadata"].get("annotations", {}).items():
+            meta["__meta_kubernetes_pod_annotation_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)] = value
+        for job in jobs:
+            target = relabel(meta, job["relabel_configs"])
+            if target is not None:
+                port = template["metadata"]["annotations"]["prometheus.io/port"]
+                assert target["__address__"] == f"10.1.2.3:{port}"
+                seen[doc["metadata"]["name"]] = (job["job_name"], target["service"])
+    assert set(seen) == set(procfile()), "every process of the Procfile is scraped once"
+    for name, (job, service) in seen.items():
+        assert service == name
+        assert job == ("navigator-gateway" if name == "gateway" else "navigator-services")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_process_gets_a_secret_of_its_own_that_apply_never_overwrites(overlay):
+    """`kubectl apply -k` carries no Secret (a placeholder would replace the real one), and
+    only accounts, which signs tokens, holds the private key."""
+    documents = rendered(overlay)
+    assert not [doc for doc in documents if doc["kind"] == "Secret"]
+    examples = {
+        doc["metadata"]["name"]: doc["stringData"]
+        for doc in yaml.safe_load_all((K8S / "secrets.example.yaml").read_text())
+    }
+    referenced = set()
+    for doc in documents:
+        if doc["kind"] in ("Deployment", "Job"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                for ref in container.get("envFrom", []):
+                    if "secretRef" in ref:
+                        referenced.add(ref["secretRef"]["name"])
+    assert referenced == set(examples)
+    holders = {name for name, data in examples.items() if "JWT_PRIVATE_KEY" in data}
+    assert holders == {"navigator-accounts"}
+    assert {name for name, data in examples.items() if "JWT_PUBLIC_KEY" in data} == {
+        "navigator-gateway"
+    }
+    for data in examples.values():
+        assert all("CHANGE-ME" in value for value in data.values())
+
+
+def test_the_example_secrets_stop_a_process_at_start():
+    from servicekit import config
+
+    for doc in yaml.safe_load_all((K8S / "secrets.example.yaml").read_text()):
+        with pytest.raises(config.Placeholder, match="DATABASE_URL"):
+            config.refuse_placeholders(doc["stringData"])
+
+
+def test_the_grafana_panels_draw_each_query_apart():
+    """`A or B` over the same labels shows only A: one query per series kind."""
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/navigator.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert not re.search(r"\)\s+or\s+sum", target["expr"]), panel["title"]
+    parked = [
+        t
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if "navigator_events_parked_total" in t["expr"]
+    ]
+    assert parked

@@ -1,5 +1,5 @@
-"""Rules of enrollment: the application's state machine (DESIGN section 3, "Enrollment
-lifecycle"), who may do what to an application, ages, co-payment consent, deadlines.
+"""Rules of enrollment: the application's state machine (docs/design.md, section 5), who
+may do what to an application, ages, co-payment consent, deadlines.
 
 Plain Python only: no Nameko, no SQLAlchemy. operations.py applies these rules on a session;
 the unit tests call them directly.
