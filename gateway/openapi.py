@@ -141,12 +141,38 @@ def docs_page(document: dict) -> str:
         + "</ul></details>"
         for name, schema in document.get("components", {}).get("schemas", {}).items()
     )
-    return f"""<!doctype html><html lang=en><meta charset=utf-8>
-<title>Navigator API</title>
-<style>body{{font:14px system-ui;margin:2em}}td{{padding:4px 8px;border-bottom:1px solid #ddd;
-vertical-align:top}}.m{{font-weight:bold}}.d{{color:#666;white-space:pre-wrap}}</style>
-<h1>Navigator API {html.escape(document["info"]["version"])}</h1>
+    table = f"""<h1>Navigator API {html.escape(document["info"]["version"])}</h1>
 <p>{html.escape(document["info"].get("description", ""))}
 Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>
 <table><tr><th>Method</th><th>Path</th><th>What</th><th>Parameters</th><th>Body</th>
-<th>Statuses</th></tr>{"".join(rows)}</table><h2>Schemas</h2>{schemas}</html>"""
+<th>Statuses</th></tr>{"".join(rows)}</table><h2>Schemas</h2>{schemas}"""
+    # Swagger UI from the portal's build (web/dist/swagger: swagger-ui-dist's files, copied
+    # at build, no CDN); its start is a file too, as the CSP allows no inline script. Without
+    # JavaScript, or before the portal is built, the table above is the page.
+    return f"""<!doctype html><html lang=en><meta charset=utf-8>
+<title>Navigator API</title>
+<link rel=stylesheet href="/swagger/swagger-ui.css">
+<div id=swagger-ui></div>
+<noscript>{table}</noscript>
+<script src="/swagger/swagger-ui-bundle.js"></script>
+<script src="/swagger/init.js"></script>
+</html>"""
+
+
+def main(argv: list[str]) -> int:
+    """python -m gateway.openapi FILE: writes the document (the portal's client is generated
+    from it: make web-client)."""
+    import json
+
+    import gateway.service  # noqa: F401 - the routes register themselves on import
+
+    text = json.dumps(build_spec(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    with open(argv[0], "w", encoding="utf-8") as out:
+        out.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
