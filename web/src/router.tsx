@@ -14,9 +14,12 @@ export function useLocation(): { path: string; query: URLSearchParams } {
   const read = () => ({ path: location.pathname, query: new URLSearchParams(location.search) });
   const [where, setWhere] = useState(read);
   useEffect(() => {
-    const update = () => setWhere(read());
+    const update = () =>
+      setWhere((old) => (old.path + old.query === location.pathname + location.search.slice(1) ? old : read()));
     window.addEventListener("popstate", update);
     window.addEventListener(EVENT, update);
+    // a child's effect may have navigated before this listener was added
+    update();
     return () => {
       window.removeEventListener("popstate", update);
       window.removeEventListener(EVENT, update);

@@ -103,7 +103,7 @@ export function History({ number }: { number: string }) {
       <h1 id="hist-title">История сертификата {number}</h1>
       <ErrorNotice error={data.error} retry={data.reload} />
       {data.data && (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-label="Операции по сертификату">
           <table>
             <caption className="sr-only">Операции по сертификату</caption>
             <thead>
@@ -228,7 +228,7 @@ export function Contracts() {
                     Договор с {date(c.start_date)} по {date(c.end_date)}, {c.status === "active" ? "действует" : "расторгнут"}.
                     Всего {money(c.total)}: сертификат {money(c.certificate_share)}, доплата {money(c.copay)}.
                   </p>
-                  <div className="scroll">
+                  <div className="scroll" tabIndex={0} role="region" aria-label={`По месяцам: ${names?.program ?? ""}`}>
                     <table>
                       <caption className="sr-only">По месяцам</caption>
                       <thead>
