@@ -72,9 +72,6 @@ def page(browser, world, size):
         ),
     )
     yield page
-    # shown when the test fails: where the journey stopped and what the page said
-    shown = page.evaluate("() => document.querySelector('main')?.innerText ?? ''")
-    print(f"last page: {page.url}\n{shown[:1500]}")
     context.close()
     assert not problems, problems
 

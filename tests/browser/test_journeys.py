@@ -59,6 +59,11 @@ def test_anonymous_search_finds_chess_in_a_town_and_its_groups(page, pages, worl
     assert page.evaluate("() => window.sameDocument") is True  # no full page reload
     pages.check(page, "catalog")
 
+    page.context.set_offline(True)  # the browser says so, and so does the portal
+    expect(page.get_by_text("Нет подключения к интернету")).to_be_visible()
+    page.context.set_offline(False)
+    expect(page.get_by_text("Нет подключения к интернету")).to_be_hidden()
+
     result.click()
     expect(page.get_by_role("heading", level=1, name="Шахматы для начинающих")).to_be_visible()
     expect(page.get_by_role("heading", level=3, name="Группа 1")).to_be_visible()
@@ -121,6 +126,11 @@ def test_parent_registers_applies_is_enrolled_billed_and_cancels(page, pages, wo
     edit = page.get_by_role("link", name="Изменить данные Пётр")
     child_id = int(edit.get_attribute("href").rsplit("/", 1)[1])
     pages.check(page, "children")
+    edit.click()
+    expect(page.get_by_label("СНИЛС")).not_to_have_value("")
+    page.get_by_label("Отчество (если есть)").fill("Сергеевич")
+    page.get_by_role("button", name="Сохранить").click()
+    expect(page.get_by_text("Сохранено.")).to_be_visible()
 
     # quote and apply, with consent to the co-payment
     page.goto(f"/programs/{world['programs'][0]}")
@@ -242,6 +252,17 @@ def test_parent_registers_applies_is_enrolled_billed_and_cancels(page, pages, wo
     page.wait_for_url("**/applications")
     expect(page.get_by_text("Зачислен", exact=True)).to_be_visible()
 
+    # the same e-mail again: 409, and the page says what to do
+    page.get_by_role("button", name="Выйти").click()
+    expect(page.get_by_role("link", name="Регистрация")).to_be_visible()
+    page.goto("/register")
+    page.get_by_label("Фамилия, имя, отчество").fill("Иванова Анна Сергеевна")
+    page.get_by_label("Электронная почта").fill(email)
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_label(re.compile("согласен")).check()
+    page.get_by_role("button", name="Зарегистрироваться").click()
+    expect(page.get_by_text("Эта почта уже зарегистрирована.")).to_be_visible()
+
 
 def _tuesdays(start: str) -> list[str]:
     """The group's lessons (Tuesdays) from the contract's start to the end of its month."""
@@ -259,3 +280,14 @@ def _month_name(month: str) -> str:
              "Сентябрь", "Октябрь", "Ноябрь", "Декабрь"]  # fmt: skip
     year, number = month.split("-")
     return f"{names[int(number) - 1]} {year}"
+
+
+def test_swagger_ui_runs_from_the_portals_own_files(page, world, size):
+    if size == "phone":
+        return  # one look is enough; the page is the API's, not a parent's
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto("/api/v1/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Navigator API")
+    expect(page.get_by_text("/api/v1/catalog/search").first).to_be_visible()
+    assert all(url.startswith(world["base_url"]) for url in asked), asked  # no CDN

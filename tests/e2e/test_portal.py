@@ -73,7 +73,7 @@ def test_portal_journeys_in_a_browser(portal_world):
     env = {**os.environ, "PORTAL_WORLD": json.dumps(portal_world)}
     env.pop("AMQP_URI", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", "-rs"],
+        [sys.executable, "-m", "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", "-s"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -4,4 +4,5 @@ window.ui = SwaggerUIBundle({
   dom_id: "#swagger-ui",
   deepLinking: true,
   tryItOutEnabled: false,
+  validatorUrl: null, // no badge from validator.swagger.io: nothing leaves this origin
 });

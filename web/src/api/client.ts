@@ -58,15 +58,19 @@ export function refreshSession(): Promise<boolean> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const busy = { listeners: new Set<(on: boolean) => void>() };
 
+// a copy of each request as sent, for a repeat after a refresh or a 503 (fetch uses up a body)
+const copies = new WeakMap<Request, Request>();
+
 const session: Middleware = {
   async onRequest({ request }) {
     const token = getAccess();
     if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    copies.set(request, request.clone());
     return request;
   },
   async onResponse({ request, response }) {
     const retry = async () => {
-      const again = new Request(request);
+      const again = (copies.get(request) ?? request).clone();
       const token = getAccess();
       if (token) again.headers.set("Authorization", `Bearer ${token}`);
       return fetch(again);

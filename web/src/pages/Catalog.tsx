@@ -51,6 +51,8 @@ export function Catalog() {
         : null,
     `${search}|${refs.data ? 1 : 0}`,
   );
+  // on a phone the filters fold away, so that the results are on the first screen
+  const [wide] = useState(() => window.matchMedia("(min-width: 40rem)").matches);
   const [form, setForm] = useState<Record<string, string>>(() =>
     Object.fromEntries(FIELDS.map((name) => [name, query.get(name) ?? ""])),
   );
@@ -84,58 +86,63 @@ export function Catalog() {
             {refs.data?.places.map((m) => <option key={m.code} value={m.code}>{m.name}</option>)}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="direction">Направленность</label>
-          <select id="direction" value={form.direction} onChange={(e) => set("direction", e.target.value)}>
-            <option value="">Любая</option>
-            {refs.data?.directions.map((d) => <option key={d.code} value={d.code}>{d.name}</option>)}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="age">Возраст ребёнка</label>
-          <input id="age" type="number" min={0} max={18} inputMode="numeric" value={form.age}
-            onChange={(e) => set("age", e.target.value)} />
-        </div>
-        <div className="field">
-          <label htmlFor="payment_type">Оплата</label>
-          <select id="payment_type" value={form.payment_type} onChange={(e) => set("payment_type", e.target.value)}>
-            <option value="">Любая</option>
-            {Object.entries(PAYMENT).map(([code, word]) => <option key={code} value={code}>{word}</option>)}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="max_monthly_price">Цена в месяц до, ₽</label>
-          <input id="max_monthly_price" type="number" min={0} step="0.01" inputMode="decimal"
-            value={form.max_monthly_price} onChange={(e) => set("max_monthly_price", e.target.value)} />
-        </div>
-        <div className="field">
-          <label htmlFor="format">Формат</label>
-          <select id="format" value={form.format} onChange={(e) => set("format", e.target.value)}>
-            <option value="">Любой</option>
-            {Object.entries(FORMAT).map(([code, word]) => <option key={code} value={code}>{word}</option>)}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="sort">Порядок</label>
-          <select id="sort" value={form.sort} onChange={(e) => set("sort", e.target.value)}>
-            <option value="">По совпадению</option>
-            <option value="price">Сначала дешевле</option>
-            <option value="start_date">Сначала раньше начало</option>
-            <option value="distance">Сначала ближе</option>
-          </select>
-        </div>
-        <fieldset className="checks">
-          <legend>Ещё</legend>
-          <label><input type="checkbox" checked={!!form.adapted}
-            onChange={(e) => set("adapted", e.target.checked ? "1" : "")} /> Адаптировано для детей с ОВЗ</label>
-          <label><input type="checkbox" checked={!!form.with_free_seats}
-            onChange={(e) => set("with_free_seats", e.target.checked ? "1" : "")} /> Есть свободные места</label>
-          <label><input type="checkbox" checked={!!form.near}
-            onChange={(e) => set("near", e.target.checked ? "1" : "")} /> Рядом с центром выбранного места</label>
-          <label htmlFor="radius_km" className="inline">в радиусе, км</label>
-          <input id="radius_km" className="short" type="number" min={1} max={200} value={form.radius_km}
-            onChange={(e) => set("radius_km", e.target.value)} placeholder="10" />
-        </fieldset>
+        <details className="filters" open={wide || undefined}>
+          <summary>Фильтры</summary>
+          <div className="filter-grid">
+          <div className="field">
+            <label htmlFor="direction">Направленность</label>
+            <select id="direction" value={form.direction} onChange={(e) => set("direction", e.target.value)}>
+              <option value="">Любая</option>
+              {refs.data?.directions.map((d) => <option key={d.code} value={d.code}>{d.name}</option>)}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="age">Возраст ребёнка</label>
+            <input id="age" type="number" min={0} max={18} inputMode="numeric" value={form.age}
+              onChange={(e) => set("age", e.target.value)} />
+          </div>
+          <div className="field">
+            <label htmlFor="payment_type">Оплата</label>
+            <select id="payment_type" value={form.payment_type} onChange={(e) => set("payment_type", e.target.value)}>
+              <option value="">Любая</option>
+              {Object.entries(PAYMENT).map(([code, word]) => <option key={code} value={code}>{word}</option>)}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="max_monthly_price">Цена в месяц до, ₽</label>
+            <input id="max_monthly_price" type="number" min={0} step="0.01" inputMode="decimal"
+              value={form.max_monthly_price} onChange={(e) => set("max_monthly_price", e.target.value)} />
+          </div>
+          <div className="field">
+            <label htmlFor="format">Формат</label>
+            <select id="format" value={form.format} onChange={(e) => set("format", e.target.value)}>
+              <option value="">Любой</option>
+              {Object.entries(FORMAT).map(([code, word]) => <option key={code} value={code}>{word}</option>)}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="sort">Порядок</label>
+            <select id="sort" value={form.sort} onChange={(e) => set("sort", e.target.value)}>
+              <option value="">По совпадению</option>
+              <option value="price">Сначала дешевле</option>
+              <option value="start_date">Сначала раньше начало</option>
+              <option value="distance">Сначала ближе</option>
+            </select>
+          </div>
+          <fieldset className="checks">
+            <legend>Ещё</legend>
+            <label><input type="checkbox" checked={!!form.adapted}
+              onChange={(e) => set("adapted", e.target.checked ? "1" : "")} /> Адаптировано для детей с ОВЗ</label>
+            <label><input type="checkbox" checked={!!form.with_free_seats}
+              onChange={(e) => set("with_free_seats", e.target.checked ? "1" : "")} /> Есть свободные места</label>
+            <label><input type="checkbox" checked={!!form.near}
+              onChange={(e) => set("near", e.target.checked ? "1" : "")} /> Рядом с центром выбранного места</label>
+            <label htmlFor="radius_km" className="inline">в радиусе, км</label>
+            <input id="radius_km" className="short" type="number" min={1} max={200} value={form.radius_km}
+              onChange={(e) => set("radius_km", e.target.value)} placeholder="10" />
+          </fieldset>
+          </div>
+        </details>
         <button type="submit" className="primary">Найти</button>
       </form>
       <ErrorNotice error={refs.error || results.error} retry={results.reload} />
