@@ -9,7 +9,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from gateway.http import MUTATING, ROUTES, ProblemSchema, RouteSpec
 
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
-COMMON_ERRORS = (400, 401, 403, 404, 409, 422, 429, 503)
 ERROR_TEXT = {
     400: "Malformed request",
     401: "Missing or invalid token",
@@ -39,6 +38,25 @@ def openapi_path(path: str) -> tuple[str, list[dict]]:
     return _CONVERTER.sub(replace, path), params
 
 
+def answered_errors(spec: RouteSpec, path_params: list[dict]) -> set[int]:
+    """The error statuses a route can answer, from how it is declared (besides 500): not the
+    same ten for every route. What the wrapper (http.py) itself answers follows from the
+    route's shape; what the domain answers is the route's own `errors`."""
+    statuses = {503} | set(spec.errors)  # every route but the probes waits on a service
+    mutating = spec.method in MUTATING
+    if spec.query or spec.body or (mutating and spec.idempotent):
+        statuses.add(400)  # unknown query parameter, malformed JSON, a bad Idempotency-Key
+    if spec.query or spec.body or mutating:
+        statuses.add(422)  # field messages; a change a rule of the domain refuses
+    if spec.roles:
+        statuses |= {401, 403}  # a public route treats a bad token as anonymous
+    if path_params or spec.body:
+        statuses.add(404)  # the path's or the body's id: missing, or not the caller's
+    if mutating:
+        statuses.add(409)  # the state forbids it; or its Idempotency-Key is still running
+    return statuses
+
+
 def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
     parameters = list(path_params)
     if spec.query is not None:
@@ -58,12 +76,7 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
     if spec.response is not None:
         success["content"] = {"application/json": {"schema": spec.response}}
     responses = {str(spec.status): success, "500": {"description": ERROR_TEXT[500], **problem}}
-    statuses = (
-        set(COMMON_ERRORS)
-        if (spec.roles or spec.body or spec.query or path_params or spec.method in MUTATING)
-        else {503}
-    )
-    statuses |= set(spec.errors)
+    statuses = answered_errors(spec, path_params)
     for status in sorted(statuses):
         if str(status) not in responses:
             responses[str(status)] = {"description": ERROR_TEXT.get(status, "Error"), **problem}
