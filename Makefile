@@ -7,11 +7,11 @@ export PYTHONPATH := $(CURDIR)
 SCALE ?=
 PYTEST_ARGS ?=
 
-.PHONY: install databases migrate seed topology run test test-unit lint format bench asyncapi \
+.PHONY: install web web-client databases migrate seed topology run test test-unit lint format bench asyncapi \
         bench-catalog bench-rpc bench-certificates bench-billing bench-opening-day parked \
         replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi lock
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed web/node_modules/.installed
 
 # The Python of pyproject.toml's requires-python; tools/check_python.py names it when the one
 # given is another. psycopg2 builds against libpq: pg_config and a C compiler (libpq-dev, gcc).
@@ -32,6 +32,23 @@ $(VENV)/.installed: pyproject.toml requirements-dev.lock
 lock:
 	@$(PYTHON) tools/check_python.py $(PYTHON)
 	$(PYTHON) tools/lock.py
+
+# The parents' portal (web/): its npm packages exactly as web/package-lock.json pins them.
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+# web/dist, served by the gateway at / beside /api/v1 (nginx serves it in production).
+WEB_SOURCES := $(shell find web/src web/public web/index.html web/package.json web/vite.config.ts -type f 2>/dev/null)
+web/dist/index.html: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build --silent
+web: web/dist/index.html
+
+# The portal's API client from the gateway's OpenAPI document (tests/unit/test_web.py fails
+# when the committed one differs): run after changing a route.
+web-client: install
+	$(PY) -m gateway.openapi web/openapi.json
+	cd web && npm run generate --silent
 
 databases: install
 	$(PY) -m servicekit.migrate create
@@ -54,11 +71,11 @@ topology: install
 # Each service serves Prometheus metrics on honcho's PORT: METRICS_BASE_PORT + 100 per
 # Procfile line (+1 per extra instance); the gateway at /metrics on its own address.
 METRICS_BASE_PORT ?= 9100
-run: seed-if-empty topology
+run: seed-if-empty topology web
 	@$(PY) -m servicekit.metrics --base-port $(METRICS_BASE_PORT) --scale "$(SCALE)"
 	$(BIN)/honcho start -f Procfile -p $(METRICS_BASE_PORT) $(if $(SCALE),-c $(SCALE))
 
-test: install
+test: install web
 	$(BIN)/nameko test tests -q -p no:warnings $(PYTEST_ARGS)
 
 test-unit: install

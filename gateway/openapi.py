@@ -9,9 +9,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from gateway.http import MUTATING, ROUTES, ProblemSchema, RouteSpec
 
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
-COMMON_ERRORS = (400, 401, 403, 404, 409, 422, 429, 503)
-# a route with no input still refuses a query parameter it does not know (http.load_query)
-NO_INPUT_ERRORS = (400, 503)
 # The project has no licence file yet: the document says so rather than name one.
 LICENSE = {"name": "Proprietary: all rights reserved"}
 # Relative: the document is served by the gateway (or nginx in front of it) it describes.
@@ -45,6 +42,25 @@ def openapi_path(path: str) -> tuple[str, list[dict]]:
     return _CONVERTER.sub(replace, path), params
 
 
+def answered_errors(spec: RouteSpec, path_params: list[dict]) -> set[int]:
+    """The error statuses a route can answer, from how it is declared (besides 500): not the
+    same ten for every route. What the wrapper (http.py) itself answers follows from the
+    route's shape; what the domain answers is the route's own `errors`."""
+    # every route but the probes waits on a service; every route refuses a query parameter
+    # it does not know (http.load_query), malformed JSON or a bad Idempotency-Key with 400
+    statuses = {400, 503} | set(spec.errors)
+    mutating = spec.method in MUTATING
+    if spec.query or spec.body or mutating:
+        statuses.add(422)  # field messages; a change a rule of the domain refuses
+    if spec.roles:
+        statuses |= {401, 403}  # a public route treats a bad token as anonymous
+    if path_params or spec.body:
+        statuses.add(404)  # the path's or the body's id: missing, or not the caller's
+    if mutating:
+        statuses.add(409)  # the state forbids it; or its Idempotency-Key is still running
+    return statuses
+
+
 def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
     parameters = list(path_params)
     if spec.query is not None:
@@ -73,12 +89,7 @@ def _operation(spec: RouteSpec, path_params: list[dict]) -> dict:
             "description": ERROR_TEXT.get(status, "Answer"),
             "content": {"application/json": {"schema": schema}},
         }
-    statuses = (
-        set(COMMON_ERRORS)
-        if (spec.roles or spec.body or spec.query or path_params or spec.method in MUTATING)
-        else set(NO_INPUT_ERRORS)
-    )
-    statuses |= set(spec.errors)
+    statuses = answered_errors(spec, path_params)
     for status in sorted(statuses):
         if str(status) not in responses:
             responses[str(status)] = {"description": ERROR_TEXT.get(status, "Error"), **problem}
@@ -155,15 +166,22 @@ def docs_page(document: dict) -> str:
         + "</ul></details>"
         for name, schema in document.get("components", {}).get("schemas", {}).items()
     )
-    return f"""<!doctype html><html lang=en><meta charset=utf-8>
-<title>Navigator API</title>
-<style>body{{font:14px system-ui;margin:2em}}td{{padding:4px 8px;border-bottom:1px solid #ddd;
-vertical-align:top}}.m{{font-weight:bold}}.d{{color:#666;white-space:pre-wrap}}</style>
-<h1>Navigator API {html.escape(document["info"]["version"])}</h1>
+    table = f"""<h1>Navigator API {html.escape(document["info"]["version"])}</h1>
 <p>{html.escape(document["info"].get("description", ""))}
 Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>
 <table><tr><th>Method</th><th>Path</th><th>What</th><th>Parameters</th><th>Body</th>
-<th>Statuses</th></tr>{"".join(rows)}</table><h2>Schemas</h2>{schemas}</html>"""
+<th>Statuses</th></tr>{"".join(rows)}</table><h2>Schemas</h2>{schemas}"""
+    # Swagger UI from the portal's build (web/dist/swagger: swagger-ui-dist's files, copied
+    # at build, no CDN); its start is a file too, as the CSP allows no inline script. Without
+    # JavaScript, or before the portal is built, the table above is the page.
+    return f"""<!doctype html><html lang=en><meta charset=utf-8>
+<title>Navigator API</title>
+<link rel=stylesheet href="/swagger/swagger-ui.css">
+<div id=swagger-ui></div>
+<noscript>{table}</noscript>
+<script src="/swagger/swagger-ui-bundle.js"></script>
+<script src="/swagger/init.js"></script>
+</html>"""
 
 
 def main() -> None:
@@ -174,7 +192,7 @@ def main() -> None:
 
     import gateway.service  # noqa: F401 - registers every route
 
-    text = json.dumps(build_spec(), ensure_ascii=False, indent=2) + "\n"
+    text = json.dumps(build_spec(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     if len(sys.argv) > 1:
         with open(sys.argv[1], "w", encoding="utf-8") as out:
             out.write(text)

@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request
 
 from gateway import observe
 from gateway.problems import from_http_exception, json_response, problem_body, raw_problem
+from gateway.web import portal
 from servicekit import config, logs
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class GatewayWsgiApp(WsgiApp):
 
 class GatewayWebServer(WebServer):
     def get_wsgi_app(self):
-        return GatewayWsgiApp(self)
+        return portal(GatewayWsgiApp(self))  # the parents' portal beside /api (gateway/web.py)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=DeadlineProtocol, debug=False):
         return wsgi.Server(

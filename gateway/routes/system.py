@@ -10,6 +10,7 @@ from gateway.http import API, route
 from gateway.openapi import build_spec, docs_page
 from gateway.schemas import HealthSchema, LivenessSchema, PingSchema
 from gateway.server import gateway_http
+from gateway.web import DOCS_CSP, security_headers
 from servicekit import config
 from servicekit.errors import NavigatorError
 
@@ -112,12 +113,15 @@ class SystemRoutes:
     @route(
         "GET",
         f"{API}/docs",
-        summary="Human-readable API documentation",
+        summary="Swagger UI for this API (assets served by the portal's build)",
         tags=["system"],
         operation_id="getApiDocs",
         content_type="text/html",
     )
     def docs(self, call):
         return Response(
-            docs_page(api_document()), status=200, content_type="text/html; charset=utf-8"
+            docs_page(api_document()),
+            status=200,
+            content_type="text/html; charset=utf-8",
+            headers=security_headers(DOCS_CSP),
         )

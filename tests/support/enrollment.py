@@ -44,12 +44,13 @@ def group(
     open_=True,
     min_age=7,
     max_age=12,
+    title="Робототехника",
 ) -> int:
     """A published program's group, 1 Sep 2026 – 31 May 2027 (273 days)."""
     with Session(engine) as session:
         program = Program(
             organization_id=organization_id,
-            title="Робототехника",
+            title=title,
             description="Конструирование и программирование",
             direction="technical",
             level="basic",

@@ -1,0 +1,84 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { Applications, Certificates, Contracts, History } from "./pages/Cabinet";
+import { Catalog } from "./pages/Catalog";
+import { ChildForm, Children } from "./pages/Children";
+import { Login, Register } from "./pages/Auth";
+import { ProgramPage } from "./pages/Program";
+import { Link, navigate, useLocation } from "./router";
+import { ConnectionNotice, logout, SessionProvider, useSession } from "./state";
+import "./styles.css";
+
+function Page() {
+  const { path } = useLocation();
+  let match: RegExpMatchArray | null;
+  if (path === "/") return <Catalog />;
+  if ((match = path.match(/^\/programs\/(\d+)$/))) return <ProgramPage id={Number(match[1])} />;
+  if (path === "/login") return <Login />;
+  if (path === "/register") return <Register />;
+  if (path === "/children") return <Children />;
+  if (path === "/children/new") return <ChildForm id={null} />;
+  if ((match = path.match(/^\/children\/(\d+)$/))) return <ChildForm id={Number(match[1])} />;
+  if (path === "/certificates") return <Certificates />;
+  if ((match = path.match(/^\/certificates\/([\w-]+)$/))) return <History number={match[1]} />;
+  if (path === "/applications") return <Applications />;
+  if (path === "/contracts") return <Contracts />;
+  return (
+    <section>
+      <h1>Страница не найдена</h1>
+      <p><Link to="/">Перейти в каталог</Link></p>
+    </section>
+  );
+}
+
+function Header() {
+  const { user, ready } = useSession();
+  const { path } = useLocation();
+  const current = (to: string) => (path === to ? ("page" as const) : undefined);
+  return (
+    <header className="top">
+      <Link to="/" className="brand">Навигатор</Link>
+      <nav aria-label="Основное меню">
+        <Link to="/" aria-current={current("/")}>Каталог</Link>
+        {user && (
+          <>
+            <Link to="/children" aria-current={current("/children")}>Дети</Link>
+            <Link to="/certificates" aria-current={current("/certificates")}>Сертификаты</Link>
+            <Link to="/applications" aria-current={current("/applications")}>Заявки</Link>
+            <Link to="/contracts" aria-current={current("/contracts")}>Договоры</Link>
+            <button type="button" className="link" onClick={() => logout().then(() => navigate("/"))}>
+              Выйти
+            </button>
+          </>
+        )}
+        {ready && !user && (
+          <>
+            <Link to="/login" aria-current={current("/login")}>Войти</Link>
+            <Link to="/register" aria-current={current("/register")}>Регистрация</Link>
+          </>
+        )}
+      </nav>
+    </header>
+  );
+}
+
+function App() {
+  const { ready } = useSession();
+  return (
+    <>
+      <a href="#main" className="skip">К содержанию</a>
+      <Header />
+      <ConnectionNotice />
+      <main id="main" tabIndex={-1}>{ready ? <Page /> : <p aria-busy="true">Загрузка…</p>}</main>
+      <footer>Навигатор дополнительного образования детей · <a href="/api/v1/docs">API</a></footer>
+    </>
+  );
+}
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <SessionProvider>
+      <App />
+    </SessionProvider>
+  </StrictMode>,
+);
