@@ -492,6 +492,23 @@ class LoginThrottle:
         return ThrottleDecision(False, max(1, math.ceil(remaining.total_seconds())))
 
 
+def decide_for_address(
+    account: LoginThrottle,
+    account_failures: int,
+    own_failures: int,
+    own_last_failure_at: datetime | None,
+    now: datetime,
+) -> ThrottleDecision:
+    """The account-wide throttle as one address feels it. It slows only an address that has
+    itself failed on this account, and its wait runs from that address's own last failure:
+    an address with no failure (the owner's) gets its password checked, and failures from
+    elsewhere cannot re-arm its wait (an attacker at four addresses, a guess every 100 ms,
+    kept the owner at 429 for 85 s when the wait ran from anyone's last failure)."""
+    if own_failures == 0:
+        return ThrottleDecision(True, 0)
+    return account.decide(account_failures, own_last_failure_at, now)
+
+
 # --- refresh tokens ---------------------------------------------------------------------
 
 RefreshCheck = Literal["ok", "grace", "reuse", "expired", "revoked"]

@@ -111,3 +111,19 @@ def test_a_sealed_value_opens_only_with_its_secret_and_context():
     for secret, context in (("other-key", "user:1"), ("the-key", "user:2")):
         with pytest.raises(ValueError):
             sealing.unseal(secret, context, sealed)
+
+
+# --- issue 24: the account-wide wait is felt only by addresses that failed on it ----------
+
+
+def test_the_account_wide_wait_spares_an_address_without_failures():
+    from services.accounts.domain import decide_for_address
+
+    account = LoginThrottle(lock_after=None, delay_after=10, max_delay=timedelta(seconds=8))
+    owner = decide_for_address(account, 10_000, 0, None, NOW)
+    assert owner.allowed
+    attacker = decide_for_address(account, 10_000, 3, NOW - timedelta(seconds=1), NOW)
+    assert not attacker.allowed and attacker.retry_after_seconds == 7
+    # the wait runs from this address's own last failure, not from anyone's
+    own = decide_for_address(account, 10_000, 1, NOW - timedelta(seconds=9), NOW)
+    assert own.allowed
