@@ -127,3 +127,37 @@ def test_the_account_wide_wait_spares_an_address_without_failures():
     # the wait runs from this address's own last failure, not from anyone's
     own = decide_for_address(account, 10_000, 1, NOW - timedelta(seconds=9), NOW)
     assert own.allowed
+
+
+# --- issue 24: one text rule for every field ----------------------------------------------
+
+
+def test_the_invisible_ranges_are_unicodes_format_and_separator_characters():
+    import sys
+    import unicodedata
+
+    from gateway.input import _INVISIBLE, INVISIBLE_RANGES
+
+    wanted = {
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp")
+    }
+    found = {chr(c) for c in range(sys.maxunicode + 1) if _INVISIBLE.fullmatch(chr(c))}
+    assert found == wanted, INVISIBLE_RANGES
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Группа\x9b1", "Группа \u202e1", "Группа\u20281", "Гру\u200bппа", "\ufeffГруппа", "a\x85b"],
+)
+def test_c1_controls_and_invisible_characters_are_refused(text):
+    from gateway.input import text_problem
+
+    assert text_problem(text) is not None
+
+
+def test_ordinary_text_passes_the_text_rule():
+    from gateway.input import text_problem
+
+    assert text_problem("Робототехника: 5–7 лет, «Кванториум»\nвторая строка\tтаб") is None
