@@ -195,9 +195,15 @@ def _person_fields(data: dict, passwords: Passwords) -> dict:
 
 
 def _insert_user(session: Session, values: dict) -> User:
-    if session.scalar(select(User.id).where(User.email == values["email"])) is not None:
+    """409 `email_taken` for the same address, or one that looks the same (the same TR39
+    skeleton: "provıder1@" beside "provider1@"), whichever account has it."""
+    skeleton = domain.email_skeleton(values["email"])
+    taken = session.scalar(
+        select(User.id).where((User.email == values["email"]) | (User.email_skeleton == skeleton))
+    )
+    if taken is not None:
         raise Conflict("Этот адрес электронной почты уже зарегистрирован", code="email_taken")
-    user = User(**values)
+    user = User(**values, email_skeleton=skeleton)
     session.add(user)
     try:
         with session.begin_nested():

@@ -3,6 +3,7 @@
 
 import threading
 import time
+import uuid
 
 from tests.e2e.conftest import SNILS_CHECK_LIMIT
 from tests.support.accounts import PASSWORD, Client, child_body, login, register_parent
@@ -81,3 +82,39 @@ def test_every_snils_check_counts_and_the_answer_past_the_limit_does_not_tell(ap
     assert free.json()["code"] == registered_answer.json()["code"] == "too_many_attempts"
     # a change that is not a SNILS check is still allowed
     assert prober.patch(path, {"first_name": "Илья"}).status_code == 200
+
+
+# --- 4. lookalike e-mails --------------------------------------------------------------------
+
+
+def _register(api, email: str):
+    return Client(api).post(
+        "/auth/register",
+        {"email": email, "password": PASSWORD, "full_name": "Похожева Анна Сергеевна",
+         "consent_personal_data": True},
+    )  # fmt: skip
+
+
+def test_lookalikes_of_a_registered_address_are_refused(api):
+    n = uuid.uuid4().int % 10**8
+    assert _register(api, f"provider{n}@navigator.example").status_code == 201
+    for lookalike in (
+        f"prov\u0130der{n}@navigator.example",  # İ: lowered, an i with a dot above
+        f"provider{n}@navigator.exarnple",  # rn looks like m
+    ):
+        refused = _register(api, lookalike)
+        assert refused.status_code == 409, (lookalike, refused.text)
+        assert refused.json()["code"] == "email_taken"
+    for lookalike in (
+        f"provider\u034f{n}@navigator.example",  # combining grapheme joiner
+        f"provider{n}\ufe0f@navigator.example",
+        f"provider{n}\U000e0100@navigator.example",
+        f"provi\u17b4der{n}@navigator.example",
+        f"provi\u180bder{n}@navigator.example",
+        f"prov\u0131der{n}@navigator.example",  # dotless ı
+        f"\u0455\u0441\u04bb\u043e\u043e\u04cf{n}@navigator.example",  # all-Cyrillic ѕсһооӏ
+    ):
+        refused = _register(api, lookalike)
+        assert refused.status_code == 422, (lookalike, refused.text)
+        assert refused.json()["fields"]["email"], refused.text
+    assert _register(api, f"provider{n + 1}@navigator.example").status_code == 201

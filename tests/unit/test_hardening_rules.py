@@ -161,3 +161,36 @@ def test_ordinary_text_passes_the_text_rule():
     from gateway.input import text_problem
 
     assert text_problem("Робототехника: 5–7 лет, «Кванториум»\nвторая строка\tтаб") is None
+
+
+# --- issue 24: lookalike e-mails, by Unicode's properties and TR39 skeletons --------------
+
+
+@pytest.mark.parametrize(
+    "email, code",
+    [
+        ("parent\u034f@navigator.example", "invisible_characters"),  # combining grapheme joiner
+        ("parent\ufe0f@navigator.example", "invisible_characters"),  # variation selector 16
+        ("parent\U000e0100@navigator.example", "invisible_characters"),  # variation sel. 17
+        ("par\u17b4ent@navigator.example", "invisible_characters"),  # Khmer vowel inherent
+        ("par\u180bent@navigator.example", "invisible_characters"),  # Mongolian FVS1
+        ("prov\u0131der1@navigator.example", "lookalike"),  # dotless ı
+        ("\u0455\u0441\u04bb\u043e\u043e\u04cf1@navigator.example", "lookalike"),  # ѕсһооӏ1
+    ],
+)
+def test_default_ignorable_and_whole_script_lookalikes_are_refused(email, code):
+    with pytest.raises(InvalidField) as refused:
+        normalize_email(email)
+    assert refused.value.code == code
+
+
+def test_lookalike_addresses_share_a_skeleton_and_others_do_not():
+    from services.accounts.domain import email_skeleton
+
+    plain = email_skeleton("provider1@navigator.example")
+    dotted = normalize_email("prov\u0130der1@navigator.example")  # İ lowers to i + dot above
+    assert email_skeleton(dotted) == plain
+    assert email_skeleton("prov\u0131der1@navigator.example") == plain
+    assert email_skeleton("providerl@navigator.example") == plain  # 1 and l look alike
+    assert email_skeleton("provider2@navigator.example") != plain
+    assert email_skeleton("мария@почта.рф") != email_skeleton("мира@почта.рф")
