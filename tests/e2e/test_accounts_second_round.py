@@ -27,7 +27,7 @@ def test_an_attacker_rotating_addresses_does_not_keep_the_owner_out(api):
         thread.start()
     owner_statuses = []
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # under load some guesses end in 503
         while attacker_statuses.count(401) < 11 and time.monotonic() < deadline:
             time.sleep(0.05)  # the account-wide wait is armed from now on
         owner = Client(api)

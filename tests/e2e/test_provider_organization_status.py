@@ -10,7 +10,14 @@ import sqlalchemy as sa
 
 from services.catalog import domain as catalog_domain
 from tests.support import enrollment as data
-from tests.support.accounts import PASSWORD, Client, fresh_email
+from tests.support.accounts import (
+    PASSWORD,
+    Client,
+    child_body,
+    fresh_email,
+    login,
+    register_parent,
+)
 
 START = "2026-12-01"
 
@@ -27,12 +34,11 @@ def _staff_of(api, accounts_world, organization_id: int) -> Client:
     return Client(api, token["access_token"])
 
 
-def _apply(accounts_world, group_id: int) -> str:
-    response = accounts_world.client("parent").post(
+def _apply(parent: Client, child_id: int, group_id: int) -> str:
+    response = parent.post(
         "/enrollments",
-        {"child_id": accounts_world.children["parent"], "group_id": group_id,
-         "start_date": START, "accept_copay": True},
-    )  # fmt: skip
+        {"child_id": child_id, "group_id": group_id, "start_date": START, "accept_copay": True},
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
@@ -69,8 +75,12 @@ def test_a_suspended_or_unapproved_organizations_staff_decide_nothing(
         catalog.dispose()
         certificates.dispose()
     provider = _staff_of(api, accounts_world, organization_id)
-    enrolled = _apply(accounts_world, groups[0])
-    waiting = _apply(accounts_world, groups[1])
+    # a parent of its own: the shared parents' children must not gain contracts here
+    parent = Client(api, login(api, register_parent(api)["email"])["access_token"])
+    child = parent.post("/children", child_body())
+    assert child.status_code == 201, child.text
+    enrolled = _apply(parent, child.json()["id"], groups[0])
+    waiting = _apply(parent, child.json()["id"], groups[1])
     done = provider.post(f"/enrollments/{enrolled}/confirm")
     assert done.status_code == 200, done.text
     regional = accounts_world.client("regional")
