@@ -69,7 +69,7 @@ topology: install
 
 # SCALE=catalog=2,certificates=2 runs more instances of a service, as ops would.
 # Each service serves Prometheus metrics on honcho's PORT: METRICS_BASE_PORT + 100 per
-# Procfile line (+1 per extra instance); the gateway at /metrics on its own address.
+# Procfile line (+1 per extra instance), the gateway too (not on its API address).
 METRICS_BASE_PORT ?= 9100
 run: seed-if-empty topology web
 	@$(PY) -m servicekit.metrics --base-port $(METRICS_BASE_PORT) --scale "$(SCALE)"

@@ -4,7 +4,7 @@
 deadlines, bodies read before a worker is taken) and the route's OpenAPI description from the
 same marshmallow schemas that validate it, made strict (fields.py). Around each handler it
 authenticates the bearer token and checks the caller's role (a public route treats a bad token
-as anonymous), validates query and body (unknown query parameters 400; text and depth checked
+as anonymous), validates path, query and body (unknown query parameters 400; text and depth checked
 by input.py; 422 with field messages), applies Idempotency-Key to mutating requests, dumps
 the answer through the response schema, and turns every error into
 `application/problem+json` with a stable `code` (problems.py).
@@ -299,6 +299,9 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
         principal = authenticate(request, spec.roles)  # once; a cached answer needs it too
         if principal is not None:
             logs.annotate(role=principal.role)
+        for name, value in path_params.items():  # the same text rule as query and body
+            if isinstance(value, str):
+                check_text(name, value)
         # validated before a key is claimed or an answer shared: refused input costs neither
         call = Call(
             request, principal, load_query(spec.query, request), load_body(spec.body, request)

@@ -7,7 +7,9 @@ sending a body slowly, held every worker, and `/healthz` stopped answering. Here
 connection's own green thread reads the request line, the headers and the whole body, each
 under a deadline, before a worker is taken; a client too slow for the deadline gets 408 and
 is disconnected. A body larger than HTTP_MAX_BODY_BYTES is refused with 413 before it is
-read.
+read. Where the body ends is read strictly (RFC 9112, gateway/framing.py): one length of
+digits or `chunked` alone, else 400; a chunked body is read here, every line bounded, never
+by eventlet's reader (its chunk-size `readline()` had no bound).
 
 The server answers some requests itself, before any WSGI application runs (request line too
 long, header line too long, malformed request): those answers are problem+json too, and so
@@ -34,7 +36,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request
 
-from gateway import observe
+from gateway import framing, observe
 from gateway.problems import from_http_exception, json_response, problem_body, raw_problem
 from gateway.web import portal
 from servicekit import config, logs
@@ -65,6 +67,7 @@ class DeadlineProtocol(HttpOnlyProtocol):
 
     def handle_one_request(self):
         self.raw_requestline = b""
+        self._framing = None
         self._started = time.perf_counter()
         deadline = eventlet.Timeout(HEADER_TIMEOUT, _HeadersTimedOut)
         self._header_deadline = deadline
@@ -81,6 +84,7 @@ class DeadlineProtocol(HttpOnlyProtocol):
         self._header_deadline.cancel()  # headers are in; the body has a deadline of its own
         environ = super().get_environ()
         environ["navigator.close_connection"] = partial(setattr, self, "close_connection", 1)
+        environ["navigator.framing"] = self._framing
         return environ
 
     def _write_problem(self, status: int, title: str, code: str | None = None) -> None:
@@ -124,18 +128,15 @@ class DeadlineProtocol(HttpOnlyProtocol):
             self._write_problem(431, "Request headers are too large", "headers_too_large")
             self.close_connection = 1
             return False
-        if parsed:  # what eventlet refuses next with a bare 400 and no body
-            length = self.headers.get("content-length")
-            if length is not None:
-                try:
-                    if int(length) < 0:
-                        raise ValueError
-                except ValueError:
-                    return self._refuse("The Content-Length header is not a valid length")
-                if self.headers.get("transfer-encoding") is not None:
-                    return self._refuse(
-                        "Content-Length and Transfer-Encoding are not allowed together"
-                    )
+        if parsed:  # where the body ends, before eventlet reads it its own lenient way
+            try:
+                self._framing = framing.body_framing(
+                    self.headers.get_all("content-length") or [],
+                    self.headers.get_all("transfer-encoding") or [],
+                    self.request_version,
+                )
+            except framing.FramingError as refused:
+                return self._refuse(refused.title)
         return parsed
 
     def _refuse(self, title: str) -> bool:
@@ -150,27 +151,61 @@ class _RefusedBody(Exception):
         self.status, self.title, self.code = status, title, code
 
 
+def _too_large() -> _RefusedBody:
+    return _RefusedBody(413, f"The body is larger than {MAX_BODY_BYTES} bytes", "body_too_large")
+
+
+def _framing_of(environ) -> int | str | None:
+    """The framing DeadlineProtocol checked; from the WSGI variables under another server."""
+    if "navigator.framing" in environ:
+        return environ["navigator.framing"]
+    encoding = environ.get("HTTP_TRANSFER_ENCODING")
+    length = environ.get("CONTENT_LENGTH") or None
+    return framing.body_framing(
+        [length] if length else [], [encoding] if encoding else [], "HTTP/1.1"
+    )
+
+
+def _read_chunked(stream) -> bytes:
+    """A chunked body from the connection itself, every line bounded (gateway/framing.py);
+    eventlet's reader (an unbounded readline per chunk size) is never used."""
+    rfile = getattr(stream, "rfile", None)
+    if rfile is None:  # not eventlet's input (a test client): the body is already whole
+        data = stream.read(MAX_BODY_BYTES + 1)
+        if len(data) > MAX_BODY_BYTES:
+            raise _too_large()
+        return data
+    if stream.should_send_hundred_continue:
+        stream.send_hundred_continue_response()
+        stream.is_hundred_continue_response_sent = True
+    data = framing.read_chunked(rfile, MAX_BODY_BYTES)
+    stream.chunk_length = 0  # read to its end: eventlet has nothing left to discard
+    return data
+
+
 def read_body(environ) -> bytes:
     """The whole request body within BODY_TIMEOUT and MAX_BODY_BYTES, else _RefusedBody."""
-    length = environ.get("CONTENT_LENGTH")
-    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if not length and not chunked:
+    try:
+        length = _framing_of(environ)
+    except framing.FramingError as refused:
+        raise _RefusedBody(refused.status, refused.title, refused.code) from None
+    if not length:
         return b""
-    if length and int(length) > MAX_BODY_BYTES:
-        raise _RefusedBody(413, f"The body is larger than {MAX_BODY_BYTES} bytes", "body_too_large")
+    if length != "chunked" and length > MAX_BODY_BYTES:
+        raise _too_large()
     stream = environ["wsgi.input"]
     try:
         with eventlet.Timeout(BODY_TIMEOUT):
-            data = stream.read(int(length)) if length else stream.read(MAX_BODY_BYTES + 1)
+            data = _read_chunked(stream) if length == "chunked" else stream.read(length)
     except eventlet.Timeout:
         raise _RefusedBody(
             408, "The request body did not arrive in time", "request_timeout"
         ) from None
+    except framing.FramingError as refused:
+        raise _RefusedBody(refused.status, refused.title, refused.code) from None
     except (OSError, ValueError) as exc:
         raise _RefusedBody(400, "The request body could not be read", "bad_request") from exc
-    if len(data) > MAX_BODY_BYTES:
-        raise _RefusedBody(413, f"The body is larger than {MAX_BODY_BYTES} bytes", "body_too_large")
-    if length and len(data) < int(length):  # the client closed the connection early
+    if length != "chunked" and len(data) < length:  # the client closed the connection early
         raise _RefusedBody(400, "The request body ended early", "bad_request")
     return data
 

@@ -34,5 +34,6 @@ class GatewayService(
     rpc = TimedClusterRpc(use_confirms=False)
     idempotency = IdempotencyStore()
     workers = WorkerPool(int(config.env("GATEWAY_WORKERS", "200")))
-    # request ids, log lines; its metrics are answered at /metrics (routes/system.py)
-    telemetry = Telemetry(serve_metrics=False, http_request_id=request_id_of)
+    # request ids, log lines, and /metrics on METRICS_PORT as every service: not on the API
+    # port, where anyone could read the login 401/429 rates per route
+    telemetry = Telemetry(http_request_id=request_id_of)

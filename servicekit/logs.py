@@ -99,6 +99,28 @@ def redact(text: str) -> str:
     return text
 
 
+_SECRET_NAME = re.compile(rf"(?i)^(?:{_SECRET_KEYS})$")
+
+
+def _redact_value(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return redact_fields(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
+
+
+def redact_fields(fields: dict) -> dict:
+    """Structured fields as redact leaves text: a field named as a secret is "[redacted]",
+    text is redacted wherever it is (a handler's error such as `Key (snils)=(…)` is text)."""
+    return {
+        name: "[redacted]" if _SECRET_NAME.match(str(name)) else _redact_value(value)
+        for name, value in fields.items()
+    }
+
+
 _clock = ["", -1]  # the text of the last second formatted, and that second
 
 
@@ -122,10 +144,10 @@ class JsonFormatter(logging.Formatter):
         }
         context = _context.get()
         if context:
-            entry.update(context)
+            entry.update(redact_fields(context))
         fields = getattr(record, "fields", None)
         if fields:
-            entry.update(fields)
+            entry.update(redact_fields(fields))
         entry["message"] = redact(record.getMessage())
         if record.exc_info:
             # the stack trace stays here, in the log; clients get a problem+json without it
@@ -162,11 +184,16 @@ except (ImportError, TypeError):  # pragma: no cover - another Python
     _encode_members = None
 
 
-def json_line(name: str, level: int, message: str, fields: dict, now: float) -> str:
+def json_line(
+    name: str, level: int, message: str, fields: dict, now: float, known_safe: bool = False
+) -> str:
     """What JsonFormatter writes for a `log_fields` line (a test holds them equal), as text
-    put together directly: `fields` without None values, `message` already redacted."""
+    put together directly: `fields` without None values, `message` already redacted; the
+    fields and the context are redacted here unless `known_safe`."""
     context = _context.get()
     members = {**context, **fields} if context else dict(fields)
+    if not known_safe:
+        members = redact_fields(members)
     members["message"] = message
     if _encode_members is not None:
         body = "".join(_encode_members(members, 0))
@@ -293,14 +320,20 @@ def log_fields(
 ) -> None:
     """One structured line: `message` for people, `fields` as JSON members for machines.
     `known_safe`: the message is made only of values that cannot hold a secret (method, route
-    template, status, duration), so it skips redaction; fields are never redacted."""
+    template, status, duration) and so are the fields, so it skips redaction; otherwise the
+    message and every field are redacted (`error='Key (snils)=(…)'` once went out in clear)."""
     if not logger.isEnabledFor(level):
         return
     present = {name: value for name, value in fields.items() if value is not None}
     handler = _direct_handler(logger, level)
     if handler is not None:
         line = json_line(
-            logger.name, level, message if known_safe else redact(message), present, time.time()
+            logger.name,
+            level,
+            message if known_safe else redact(message),
+            present,
+            time.time(),
+            known_safe,
         )
         handler.write_line(line, urgent=level >= logging.WARNING)
         return

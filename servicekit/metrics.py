@@ -1,7 +1,7 @@
 """Prometheus metrics of every Navigator process (the prometheus_client library).
 
-The gateway exposes them at `/metrics` on its HTTP port; each service process on a port of
-its own (`METRICS_PORT`, or honcho's `PORT` under `make run`), served by
+Every process, the gateway included (never on its API port), serves them on a port of its
+own (`METRICS_PORT`, or honcho's `PORT` under `make run`), served by
 `servicekit.telemetry.Telemetry`. Names are listed in README ("Operations"); the
 alert rules in deploy/prometheus/ use them. `METRICS_ENABLED=false` turns recording off
 (for the overhead benchmark); the endpoints then answer with the process metrics only.
@@ -210,14 +210,10 @@ def main() -> None:
     parser.add_argument("--procfile", default="Procfile")
     parser.add_argument("--base-port", type=int, default=9100)
     parser.add_argument("--scale", default="")
-    parser.add_argument("--gateway", default=config.env("GATEWAY_ADDRESS", "127.0.0.1:8000"))
     args = parser.parse_args()
     print("Metrics (Prometheus text format):")
     for name, port in procfile_ports(Path(args.procfile), args.base_port, args.scale):
-        if name.split(".")[0] == "gateway":
-            print(f"  {name:<16} http://{args.gateway}/metrics")
-        else:
-            print(f"  {name:<16} http://127.0.0.1:{port}/metrics")
+        print(f"  {name:<16} http://127.0.0.1:{port}/metrics")
 
 
 if __name__ == "__main__":

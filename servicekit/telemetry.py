@@ -52,7 +52,7 @@ def metrics_app():
 
 
 class Telemetry(DependencyProvider):
-    """`serve_metrics=False` for the gateway (it answers /metrics on its own HTTP port);
+    """`/metrics` on METRICS_PORT (the gateway's too: not on its API port);
     `http_request_id(request)` decides the request id of an HTTP worker."""
 
     def __init__(self, serve_metrics: bool = True, http_request_id=None):

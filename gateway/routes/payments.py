@@ -30,7 +30,7 @@ from gateway.payments_schemas import (
     RunCreateSchema,
     RunSchema,
 )
-from servicekit.errors import NavigatorError, NotFound
+from servicekit.errors import Forbidden, NavigatorError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,20 @@ def csv_download(text: str, name: str) -> Response:
 
 
 class PaymentsRoutes:
+    def _require_active_organization(self, organization_id: int | None) -> None:
+        """A provider records lessons only while its organization is active, as the catalog
+        has it now: suspended, or sent back to approval by an edit, it is 403 (payments keeps
+        no copy of an organization's status)."""
+        try:
+            organization = self.rpc.call("catalog", "get_organization", organization_id)
+        except NotFound:
+            organization = None
+        if organization is None or organization.get("status") != "active":
+            raise Forbidden(
+                "Организация поставщика не действует (приостановлена или не подтверждена)",
+                code="organization_not_active",
+            )
+
     # --- attendance ---------------------------------------------------------------------
 
     @route(
@@ -77,10 +91,12 @@ class PaymentsRoutes:
         "422 `lesson_in_future` for a lesson dated after today; 409 `submission_closed` "
         "after the month's submission deadline (the paying municipalities' setting, by "
         "default the 3rd working day of the next month), 409 `month_billed` once the "
-        "month's billing has started.",
+        "month's billing has started; 403 `organization_not_active` while the provider's "
+        "organization is suspended or waiting for approval.",
         operation_id="recordGroupLessons",
     )
     def record_lessons(self, call, group_id):
+        self._require_active_organization(call.principal.organization_id)
         return self.rpc.call(
             "payments", "record_lessons", call.principal.as_rpc(), group_id, call.body["lessons"]
         )

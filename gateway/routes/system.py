@@ -2,14 +2,11 @@
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from werkzeug.wrappers import Response
 
-from gateway import observe
 from gateway.http import API, route
 from gateway.openapi import build_spec, docs_page
 from gateway.schemas import HealthSchema, LivenessSchema, PingSchema
-from gateway.server import gateway_http
 from gateway.web import DOCS_CSP, security_headers
 from servicekit import config
 from servicekit.errors import NavigatorError
@@ -91,14 +88,6 @@ class SystemRoutes:
     )
     def ping(self, call):
         return self.rpc.call("catalog", "ping")
-
-    # Not an API route (no OpenAPI entry, no JSON): Prometheus scrapes it. Keep it off the
-    # public edge (the reverse proxy / ingress answers 404 for /metrics).
-    @gateway_http("GET", "/metrics")
-    def metrics(self, request):
-        started = time.perf_counter()
-        answer = Response(generate_latest(REGISTRY), status=200, content_type=CONTENT_TYPE_LATEST)
-        return observe.answered("GET", "/metrics", answer, started)  # a request like any other
 
     @route(
         "GET",

@@ -37,6 +37,9 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # what the address looks like (domain.email_skeleton): no two accounts look alike;
+    # NULL for rows written without it (older rows that looked like an earlier one, test data)
+    email_skeleton: Mapped[str | None] = mapped_column(Text, unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     full_name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(20))

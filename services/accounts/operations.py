@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 CONSENT_PERSONAL_DATA = "personal_data"
 # counts an attempt against throttle keys in a transaction of its own (count_attempt)
-Count = Callable[[list[tuple[str, LoginThrottle]], datetime], list[int]]
+Count = Callable[[list["ThrottleKey"], datetime], list[int]]
 INVALID_CREDENTIALS = "Неверный адрес электронной почты или пароль"
 
 
@@ -107,9 +107,9 @@ def registration_throttle() -> LoginThrottle:
 
 
 def snils_check_throttle() -> LoginThrottle:
-    """How often one parent may learn that a SNILS is already registered."""
-    limit = _int("SNILS_TAKEN_LIMIT", 5)
-    window = timedelta(seconds=_int("SNILS_TAKEN_WINDOW", 3600))
+    """How many SNILS one parent may have checked (a child added, or a SNILS changed)."""
+    limit = _int("SNILS_CHECK_LIMIT", 10)
+    window = timedelta(seconds=_int("SNILS_CHECK_WINDOW", 3600))
     return LoginThrottle(lock_after=limit, delay_after=limit, window=window, lock_for=window)
 
 
@@ -197,9 +197,15 @@ def _person_fields(data: dict, passwords: Passwords) -> dict:
 
 
 def _insert_user(session: Session, values: dict) -> User:
-    if session.scalar(select(User.id).where(User.email == values["email"])) is not None:
+    """409 `email_taken` for the same address, or one that looks the same (the same TR39
+    skeleton: "provıder1@" beside "provider1@"), whichever account has it."""
+    skeleton = domain.email_skeleton(values["email"])
+    taken = session.scalar(
+        select(User.id).where((User.email == values["email"]) | (User.email_skeleton == skeleton))
+    )
+    if taken is not None:
         raise Conflict("Этот адрес электронной почты уже зарегистрирован", code="email_taken")
-    user = User(**values)
+    user = User(**values, email_skeleton=skeleton)
     session.add(user)
     try:
         with session.begin_nested():
@@ -342,33 +348,50 @@ def require_active_organization(viewer: Principal, organization_id, directory: D
 # --- login, refresh, logout -------------------------------------------------------------
 
 
-def _login_keys(email: str, address: str | None) -> list[tuple[str, LoginThrottle]]:
-    pair = hashlib.sha256(f"{email}\0{address or ''}".encode()).hexdigest()
-    keys = [
-        (f"pair:{pair}", account_throttle()),
-        (f"account:{email[:250]}", account_everywhere_throttle()),
+# a throttle key, its throttle, and optionally the key whose failures it is felt through
+# (domain.decide_for_address): the account as a whole is felt through the account+address pair
+ThrottleKey = tuple[str, LoginThrottle] | tuple[str, LoginThrottle, str]
+
+
+def _login_keys(email: str, address: str | None) -> list[ThrottleKey]:
+    digest = hashlib.sha256(f"{email}\0{address or ''}".encode()).hexdigest()
+    pair = f"pair:{digest}"
+    keys: list[ThrottleKey] = [
+        (pair, account_throttle()),
+        (f"account:{email[:250]}", account_everywhere_throttle(), pair),
     ]
     if address:
         keys.append((f"address:{address[:100]}", address_throttle()))
     return keys
 
 
-def count_attempt(conn, keys: list[tuple[str, LoginThrottle]], now: datetime) -> list[int]:
+def count_attempt(conn, keys: list[ThrottleKey], now: datetime) -> list[int]:
     """Count one attempt against every key, atomically and before any work is done: each
     key is locked (a transaction-level advisory lock) while its recent attempts are counted
     and this one is added, so concurrent attempts are counted one after another and none
     slips past the limit. 429 with Retry-After when a key is over its limit (and nothing is
     counted). `conn` is its own transaction, committed by the caller at once. Returns the
     ids of the rows added, for a successful login to take back."""
-    waits = []
-    for key, throttle in sorted(keys, key=lambda item: item[0]):
+    windows = {key: throttle.window for key, throttle, *_ in keys}
+    for key, _, *through in keys:  # the key an account is felt through counts in its window
+        if through:
+            windows.setdefault(through[0], windows[key])
+    recent = {}
+    for key in sorted(windows):
         conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
-        count, last = conn.execute(
+        recent[key] = conn.execute(
             select(func.count(), func.max(LoginFailure.failed_at)).where(
-                LoginFailure.key == key, LoginFailure.failed_at > now - throttle.window
+                LoginFailure.key == key, LoginFailure.failed_at > now - windows[key]
             )
         ).one()
-        decision = throttle.decide(count, last, now)
+    waits = []
+    for key, throttle, *through in keys:
+        count, last = recent[key]
+        if through:
+            own_count, own_last = recent[through[0]]
+            decision = domain.decide_for_address(throttle, count, own_count, own_last, now)
+        else:
+            decision = throttle.decide(count, last, now)
         if not decision.allowed:
             waits.append(decision.retry_after_seconds)
     if waits:
@@ -379,7 +402,7 @@ def count_attempt(conn, keys: list[tuple[str, LoginThrottle]], now: datetime) ->
             extra={"retry_after": retry_after},
         )
     ids = []
-    for key, throttle in keys:
+    for key, throttle, *_ in keys:
         conn.execute(
             delete(LoginFailure).where(
                 LoginFailure.key == key, LoginFailure.failed_at < now - 2 * throttle.window
@@ -454,7 +477,7 @@ def login(
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
-    pair, everywhere = (key for key, _ in _login_keys(email, address)[:2])
+    pair, everywhere = (key for key, *_ in _login_keys(email, address)[:2])
     session.execute(
         delete(LoginFailure).where(
             (LoginFailure.id.in_(attempt)) | LoginFailure.key.in_([pair, everywhere])
@@ -569,22 +592,27 @@ def _checked_child_data(data: dict, today: date, directory: Directory) -> dict:
 SNILS_UNIQUE = "children_snils_key"
 
 
-def _snils_taken(viewer: Principal, count: Count | None) -> Conflict:
-    """409: someone has this SNILS (the same answer whoever it is). Each such answer tells
-    whether a SNILS is registered, so a parent gets only a few of them an hour (then 429)."""
+def _count_snils_check(viewer: Principal, count: Count | None) -> None:
+    """Every SNILS checked against the registry counts, whatever the answer, before the
+    check: past the limit a parent gets 429 for a registered and a free number alike. (Only
+    "taken" answers counted once, so 429 itself meant "registered", at any rate.)"""
     if count is not None:
         count([(f"snils:{viewer.user_id}", snils_check_throttle())], utcnow())
+
+
+def _snils_taken() -> Conflict:
+    """409: someone has this SNILS (the same answer whoever it is)."""
     return Conflict("Ребёнок с таким СНИЛС уже зарегистрирован", code="snils_taken")
 
 
-def _flush_child(session: Session, viewer: Principal, count: Count | None) -> None:
+def _flush_child(session: Session) -> None:
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
         constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
         if constraint == SNILS_UNIQUE:  # registered concurrently
-            raise _snils_taken(viewer, count) from exc
+            raise _snils_taken() from exc
         log.error("child refused by the database (%s): %s", constraint, exc.orig)
         raise Conflict(
             "Данные ребёнка противоречат ограничению базы данных",
@@ -601,16 +629,17 @@ def add_child(
     directory: Directory,
     count: Count | None = None,
 ) -> dict:
-    """A parent adds their child; event `child_registered`. `count` counts a "SNILS taken"
-    answer durably (see _snils_taken)."""
+    """A parent adds their child; event `child_registered`. `count` counts the SNILS check
+    durably (see _count_snils_check)."""
     if viewer.role != PARENT:
         raise Forbidden("Детей добавляют родители", code="role_forbidden")
     values = _checked_child_data(data, today, directory)
+    _count_snils_check(viewer, count)
     if session.scalar(select(Child.id).where(Child.snils == values["snils"])) is not None:
-        raise _snils_taken(viewer, count)
+        raise _snils_taken()
     child = Child(parent_id=viewer.user_id, **values)
     session.add(child)
-    _flush_child(session, viewer, count)
+    _flush_child(session)
     session.refresh(child)
     emit(
         session,
@@ -708,16 +737,17 @@ def change_child(
     merged = {**before, **{k: v for k, v in changes.items() if k in domain.CHILD_FIELDS}}
     after = _checked_child_data(merged, today, directory)
     if after["snils"] != child.snils:
+        _count_snils_check(viewer, count)
         other = session.scalar(
             select(Child.id).where(Child.snils == after["snils"], Child.id != child.id)
         )
         if other is not None:
-            raise _snils_taken(viewer, count)
+            raise _snils_taken()
     if not domain.verification_survives(before, after):
         child.verified_at = child.verified_by = child.verified_organization_id = None
     for name, value in after.items():
         setattr(child, name, value)
-    _flush_child(session, viewer, count)
+    _flush_child(session)
     session.refresh(child)
     return domain.present_child(child_view(child), access)
 

@@ -442,6 +442,11 @@ def reserve_funds(
                            fields={"enrollment_id": ["строка до 64 символов"]})  # fmt: skip
     get_period(session, period_id)
     if amount:
+        # the certificate's row before its balance, as a freeze locks it: a freeze waits for
+        # this reservation (and then sees it), or this one reads the status the freeze wrote.
+        # Read unlocked, a freeze between the check and the commit froze a certificate
+        # holding money. FOR SHARE: reservations of one certificate still run side by side.
+        session.refresh(certificate, with_for_update={"read": True})
         domain.check_can_use(certificate.status, certificate.valid_until, today)
     return ledger.reserve(session, certificate, period_id, enrollment_id, amount)
 

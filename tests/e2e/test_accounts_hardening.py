@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
+from tests.e2e.conftest import SNILS_CHECK_LIMIT
 from tests.support.accounts import (
     PASSWORD,
     Client,
@@ -190,12 +191,20 @@ def test_learning_that_a_snils_is_registered_is_throttled(api, accounts_world):
     assert taken.status_code == 201
     snils = taken.json()["snils"]
     prober = Client(api, _login(api)["access_token"])
-    statuses = [prober.post("/children", child_body(snils=snils)).status_code for _ in range(7)]
-    assert statuses[:5] == [409] * 5, statuses
-    assert statuses[5:] == [429, 429], statuses
+    limit = SNILS_CHECK_LIMIT
+    statuses = [
+        prober.post("/children", child_body(snils=snils)).status_code for _ in range(limit + 2)
+    ]
+    assert statuses[:limit] == [409] * limit, statuses
+    assert statuses[limit:] == [429, 429], statuses
     assert int(prober.post("/children", child_body(snils=snils)).headers["Retry-After"]) > 0
-    # an honest child of the same parent is still added
-    assert prober.post("/children", child_body()).status_code == 201
+    # past the limit a free number gets the same answer as a registered one (issue 24)
+    free = prober.post("/children", child_body())
+    assert free.status_code == 429 and free.json()["code"] == "too_many_attempts"
+    # and another parent is not slowed by this one's checks
+    assert (
+        Client(api, _login(api)["access_token"]).post("/children", child_body()).status_code == 201
+    )
 
 
 def test_an_integrity_error_other_than_the_snils_is_not_reported_as_snils_taken(api, engine_of):

@@ -225,7 +225,7 @@ def test_answers_of_the_server_itself_carry_a_request_id_and_write_their_line(sy
     assert line["role"] == "anonymous" and line["duration_ms"] >= 0
 
 
-def test_a_proxy_id_is_kept_on_an_unknown_path_and_metrics_answers_carry_one(system, api):
+def test_a_proxy_id_is_kept_on_an_unknown_path_and_metrics_are_off_the_api_port(system, api):
     # the tests' own address is a trusted proxy here (TRUSTED_PROXIES=127.0.0.1)
     request_id = f"trace-{uuid.uuid4().hex}"
     response = requests.get(
@@ -234,9 +234,12 @@ def test_a_proxy_id_is_kept_on_an_unknown_path_and_metrics_answers_carry_one(sys
     assert response.status_code == 404
     assert response.headers["X-Request-ID"] == request_id
     assert response.json()["request_id"] == request_id
-    scraped = requests.get(f"{system_url(api)}/metrics", timeout=10)
-    assert len(scraped.headers["X-Request-ID"]) >= 16
-    assert 'route="(unmatched)",status="404"' in scraped.text
+    scraped = requests.get(f"{system_url(api)}/metrics", timeout=10)  # not on the API port
+    assert scraped.status_code == 404 and len(scraped.headers["X-Request-ID"]) >= 16
+    assert scraped.headers["Content-Type"] == "application/problem+json"
+    gateway = system.processes["gateway"]
+    metrics = requests.get(f"http://127.0.0.1:{gateway.metrics_port}/metrics", timeout=10)
+    assert 'route="(unmatched)",status="404"' in metrics.text
 
 
 GATEWAY_METRICS = (
@@ -281,7 +284,8 @@ def test_gateway_and_every_service_expose_their_metrics(system, api):
     requests.get(f"{api}/catalog/search", params={"limit": 1}, timeout=10)
     requests.get(f"{api}/organizations/999999", timeout=10)
 
-    gateway = requests.get(f"{system.base_url}/metrics", timeout=5)
+    port = system.processes["gateway"].metrics_port
+    gateway = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     assert gateway.status_code == 200
     assert gateway.headers["Content-Type"].startswith("text/plain")
     names = metric_names(gateway.text) | declared_names(gateway.text)

@@ -87,6 +87,11 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(api, vhost, databases):
+    from tests.support.accounts import ensure_organization
+
+    # a provider records lessons only while its organization is active in the catalog
+    ensure_organization(databases["catalog"], HOME_ORG, "krasnoyarsk")
+    ensure_organization(databases["catalog"], ELSEWHERE_ORG, "achinsk")
     engine = sa.create_engine(databases["payments"])
     yield World(api, vhost, engine)
     engine.dispose()

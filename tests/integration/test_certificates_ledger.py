@@ -584,3 +584,39 @@ def test_a_debit_batch_mixes_unknown_short_and_full_months_and_races_itself(
     assert (row["spent"], row["reserved"]) == (400_00 + 500_00 + 300_00, 1_000_00 - 800_00)
     assert row["available"] == 10_000_00 - 1_500_00 + 100_00
     assert clean_audit(engine) == []
+
+
+def test_a_freeze_racing_a_reservation_never_leaves_a_frozen_certificate_holding_money(
+    certificates, engine, period
+):
+    """Issue 24: the reservation read the certificate's status unlocked, then waited for its
+    balance row; a freeze in between found nothing reserved and froze it. Here the balance row
+    is held so that the reservation waits exactly there, and the freeze comes meanwhile."""
+    kid, number = financed_child(certificates, engine, period, 2_000_00)
+    regional = {"user_id": 1, "role": "regional_operator"}
+    with engine.connect() as blocker:
+        blocker.execute(
+            sa.text(
+                "SELECT 1 FROM balances WHERE period_id = :p AND certificate_id ="
+                " (SELECT id FROM certificates WHERE number = :n) FOR UPDATE"
+            ),
+            {"p": period, "n": number},
+        )
+        reserving = certificates.reserve_funds.call_async("race-1", kid, period, 500_00, True)
+        eventlet.sleep(0.5)  # the reservation waits for the balance row
+        freezing = certificates.freeze.call_async(regional, number)
+        eventlet.sleep(0.5)  # and the freeze has run, or waits for the reservation
+        blocker.rollback()
+    outcomes = []
+    for call in (reserving, freezing):
+        try:
+            outcomes.append(call.result())
+        except Conflict as refused:
+            outcomes.append(refused.code)
+    row = balance(engine, number)
+    with engine.connect() as conn:
+        status = conn.scalar(
+            sa.text("SELECT status FROM certificates WHERE number = :n"), {"n": number}
+        )
+    assert not (status == "frozen" and row["reserved"] > 0), (status, dict(row), outcomes)
+    assert outcomes[1] == "active_contracts", outcomes  # the reservation went first

@@ -111,3 +111,86 @@ def test_a_sealed_value_opens_only_with_its_secret_and_context():
     for secret, context in (("other-key", "user:1"), ("the-key", "user:2")):
         with pytest.raises(ValueError):
             sealing.unseal(secret, context, sealed)
+
+
+# --- issue 24: the account-wide wait is felt only by addresses that failed on it ----------
+
+
+def test_the_account_wide_wait_spares_an_address_without_failures():
+    from services.accounts.domain import decide_for_address
+
+    account = LoginThrottle(lock_after=None, delay_after=10, max_delay=timedelta(seconds=8))
+    owner = decide_for_address(account, 10_000, 0, None, NOW)
+    assert owner.allowed
+    attacker = decide_for_address(account, 10_000, 3, NOW - timedelta(seconds=1), NOW)
+    assert not attacker.allowed and attacker.retry_after_seconds == 7
+    # the wait runs from this address's own last failure, not from anyone's
+    own = decide_for_address(account, 10_000, 1, NOW - timedelta(seconds=9), NOW)
+    assert own.allowed
+
+
+# --- issue 24: one text rule for every field ----------------------------------------------
+
+
+def test_the_invisible_ranges_are_unicodes_format_and_separator_characters():
+    import sys
+    import unicodedata
+
+    from gateway.input import _INVISIBLE, INVISIBLE_RANGES
+
+    wanted = {
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) in ("Cf", "Zl", "Zp")
+    }
+    found = {chr(c) for c in range(sys.maxunicode + 1) if _INVISIBLE.fullmatch(chr(c))}
+    assert found == wanted, INVISIBLE_RANGES
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Группа\x9b1", "Группа \u202e1", "Группа\u20281", "Гру\u200bппа", "\ufeffГруппа", "a\x85b"],
+)
+def test_c1_controls_and_invisible_characters_are_refused(text):
+    from gateway.input import text_problem
+
+    assert text_problem(text) is not None
+
+
+def test_ordinary_text_passes_the_text_rule():
+    from gateway.input import text_problem
+
+    assert text_problem("Робототехника: 5–7 лет, «Кванториум»\nвторая строка\tтаб") is None
+
+
+# --- issue 24: lookalike e-mails, by Unicode's properties and TR39 skeletons --------------
+
+
+@pytest.mark.parametrize(
+    "email, code",
+    [
+        ("parent\u034f@navigator.example", "invisible_characters"),  # combining grapheme joiner
+        ("parent\ufe0f@navigator.example", "invisible_characters"),  # variation selector 16
+        ("parent\U000e0100@navigator.example", "invisible_characters"),  # variation sel. 17
+        ("par\u17b4ent@navigator.example", "invisible_characters"),  # Khmer vowel inherent
+        ("par\u180bent@navigator.example", "invisible_characters"),  # Mongolian FVS1
+        ("prov\u0131der1@navigator.example", "lookalike"),  # dotless ı
+        ("\u0455\u0441\u04bb\u043e\u043e\u04cf1@navigator.example", "lookalike"),  # ѕсһооӏ1
+    ],
+)
+def test_default_ignorable_and_whole_script_lookalikes_are_refused(email, code):
+    with pytest.raises(InvalidField) as refused:
+        normalize_email(email)
+    assert refused.value.code == code
+
+
+def test_lookalike_addresses_share_a_skeleton_and_others_do_not():
+    from services.accounts.domain import email_skeleton
+
+    plain = email_skeleton("provider1@navigator.example")
+    dotted = normalize_email("prov\u0130der1@navigator.example")  # İ lowers to i + dot above
+    assert email_skeleton(dotted) == plain
+    assert email_skeleton("prov\u0131der1@navigator.example") == plain
+    assert email_skeleton("providerl@navigator.example") == plain  # 1 and l look alike
+    assert email_skeleton("provider2@navigator.example") != plain
+    assert email_skeleton("мария@почта.рф") != email_skeleton("мира@почта.рф")

@@ -167,3 +167,25 @@ def test_another_handler_on_the_way_gets_its_records(monkeypatch):
         log.removeHandler(capture)
     assert json.loads(captured.getvalue())["kind"] == "rpc"
     assert json.loads(stream.getvalue())["kind"] == "rpc"
+
+
+def test_structured_fields_are_redacted_as_the_message_is(monkeypatch):
+    """Issue 24: `log_fields(..., error='Key (snils)=(…)')` wrote the SNILS in clear, and a
+    failed handler's error goes out as a field."""
+    handler, stream = console(monkeypatch, "0")
+    log = logging.getLogger("navigator.telemetry")
+    error = (
+        'duplicate key: Key (snils)=(112-233-445 95) already exists; {"password": "S3cret-pass"}'
+    )
+    logs.log_fields(log, logging.ERROR, "event parked", error=error, password="S3cret-pass",
+                    nested={"why": ["snils 11223344595"]}, attempts=3)  # fmt: skip
+    handler.flush()
+    line = json.loads(stream.getvalue())
+    written = json.dumps(line, ensure_ascii=False)
+    for secret in ("112-233-445 95", "11223344595", "S3cret-pass"):
+        assert secret not in written, written
+    assert line["attempts"] == 3 and line["password"] == "[redacted]"
+    # through the logging machinery too (another handler than the console's)
+    record = logging.LogRecord("navigator.telemetry", logging.ERROR, "", 0, "parked", (), None)
+    record.fields = {"error": error}
+    assert "112-233-445 95" not in logs.JsonFormatter().format(record)

@@ -379,6 +379,22 @@ def visible(session: Session, principal: dict | None, enrollment_id: str) -> Enr
     return enrollment
 
 
+def require_active_organization(session: Session, principal: dict | None) -> None:
+    """A provider's staff decide only while their organization is active: after the region
+    suspends it, or while an edit sends it back to approval, every decision is 403 (a
+    suspended provider confirmed applications, and so verified children's data)."""
+    if not principal or principal.get("role") != "provider":
+        return
+    status = session.scalar(
+        select(Organization.status).where(Organization.id == principal.get("organization_id"))
+    )
+    if status != "active":
+        raise Forbidden(
+            "Организация поставщика не действует (приостановлена или не подтверждена)",
+            code="organization_not_active",
+        )
+
+
 def confirmable(principal: dict | None, enrollment: Enrollment) -> bool:
     """The provider may enroll this application now (its child's data gets verified first)."""
     return (

@@ -94,8 +94,9 @@ def decide(
 ) -> Enrollment:
     """A decision; a confirmation first marks the child's data verified in accounts (the
     provider saw the documents; idempotent), a closed application gives its money back."""
+    enrollment = operations.visible(session, principal, enrollment_id)  # else 404, first
+    operations.require_active_organization(session, principal)
     if action == "confirm":
-        enrollment = operations.visible(session, principal, enrollment_id)
         if operations.confirmable(principal, enrollment):
             accounts.call(
                 "accounts",
