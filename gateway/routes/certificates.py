@@ -70,8 +70,10 @@ class CertificateRoutes:
         tags=["certificates"],
         roles=REGIONAL,
         response=PeriodClosedSchema,
-        errors=(404,),
-        description="Safe to repeat; a run cut short continues where it stopped.",
+        errors=(404, 409),
+        description="Only once the period's last day is over (409 `period_not_over` before; "
+        "the calendar closes it by itself the day after). Safe to repeat; a run cut short "
+        "continues where it stopped.",
     )
     def close_period(self, call, period_id):
         return self.rpc.call("certificates", "close_period", period_id)

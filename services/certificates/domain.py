@@ -126,6 +126,17 @@ def check_period(name: str, start: date, end: date) -> None:
         raise InvalidField("end_date", "период длится не больше года")
 
 
+def check_period_over(end_date: date, today: date) -> None:
+    """A period is closed once its last day is over, never before: its money is spent and
+    reserved to the end (item 7 of issue 18; 3 December was closing September's period)."""
+    if today <= end_date:
+        raise Refused(
+            "period_not_over",
+            f"Период заканчивается {end_date.isoformat()}: закрыть его можно после этого дня",
+            end_date=end_date.isoformat(),
+        )
+
+
 def periods_overlap(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
     return a_start <= b_end and b_start <= a_end
 

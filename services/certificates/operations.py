@@ -550,6 +550,20 @@ def expire_certificate(session: Session, certificate: Certificate, reason: str) 
             )
 
 
+def run_calendar_job(calendar, name: str) -> dict:
+    """One of the calendar's jobs now; 404 for a name it does not have, 409 while another
+    instance runs it."""
+    from servicekit.calendar import JobBusy
+
+    if name not in calendar.jobs:
+        message = f"задания нет; есть {', '.join(sorted(calendar.jobs))}"
+        raise NotFound("Нет такого задания", code="job_not_found", fields={"name": [message]})
+    try:
+        return calendar.run(name)
+    except JobBusy as busy:
+        raise Refused("job_running", "Задание уже выполняется") from busy
+
+
 # --- figures for payments' reports -------------------------------------------------------
 
 

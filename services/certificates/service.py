@@ -14,6 +14,7 @@ from nameko.rpc import rpc
 
 from contracts.principal import Principal
 from servicekit import clock, config
+from servicekit.calendar import Calendar, Job
 from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.rpc import TimedClusterRpc
@@ -59,6 +60,11 @@ class CertificatesService(ServiceBase):
     name = "certificates"
 
     neighbour_rpc = TimedClusterRpc()
+    # a period closes once its last day is over; certificates expire at the 18th birthday
+    calendar = Calendar(
+        Job("close_periods", rollover.close_due_periods),
+        Job("expire_aged", rollover.expire_aged_job),
+    )
 
     @property
     def neighbours(self) -> Neighbours:
@@ -173,7 +179,15 @@ class CertificatesService(ServiceBase):
     def close_period(self, period_id: int) -> dict:
         operations.get_period(self.db, period_id)
         with domain_errors():
-            return rollover.close_period(rollover.sessions_on(self.db.get_bind()), period_id)
+            return rollover.close_period(
+                rollover.sessions_on(self.db.get_bind()), period_id, clock.today()
+            )
+
+    @rpc
+    def run_calendar_job(self, name: str) -> dict:
+        """An operator runs a calendar job now (`close_periods`, `expire_aged`)."""
+        with domain_errors():
+            return operations.run_calendar_job(self.calendar, name)
 
     @rpc
     def get_funding(self, principal: dict, code: str, period_id: int) -> dict:

@@ -85,6 +85,13 @@ class World:
                 "end_date": f"{year + 1}-08-31"}  # fmt: skip
         return self.ok("regional", "POST", "/periods", body, 201)["id"]
 
+    def fresh_past_period(self) -> int:
+        """A period long over: closing it is allowed (issue 18: not before its last day)."""
+        year = 1100 + uuid.uuid4().int % 800
+        body = {"name": f"Прошедший {year}", "start_date": f"{year}-09-01",
+                "end_date": f"{year + 1}-08-31"}  # fmt: skip
+        return self.ok("regional", "POST", "/periods", body, 201)["id"]
+
     def fresh_certificate(self, financing=False) -> str:
         child = self.ok("parent", "POST", "/children", child_body(municipality_code=HOME), 201)
         number = self.ok("parent", "POST", f"/children/{child['id']}/certificate")["number"]
@@ -120,7 +127,13 @@ TABLE = [
         lambda w: {"name": "x", "start_date": "2026-09-01", "end_date": "2026-08-01"},
         REGIONAL_ONLY | {"regional": 422},  # a period that ends before it starts
     ),
-    ("close period", "POST", lambda w: f"/periods/{w.fresh_period()}/close", None, REGIONAL_ONLY),
+    (
+        "close period",
+        "POST",
+        lambda w: f"/periods/{w.fresh_past_period()}/close",
+        None,
+        REGIONAL_ONLY,
+    ),
     ("funding", "GET", lambda w: FUNDING.format(w.period) + "/funding", None, OWN_MUNICIPALITY),
     (
         "nominals",

@@ -460,8 +460,12 @@ def test_period_rollover_expires_leftovers_credits_the_next_and_can_be_rerun(
         for k in kids
     ]
     factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
-    first = rollover.close_period(factory, old_id)
-    again = rollover.close_period(factory, old_id)
+    # issue 18 item 7: closed once its last day is over, not before
+    with pytest.raises(domain.Refused) as early:
+        rollover.close_period(factory, old_id, date(2041, 8, 31))
+    assert early.value.code == "period_not_over"
+    first = rollover.close_period(factory, old_id, date(2041, 9, 1))
+    again = rollover.close_period(factory, old_id, date(2041, 9, 1))
     assert first["expired"] >= 2 * 600_00
     assert again["expired"] == first["expired"]  # answered from the ledger, nothing new
     with engine.connect() as conn:
