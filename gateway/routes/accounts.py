@@ -182,7 +182,9 @@ class AccountsRoutes:
         response=ChildSchema,
         errors=(404, 409, 422, 429, 503),
         description="Changing data a provider verified clears the verified mark. 409 when "
-        "another child has the SNILS; after a few such answers in an hour, 429.",
+        "another child has the SNILS; after a few such answers in an hour, 429. 409 "
+        "`certificate_money_reserved` for a birth date or municipality while money is reserved "
+        "on the child's certificate (the certificate keeps those of its issue).",
     )
     def change_child(self, call, child_id):
         return self.rpc.call(

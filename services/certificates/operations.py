@@ -443,7 +443,42 @@ def reserve_funds(
     get_period(session, period_id)
     if amount:
         domain.check_can_use(certificate.status, certificate.valid_until, today)
-    return ledger.reserve(session, certificate, period_id, enrollment_id, amount)
+    answer = ledger.reserve(session, certificate, period_id, enrollment_id, amount)
+    # the payer: the municipality that issued the certificate, whatever the child's address
+    # says now (enrollment puts it on the contract, payments invoices it)
+    return {**answer, "municipality_code": certificate.municipality_code}
+
+
+def registered_child(data: dict) -> dict:
+    """accounts' `child_registered` data as the child facts ensure_certificate takes."""
+    return {
+        "id": data.get("child_id"),
+        "parent_id": data.get("parent_id"),
+        "birth_date": data.get("birth_date"),
+        "municipality_code": data.get("municipality_code"),
+    }
+
+
+def child_certificate(session: Session, child_id: int) -> dict:
+    certificate = (
+        session.scalar(select(Certificate).where(Certificate.child_id == child_id))
+        if isinstance(child_id, int)
+        else None
+    )
+    if certificate is None:
+        raise not_found()
+    reserved = session.scalar(
+        select(func.coalesce(func.sum(Reservation.reserved), 0)).where(
+            Reservation.certificate_id == certificate.id
+        )
+    )
+    return {
+        "certificate_number": certificate.number,
+        "municipality_code": certificate.municipality_code,
+        "birth_date": certificate.birth_date.isoformat(),
+        "status": certificate.status,
+        "reserved": int(reserved),
+    }
 
 
 def finance_for(

@@ -17,6 +17,7 @@ from servicekit import clock, config
 from servicekit.calendar import Calendar, Job
 from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
+from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.certificates import operations, rollover
@@ -100,6 +101,20 @@ class CertificatesService(ServiceBase):
             return operations.reserve_funds(
                 self.db, certificate, enrollment_id, period_id, amount, clock.today()
             )
+
+    @rpc
+    def child_certificate(self, child_id: int) -> dict:
+        """For accounts: the child's certificate as issued (birth date, municipality) and the
+        money reserved on it now; NotFound when the child has none."""
+        return operations.child_certificate(self.db, child_id)
+
+    @reliable_handler("accounts", "child_registered")
+    @idempotent
+    def on_child_registered(self, envelope):
+        """The certificate is issued with the facts the child was registered with: a later
+        edit of the birth date or municipality never changes its nominal or its payer."""
+        with domain_errors():
+            operations.ensure_certificate(self.db, operations.registered_child(envelope["data"]))
 
     @rpc
     def release_funds(

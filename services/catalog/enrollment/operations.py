@@ -227,6 +227,8 @@ def finish_application(
         return enrollment
     enrollment.terms = terms
     enrollment.certificate_number = reserved.get("certificate_number")
+    if reserved.get("municipality_code"):  # the payer is the certificate's municipality
+        enrollment.child_municipality = reserved["municipality_code"]
     enrollment.money = "reserved"
     target = domain.after_seat_step(enrollment.seat_held)
     _move(session, enrollment, target, "system", now=now, from_request=True)
