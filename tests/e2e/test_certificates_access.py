@@ -171,7 +171,7 @@ TABLE = [
         "nominal",
         "PUT",
         lambda w: f"/certificates/{w.fresh_certificate(financing=True)}/nominal",
-        lambda w: {"amount": "25000.00"},
+        lambda w: {"amount": "25000.00", "reason": "Решение комиссии"},
         MANAGED,
     ),
     (
