@@ -70,7 +70,7 @@ regional-operator: migrate
 # Recount every certificate balance and reservation from the ledger; non-zero exit on a
 # difference (docs/certificates.md).
 audit-ledger: install
-	$(PY) -m services.certificates.audit
+	$(PY) -m services.certificates.audit --applications
 
 # Close a period: leftovers expire, the next period's nominals are credited. Safe to re-run.
 close-period: migrate

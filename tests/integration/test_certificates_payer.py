@@ -5,6 +5,8 @@ the certificate; a birth date edited before the first application does not raise
 nominal. Enrollment, accounts, certificates and the catalog in-process on the real servers."""
 
 import itertools
+import subprocess
+import sys
 import time
 import uuid
 from datetime import date
@@ -267,3 +269,53 @@ def test_a_child_holds_at_most_the_allowance_of_free_places_at_a_time(rpc, engin
     rpc.enrollment.decide(as_parent(parent_id), second["id"], "cancel")
     with pytest.raises(Conflict):
         apply(groups[0])
+
+
+# --- make audit-ledger: reservations against live applications ------------------------------
+
+
+def test_audit_ledger_names_reservations_no_live_application_stands_behind(rpc, engines):
+    period = world.period(engines["certificates"])
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    children = [
+        rpc.accounts.add_child(as_parent(parent_id), child_body(birth_date="2017-03-01"))["id"]
+        for _ in range(3)
+    ]
+    live, released, lost = (
+        rpc.enrollment.apply(
+            as_parent(parent_id), {"child_id": c, "group_id": group_id, "start_date": START}
+        )
+        for c in children
+    )
+    # a reservation nobody applied for (a script, a lost compensation)
+    stray = str(uuid.uuid4())
+    rpc.certificates.reserve_funds(stray, fresh_child("krasnoyarsk"), period, 1_000_00, True)
+    with engines["catalog"].begin() as conn:
+        # enrollment believes it gave the money back; certificates still holds it
+        conn.execute(
+            sa.text("UPDATE enrollments SET money = 'released' WHERE id = :e"),
+            {"e": released["id"]},
+        )
+    with engines["certificates"].begin() as conn:
+        # the money of an application that holds its seat went missing
+        conn.execute(
+            sa.text("DELETE FROM ledger_entries WHERE enrollment_id = :e"), {"e": lost["id"]}
+        )
+        conn.execute(
+            sa.text("UPDATE reservations SET amount = 0, reserved = 0 WHERE enrollment_id = :e"),
+            {"e": lost["id"]},
+        )
+    run = subprocess.run(
+        [sys.executable, "-m", "services.certificates.audit", "--applications"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert any(stray in line and "no such application" in line for line in lines)
+    assert any(released["id"] in line and "money released" in line for line in lines)
+    assert any(lost["id"] in line and "has no reservation" in line for line in lines)
+    assert not any(live["id"] in line for line in lines)
