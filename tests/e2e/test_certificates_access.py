@@ -323,3 +323,25 @@ def test_a_queued_child_sees_its_position_and_moves_up_when_the_limit_is_raised(
             {"n": answers[1]["certificate_number"]},
         ).scalar()
     assert changed == 1
+
+
+def test_a_period_that_is_not_over_is_not_closed_through_the_gateway(world):
+    """Issue 18 item 7: 3 December was closing the whole year's period."""
+    period = world.fresh_period()  # a future year: its last day is far ahead
+    response = world.client("regional").request("POST", f"/periods/{period}/close")
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "period_not_over"
+    statuses = {p["id"]: p["status"] for p in world.ok("anonymous", "GET", "/periods")["items"]}
+    assert statuses[period] == "open"
+
+
+def test_an_operators_change_of_a_nominal_needs_a_reason_and_shows_in_the_ledger(world):
+    number = world.fresh_certificate(financing=True)
+    path = f"/certificates/{number}/nominal"
+    response = world.client("municipal").request("PUT", path, json={"amount": "31000.00"})
+    assert response.status_code == 422 and "reason" in response.json()["fields"]
+    world.ok("municipal", "PUT", path, {"amount": "31000.00", "reason": "Решение комиссии № 4"})
+    latest = world.ok("municipal", "GET", f"/certificates/{number}/transactions")["items"][0]
+    assert (latest["kind"], latest["amount"]) == ("credit", "1000.00")
+    assert "Решение комиссии № 4" in latest["reason"]
+    assert latest["actor"].startswith("user:") and latest["actor_name"]
