@@ -151,6 +151,20 @@ TABLE = [
     ),
     ("queue", "GET", lambda w: FUNDING.format(w.period) + "/queue", None, OWN_MUNICIPALITY),
     (
+        "settings",
+        "GET",
+        lambda w: f"/municipalities/{HOME}/certificate-settings",
+        None,
+        OWN_MUNICIPALITY,
+    ),
+    (
+        "change settings",
+        "PUT",
+        lambda w: f"/municipalities/{HOME}/certificate-settings",
+        lambda w: {"free_allowance": 2},
+        OWN_MUNICIPALITY,
+    ),
+    (
         "certificates",
         "GET",
         lambda w: "/certificates",
