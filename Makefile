@@ -72,7 +72,8 @@ regional-operator: migrate
 audit-ledger: install
 	$(PY) -m services.certificates.audit --applications
 
-# Close a period: leftovers expire, the next period's nominals are credited. Safe to re-run.
+# Close a period once its last day is over (refused before; the certificates calendar does it
+# by itself): leftovers expire, the next period's nominals are credited. Safe to re-run.
 close-period: migrate
 	$(PY) -m services.certificates.rollover $(PERIOD)
 
