@@ -115,10 +115,11 @@ regional-operator: migrate
 # against debits per provider x municipality x month; non-zero exit on a difference
 # (docs/certificates.md, docs/payments.md).
 audit-ledger: install
-	$(PY) -m services.certificates.audit
+	$(PY) -m services.certificates.audit --applications
 	$(PY) -m services.payments.audit
 
-# Close a period: leftovers expire, the next period's nominals are credited. Safe to re-run.
+# Close a period once its last day is over (refused before; the certificates calendar does it
+# by itself): leftovers expire, the next period's nominals are credited. Safe to re-run.
 close-period: migrate
 	$(PY) -m services.certificates.rollover $(PERIOD)
 

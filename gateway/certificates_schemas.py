@@ -52,6 +52,29 @@ class NominalsSchema(Schema):
         validate=validate.Length(1, 18),
         metadata={"description": "Nominal per age band (age on the period's first day)"},
     )
+    effective_from = fields.Date(
+        metadata={"description": "Certificates financed from this day get them (default today)"}
+    )
+    reason = text(1, 500, metadata={"description": "Why the nominals are set or changed"})
+
+
+class NominalChangeRecordSchema(Schema):
+    effective_from = fields.String(required=True, metadata={"format": "date"})
+    bands = fields.List(fields.Dict(), required=True)
+    reason = fields.String(required=True)
+    actor = fields.String(required=True, allow_none=True)
+    in_force = fields.Boolean(required=True)
+
+
+class SettingsSchema(Schema):
+    municipality_code = fields.String(required=True)
+    nominal_mode = fields.String(required=True, metadata={"enum": ["full", "prorated"]})
+    free_allowance = fields.Integer(required=True)
+
+
+class SettingsChangeSchema(Schema):
+    nominal_mode = choice(["full", "prorated"])
+    free_allowance = fields.Integer(strict=True, validate=validate.Range(0, 20))
 
 
 class LimitSchema(Schema):
@@ -62,6 +85,10 @@ class FundingSchema(Schema):
     municipality_code = fields.String(required=True)
     period_id = fields.Integer(required=True)
     bands = fields.List(fields.Nested(BandSchema), required=True)
+    changes = fields.List(
+        fields.Nested(NominalChangeRecordSchema),
+        metadata={"description": "Every change of the bands with its date, reason and operator"},
+    )
     limit = Money(required=True)
     used = Money(required=True)
     queue_length = fields.Integer(required=True)
@@ -124,8 +151,13 @@ class TransactionSchema(Schema):
     enrollment_id = fields.String(allow_none=True, required=True)
     month = fields.String(allow_none=True, required=True, metadata={"example": "2026-09"})
     reason = fields.String(required=True)
+    actor = fields.String(required=True, allow_none=True, metadata={"example": "user:12"})
+    actor_name = fields.String(
+        required=True, allow_none=True, metadata={"description": "the operator's name then"}
+    )
     created_at = fields.String(required=True, metadata={"format": "date-time"})
 
 
 class NominalChangeSchema(Schema):
     amount = Money(required=True, metadata={"description": "This certificate's nominal now"})
+    reason = text(1, 500, required=True, metadata={"description": "Why (kept in the ledger)"})

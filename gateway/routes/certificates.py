@@ -19,6 +19,8 @@ from gateway.certificates_schemas import (
     PeriodListSchema,
     PeriodSchema,
     QueueItemSchema,
+    SettingsChangeSchema,
+    SettingsSchema,
     TransactionSchema,
 )
 from gateway.http import API, PageQuery, page_of, route
@@ -70,8 +72,10 @@ class CertificateRoutes:
         tags=["certificates"],
         roles=REGIONAL,
         response=PeriodClosedSchema,
-        errors=(404,),
-        description="Safe to repeat; a run cut short continues where it stopped.",
+        errors=(404, 409),
+        description="Only once the period's last day is over (409 `period_not_over` before; "
+        "the calendar closes it by itself the day after). Safe to repeat; a run cut short "
+        "continues where it stopped.",
     )
     def close_period(self, call, period_id):
         return self.rpc.call("certificates", "close_period", period_id)
@@ -103,13 +107,47 @@ class CertificateRoutes:
         response=FundingSchema,
         errors=(403, 404, 422, 503),
         description="0 to 100000.00 per band, bands of ages 0-17 that do not overlap. "
-        "Certificates already credited keep their nominal. A municipal operator sets its own "
+        "They apply to certificates financed from `effective_from` (today by default; never "
+        "an earlier day) and are recorded with `reason` and the operator. Certificates "
+        "already credited keep their nominal. A municipal operator sets its own "
         "municipality's; the regional operator any.",
         operation_id="setMunicipalityNominals",
     )
     def set_nominals(self, call, code, period_id):
         return self.rpc.call(
-            "certificates", "set_nominals", call.principal.as_rpc(), code, period_id, call.body
+            "certificates", "set_nominals", call.principal.as_rpc(), code, period_id,
+            _plain(call.body),
+        )  # fmt: skip
+
+    @route(
+        "GET",
+        f"{API}/municipalities/<code>/certificate-settings",
+        summary="A municipality's certificate settings: nominal mode and free-place allowance",
+        tags=["certificates"],
+        roles=OPERATORS,
+        response=SettingsSchema,
+        errors=(403, 404, 503),
+    )
+    def get_settings(self, call, code):
+        return self.rpc.call("certificates", "get_settings", call.principal.as_rpc(), code)
+
+    @route(
+        "PUT",
+        f"{API}/municipalities/<code>/certificate-settings",
+        summary="Change a municipality's certificate settings",
+        tags=["certificates"],
+        roles=OPERATORS,
+        body=SettingsChangeSchema,
+        response=SettingsSchema,
+        errors=(403, 404, 422, 503),
+        description="`nominal_mode`: `full` (a certificate financed mid-period gets the whole "
+        "nominal) or `prorated` (the months left of the period, the month of financing "
+        "counted). `free_allowance`: free (budget-registry) places a child may hold at a "
+        "time, 0-20 (default 2). They apply from now on.",
+    )
+    def set_settings(self, call, code):
+        return self.rpc.call(
+            "certificates", "set_settings", call.principal.as_rpc(), code, call.body
         )
 
     @route(
@@ -251,7 +289,8 @@ class CertificateRoutes:
         errors=(403, 404, 409, 422),
         description="A raise takes room from the municipal limit (409 `limit_exhausted`); "
         "lowering is refused while money is reserved (409 `active_contracts`) and gives the "
-        "room back, which moves the queue up.",
+        "room back, which moves the queue up. `reason` is required: the ledger entry carries "
+        "it with the operator's id and name.",
         operation_id="setCertificateNominal",
     )
     def change_nominal(self, call, number):
@@ -261,6 +300,7 @@ class CertificateRoutes:
             call.principal.as_rpc(),
             number,
             call.body["amount"],
+            call.body["reason"],
         )
 
     @route(

@@ -665,6 +665,9 @@ VERIFIED_FIELDS = (
     "birth_certificate_number",
 )
 CHILD_FIELDS = VERIFIED_FIELDS + ("municipality_code",)
+# What a certificate takes at issue (its nominal and its payer): not changed while money is
+# reserved on it
+CERTIFICATE_FIELDS = ("birth_date", "municipality_code")
 MUNICIPALITY_CODE_MAX_LENGTH = 100
 
 

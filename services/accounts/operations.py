@@ -727,15 +727,29 @@ def change_child(
     today: date,
     directory: Directory,
     count: Count | None = None,
+    certificate_of: Callable[[int], dict | None] | None = None,
 ) -> dict:
     """The parent corrects their child's data; a change of what a provider verified clears
-    the verified mark."""
+    the verified mark. The birth date and the municipality cannot change while money is
+    reserved on the child's certificate (`certificate_of` asks the certificates service):
+    the certificate keeps those of its issue either way (docs/certificates.md)."""
     child, access = _visible_child(session, viewer, child_id, lock=True)
     if not domain.may_change_child(viewer, child.parent_id):
         raise Forbidden("Данные ребёнка меняет только его родитель", code="not_the_parent")
     before = {name: getattr(child, name) for name in domain.CHILD_FIELDS}
     merged = {**before, **{k: v for k, v in changes.items() if k in domain.CHILD_FIELDS}}
     after = _checked_child_data(merged, today, directory)
+    moved = [n for n in domain.CERTIFICATE_FIELDS if after[n] != before[n]]
+    if moved and certificate_of is not None:
+        certificate = certificate_of(child.id)
+        if certificate is not None and int(certificate.get("reserved", 0)) > 0:
+            message = "нельзя изменить, пока на сертификате ребёнка зарезервированы средства"
+            raise Conflict(
+                "Пока по сертификату ребёнка есть заявки или договоры с резервом средств, "
+                "дату рождения и муниципалитет изменить нельзя",
+                code="certificate_money_reserved",
+                fields={name: [message] for name in moved},
+            )
     if after["snils"] != child.snils:
         _count_snils_check(viewer, count)
         other = session.scalar(

@@ -63,6 +63,31 @@ class CatalogDirectory:
         return self._ask("get_organization", organization_id)
 
 
+class CertificateOf:
+    """The child's certificate as the certificates service issued it (birth date,
+    municipality, money reserved now), None when there is none; asked with a deadline, so a
+    slow or stopped certificates service is a 503 and never an unchecked change."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __call__(self, child_id: int) -> dict | None:
+        try:
+            return self.client.call(
+                "certificates", "child_certificate", child_id, timeout=CATALOG_TIMEOUT
+            )
+        except NotFound:
+            return None
+        except NavigatorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. MethodNotFound from an older service
+            log.warning("certificates.child_certificate failed: %r", exc)
+            raise ServiceUnavailable(
+                "Сервис сертификатов сейчас не отвечает, повторите позже",
+                code="certificates_unavailable",
+            ) from exc
+
+
 class AccountsService(ServiceBase):
     name = "accounts"
 
@@ -71,6 +96,10 @@ class AccountsService(ServiceBase):
     @property
     def directory(self) -> CatalogDirectory:
         return CatalogDirectory(self.catalog_rpc)
+
+    @property
+    def certificate_of(self) -> CertificateOf:
+        return CertificateOf(self.catalog_rpc)
 
     # --- users and login ---------------------------------------------------------------
 
@@ -205,8 +234,9 @@ class AccountsService(ServiceBase):
     def change_child(self, principal: dict, child_id: int, changes: dict) -> dict:
         viewer = operations.viewer_of(self.db, principal)
         child = operations.change_child(
-            self.db, viewer, child_id, changes, clock.today(), self.directory, self._count_attempt
-        )
+            self.db, viewer, child_id, changes, clock.today(), self.directory,
+            self._count_attempt, self.certificate_of,
+        )  # fmt: skip
         return ChildSchema().dump(child)
 
     @rpc

@@ -1,6 +1,11 @@
 """Recompute every balance and every reservation from the ledger's entries and report each
 difference; the exit status is non-zero when there is one (`make audit-ledger`).
 
+With `--applications` (what `make audit-ledger` runs) it also asks enrollment for its
+applications (`money_states`, read-only, paged) and names every reservation that holds
+money no live application stands behind, and every application that should hold money
+whose reservation holds none. Enrollment not answering is exit status 2, never "clean".
+
 A balance is the sum of its entries: credited = credits + adjustments; reserved = reserves -
 releases - debits; spent = debits; expired = expiries; available = credited - reserved -
 spent - expired. A reservation's `reserved` is the same sum over its enrollment's entries.
@@ -8,7 +13,9 @@ spent - expired. A reservation's `reserved` is the same sum over its enrollment'
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -85,17 +92,101 @@ def audit(conn: Connection) -> list[str]:
     return problems
 
 
-def main() -> int:
+HELD = text("SELECT enrollment_id, reserved, amount FROM reservations ORDER BY enrollment_id")
+# the application's money is with a live application or a contract (payments bills and
+# releases it month by month); in flight ('pending', 'release_pending') the recovery settles
+HOLDS_MONEY = ("reserved", "contract")
+CLOSED = ("rejected", "cancelled", "expired")
+
+
+def against_applications(conn: Connection, applications: Iterable[dict]) -> list[str]:
+    """Reservations against enrollment's applications ({enrollment_id, status, money,
+    share}), each difference named: money held for an application enrollment does not have,
+    whose money it released, or that is closed; an application holding a share that its
+    reservation does not hold."""
+    held = {row.enrollment_id: row for row in conn.execute(HELD)}
+    known = {}
+    problems = []
+    for app in applications:
+        known[app["enrollment_id"]] = app
+    for enrollment_id, row in held.items():
+        if not row.reserved:
+            continue
+        app = known.get(enrollment_id)
+        if app is None:
+            problems.append(f"reservation {enrollment_id}: holds {row.reserved} kopecks but"
+                            " enrollment has no such application")  # fmt: skip
+        elif app["money"] == "released" or (
+            app["status"] in CLOSED and app["money"] in HOLDS_MONEY
+        ):
+            problems.append(
+                f"reservation {enrollment_id}: holds {row.reserved} kopecks but the application"
+                f" is {app['status']} with its money {app['money']}"
+            )
+    for enrollment_id, app in known.items():
+        if app["money"] != "reserved" or app["status"] in CLOSED or not app.get("share"):
+            continue
+        row = held.get(enrollment_id)
+        if row is None or not row.amount:
+            problems.append(
+                f"application {enrollment_id} ({app['status']}): should hold {app['share']}"
+                " kopecks but has no reservation"
+            )
+    return problems
+
+
+def enrollment_pages(ask: Callable[[str | None, int], list[dict]], page: int = 5000):
+    """Every application, page by page (enrollment's `money_states`)."""
+    after = None
+    while True:
+        rows = ask(after, page)
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1]["enrollment_id"]
+
+
+def _ask_enrollment():
+    from nameko import config as nameko_config
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    from servicekit import config
+
+    timeout = float(config.env("AUDIT_RPC_TIMEOUT", "30"))
+    with nameko_config.patch({"AMQP_URI": config.amqp_uri(), "serializer": "json"}):
+        with ClusterRpcClient(timeout=timeout) as rpc:
+            return list(enrollment_pages(rpc.enrollment.money_states))
+
+
+def main(argv: list[str] | None = None) -> int:
     from servicekit.db import make_engine
 
+    parser = argparse.ArgumentParser(prog="python -m services.certificates.audit")
+    parser.add_argument(
+        "--applications",
+        action="store_true",
+        help="also check reservations against enrollment's applications",
+    )
+    args = parser.parse_args(argv)
+    applications = None
+    if args.applications:
+        try:
+            applications = _ask_enrollment()
+        except Exception as exc:  # noqa: BLE001 - any failure: the check was not done
+            print(f"audit-ledger: enrollment did not answer ({type(exc).__name__}: {exc});"
+                  " reservations not checked against applications", file=sys.stderr)  # fmt: skip
+            return 2
     engine = make_engine("certificates", pool_size=1)
     with engine.connect() as conn:
         counted = conn.execute(text("SELECT count(*) FROM balances")).scalar()
         problems = audit(conn)
+        if applications is not None:
+            problems += against_applications(conn, applications)
     engine.dispose()
     for line in problems:
         print(line)
-    print(f"audit-ledger: {counted} balances checked, {len(problems)} differences")
+    checked = f", {len(applications)} applications" if applications is not None else ""
+    print(f"audit-ledger: {counted} balances{checked} checked, {len(problems)} differences")
     return 1 if problems else 0
 
 

@@ -126,6 +126,17 @@ def check_period(name: str, start: date, end: date) -> None:
         raise InvalidField("end_date", "период длится не больше года")
 
 
+def check_period_over(end_date: date, today: date) -> None:
+    """A period is closed once its last day is over, never before: its money is spent and
+    reserved to the end (item 7 of issue 18; 3 December was closing September's period)."""
+    if today <= end_date:
+        raise Refused(
+            "period_not_over",
+            f"Период заканчивается {end_date.isoformat()}: закрыть его можно после этого дня",
+            end_date=end_date.isoformat(),
+        )
+
+
 def periods_overlap(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
     return a_start <= b_end and b_start <= a_end
 
@@ -172,6 +183,71 @@ def nominal_for(bands: list[AgeBand], birth_date: date, period_start: date) -> i
         if band.age_from <= age <= band.age_to:
             return band.amount
     return None
+
+
+# --- nominals within a year, the free-place allowance (issue 18 items 11 and 13) ---------
+
+NOMINAL_FULL = "full"  # a certificate financed mid-period gets the whole nominal
+NOMINAL_PRORATED = "prorated"  # ... or the months left of it (the older regional practice)
+NOMINAL_MODES = (NOMINAL_FULL, NOMINAL_PRORATED)
+FREE_ALLOWANCE_DEFAULT = 2
+FREE_ALLOWANCE_MAX = 20
+REASON_MAX = 500
+
+
+def months_between(first: date, last: date) -> int:
+    """Calendar months from the month of `first` to the month of `last`, both counted."""
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+def nominal_on(nominal: int, mode: str, period_start: date, period_end: date, on: date) -> int:
+    """The nominal a certificate financed on `on` is credited: the whole one in `full` mode
+    or before the period starts; in `prorated` mode the months left of the period (the month
+    of `on` counted) over its months, rounded down to the kopeck."""
+    if mode != NOMINAL_PRORATED or on <= period_start:
+        return nominal
+    if on > period_end:
+        return 0
+    return nominal * months_between(on, period_end) // months_between(period_start, period_end)
+
+
+def check_nominal_mode(mode: object) -> str:
+    if mode not in NOMINAL_MODES:
+        raise InvalidField("nominal_mode", f"одно из: {', '.join(NOMINAL_MODES)}")
+    return mode
+
+
+def check_free_allowance_setting(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+        raise InvalidField("free_allowance", f"целое число от 0 до {FREE_ALLOWANCE_MAX}")
+    return value
+
+
+def check_reason(reason: object) -> str:
+    """An operator's reason for a change of money: required, plain text up to 500."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidField("reason", "укажите причину изменения")
+    if len(reason.strip()) > REASON_MAX:
+        raise InvalidField("reason", f"не длиннее {REASON_MAX} символов")
+    return reason.strip()
+
+
+def check_effective_from(day: date, today: date) -> date:
+    """A change of nominals applies from today or a later day, never backwards."""
+    if day < today:
+        raise InvalidField("effective_from", "дата не раньше сегодняшней")
+    return day
+
+
+def check_free_allowance(live: int, allowance: int) -> None:
+    """One more free (budget-registry) place for a child who holds `live` of them."""
+    if live >= allowance:
+        raise Refused(
+            "free_allowance_exhausted",
+            f"Ребёнок уже занимает бесплатных мест: {live} из {allowance} допустимых",
+            allowance=allowance,
+            live=live,
+        )
 
 
 def check_limit(limit: object, used: int) -> int:

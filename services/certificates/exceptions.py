@@ -6,7 +6,8 @@ figures (`extra`), e.g. `available` with `insufficient_funds`.
 Codes beyond the domain's field codes: 403 `foreign_municipality`, `role_forbidden`;
 404 `certificate_not_found`, `child_not_found`, `period_not_found`, `unknown_municipality`;
 409 `insufficient_funds`, `certificate_frozen`, `certificate_expired`, `active_contracts`,
-`limit_below_used`, `limit_exhausted`, `not_financing`, `period_overlaps`, `period_closed`;
+`limit_below_used`, `limit_exhausted`, `not_financing`, `period_overlaps`, `period_closed`,
+`period_not_over`, `free_allowance_exhausted`, `job_running`; 404 `job_not_found`;
 503 `accounts_unavailable`, `catalog_unavailable`.
 """
 

@@ -18,7 +18,15 @@ from servicekit import clock
 from servicekit.outbox import emit
 from services.certificates import domain, ledger
 from services.certificates.domain import AgeBand, Refused
-from services.certificates.models import Certificate, MunicipalFund, Period, QueueEntry
+from services.certificates.models import (
+    Certificate,
+    FreePlace,
+    MunicipalFund,
+    MunicipalitySettings,
+    NominalChange,
+    Period,
+    QueueEntry,
+)
 
 
 def fund(session: Session, municipality_code: str, period_id: int, lock: bool = False):
@@ -46,8 +54,90 @@ def bands_of(row: MunicipalFund | None) -> list[AgeBand]:
     return [AgeBand(**band) for band in (row.bands if row else [])]
 
 
+def settings_of(session: Session, municipality_code: str) -> dict:
+    """The municipality's settings, the defaults when it set none."""
+    row = session.get(MunicipalitySettings, municipality_code)
+    return {
+        "municipality_code": municipality_code,
+        "nominal_mode": row.nominal_mode if row else domain.NOMINAL_FULL,
+        "free_allowance": int(row.free_allowance) if row else domain.FREE_ALLOWANCE_DEFAULT,
+    }
+
+
+def set_settings(
+    session: Session, municipality_code: str, changes: dict, actor: str | None
+) -> dict:
+    values = {}
+    if "nominal_mode" in changes:
+        values["nominal_mode"] = domain.check_nominal_mode(changes["nominal_mode"])
+    if "free_allowance" in changes:
+        values["free_allowance"] = domain.check_free_allowance_setting(changes["free_allowance"])
+    if values:
+        session.execute(
+            insert(MunicipalitySettings)
+            .values(municipality_code=municipality_code, updated_by=actor, **values)
+            .on_conflict_do_update(
+                index_elements=["municipality_code"],
+                set_={**values, "updated_by": actor, "updated_at": func.now()},
+            )
+        )
+    return settings_of(session, municipality_code)
+
+
+def bands_on(session: Session, row: MunicipalFund | None, period_id: int, today) -> list[AgeBand]:
+    """The bands in force on `today`: the latest change applying from that day or earlier,
+    else the fund's own (set before changes were dated)."""
+    if row is None:
+        return []
+    changed = session.scalar(
+        select(NominalChange.bands)
+        .where(
+            NominalChange.municipality_code == row.municipality_code,
+            NominalChange.period_id == period_id,
+            NominalChange.effective_from <= today,
+        )
+        .order_by(NominalChange.effective_from.desc(), NominalChange.id.desc())
+        .limit(1)
+    )
+    return [AgeBand(**band) for band in changed] if changed is not None else bands_of(row)
+
+
+def nominal_of(
+    session: Session,
+    row: MunicipalFund,
+    certificate: Certificate,
+    period: Period,
+    rules: tuple[list[AgeBand], str] | None = None,
+) -> int | None:
+    """What financing this certificate in the period credits today: its age band's nominal
+    (the bands in force today), pro-rated to the months left when the municipality says so.
+    `rules` is (bands, mode) when the caller already read them (a queue's upgrades)."""
+    today = clock.today()
+    bands, mode = rules or nominal_rules(session, row, period.id, today)
+    nominal = domain.nominal_for(bands, certificate.birth_date, period.start_date)
+    if not nominal:
+        return nominal
+    return domain.nominal_on(nominal, mode, period.start_date, period.end_date, today)
+
+
+def nominal_rules(session: Session, row: MunicipalFund, period_id: int, today):
+    return (
+        bands_on(session, row, period_id, today),
+        settings_of(session, row.municipality_code)["nominal_mode"],
+    )
+
+
 def fund_view(session: Session, municipality_code: str, period_id: int) -> dict:
     row = fund(session, municipality_code, period_id)
+    changes = session.scalars(
+        select(NominalChange)
+        .where(
+            NominalChange.municipality_code == municipality_code,
+            NominalChange.period_id == period_id,
+        )
+        .order_by(NominalChange.effective_from, NominalChange.id)
+    ).all()
+    today = clock.today()
     waiting = session.scalar(
         select(func.count())
         .select_from(QueueEntry)
@@ -60,18 +150,51 @@ def fund_view(session: Session, municipality_code: str, period_id: int) -> dict:
     return {
         "municipality_code": municipality_code,
         "period_id": period_id,
-        "bands": row.bands if row else [],
+        "bands": [vars(band) for band in bands_on(session, row, period_id, today)],
+        "changes": [
+            {
+                "effective_from": change.effective_from.isoformat(),
+                "bands": change.bands,
+                "reason": change.reason,
+                "actor": change.actor,
+                "in_force": change.effective_from <= today,
+            }
+            for change in changes
+        ],
         "limit": int(row.limit_amount) if row else 0,
         "used": int(row.used) if row else 0,
         "queue_length": int(waiting or 0),
     }
 
 
-def set_bands(session: Session, municipality_code: str, period_id: int, bands: list[AgeBand]):
-    """New certificates of the period get these nominals; those credited keep theirs."""
+def set_bands(
+    session: Session,
+    municipality_code: str,
+    period_id: int,
+    bands: list[AgeBand],
+    effective_from=None,
+    reason: str | None = None,
+    actor: str | None = None,
+):
+    """Certificates of the period financed from `effective_from` (today by default, never
+    earlier) get these nominals; those credited keep theirs. Recorded with its reason."""
     ordered = domain.check_bands(bands)
+    today = clock.today()
+    effective_from = domain.check_effective_from(effective_from or today, today)
+    reason = domain.check_reason(reason) if reason is not None else "Номиналы муниципалитета"
     row = ensure_fund(session, municipality_code, period_id)
-    row.bands = [vars(band) for band in ordered]
+    session.add(
+        NominalChange(
+            municipality_code=municipality_code,
+            period_id=period_id,
+            bands=[vars(band) for band in ordered],
+            effective_from=effective_from,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    if effective_from <= today:
+        row.bands = [vars(band) for band in ordered]
     session.flush()
     upgrade_queue(session, municipality_code, period_id)  # a cheaper band may fit now
 
@@ -190,7 +313,7 @@ def finance(
         session.refresh(certificate, with_for_update=True)
         if is_financed(session, certificate, period.id):  # financed while we waited
             return "already"
-    nominal = domain.nominal_for(bands_of(row), certificate.birth_date, period.start_date)
+    nominal = nominal_of(session, row, certificate, period)
     # somebody already waiting goes first: join the queue behind them
     if nominal and not _waiting(session, certificate.municipality_code, period.id):
         if take_room(session, certificate.municipality_code, period.id, nominal):
@@ -218,8 +341,8 @@ def upgrade_queue(session: Session, municipality_code: str, period_id: int) -> i
     period = session.get(Period, period_id)
     if period.status != domain.PERIOD_OPEN:
         return 0
-    bands = bands_of(row)
     upgraded = 0
+    rules = nominal_rules(session, row, period_id, clock.today())
     waiting = session.execute(
         select(QueueEntry.id, QueueEntry.certificate_id)
         .where(
@@ -231,7 +354,7 @@ def upgrade_queue(session: Session, municipality_code: str, period_id: int) -> i
     ).all()
     for _entry_id, certificate_id in waiting:
         certificate = session.get(Certificate, certificate_id, with_for_update=True)
-        nominal = domain.nominal_for(bands, certificate.birth_date, period.start_date)
+        nominal = nominal_of(session, row, certificate, period, rules)
         if certificate.status == domain.EXPIRED or certificate.valid_until <= period.start_date:
             session.execute(
                 QueueEntry.__table__.delete().where(QueueEntry.id == _entry_id)
@@ -265,3 +388,37 @@ def queue_position(session: Session, certificate_id: int, period_id: int) -> int
         )
     )
     return int(ahead) + 1
+
+
+# --- free places (budget registries) ----------------------------------------------------
+
+
+def claim_free_place(session: Session, certificate: Certificate, enrollment_id: str) -> None:
+    """One more free place for the child, within the municipality's allowance (places held
+    at a time, by live applications and contracts of budget registries). Idempotent by the
+    enrollment; one child's claims are taken in turn (the certificate row's lock)."""
+    if session.get(FreePlace, enrollment_id) is not None:
+        return  # a repeat of the same application
+    session.refresh(certificate, with_for_update=True)
+    live = session.scalar(
+        select(func.count())
+        .select_from(FreePlace)
+        .where(FreePlace.certificate_id == certificate.id, FreePlace.ended_at.is_(None))
+    )
+    allowance = settings_of(session, certificate.municipality_code)["free_allowance"]
+    domain.check_free_allowance(int(live), allowance)
+    session.execute(
+        insert(FreePlace)
+        .values(enrollment_id=enrollment_id, certificate_id=certificate.id)
+        .on_conflict_do_nothing(index_elements=["enrollment_id"])
+    )
+
+
+def end_free_place(session: Session, enrollment_id: str) -> bool:
+    """The application or contract ended: its free place no longer counts. Safe to repeat."""
+    ended = session.execute(
+        FreePlace.__table__.update()
+        .where(FreePlace.enrollment_id == enrollment_id, FreePlace.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )
+    return bool(ended.rowcount)

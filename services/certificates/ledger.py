@@ -79,6 +79,7 @@ def entry(
     month: str | None = None,
     reason: str | None = None,
     actor: str | None = None,
+    actor_name: str | None = None,
 ) -> None:
     session.execute(
         insert(LedgerEntry).values(
@@ -91,6 +92,7 @@ def entry(
             month=month,
             reason=reason or domain.REASONS[kind],
             actor=actor,
+            actor_name=actor_name,
         )
     )
 
@@ -121,6 +123,7 @@ def credit(
     key: str,
     reason: str | None = None,
     actor: str | None = None,
+    actor_name: str | None = None,
 ) -> dict:
     """Credit a nominal (or a raise of it) for a period. The municipal limit is the caller's
     business (funding.py), checked in the same transaction."""
@@ -140,13 +143,15 @@ def credit(
             "  RETURNING nominal, credited, available, reserved, spent, expired"
             "), entry AS ("
             "  INSERT INTO ledger_entries (operation_key, certificate_id, period_id, kind,"
-            "   amount, reason, actor) SELECT :k, :c, :p, 'credit', :a, :reason, :actor"
+            "   amount, reason, actor, actor_name)"
+            "  SELECT :k, :c, :p, 'credit', :a, :reason, :actor, :actor_name"
             "  FROM balance WHERE :a > 0"
             ") SELECT (SELECT count(*) FROM claim) AS claimed, balance.* FROM balance"
             "  RIGHT JOIN (SELECT 1) one ON true"
         ),
         {"k": key, "c": certificate.id, "p": period_id, "a": amount,
-         "reason": reason or domain.REASONS[domain.CREDIT], "actor": actor},
+         "reason": reason or domain.REASONS[domain.CREDIT], "actor": actor,
+         "actor_name": actor_name},
     ).one()  # fmt: skip
     if not row.claimed:  # a repeat: the first answer
         return first_answer(session, key)
@@ -157,7 +162,14 @@ def credit(
 
 
 def lower_nominal(
-    session: Session, certificate: Certificate, period_id: int, by: int, key: str, actor: str
+    session: Session,
+    certificate: Certificate,
+    period_id: int,
+    by: int,
+    key: str,
+    actor: str,
+    reason: str | None = None,
+    actor_name: str | None = None,
 ) -> dict:
     """Take back `by` of a credited nominal from what is available (no active contracts)."""
     first = claim(session, key, domain.ADJUST)
@@ -175,7 +187,8 @@ def lower_nominal(
     if row is None:
         domain.check_can_lower_nominal(balance_of(session, certificate.id, period_id)["reserved"])
         raise Refused("insufficient_funds", "Номинал уже израсходован", available=0)
-    entry(session, key, certificate.id, period_id, domain.ADJUST, -by, actor=actor)
+    entry(session, key, certificate.id, period_id, domain.ADJUST, -by, reason=reason,
+          actor=actor, actor_name=actor_name)  # fmt: skip
     return answer(session, key, {"lowered": by, **balance_of(session, certificate.id, period_id)})
 
 

@@ -169,7 +169,67 @@ class LedgerEntry(Base):
     month: Mapped[str | None] = mapped_column(String(7), nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # the operator's name as accounts knew it then (an operator's change of a nominal)
+    actor_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class MunicipalitySettings(Base):
+    """A municipality's rules of certificates (issue 18): whether a certificate financed
+    mid-period gets the full nominal or the months left of it, and how many free
+    (budget-registry) places a child may hold at a time. No row: the defaults."""
+
+    __tablename__ = "municipality_settings"
+    __table_args__ = (
+        CheckConstraint("nominal_mode IN ('full', 'prorated')", name="settings_nominal_mode"),
+        CheckConstraint("free_allowance >= 0", name="settings_free_allowance"),
+    )
+
+    municipality_code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    nominal_mode: Mapped[str] = mapped_column(String(20), server_default="full")
+    free_allowance: Mapped[int] = mapped_column(Integer, server_default="2")
+    updated_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class NominalChange(Base):
+    """A municipality's nominal bands for a period from a date, with its reason and who set
+    them: certificates financed from that day get them; those credited keep theirs."""
+
+    __tablename__ = "nominal_changes"
+    __table_args__ = (
+        Index("ix_nominal_changes_fund", "municipality_code", "period_id", "effective_from", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(100))
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    bands: Mapped[list] = mapped_column(JSONB)
+    effective_from: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FreePlace(Base):
+    """A free (budget-registry) place a child holds through an application or a contract,
+    counted against the municipality's allowance until it ends (`ended_at`)."""
+
+    __tablename__ = "free_places"
+    __table_args__ = (
+        Index(
+            "ix_free_places_live",
+            "certificate_id",
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    enrollment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class QueueEntry(Base):

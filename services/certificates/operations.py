@@ -134,13 +134,31 @@ def set_nominals(
     viewer: Principal,
     code: str,
     period_id: int,
-    bands: list[dict],
+    body: dict,
     directory: Directory,
 ) -> dict:
+    """The municipality's bands for the period from `effective_from` (today by default),
+    recorded with the reason and the operator."""
     _check_municipality(viewer, code, directory)
     get_period(session, period_id)
-    funding.set_bands(session, code, period_id, [AgeBand(**band) for band in bands])
+    bands = [AgeBand(**band) for band in body["bands"]]
+    funding.set_bands(session, code, period_id, bands, body.get("effective_from"),
+                      body.get("reason"), viewer.key)  # fmt: skip
     return funding.fund_view(session, code, period_id)
+
+
+def get_settings(session: Session, viewer: Principal, code: str, directory: Directory) -> dict:
+    _check_municipality(viewer, code, directory)
+    return funding.settings_of(session, code)
+
+
+def set_settings(
+    session: Session, viewer: Principal, code: str, changes: dict, directory: Directory
+) -> dict:
+    """Nominal mode (`full` / `prorated`) and free-place allowance of a municipality: they
+    apply to what is financed or applied for from now on."""
+    _check_municipality(viewer, code, directory)
+    return funding.set_settings(session, code, changes, viewer.key)
 
 
 def set_limit(
@@ -353,6 +371,8 @@ def transactions(session: Session, viewer: Principal, number: str, limit: int, o
             "enrollment_id": row.enrollment_id,
             "month": row.month,
             "reason": row.reason,
+            "actor": row.actor,
+            "actor_name": row.actor_name,
             "created_at": row.created_at.isoformat(),
         }
         for row in rows
@@ -393,25 +413,41 @@ def set_status(session: Session, viewer: Principal, number: str, frozen: bool, t
     return certificate_view(session, certificate, today)
 
 
+class Operators(Protocol):
+    """Accounts' `me`: the operator's name for the ledger (None when accounts does not know)."""
+
+    def operator_name(self, viewer: Principal) -> str | None: ...
+
+
 def change_nominal(
-    session: Session, viewer: Principal, number: str, amount: int, today: date
+    session: Session,
+    viewer: Principal,
+    number: str,
+    amount: int,
+    reason: str,
+    today: date,
+    operators: Operators | None = None,
 ) -> dict:
     """Set this certificate's nominal for the current period: a raise takes room from the
-    municipal limit; a lower one is refused while money is reserved (active contracts)."""
+    municipal limit; a lower one is refused while money is reserved (active contracts). The
+    reason is required; the entry carries it with the operator (id and name)."""
     certificate = visible_certificate(session, viewer, number)
     if not domain.can_manage_municipality(viewer, certificate.municipality_code):
         raise Forbidden("Номинал меняет муниципальный оператор", code="role_forbidden")
     domain.check_amount(amount, "amount")
+    reason = domain.check_reason(reason)
     period = current_period(session, today)
     if period is None or not funding.is_financed(session, certificate, period.id):
         raise Refused("not_financing", "У сертификата нет номинала в текущем периоде")
+    name = operators.operator_name(viewer) if operators is not None else None
     funding.ensure_fund(session, certificate.municipality_code, period.id)  # lock order
     current = int(ledger.balance_of(session, certificate.id, period.id)["nominal"])
     actor = viewer.key
     # an operator's change: the gateway's Idempotency-Key makes a repeated request harmless
     key = f"nominal:{certificate.id}:{period.id}:{uuid.uuid4()}"
     if amount < current:
-        ledger.lower_nominal(session, certificate, period.id, current - amount, key, actor)
+        ledger.lower_nominal(session, certificate, period.id, current - amount, key, actor,
+                             f"Уменьшение номинала оператором: {reason}", name)  # fmt: skip
         funding.return_room(session, certificate.municipality_code, period.id, current - amount)
     elif amount > current:
         if not funding.take_room(
@@ -419,7 +455,7 @@ def change_nominal(
         ):
             raise Refused("limit_exhausted", "Лимит муниципалитета исчерпан")
         ledger.credit(session, certificate, period.id, amount - current, key,
-                      "Увеличение номинала муниципалитетом", actor)  # fmt: skip
+                      f"Увеличение номинала оператором: {reason}", actor, name)  # fmt: skip
     return certificate_view(session, certificate, today)
 
 
@@ -433,7 +469,10 @@ def reserve_funds(
     period_id: int,
     amount: int,
     today: date,
+    free_place: bool = False,
 ) -> dict:
+    """Reserve for an enrollment. `free_place`: an application to a budget-registry program
+    (enrollment's `financing=false`), counted against the child's free-place allowance."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
         raise InvalidInput("amount: целое неотрицательное число копеек", code="invalid_amount",
                            fields={"amount": ["целое неотрицательное число копеек"]})  # fmt: skip
@@ -448,7 +487,44 @@ def reserve_funds(
         # holding money. FOR SHARE: reservations of one certificate still run side by side.
         session.refresh(certificate, with_for_update={"read": True})
         domain.check_can_use(certificate.status, certificate.valid_until, today)
-    return ledger.reserve(session, certificate, period_id, enrollment_id, amount)
+    if free_place:
+        funding.claim_free_place(session, certificate, enrollment_id)
+    answer = ledger.reserve(session, certificate, period_id, enrollment_id, amount)
+    # the payer: the municipality that issued the certificate, whatever the child's address
+    # says now (enrollment puts it on the contract, payments invoices it)
+    return {**answer, "municipality_code": certificate.municipality_code}
+
+
+def registered_child(data: dict) -> dict:
+    """accounts' `child_registered` data as the child facts ensure_certificate takes."""
+    return {
+        "id": data.get("child_id"),
+        "parent_id": data.get("parent_id"),
+        "birth_date": data.get("birth_date"),
+        "municipality_code": data.get("municipality_code"),
+    }
+
+
+def child_certificate(session: Session, child_id: int) -> dict:
+    certificate = (
+        session.scalar(select(Certificate).where(Certificate.child_id == child_id))
+        if isinstance(child_id, int)
+        else None
+    )
+    if certificate is None:
+        raise not_found()
+    reserved = session.scalar(
+        select(func.coalesce(func.sum(Reservation.reserved), 0)).where(
+            Reservation.certificate_id == certificate.id
+        )
+    )
+    return {
+        "certificate_number": certificate.number,
+        "municipality_code": certificate.municipality_code,
+        "birth_date": certificate.birth_date.isoformat(),
+        "status": certificate.status,
+        "reserved": int(reserved),
+    }
 
 
 def finance_for(
@@ -475,7 +551,17 @@ def release_funds(
     ):
         raise InvalidInput("amount: целое неотрицательное число копеек", code="invalid_amount",
                            fields={"amount": ["целое неотрицательное число копеек"]})  # fmt: skip
+    if amount is None:  # the whole reservation: the application or contract is over
+        funding.end_free_place(session, str(enrollment_id))
     return ledger.release(session, str(enrollment_id), amount, reason, key)
+
+
+def enrollment_ended(session: Session, data: dict) -> None:
+    """enrollment's terminated / completed / rejected / cancelled / expired: a free place
+    it held no longer counts against the allowance."""
+    enrollment_id = data.get("enrollment_id")
+    if enrollment_id:
+        funding.end_free_place(session, str(enrollment_id))
 
 
 def debit_funds(session: Session, items: list[dict]) -> list[dict]:
@@ -553,6 +639,20 @@ def expire_certificate(session: Session, certificate: Certificate, reason: str) 
             funding.return_room(
                 session, certificate.municipality_code, period_id, int(done["expired"])
             )
+
+
+def run_calendar_job(calendar, name: str) -> dict:
+    """One of the calendar's jobs now; 404 for a name it does not have, 409 while another
+    instance runs it."""
+    from servicekit.calendar import JobBusy
+
+    if name not in calendar.jobs:
+        message = f"задания нет; есть {', '.join(sorted(calendar.jobs))}"
+        raise NotFound("Нет такого задания", code="job_not_found", fields={"name": [message]})
+    try:
+        return calendar.run(name)
+    except JobBusy as busy:
+        raise Refused("job_running", "Задание уже выполняется") from busy
 
 
 # --- figures for payments' reports -------------------------------------------------------

@@ -1,7 +1,9 @@
 """Closing a period: what is left on every balance expires, the next period's nominals are
 credited to the financing certificates (or their children queued), events are emitted.
 
-`--expire-aged` expires the certificates of children who turned 18 (run it daily).
+`--expire-aged` expires the certificates of children who turned 18. Both run by themselves
+on the certificates service's calendar (jobs `close_periods` and `expire_aged`); a period is
+closed only once its last day is over (`period_not_over` before).
 
 Each step is idempotent (ledger keys `expire:<certificate>:<period>` and
 `credit:<certificate>:<period>`, one queue place per period) and committed in batches, so
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,12 +47,17 @@ def next_period(session: Session, period: Period) -> Period | None:
     )
 
 
-def close_period(session_factory: Callable[[], Session], period_id: int) -> dict:
-    """Runs in its own transactions (one per batch); answers what it did."""
+def close_period(
+    session_factory: Callable[[], Session], period_id: int, today: date | None = None
+) -> dict:
+    """Runs in its own transactions (one per batch); answers what it did. Refused
+    (`period_not_over`) until the period's last day is over, by the business clock."""
+    today = today or clock.today()
     with session_factory() as session, session.begin():
         period = session.get(Period, period_id, with_for_update=True)
         if period is None:
             raise Refused("period_not_found", "Период не найден")
+        domain.check_period_over(period.end_date, today)
         if period.status == domain.PERIOD_OPEN:
             period.status = domain.PERIOD_CLOSING  # no new financing in it from now on
         name = period.name
@@ -134,6 +142,35 @@ def expire_aged(session_factory: Callable[[], Session], today) -> list[str]:
             return expired
 
 
+# --- the calendar's jobs (servicekit.calendar): what is due at `now` and not yet done -----
+
+
+def close_due_periods(session_factory: Callable[[], Session], now: datetime) -> dict:
+    """Every period whose last day is over and that is not closed yet is closed, oldest
+    first, and the next one credited. A run cut short is finished by the next tick."""
+    today = clock.region_date(now)
+    with session_factory() as session:
+        due = session.scalars(
+            select(Period.id)
+            .where(Period.end_date < today, Period.status != domain.PERIOD_CLOSED)
+            .order_by(Period.start_date)
+        ).all()
+    closed = [close_period(session_factory, period_id, today) for period_id in due]
+    if not closed:
+        return {}
+    return {
+        "closed": [done["period_id"] for done in closed],
+        **{k: sum(done[k] for done in closed) for k in ("expired", "credited", "queued")},
+    }
+
+
+def expire_aged_job(session_factory: Callable[[], Session], now: datetime) -> dict:
+    """Daily (each tick, in fact: a re-run finds nothing): certificates of children who
+    turned 18 by the region's date expire."""
+    expired = expire_aged(session_factory, clock.region_date(now))
+    return {"expired_certificates": len(expired)} if expired else {}
+
+
 def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.orm import sessionmaker
 
@@ -151,10 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
     if args.expire_aged:
         print({"expired_certificates": len(expire_aged(factory, clock.today()))})
+    status = 0
     if args.period_id is not None:
-        print(close_period(factory, args.period_id))
+        try:
+            print(close_period(factory, args.period_id))
+        except Refused as refusal:
+            print(f"{refusal.code}: {refusal.message}", file=sys.stderr)
+            status = 1
     engine.dispose()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -20,6 +20,13 @@ class BandSchema(Schema):
 
 class BandsSchema(Schema):
     bands = fields.List(fields.Nested(BandSchema), required=True, validate=validate.Length(1, 18))
+    effective_from = fields.Date(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True)
+
+
+class SettingsSchema(Schema):
+    nominal_mode = fields.String()
+    free_allowance = fields.Integer(strict=True)
 
 
 def load(schema: Schema, data) -> dict:

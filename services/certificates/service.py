@@ -14,13 +14,15 @@ from nameko.rpc import rpc
 
 from contracts.principal import Principal
 from servicekit import clock, config
+from servicekit.calendar import Calendar, Job
 from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
+from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.certificates import operations, rollover
 from services.certificates.exceptions import domain_errors
-from services.certificates.schemas import BandsSchema, PeriodSchema, load
+from services.certificates.schemas import BandsSchema, PeriodSchema, SettingsSchema, load
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,24 @@ class Neighbours:
     def municipality(self, code: str) -> dict | None:
         return self._ask("catalog", "get_municipality", code)
 
+    def operator_name(self, viewer: Principal) -> str | None:
+        """The name for the ledger; the change does not wait for accounts (the id is kept)."""
+        try:
+            user = self._ask("accounts", "me", viewer.as_rpc())
+        except ServiceUnavailable:
+            return None
+        return user.get("full_name") if user else None
+
 
 class CertificatesService(ServiceBase):
     name = "certificates"
 
     neighbour_rpc = TimedClusterRpc()
+    # a period closes once its last day is over; certificates expire at the 18th birthday
+    calendar = Calendar(
+        Job("close_periods", rollover.close_due_periods),
+        Job("expire_aged", rollover.expire_aged_job),
+    )
 
     @property
     def neighbours(self) -> Neighbours:
@@ -92,8 +107,50 @@ class CertificatesService(ServiceBase):
             if changed or self.db.dirty or self.db.info.get(EVENTS_RECORDED):
                 self.db.commit()  # issued and financed (or queued) even if the reservation fails
             return operations.reserve_funds(
-                self.db, certificate, enrollment_id, period_id, amount, clock.today()
-            )
+                self.db, certificate, enrollment_id, period_id, amount, clock.today(),
+                free_place=not financing,
+            )  # fmt: skip
+
+    @rpc
+    def child_certificate(self, child_id: int) -> dict:
+        """For accounts: the child's certificate as issued (birth date, municipality) and the
+        money reserved on it now; NotFound when the child has none."""
+        return operations.child_certificate(self.db, child_id)
+
+    # a free place ends with its application or contract (issue 18 item 13)
+
+    @reliable_handler("enrollment", "enrollment_terminated")
+    @idempotent
+    def on_enrollment_terminated(self, envelope):
+        operations.enrollment_ended(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_completed")
+    @idempotent
+    def on_enrollment_completed(self, envelope):
+        operations.enrollment_ended(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_rejected")
+    @idempotent
+    def on_enrollment_rejected(self, envelope):
+        operations.enrollment_ended(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_cancelled")
+    @idempotent
+    def on_enrollment_cancelled(self, envelope):
+        operations.enrollment_ended(self.db, envelope["data"])
+
+    @reliable_handler("enrollment", "enrollment_expired")
+    @idempotent
+    def on_enrollment_expired(self, envelope):
+        operations.enrollment_ended(self.db, envelope["data"])
+
+    @reliable_handler("accounts", "child_registered")
+    @idempotent
+    def on_child_registered(self, envelope):
+        """The certificate is issued with the facts the child was registered with: a later
+        edit of the birth date or municipality never changes its nominal or its payer."""
+        with domain_errors():
+            operations.ensure_certificate(self.db, operations.registered_child(envelope["data"]))
 
     @rpc
     def release_funds(
@@ -155,11 +212,14 @@ class CertificatesService(ServiceBase):
             )
 
     @rpc
-    def change_nominal(self, principal: dict, number: str, amount: int) -> dict:
+    def change_nominal(
+        self, principal: dict, number: str, amount: int, reason: str | None = None
+    ) -> dict:
         with domain_errors():
             return operations.change_nominal(
-                self.db, Principal.from_rpc(principal), number, amount, clock.today()
-            )
+                self.db, Principal.from_rpc(principal), number, amount, reason, clock.today(),
+                self.neighbours,
+            )  # fmt: skip
 
     @rpc
     def open_period(self, data: dict) -> dict:
@@ -173,7 +233,15 @@ class CertificatesService(ServiceBase):
     def close_period(self, period_id: int) -> dict:
         operations.get_period(self.db, period_id)
         with domain_errors():
-            return rollover.close_period(rollover.sessions_on(self.db.get_bind()), period_id)
+            return rollover.close_period(
+                rollover.sessions_on(self.db.get_bind()), period_id, clock.today()
+            )
+
+    @rpc
+    def run_calendar_job(self, name: str) -> dict:
+        """An operator runs a calendar job now (`close_periods`, `expire_aged`)."""
+        with domain_errors():
+            return operations.run_calendar_job(self.calendar, name)
 
     @rpc
     def get_funding(self, principal: dict, code: str, period_id: int) -> dict:
@@ -190,8 +258,22 @@ class CertificatesService(ServiceBase):
                 Principal.from_rpc(principal),
                 code,
                 period_id,
-                body["bands"],
+                body,
                 self.neighbours,
+            )
+
+    @rpc
+    def get_settings(self, principal: dict, code: str) -> dict:
+        return operations.get_settings(
+            self.db, Principal.from_rpc(principal), code, self.neighbours
+        )
+
+    @rpc
+    def set_settings(self, principal: dict, code: str, data: dict) -> dict:
+        body = load(SettingsSchema(), data)
+        with domain_errors():
+            return operations.set_settings(
+                self.db, Principal.from_rpc(principal), code, body, self.neighbours
             )
 
     @rpc

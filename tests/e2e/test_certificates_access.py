@@ -85,6 +85,13 @@ class World:
                 "end_date": f"{year + 1}-08-31"}  # fmt: skip
         return self.ok("regional", "POST", "/periods", body, 201)["id"]
 
+    def fresh_past_period(self) -> int:
+        """A period long over: closing it is allowed (issue 18: not before its last day)."""
+        year = 1100 + uuid.uuid4().int % 800
+        body = {"name": f"Прошедший {year}", "start_date": f"{year}-09-01",
+                "end_date": f"{year + 1}-08-31"}  # fmt: skip
+        return self.ok("regional", "POST", "/periods", body, 201)["id"]
+
     def fresh_certificate(self, financing=False) -> str:
         child = self.ok("parent", "POST", "/children", child_body(municipality_code=HOME), 201)
         number = self.ok("parent", "POST", f"/children/{child['id']}/certificate")["number"]
@@ -120,7 +127,13 @@ TABLE = [
         lambda w: {"name": "x", "start_date": "2026-09-01", "end_date": "2026-08-01"},
         REGIONAL_ONLY | {"regional": 422},  # a period that ends before it starts
     ),
-    ("close period", "POST", lambda w: f"/periods/{w.fresh_period()}/close", None, REGIONAL_ONLY),
+    (
+        "close period",
+        "POST",
+        lambda w: f"/periods/{w.fresh_past_period()}/close",
+        None,
+        REGIONAL_ONLY,
+    ),
     ("funding", "GET", lambda w: FUNDING.format(w.period) + "/funding", None, OWN_MUNICIPALITY),
     (
         "nominals",
@@ -137,6 +150,20 @@ TABLE = [
         OWN_MUNICIPALITY,
     ),
     ("queue", "GET", lambda w: FUNDING.format(w.period) + "/queue", None, OWN_MUNICIPALITY),
+    (
+        "settings",
+        "GET",
+        lambda w: f"/municipalities/{HOME}/certificate-settings",
+        None,
+        OWN_MUNICIPALITY,
+    ),
+    (
+        "change settings",
+        "PUT",
+        lambda w: f"/municipalities/{HOME}/certificate-settings",
+        lambda w: {"free_allowance": 2},
+        OWN_MUNICIPALITY,
+    ),
     (
         "certificates",
         "GET",
@@ -158,7 +185,7 @@ TABLE = [
         "nominal",
         "PUT",
         lambda w: f"/certificates/{w.fresh_certificate(financing=True)}/nominal",
-        lambda w: {"amount": "25000.00"},
+        lambda w: {"amount": "25000.00", "reason": "Решение комиссии"},
         MANAGED,
     ),
     (
@@ -310,3 +337,25 @@ def test_a_queued_child_sees_its_position_and_moves_up_when_the_limit_is_raised(
             {"n": answers[1]["certificate_number"]},
         ).scalar()
     assert changed == 1
+
+
+def test_a_period_that_is_not_over_is_not_closed_through_the_gateway(world):
+    """Issue 18 item 7: 3 December was closing the whole year's period."""
+    period = world.fresh_period()  # a future year: its last day is far ahead
+    response = world.client("regional").request("POST", f"/periods/{period}/close")
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "period_not_over"
+    statuses = {p["id"]: p["status"] for p in world.ok("anonymous", "GET", "/periods")["items"]}
+    assert statuses[period] == "open"
+
+
+def test_an_operators_change_of_a_nominal_needs_a_reason_and_shows_in_the_ledger(world):
+    number = world.fresh_certificate(financing=True)
+    path = f"/certificates/{number}/nominal"
+    response = world.client("municipal").request("PUT", path, json={"amount": "31000.00"})
+    assert response.status_code == 422 and "reason" in response.json()["fields"]
+    world.ok("municipal", "PUT", path, {"amount": "31000.00", "reason": "Решение комиссии № 4"})
+    latest = world.ok("municipal", "GET", f"/certificates/{number}/transactions")["items"][0]
+    assert (latest["kind"], latest["amount"]) == ("credit", "1000.00")
+    assert "Решение комиссии № 4" in latest["reason"]
+    assert latest["actor"].startswith("user:") and latest["actor_name"]

@@ -196,6 +196,7 @@ def test_a_repeated_key_has_one_effect_and_returns_the_first_answer(certificates
             "certificate_type": "financing",
             "reserved": 1_200_00,
             "available": 3_800_00,
+            "municipality_code": kid["municipality_code"],  # the payer (issue 18)
         }
     )
     items = [{"enrollment_id": "rep-1", "month": "2026-09", "debit": 300_00, "release": 0}]
@@ -321,7 +322,9 @@ def test_random_walk_of_thousands_of_operations_always_equals_the_recount(
                     {"a": op[1], "m": kid["municipality_code"]},
                 )
             principal = {"user_id": 1, "role": "regional_operator"}
-            certificates.change_nominal(principal, number, int(before["nominal"]) + op[1])
+            certificates.change_nominal(
+                principal, number, int(before["nominal"]) + op[1], "Случайное изменение"
+            )
         if op not in used_keys and op[0] != "credit":
             used_keys.append(op)
         after = balance(engine, number)
@@ -379,7 +382,7 @@ def test_municipal_limit_of_n_gives_exactly_n_under_concurrency_and_the_queue_mo
     # one financed child's nominal comes back (lowered to 0): the first in the queue moves up
     regional = {"user_id": 1, "role": "regional_operator"}
     returned = answers[financed[0]]["certificate_number"]
-    certificates.change_nominal(regional, returned, 0)
+    certificates.change_nominal(regional, returned, 0, "Возврат номинала")
     first_waiting = certificates.get_balance(queue[0])
     assert first_waiting["type"] == "financing" and first_waiting["available"] == nominal
     assert certificates.get_balance(queue[1])["type"] == "accounting"
@@ -408,7 +411,7 @@ def test_a_frozen_certificate_neither_reserves_nor_freezes_with_a_contract(
         certificates.freeze(regional, number)
     assert refused.value.code == "active_contracts"
     with pytest.raises(Conflict) as lowered:
-        certificates.change_nominal(regional, number, 1_000_00)
+        certificates.change_nominal(regional, number, 1_000_00, "Понижение")
     assert lowered.value.code == "active_contracts"
     certificates.release_funds("fr-1")
     assert certificates.freeze(regional, number)["status"] == "frozen"
@@ -460,8 +463,12 @@ def test_period_rollover_expires_leftovers_credits_the_next_and_can_be_rerun(
         for k in kids
     ]
     factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
-    first = rollover.close_period(factory, old_id)
-    again = rollover.close_period(factory, old_id)
+    # issue 18 item 7: closed once its last day is over, not before
+    with pytest.raises(domain.Refused) as early:
+        rollover.close_period(factory, old_id, date(2041, 8, 31))
+    assert early.value.code == "period_not_over"
+    first = rollover.close_period(factory, old_id, date(2041, 9, 1))
+    again = rollover.close_period(factory, old_id, date(2041, 9, 1))
     assert first["expired"] >= 2 * 600_00
     assert again["expired"] == first["expired"]  # answered from the ledger, nothing new
     with engine.connect() as conn:

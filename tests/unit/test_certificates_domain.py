@@ -153,3 +153,64 @@ def test_a_reports_month_is_its_first_and_last_day_and_a_wrong_one_is_refused():
     for wrong in ("2026-13", "2026-1", "26-10", "2026-10-01", None):
         with pytest.raises(InvalidField):
             domain.month_bounds(wrong)
+
+
+# --- issue 18: a period closes at its end; nominals within a year; free places ------------
+
+
+def test_a_period_is_over_only_after_its_last_day():
+    with pytest.raises(domain.Refused) as early:
+        domain.check_period_over(date(2027, 8, 31), date(2027, 8, 31))
+    assert early.value.code == "period_not_over"
+    with pytest.raises(domain.Refused):
+        domain.check_period_over(date(2027, 8, 31), date(2026, 12, 3))
+    domain.check_period_over(date(2027, 8, 31), date(2027, 9, 1))
+
+
+@pytest.mark.parametrize(
+    ("mode", "on", "expected"),
+    [
+        ("full", date(2027, 3, 10), 24_000_00),
+        ("prorated", date(2026, 8, 20), 24_000_00),  # before the period: the whole one
+        ("prorated", date(2026, 9, 1), 24_000_00),
+        ("prorated", date(2026, 9, 30), 24_000_00),  # September counts
+        ("prorated", date(2027, 3, 10), 12_000_00),  # March..August: 6 of 12
+        ("prorated", date(2027, 8, 31), 2_000_00),
+        ("prorated", date(2027, 9, 1), 0),
+    ],
+)
+def test_a_nominal_financed_mid_period_is_full_or_the_months_left(mode, on, expected):
+    start, end = date(2026, 9, 1), date(2027, 8, 31)
+    assert domain.nominal_on(24_000_00, mode, start, end, on) == expected
+
+
+def test_a_prorated_nominal_rounds_down_to_the_kopeck():
+    assert domain.nominal_on(10_000_01, "prorated", date(2026, 9, 1), date(2027, 8, 31),
+                             date(2026, 12, 1)) == 10_000_01 * 9 // 12  # fmt: skip
+
+
+def test_an_operators_reason_is_required_and_plain():
+    for bad in (None, "", "   ", 5, "x" * 501):
+        with pytest.raises(domain.InvalidField):
+            domain.check_reason(bad)
+    assert domain.check_reason("  Решение комиссии ") == "Решение комиссии"
+
+
+def test_a_nominal_change_applies_from_today_or_later():
+    with pytest.raises(domain.InvalidField):
+        domain.check_effective_from(date(2026, 12, 2), date(2026, 12, 3))
+    assert domain.check_effective_from(date(2026, 12, 3), date(2026, 12, 3))
+
+
+def test_the_free_place_allowance_counts_places_held_at_a_time():
+    domain.check_free_allowance(1, 2)
+    with pytest.raises(domain.Refused) as full:
+        domain.check_free_allowance(2, 2)
+    assert full.value.code == "free_allowance_exhausted"
+    with pytest.raises(domain.Refused):
+        domain.check_free_allowance(0, 0)
+    for bad in (-1, 21, True, "2"):
+        with pytest.raises(domain.InvalidField):
+            domain.check_free_allowance_setting(bad)
+    with pytest.raises(domain.InvalidField):
+        domain.check_nominal_mode("half")

@@ -236,6 +236,8 @@ def finish_application(
         return enrollment
     enrollment.terms = terms
     enrollment.certificate_number = reserved.get("certificate_number")
+    if reserved.get("municipality_code"):  # the payer is the certificate's municipality
+        enrollment.child_municipality = reserved["municipality_code"]
     enrollment.money = "reserved"
     target = domain.after_seat_step(enrollment.seat_held)
     _move(session, enrollment, target, "system", now=now, from_request=True)
@@ -951,3 +953,22 @@ def count_by_status(session: Session, municipality_code: str | None) -> dict[str
         query = query.where(Enrollment.child_municipality == municipality_code)
     counted = dict(session.execute(query).all())
     return {status: int(counted.get(status, 0)) for status in domain.STATUSES}
+
+
+def money_states(session: Session, after: str | None, limit: int) -> list[dict]:
+    """A page of applications by id: status, money state (pending, reserved, release_pending,
+    released, contract) and certificate share in kopecks. Read-only, for audit-ledger."""
+    limit = max(1, min(int(limit), 10_000))
+    query = select(Enrollment.id, Enrollment.status, Enrollment.money, Enrollment.terms)
+    if after:
+        query = query.where(Enrollment.id > uuid.UUID(after))
+    rows = session.execute(query.order_by(Enrollment.id).limit(limit)).all()
+    return [
+        {
+            "enrollment_id": str(row.id),
+            "status": row.status,
+            "money": row.money,
+            "share": int((row.terms or {}).get("certificate_share") or 0),
+        }
+        for row in rows
+    ]

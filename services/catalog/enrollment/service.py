@@ -81,6 +81,12 @@ class EnrollmentService(ServiceBase):
         return operations.count_by_status(self.db, municipality_code)
 
     @rpc
+    def money_states(self, after: str | None = None, limit: int = 5000) -> list[dict]:
+        """For certificates' audit-ledger: every application by id with its status, money
+        state and certificate share, a page after `after`. Read-only."""
+        return operations.money_states(self.db, after, limit)
+
+    @rpc
     def decide(
         self, principal: dict, enrollment_id: str, action: str, reason: str | None = None
     ) -> dict:
