@@ -270,7 +270,8 @@ class AccountsRoutes:
         response=ChildSchema,
         errors=(404, 409, 422, 429, 503),
         description="Changing data a provider verified clears the verified mark. 409 when "
-        "another child has the SNILS; every SNILS checked counts, and past the hourly limit the answer is 429 whether or not it is taken. 409 "
+        "another child has the SNILS; every SNILS checked counts, and past the hourly "
+        "limit the answer is 429 whether or not it is taken. 409 "
         "`certificate_money_reserved` for a birth date or municipality while money is reserved "
         "on the child's certificate (the certificate keeps those of its issue).",
         operation_id="updateChild",
