@@ -1,7 +1,7 @@
 """users.email_skeleton: what an address looks like (Unicode TR39), unique
 
 Revision ID: e3a1c5b7d9f2
-Revises: 4b6f0c2e9a17
+Revises: 8c1f3a5e7b20
 Create Date: 2026-12-03 07:20:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from services.accounts.domain import email_skeleton
 
 revision = "e3a1c5b7d9f2"
-down_revision = "4b6f0c2e9a17"
+down_revision = "8c1f3a5e7b20"
 branch_labels = None
 depends_on = None
 
