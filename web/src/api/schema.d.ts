@@ -17,7 +17,7 @@ export interface paths {
          * Log in with e-mail and password
          * @description Repeated failures for one account or from one address are answered 429 with Retry-After.
          */
-        post: operations["post__api_v1_auth_login"];
+        post: operations["login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -34,7 +34,47 @@ export interface paths {
         get?: never;
         put?: never;
         /** End the login a refresh token belongs to */
-        post: operations["post__api_v1_auth_logout"];
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password reset link by e-mail
+         * @description The same 202 whether the address is registered or not; a registered one gets a letter with a link valid one hour. 429 with Retry-After after too many requests for one address or from one client.
+         */
+        post: operations["passwordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the token from the reset letter
+         * @description The token works once and for one hour (422 `invalid_token` otherwise); every refresh token of the account is revoked, so every login ends.
+         */
+        post: operations["passwordResetConfirm"];
         delete?: never;
         options?: never;
         head?: never;
@@ -54,7 +94,7 @@ export interface paths {
          * A new token pair for a refresh token (which is used up)
          * @description The same refresh token presented again within a short grace period (two tabs) gets the same new pair; presented after it, every token of its login is revoked.
          */
-        post: operations["post__api_v1_auth_refresh"];
+        post: operations["refreshTokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -74,7 +114,49 @@ export interface paths {
          * A parent registers
          * @description 409 when the e-mail is already registered; 429 with Retry-After after too many registrations from one address.
          */
-        post: operations["post__api_v1_auth_register"];
+        post: operations["registerParent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm the e-mail address with the token from the letter
+         * @description The token works once and until it expires (72 hours); otherwise 422 `invalid_token`. Refresh the access token afterwards: applying needs a confirmed address.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail the confirmation link again
+         * @description For a logged-in parent whose address is not confirmed yet (a confirmed one gets no letter); 5 an hour, then 429.
+         *
+         *     Roles: parent.
+         */
+        post: operations["resendConfirmation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -92,11 +174,11 @@ export interface paths {
         put?: never;
         /**
          * Bill a month (or get its unfinished run)
-         * @description Runs in the background; follow it with GET /billing/runs/{id}. Each contract is charged once per month whatever the number of runs. Closes the month's attendance. 409 `month_not_started` for a future month.
+         * @description Runs in the background; follow it with GET /billing/runs/{id}. Each contract is charged once per month whatever the number of runs. A month is billed once it has ended and its submission deadline has passed: 409 `month_not_over` before. The calendar starts it by itself the day after the deadline.
          *
          *     Roles: regional_operator.
          */
-        post: operations["post__api_v1_billing_runs"];
+        post: operations["startBillingRun"];
         delete?: never;
         options?: never;
         head?: never;
@@ -114,7 +196,7 @@ export interface paths {
          * A billing run and its progress
          * @description Roles: regional_operator.
          */
-        get: operations["get__api_v1_billing_runs_int_min_1_max_2147483647_run_id"];
+        get: operations["getBillingRun"];
         put?: never;
         post?: never;
         delete?: never;
@@ -134,7 +216,7 @@ export interface paths {
          * Search programs with their matching groups
          * @description Filters combine with AND. Results are programs; `groups` summarizes the program's groups that match (count, free seats, cheapest, nearest, earliest start). The same search within a few seconds gets the same answer (free seats may be that old).
          */
-        get: operations["get__api_v1_catalog_search"];
+        get: operations["searchCatalog"];
         put?: never;
         post?: never;
         delete?: never;
@@ -156,7 +238,7 @@ export interface paths {
          *
          *     Roles: parent, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_certificates"];
+        get: operations["listCertificates"];
         put?: never;
         post?: never;
         delete?: never;
@@ -178,7 +260,7 @@ export interface paths {
          *
          *     Roles: parent, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_certificates_number"];
+        get: operations["getCertificate"];
         put?: never;
         post?: never;
         delete?: never;
@@ -202,7 +284,7 @@ export interface paths {
          *
          *     Roles: municipal_operator, regional_operator.
          */
-        post: operations["post__api_v1_certificates_number_freeze"];
+        post: operations["freezeCertificate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -219,11 +301,11 @@ export interface paths {
         get?: never;
         /**
          * Change this certificate's nominal in the current period
-         * @description A raise takes room from the municipal limit (409 `limit_exhausted`); lowering is refused while money is reserved (409 `active_contracts`) and gives the room back, which moves the queue up.
+         * @description A raise takes room from the municipal limit (409 `limit_exhausted`); lowering is refused while money is reserved (409 `active_contracts`) and gives the room back, which moves the queue up. `reason` is required: the ledger entry carries it with the operator's id and name.
          *
          *     Roles: municipal_operator, regional_operator.
          */
-        put: operations["put__api_v1_certificates_number_nominal"];
+        put: operations["setCertificateNominal"];
         post?: never;
         delete?: never;
         options?: never;
@@ -244,7 +326,7 @@ export interface paths {
          *
          *     Roles: parent, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_certificates_number_transactions"];
+        get: operations["listCertificateTransactions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -266,7 +348,7 @@ export interface paths {
          * Unfreeze a certificate
          * @description Roles: municipal_operator, regional_operator.
          */
-        post: operations["post__api_v1_certificates_number_unfreeze"];
+        post: operations["unfreezeCertificate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -286,7 +368,7 @@ export interface paths {
          *
          *     Roles: parent, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_children"];
+        get: operations["listChildren"];
         put?: never;
         /**
          * A parent adds a child
@@ -294,7 +376,7 @@ export interface paths {
          *
          *     Roles: parent.
          */
-        post: operations["post__api_v1_children"];
+        post: operations["createChild"];
         delete?: never;
         options?: never;
         head?: never;
@@ -314,7 +396,7 @@ export interface paths {
          *
          *     Roles: parent, provider, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_children_int_min_1_max_2147483647_child_id"];
+        get: operations["getChild"];
         put?: never;
         post?: never;
         delete?: never;
@@ -322,11 +404,11 @@ export interface paths {
         head?: never;
         /**
          * The parent changes their child's data
-         * @description Changing data a provider verified clears the verified mark. 409 when another child has the SNILS; after a few such answers in an hour, 429.
+         * @description Changing data a provider verified clears the verified mark. 409 when another child has the SNILS; every SNILS checked counts, and past the hourly limit the answer is 429 whether or not it is taken. 409 `certificate_money_reserved` for a birth date or municipality while money is reserved on the child's certificate (the certificate keeps those of its issue).
          *
          *     Roles: parent.
          */
-        patch: operations["patch__api_v1_children_int_min_1_max_2147483647_child_id"];
+        patch: operations["updateChild"];
         trace?: never;
     };
     "/api/v1/children/{child_id}/certificate": {
@@ -344,7 +426,7 @@ export interface paths {
          *
          *     Roles: parent.
          */
-        post: operations["post__api_v1_children_int_min_1_max_2147483647_child_id_certificate"];
+        post: operations["requestCertificate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -364,7 +446,7 @@ export interface paths {
          *
          *     Roles: parent.
          */
-        get: operations["get__api_v1_children_int_min_1_max_2147483647_child_id_payments"];
+        get: operations["listChildPayments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -388,7 +470,7 @@ export interface paths {
          *
          *     Roles: provider.
          */
-        post: operations["post__api_v1_children_int_min_1_max_2147483647_child_id_verify"];
+        post: operations["verifyChild"];
         delete?: never;
         options?: never;
         head?: never;
@@ -403,7 +485,7 @@ export interface paths {
             cookie?: never;
         };
         /** The six directions of programs */
-        get: operations["get__api_v1_directions"];
+        get: operations["listDirections"];
         put?: never;
         post?: never;
         delete?: never;
@@ -420,7 +502,7 @@ export interface paths {
             cookie?: never;
         };
         /** Swagger UI for this API (assets served by the portal's build) */
-        get: operations["get__api_v1_docs"];
+        get: operations["getApiDocs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -440,15 +522,15 @@ export interface paths {
          * Applications: a parent's own, a provider's organization's, an operator's area
          * @description Roles: parent, provider, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_enrollments"];
+        get: operations["listEnrollments"];
         put?: never;
         /**
          * Apply for a group: a seat is held, or the application waits on the list
-         * @description The certificate's share is reserved at once. When a co-payment is due and `accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. Send an `Idempotency-Key`: a repeat returns the first answer.
+         * @description 403 `email_not_verified` for a parent who has not confirmed the e-mail address yet. The certificate's share is reserved at once. When a co-payment is due and `accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. Send an `Idempotency-Key`: a repeat returns the first answer.
          *
          *     Roles: parent.
          */
-        post: operations["post__api_v1_enrollments"];
+        post: operations["createEnrollment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -466,7 +548,7 @@ export interface paths {
          * An application: status, history, place on the waiting list, money terms
          * @description Roles: parent, provider, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_enrollments_enrollment_id"];
+        get: operations["getEnrollment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -488,7 +570,7 @@ export interface paths {
          * Withdraw an application before enrollment (the parent)
          * @description Roles: parent.
          */
-        post: operations["post__api_v1_enrollments_enrollment_id_cancel"];
+        post: operations["cancelEnrollment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -508,7 +590,7 @@ export interface paths {
          * Enroll the child (the group's provider); the child's data becomes verified
          * @description Roles: provider.
          */
-        post: operations["post__api_v1_enrollments_enrollment_id_confirm"];
+        post: operations["confirmEnrollment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -528,7 +610,7 @@ export interface paths {
          * Refuse an application, with a reason (the group's provider)
          * @description Roles: provider.
          */
-        post: operations["post__api_v1_enrollments_enrollment_id_reject"];
+        post: operations["rejectEnrollment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -548,7 +630,7 @@ export interface paths {
          * End an enrollment at the end of this month (the parent or the provider)
          * @description Roles: parent, provider.
          */
-        post: operations["post__api_v1_enrollments_enrollment_id_terminate"];
+        post: operations["terminateEnrollment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -568,7 +650,7 @@ export interface paths {
          * Create a group of your program
          * @description Roles: provider.
          */
-        post: operations["post__api_v1_groups"];
+        post: operations["createGroup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -583,17 +665,17 @@ export interface paths {
             cookie?: never;
         };
         /** A group */
-        get: operations["get__api_v1_groups_int_min_1_max_2147483647_group_id"];
+        get: operations["getGroup"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         /**
-         * Change a group (capacity never below its held and enrolled children)
+         * Change a group (capacity never below its held and enrolled children; its price fixed while a seat is held or a child enrolled: 409 money_terms_locked)
          * @description Roles: provider.
          */
-        patch: operations["patch__api_v1_groups_int_min_1_max_2147483647_group_id"];
+        patch: operations["updateGroup"];
         trace?: never;
     };
     "/api/v1/groups/{group_id}/lessons": {
@@ -607,15 +689,15 @@ export interface paths {
          * A group's lessons of a month and each child's completeness
          * @description Roles: provider, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_groups_int_min_1_max_2147483647_group_id_lessons"];
+        get: operations["listGroupLessons"];
         put?: never;
         /**
          * Record or correct the group's lessons and who was present (in bulk)
-         * @description A lesson is its date and start (the schedule's by default); recording it again corrects it. A held lesson's children not marked present are absent. 409 `month_billed` once the month's billing has started.
+         * @description A lesson is its date and start (the schedule's by default); recording it again corrects it. A held lesson's children not marked present are absent. 422 `lesson_in_future` for a lesson dated after today; 409 `submission_closed` after the month's submission deadline (the paying municipalities' setting, by default the 3rd working day of the next month), 409 `month_billed` once the month's billing has started; 403 `organization_not_active` while the provider's organization is suspended or waiting for approval.
          *
          *     Roles: provider.
          */
-        post: operations["post__api_v1_groups_int_min_1_max_2147483647_group_id_lessons"];
+        post: operations["recordGroupLessons"];
         delete?: never;
         options?: never;
         head?: never;
@@ -635,7 +717,7 @@ export interface paths {
          *
          *     Roles: parent.
          */
-        get: operations["get__api_v1_groups_int_min_1_max_2147483647_group_id_quote"];
+        get: operations["quoteGroup"];
         put?: never;
         post?: never;
         delete?: never;
@@ -655,7 +737,7 @@ export interface paths {
          * Health of every service behind the gateway
          * @description 503 when any service is down; each service is asked with a deadline.
          */
-        get: operations["get__api_v1_health"];
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -675,7 +757,49 @@ export interface paths {
          * Invoices: a provider its own, a municipal operator its municipality's
          * @description Roles: provider, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_invoices"];
+        get: operations["listInvoices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invoices/{invoice_id}/contracts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The invoice's register: the contracts it is for, planned and debited
+         * @description Whoever sees the invoice sees its register (404 otherwise).
+         *
+         *     Roles: provider, municipal_operator, regional_operator.
+         */
+        get: operations["invoiceContracts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invoices/{invoice_id}/contracts.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The invoice's register as CSV (UTF-8 with BOM, `;`, decimal comma)
+         * @description Roles: provider, municipal_operator, regional_operator.
+         */
+        get: operations["invoiceContractsCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -699,7 +823,7 @@ export interface paths {
          *
          *     Roles: municipal_operator.
          */
-        post: operations["post__api_v1_invoices_int_min_1_max_2147483647_invoice_id_pay"];
+        post: operations["payInvoice"];
         delete?: never;
         options?: never;
         head?: never;
@@ -717,7 +841,7 @@ export interface paths {
          * The caller: account, role, organization or municipality
          * @description Roles: parent, provider, municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_me"];
+        get: operations["getCurrentUser"];
         put?: never;
         post?: never;
         delete?: never;
@@ -734,8 +858,34 @@ export interface paths {
             cookie?: never;
         };
         /** Municipalities of the region */
-        get: operations["get__api_v1_municipalities"];
+        get: operations["listMunicipalities"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/municipalities/{code}/certificate-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A municipality's certificate settings: nominal mode and free-place allowance
+         * @description Roles: municipal_operator, regional_operator.
+         */
+        get: operations["getSettings"];
+        /**
+         * Change a municipality's certificate settings
+         * @description `nominal_mode`: `full` (a certificate financed mid-period gets the whole nominal) or `prorated` (the months left of the period, the month of financing counted). `free_allowance`: free (budget-registry) places a child may hold at a time, 0-20 (default 2). They apply from now on.
+         *
+         *     Roles: municipal_operator, regional_operator.
+         */
+        put: operations["setSettings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -754,7 +904,7 @@ export interface paths {
          * A municipality's nominals, limit, nominals handed out and queue length
          * @description Roles: municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_funding"];
+        get: operations["getMunicipalityFunding"];
         put?: never;
         post?: never;
         delete?: never;
@@ -777,7 +927,7 @@ export interface paths {
          *
          *     Roles: municipal_operator, regional_operator.
          */
-        put: operations["put__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_limit"];
+        put: operations["setMunicipalityLimit"];
         post?: never;
         delete?: never;
         options?: never;
@@ -795,11 +945,11 @@ export interface paths {
         get?: never;
         /**
          * Set the nominal of a financing certificate, optionally per age band
-         * @description 0 to 100000.00 per band, bands of ages 0-17 that do not overlap. Certificates already credited keep their nominal. A municipal operator sets its own municipality's; the regional operator any.
+         * @description 0 to 100000.00 per band, bands of ages 0-17 that do not overlap. They apply to certificates financed from `effective_from` (today by default; never an earlier day) and are recorded with `reason` and the operator. Certificates already credited keep their nominal. A municipal operator sets its own municipality's; the regional operator any.
          *
          *     Roles: municipal_operator, regional_operator.
          */
-        put: operations["put__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_nominals"];
+        put: operations["setMunicipalityNominals"];
         post?: never;
         delete?: never;
         options?: never;
@@ -818,13 +968,39 @@ export interface paths {
          * Children waiting for a financing certificate, first come first served
          * @description Roles: municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_queue"];
+        get: operations["listMunicipalityQueue"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/municipalities/{municipality_code}/billing-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The municipality's billing rules: completeness, submission deadline, unrecorded months
+         * @description Roles: municipal_operator, regional_operator.
+         */
+        get: operations["billingSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the municipality's billing rules (fields not sent keep their value)
+         * @description `submission_workday` (1-20, default 3): attendance of a month can be corrected until that working day (Mon-Fri; public holidays are not modelled) of the next month; the month is billed after it. `unrecorded_percent` (0-100, default 100): the share of the plan billed for a month in which the provider recorded no lesson of the group. Applies to months billed afterwards.
+         *
+         *     Roles: municipal_operator, regional_operator.
+         */
+        patch: operations["setBillingSettings"];
         trace?: never;
     };
     "/api/v1/municipalities/{municipality_code}/completeness": {
@@ -841,7 +1017,30 @@ export interface paths {
          *
          *     Roles: municipal_operator, regional_operator.
          */
-        put: operations["put__api_v1_municipalities_municipality_code_completeness"];
+        put: operations["setMunicipalityCompleteness"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/municipalities/{municipality_code}/normative": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The normative cost of an hour in a municipality */
+        get: operations["getNormative"];
+        /**
+         * Set the normative cost of an hour (the municipality's or the regional operator)
+         * @description A certified group's normative cost is this figure × the group's hours (its weekly lessons over its dates), never a number the provider types. It applies to groups created or changed afterwards; contracts keep the normative they were made on.
+         *
+         *     Roles: municipal_operator, regional_operator.
+         */
+        put: operations["setNormative"];
         post?: never;
         delete?: never;
         options?: never;
@@ -860,7 +1059,7 @@ export interface paths {
          * A municipality's report as payer (JSON)
          * @description Roles: municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_municipalities_municipality_code_report"];
+        get: operations["getMunicipalityReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -880,9 +1079,75 @@ export interface paths {
          * A municipality's report as CSV (UTF-8 with BOM, `;`, decimal comma)
          * @description Roles: municipal_operator, regional_operator.
          */
-        get: operations["get__api_v1_municipalities_municipality_code_report_csv"];
+        get: operations["getMunicipalityReportCsv"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's notifications, newest first, and how many are unread
+         * @description Roles: parent, provider, municipal_operator, regional_operator.
+         */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which optional letters the caller gets by e-mail
+         * @description Roles: parent, provider, municipal_operator, regional_operator.
+         */
+        get: operations["getPreferences"];
+        /**
+         * Switch optional letters on or off
+         * @description Legally required letters (e-mail confirmation, password reset) cannot be switched off: 422. The cabinet's list keeps every notification either way.
+         *
+         *     Roles: parent, provider, municipal_operator, regional_operator.
+         */
+        put: operations["setPreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark one of the caller's notifications read
+         * @description Roles: parent, provider, municipal_operator, regional_operator.
+         */
+        post: operations["markRead"];
         delete?: never;
         options?: never;
         head?: never;
@@ -897,7 +1162,7 @@ export interface paths {
             cookie?: never;
         };
         /** This API's OpenAPI 3 document */
-        get: operations["get__api_v1_openapi_json"];
+        get: operations["getOpenApiDocument"];
         put?: never;
         post?: never;
         delete?: never;
@@ -914,13 +1179,13 @@ export interface paths {
             cookie?: never;
         };
         /** Organizations (pending ones only to those who manage them) */
-        get: operations["get__api_v1_organizations"];
+        get: operations["listOrganizations"];
         put?: never;
         /**
          * Register an organization (it waits for the regional operator's approval)
          * @description Roles: provider, regional_operator.
          */
-        post: operations["post__api_v1_organizations"];
+        post: operations["createOrganization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -935,7 +1200,7 @@ export interface paths {
             cookie?: never;
         };
         /** An organization */
-        get: operations["get__api_v1_organizations_int_min_1_max_2147483647_organization_id"];
+        get: operations["getOrganization"];
         put?: never;
         post?: never;
         delete?: never;
@@ -947,7 +1212,7 @@ export interface paths {
          *
          *     Roles: provider, regional_operator.
          */
-        patch: operations["patch__api_v1_organizations_int_min_1_max_2147483647_organization_id"];
+        patch: operations["updateOrganization"];
         trace?: never;
     };
     "/api/v1/organizations/{organization_id}/approve": {
@@ -963,7 +1228,7 @@ export interface paths {
          * Approve a pending organization
          * @description Roles: regional_operator.
          */
-        post: operations["post__api_v1_organizations_int_min_1_max_2147483647_organization_id_approve"];
+        post: operations["approveOrganization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -978,7 +1243,7 @@ export interface paths {
             cookie?: never;
         };
         /** An organization's programs (drafts only to those who manage it) */
-        get: operations["get__api_v1_organizations_int_min_1_max_2147483647_organization_id_programs"];
+        get: operations["listOrganizationPrograms"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1000,7 +1265,7 @@ export interface paths {
          * Reinstate a suspended organization
          * @description Roles: regional_operator.
          */
-        post: operations["post__api_v1_organizations_int_min_1_max_2147483647_organization_id_reinstate"];
+        post: operations["reinstateOrganization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1020,7 +1285,7 @@ export interface paths {
          * Suspend an active organization (its programs leave the search)
          * @description Roles: regional_operator.
          */
-        post: operations["post__api_v1_organizations_int_min_1_max_2147483647_organization_id_suspend"];
+        post: operations["suspendOrganization"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1035,7 +1300,7 @@ export interface paths {
             cookie?: never;
         };
         /** Periods (program years) with their dates and status */
-        get: operations["get__api_v1_periods"];
+        get: operations["listPeriods"];
         put?: never;
         /**
          * The regional operator opens a period
@@ -1043,7 +1308,7 @@ export interface paths {
          *
          *     Roles: regional_operator.
          */
-        post: operations["post__api_v1_periods"];
+        post: operations["openPeriod"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1061,11 +1326,11 @@ export interface paths {
         put?: never;
         /**
          * The regional operator closes a period: leftovers expire, the next is credited
-         * @description Safe to repeat; a run cut short continues where it stopped.
+         * @description Only once the period's last day is over (409 `period_not_over` before; the calendar closes it by itself the day after). Safe to repeat; a run cut short continues where it stopped.
          *
          *     Roles: regional_operator.
          */
-        post: operations["post__api_v1_periods_int_min_1_max_2147483647_period_id_close"];
+        post: operations["closePeriod"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1080,7 +1345,7 @@ export interface paths {
             cookie?: never;
         };
         /** Round trip to the catalog service, no database */
-        get: operations["get__api_v1_ping"];
+        get: operations["ping"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1102,7 +1367,7 @@ export interface paths {
          * Create a program of your organization (a draft)
          * @description Roles: provider.
          */
-        post: operations["post__api_v1_programs"];
+        post: operations["createProgram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1117,7 +1382,7 @@ export interface paths {
             cookie?: never;
         };
         /** A program */
-        get: operations["get__api_v1_programs_int_min_1_max_2147483647_program_id"];
+        get: operations["getProgram"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1127,7 +1392,7 @@ export interface paths {
          * Change a program (a draft fully; a published one: title, description, format, adapted)
          * @description Roles: provider.
          */
-        patch: operations["patch__api_v1_programs_int_min_1_max_2147483647_program_id"];
+        patch: operations["updateProgram"];
         trace?: never;
     };
     "/api/v1/programs/{program_id}/archive": {
@@ -1143,7 +1408,7 @@ export interface paths {
          * Archive a published program (its groups close)
          * @description Roles: provider.
          */
-        post: operations["post__api_v1_programs_int_min_1_max_2147483647_program_id_archive"];
+        post: operations["archiveProgram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1163,7 +1428,7 @@ export interface paths {
          * Approve a program on review: it is published (and payable by certificate when in the certified registry)
          * @description Roles: regional_operator.
          */
-        post: operations["post__api_v1_programs_int_min_1_max_2147483647_program_id_certify"];
+        post: operations["certifyProgram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1178,7 +1443,7 @@ export interface paths {
             cookie?: never;
         };
         /** A program's groups */
-        get: operations["get__api_v1_programs_int_min_1_max_2147483647_program_id_groups"];
+        get: operations["listProgramGroups"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1200,7 +1465,7 @@ export interface paths {
          * Send a program on review back to draft, with the reason
          * @description Roles: regional_operator.
          */
-        post: operations["post__api_v1_programs_int_min_1_max_2147483647_program_id_reject"];
+        post: operations["rejectProgram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1220,7 +1485,7 @@ export interface paths {
          * Send a draft to the regional operator's review
          * @description Roles: provider.
          */
-        post: operations["post__api_v1_programs_int_min_1_max_2147483647_program_id_submit"];
+        post: operations["submitProgram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1238,7 +1503,7 @@ export interface paths {
          * The region's report (JSON)
          * @description Roles: regional_operator.
          */
-        get: operations["get__api_v1_reports_region"];
+        get: operations["getRegionReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1258,7 +1523,7 @@ export interface paths {
          * The region's report as CSV (UTF-8 with BOM, `;`, decimal comma)
          * @description Roles: regional_operator.
          */
-        get: operations["get__api_v1_reports_region_csv"];
+        get: operations["getRegionReportCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1282,7 +1547,7 @@ export interface paths {
          *
          *     Roles: municipal_operator, regional_operator.
          */
-        post: operations["post__api_v1_staff"];
+        post: operations["createStaff"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1297,7 +1562,7 @@ export interface paths {
             cookie?: never;
         };
         /** The gateway process is alive */
-        get: operations["get__healthz"];
+        get: operations["getLiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1310,6 +1575,9 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Accepted: {
+            message: string;
+        };
         Apply: {
             /** @default false */
             accept_copay: boolean;
@@ -1356,6 +1624,21 @@ export interface components {
              * @example 1900.00
              */
             amount: string;
+        };
+        BillingSettings: {
+            /** @enum {string} */
+            completeness_mode: "delivered" | "attended";
+            municipality_code: string;
+            submission_workday: number;
+            unrecorded_percent: number;
+        };
+        BillingSettingsIn: {
+            /** @enum {string} */
+            completeness_mode?: "delivered" | "attended";
+            /** @description attendance of a month is final after this working day (Mon-Fri) of the next month; default 3 */
+            submission_workday?: number;
+            /** @description share of the plan billed for a month in which the provider recorded no lesson; default 100 (as delivered by schedule) */
+            unrecorded_percent?: number;
         };
         Certificate: {
             /** @description In the current period; null when no period is current */
@@ -1595,6 +1878,8 @@ export interface components {
         };
         Funding: {
             bands: components["schemas"]["Band"][];
+            /** @description Every change of the bands with its date, reason and operator */
+            changes?: components["schemas"]["NominalChangeRecord"][];
             /** @example 1900.00 */
             limit: string;
             municipality_code: string;
@@ -1643,8 +1928,6 @@ export interface components {
             min_age?: number;
             name: string;
             /** @example 1900.00 */
-            normative_cost: string;
-            /** @example 1900.00 */
             price: string;
             program_id: number;
             schedule: components["schemas"]["Lesson"][];
@@ -1658,6 +1941,11 @@ export interface components {
             group_id: number;
             lessons: components["schemas"]["LessonOut"][];
             month: string;
+            /**
+             * Format: date
+             * @description the last day the month can be corrected
+             */
+            submission_deadline: string;
         };
         GroupPage: {
             items: components["schemas"]["Group"][];
@@ -1676,8 +1964,6 @@ export interface components {
             max_age?: number;
             min_age?: number;
             name?: string;
-            /** @example 1900.00 */
-            normative_cost?: string;
             /** @example 1900.00 */
             price?: string;
             schedule?: components["schemas"]["Lesson"][];
@@ -1710,9 +1996,11 @@ export interface components {
             id: number;
             issued_at: string;
             /** @enum {string} */
-            kind: "advance" | "final";
+            kind: "advance" | "final" | "correction";
             month: string;
             municipality_code: string;
+            /** @description 0; a correction's number, 1, 2, ... */
+            number: number;
             organization_id: number;
             paid_at?: string | null;
             /** @enum {string} */
@@ -1723,6 +2011,11 @@ export interface components {
             limit: number;
             offset: number;
             total: number;
+        };
+        KindSwitch: {
+            email: boolean;
+            kind: string;
+            title: string;
         };
         Lesson: {
             end: string;
@@ -1813,10 +2106,66 @@ export interface components {
              * @example 1900.00
              */
             amount: string;
+            /** @description Why (kept in the ledger) */
+            reason: string;
+        };
+        NominalChangeRecord: {
+            actor: string | null;
+            bands: {
+                [key: string]: unknown;
+            }[];
+            /** Format: date */
+            effective_from: string;
+            in_force: boolean;
+            reason: string;
         };
         Nominals: {
             /** @description Nominal per age band (age on the period's first day) */
             bands: components["schemas"]["Band"][];
+            /**
+             * Format: date
+             * @description Certificates financed from this day get them (default today)
+             */
+            effective_from?: string;
+            /** @description Why the nominals are set or changed */
+            reason?: string;
+        };
+        Normative: {
+            /**
+             * @description The normative cost of one hour of a certified program
+             * @example 1900.00
+             */
+            per_hour: string;
+        };
+        NormativeSetting: {
+            municipality_code: string;
+            /**
+             * @description null until the operator sets it
+             * @example 1900.00
+             */
+            per_hour: string | null;
+        };
+        Notification: {
+            /** Format: date-time */
+            created_at: string;
+            id: number;
+            /** @description docs/notifications.md */
+            kind: string;
+            /** @description Into the portal */
+            link?: string | null;
+            read: boolean;
+            /** Format: date-time */
+            read_at?: string | null;
+            subject: string;
+            text: string;
+        };
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            limit: number;
+            offset: number;
+            total: number;
+            /** @description Unread, of all pages */
+            unread: number;
         };
         Offer: {
             group_id: number;
@@ -1873,6 +2222,16 @@ export interface components {
             id: number;
             name: string;
         };
+        PasswordReset: {
+            /** @example parent@example.ru */
+            email: string;
+        };
+        PasswordResetConfirm: {
+            /** @description 10 to 128 characters, not a common one */
+            password: string;
+            /** @description From the link in the reset letter */
+            token: string;
+        };
         Period: {
             /** Format: date */
             end_date: string;
@@ -1914,6 +2273,26 @@ export interface components {
         };
         Ping: {
             service: string;
+        };
+        Preferences: {
+            /** @description Legally required letters */
+            always_sent: string[];
+            /** @description Each optional kind of the caller's role: mailed or not */
+            email: {
+                [key: string]: boolean;
+            };
+            kinds: components["schemas"]["KindSwitch"][];
+        };
+        PreferencesChange: {
+            /**
+             * @description Kinds to switch: {kind: true | false}; others unchanged
+             * @example {
+             *       "month_debited": false
+             *     }
+             */
+            email: {
+                [key: string]: boolean;
+            };
         };
         Problem: {
             code: string;
@@ -2034,7 +2413,10 @@ export interface components {
              * @enum {boolean}
              */
             consent_personal_data: true;
-            /** @example parent@example.ru */
+            /**
+             * Format: email
+             * @example parent@example.ru
+             */
             email: string;
             /** @example Иванова Мария Петровна */
             full_name: string;
@@ -2042,6 +2424,33 @@ export interface components {
             password: string;
             /** @example +79131234567 */
             phone?: string | null;
+        };
+        Register1: {
+            contracts: components["schemas"]["RegisterLine"][];
+            /** @example 1900.00 */
+            debited: string;
+            invoice: components["schemas"]["Invoice"];
+            /** @example -1900.00 */
+            invoiced: string;
+            /** @example 1900.00 */
+            planned: string;
+        };
+        RegisterLine: {
+            certificate_number?: string | null;
+            charge_status?: string | null;
+            child_id: number;
+            completeness?: string | null;
+            contract_id: number;
+            /** @example 1900.00 */
+            debited: string;
+            end_date: string;
+            enrollment_id: string;
+            group_id: number;
+            /** @example 1900.00 */
+            planned: string;
+            program_id: number;
+            released_early: boolean;
+            start_date: string;
         };
         Reject: {
             reason: string;
@@ -2124,6 +2533,17 @@ export interface components {
             /** @enum {string} */
             status: "up" | "down";
         };
+        Settings: {
+            free_allowance: number;
+            municipality_code: string;
+            /** @enum {string} */
+            nominal_mode: "full" | "prorated";
+        };
+        SettingsChange: {
+            free_allowance?: number;
+            /** @enum {string} */
+            nominal_mode?: "full" | "prorated";
+        };
         Spending: {
             /** @example 1900.00 */
             certificate: string;
@@ -2133,13 +2553,14 @@ export interface components {
             key: string;
         };
         StaffCreate: {
+            /** Format: email */
             email: string;
             full_name: string;
             /** @description For a municipal operator: its municipality */
             municipality_code?: string | null;
             /** @description For a provider: the organization in the catalog */
             organization_id?: number | null;
-            /** @description Initial password, told to the user */
+            /** @description Initial password, told to the user; 10 to 128 */
             password: string;
             phone?: string | null;
             /** @enum {string} */
@@ -2169,6 +2590,10 @@ export interface components {
             token_type: "Bearer";
         };
         Transaction: {
+            /** @example user:12 */
+            actor: string | null;
+            /** @description the operator's name then */
+            actor_name: string | null;
             /**
              * @description negative for a lowered nominal
              * @example -1900.00
@@ -2195,6 +2620,8 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             email: string;
+            /** @description A parent confirms the address by the link mailed at registration; until then they may search and add children but not apply */
+            email_verified: boolean;
             full_name: string;
             id: number;
             municipality_code?: string | null;
@@ -2203,6 +2630,13 @@ export interface components {
             /** @enum {string} */
             role: "parent" | "provider" | "municipal_operator" | "regional_operator";
             roles: string[];
+        };
+        Verified: {
+            verified: boolean;
+        };
+        VerifyEmail: {
+            /** @description From the link in the confirmation letter */
+            token: string;
         };
     };
     responses: never;
@@ -2213,7 +2647,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    post__api_v1_auth_login: {
+    login: {
         parameters: {
             query?: never;
             header?: never;
@@ -2309,7 +2743,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_auth_logout: {
+    logout: {
         parameters: {
             query?: never;
             header?: never;
@@ -2385,7 +2819,179 @@ export interface operations {
             };
         };
     };
-    post__api_v1_auth_refresh: {
+    passwordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    passwordResetConfirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refreshTokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -2472,7 +3078,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_auth_register: {
+    registerParent: {
         parameters: {
             query?: never;
             header?: {
@@ -2562,7 +3168,186 @@ export interface operations {
             };
         };
     };
-    post__api_v1_billing_runs: {
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyEmail"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Verified"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resendConfirmation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startBillingRun: {
         parameters: {
             query?: never;
             header?: {
@@ -2661,7 +3446,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_billing_runs_int_min_1_max_2147483647_run_id: {
+    getBillingRun: {
         parameters: {
             query?: never;
             header?: never;
@@ -2679,6 +3464,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -2728,7 +3522,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_catalog_search: {
+    searchCatalog: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2808,7 +3602,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_certificates: {
+    listCertificates: {
         parameters: {
             query?: {
                 limit?: number;
@@ -2890,7 +3684,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_certificates_number: {
+    getCertificate: {
         parameters: {
             query?: never;
             header?: never;
@@ -2908,6 +3702,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Certificate"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -2957,7 +3760,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_certificates_number_freeze: {
+    freezeCertificate: {
         parameters: {
             query?: never;
             header?: {
@@ -3054,7 +3857,7 @@ export interface operations {
             };
         };
     };
-    put__api_v1_certificates_number_nominal: {
+    setCertificateNominal: {
         parameters: {
             query?: never;
             header?: {
@@ -3155,7 +3958,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_certificates_number_transactions: {
+    listCertificateTransactions: {
         parameters: {
             query?: {
                 limit?: number;
@@ -3243,7 +4046,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_certificates_number_unfreeze: {
+    unfreezeCertificate: {
         parameters: {
             query?: never;
             header?: {
@@ -3340,7 +4143,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_children: {
+    listChildren: {
         parameters: {
             query?: {
                 limit?: number;
@@ -3417,7 +4220,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_children: {
+    createChild: {
         parameters: {
             query?: never;
             header?: {
@@ -3525,7 +4328,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_children_int_min_1_max_2147483647_child_id: {
+    getChild: {
         parameters: {
             query?: never;
             header?: never;
@@ -3543,6 +4346,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Child"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -3592,7 +4404,7 @@ export interface operations {
             };
         };
     };
-    patch__api_v1_children_int_min_1_max_2147483647_child_id: {
+    updateChild: {
         parameters: {
             query?: never;
             header?: {
@@ -3702,7 +4514,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_children_int_min_1_max_2147483647_child_id_certificate: {
+    requestCertificate: {
         parameters: {
             query?: never;
             header?: {
@@ -3799,7 +4611,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_children_int_min_1_max_2147483647_child_id_payments: {
+    listChildPayments: {
         parameters: {
             query?: never;
             header?: never;
@@ -3817,6 +4629,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChildPayments"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -3866,7 +4687,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_children_int_min_1_max_2147483647_child_id_verify: {
+    verifyChild: {
         parameters: {
             query?: never;
             header?: {
@@ -3963,7 +4784,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_directions: {
+    listDirections: {
         parameters: {
             query?: never;
             header?: never;
@@ -3981,6 +4802,15 @@ export interface operations {
                     "application/json": components["schemas"]["DirectionList"];
                 };
             };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -4001,7 +4831,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_docs: {
+    getApiDocs: {
         parameters: {
             query?: never;
             header?: never;
@@ -4015,7 +4845,18 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Internal error */
             500: {
@@ -4037,7 +4878,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_enrollments: {
+    listEnrollments: {
         parameters: {
             query?: {
                 limit?: number;
@@ -4117,7 +4958,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_enrollments: {
+    createEnrollment: {
         parameters: {
             query?: never;
             header?: {
@@ -4216,7 +5057,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_enrollments_enrollment_id: {
+    getEnrollment: {
         parameters: {
             query?: never;
             header?: never;
@@ -4234,6 +5075,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Enrollment"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -4283,7 +5133,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_enrollments_enrollment_id_cancel: {
+    cancelEnrollment: {
         parameters: {
             query?: never;
             header?: {
@@ -4384,7 +5234,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_enrollments_enrollment_id_confirm: {
+    confirmEnrollment: {
         parameters: {
             query?: never;
             header?: {
@@ -4481,7 +5331,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_enrollments_enrollment_id_reject: {
+    rejectEnrollment: {
         parameters: {
             query?: never;
             header?: {
@@ -4582,7 +5432,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_enrollments_enrollment_id_terminate: {
+    terminateEnrollment: {
         parameters: {
             query?: never;
             header?: {
@@ -4683,7 +5533,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_groups: {
+    createGroup: {
         parameters: {
             query?: never;
             header?: {
@@ -4782,7 +5632,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_groups_int_min_1_max_2147483647_group_id: {
+    getGroup: {
         parameters: {
             query?: never;
             header?: never;
@@ -4800,6 +5650,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not found (or not yours) */
@@ -4831,7 +5690,7 @@ export interface operations {
             };
         };
     };
-    patch__api_v1_groups_int_min_1_max_2147483647_group_id: {
+    updateGroup: {
         parameters: {
             query?: never;
             header?: {
@@ -4932,7 +5791,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_groups_int_min_1_max_2147483647_group_id_lessons: {
+    listGroupLessons: {
         parameters: {
             query: {
                 month: string;
@@ -5019,7 +5878,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_groups_int_min_1_max_2147483647_group_id_lessons: {
+    recordGroupLessons: {
         parameters: {
             query?: never;
             header?: {
@@ -5120,7 +5979,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_groups_int_min_1_max_2147483647_group_id_quote: {
+    quoteGroup: {
         parameters: {
             query: {
                 child_id: number;
@@ -5208,7 +6067,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_health: {
+    getHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -5226,6 +6085,15 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -5241,18 +6109,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
     };
-    get__api_v1_invoices: {
+    listInvoices: {
         parameters: {
             query?: {
                 limit?: number;
                 offset?: number;
                 month?: string;
-                kind?: "advance" | "final";
+                kind?: "advance" | "final" | "correction";
                 status?: "issued" | "paid";
             };
             header?: never;
@@ -5326,7 +6194,159 @@ export interface operations {
             };
         };
     };
-    post__api_v1_invoices_int_min_1_max_2147483647_invoice_id_pay: {
+    invoiceContracts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Register1"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    invoiceContractsCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invoice_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payInvoice: {
         parameters: {
             query?: never;
             header?: {
@@ -5423,7 +6443,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_me: {
+    getCurrentUser: {
         parameters: {
             query?: never;
             header?: never;
@@ -5439,6 +6459,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -5488,7 +6517,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_municipalities: {
+    listMunicipalities: {
         parameters: {
             query?: never;
             header?: never;
@@ -5504,6 +6533,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MunicipalityList"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal error */
@@ -5526,7 +6564,184 @@ export interface operations {
             };
         };
     };
-    get__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_funding: {
+    getSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key returns the first result */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsChange"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMunicipalityFunding: {
         parameters: {
             query?: never;
             header?: never;
@@ -5545,6 +6760,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Funding"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or invalid token */
@@ -5603,7 +6827,7 @@ export interface operations {
             };
         };
     };
-    put__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_limit: {
+    setMunicipalityLimit: {
         parameters: {
             query?: never;
             header?: {
@@ -5705,7 +6929,7 @@ export interface operations {
             };
         };
     };
-    put__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_nominals: {
+    setMunicipalityNominals: {
         parameters: {
             query?: never;
             header?: {
@@ -5807,7 +7031,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_municipalities_code_periods_int_min_1_max_2147483647_period_id_queue: {
+    listMunicipalityQueue: {
         parameters: {
             query?: {
                 limit?: number;
@@ -5896,7 +7120,184 @@ export interface operations {
             };
         };
     };
-    put__api_v1_municipalities_municipality_code_completeness: {
+    billingSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                municipality_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingSettings"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setBillingSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key returns the first result */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                municipality_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BillingSettingsIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingSettings"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setMunicipalityCompleteness: {
         parameters: {
             query?: never;
             header?: {
@@ -5997,7 +7398,166 @@ export interface operations {
             };
         };
     };
-    get__api_v1_municipalities_municipality_code_report: {
+    getNormative: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                municipality_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NormativeSetting"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setNormative: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key returns the first result */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                municipality_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Normative"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NormativeSetting"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMunicipalityReport: {
         parameters: {
             query?: {
                 month?: string;
@@ -6084,7 +7644,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_municipalities_municipality_code_report_csv: {
+    getMunicipalityReportCsv: {
         parameters: {
             query?: {
                 month?: string;
@@ -6102,7 +7662,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/csv": string;
+                };
             };
             /** @description Malformed request */
             400: {
@@ -6169,9 +7731,12 @@ export interface operations {
             };
         };
     };
-    get__api_v1_openapi_json: {
+    listNotifications: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -6183,7 +7748,45 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Internal error */
             500: {
@@ -6205,7 +7808,315 @@ export interface operations {
             };
         };
     };
-    get__api_v1_organizations: {
+    getPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setPreferences: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key returns the first result */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreferencesChange"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preferences"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    markRead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key returns the first result */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                notification_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid input, with field messages */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOpenApiDocument: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service behind the gateway is down or slow */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOrganizations: {
         parameters: {
             query?: {
                 limit?: number;
@@ -6266,7 +8177,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_organizations: {
+    createOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -6365,7 +8276,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_organizations_int_min_1_max_2147483647_organization_id: {
+    getOrganization: {
         parameters: {
             query?: never;
             header?: never;
@@ -6383,6 +8294,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Organization"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not found (or not yours) */
@@ -6414,7 +8334,7 @@ export interface operations {
             };
         };
     };
-    patch__api_v1_organizations_int_min_1_max_2147483647_organization_id: {
+    updateOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -6515,7 +8435,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_organizations_int_min_1_max_2147483647_organization_id_approve: {
+    approveOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -6612,7 +8532,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_organizations_int_min_1_max_2147483647_organization_id_programs: {
+    listOrganizationPrograms: {
         parameters: {
             query?: {
                 limit?: number;
@@ -6682,7 +8602,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_organizations_int_min_1_max_2147483647_organization_id_reinstate: {
+    reinstateOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -6779,7 +8699,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_organizations_int_min_1_max_2147483647_organization_id_suspend: {
+    suspendOrganization: {
         parameters: {
             query?: never;
             header?: {
@@ -6876,7 +8796,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_periods: {
+    listPeriods: {
         parameters: {
             query?: never;
             header?: never;
@@ -6894,6 +8814,15 @@ export interface operations {
                     "application/json": components["schemas"]["PeriodList"];
                 };
             };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Internal error */
             500: {
                 headers: {
@@ -6914,7 +8843,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_periods: {
+    openPeriod: {
         parameters: {
             query?: never;
             header?: {
@@ -7013,7 +8942,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_periods_int_min_1_max_2147483647_period_id_close: {
+    closePeriod: {
         parameters: {
             query?: never;
             header?: {
@@ -7110,7 +9039,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_ping: {
+    ping: {
         parameters: {
             query?: never;
             header?: never;
@@ -7126,6 +9055,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Ping"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal error */
@@ -7148,7 +9086,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_programs: {
+    createProgram: {
         parameters: {
             query?: never;
             header?: {
@@ -7247,7 +9185,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_programs_int_min_1_max_2147483647_program_id: {
+    getProgram: {
         parameters: {
             query?: never;
             header?: never;
@@ -7265,6 +9203,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Program"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not found (or not yours) */
@@ -7296,7 +9243,7 @@ export interface operations {
             };
         };
     };
-    patch__api_v1_programs_int_min_1_max_2147483647_program_id: {
+    updateProgram: {
         parameters: {
             query?: never;
             header?: {
@@ -7397,7 +9344,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_programs_int_min_1_max_2147483647_program_id_archive: {
+    archiveProgram: {
         parameters: {
             query?: never;
             header?: {
@@ -7494,7 +9441,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_programs_int_min_1_max_2147483647_program_id_certify: {
+    certifyProgram: {
         parameters: {
             query?: never;
             header?: {
@@ -7591,7 +9538,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_programs_int_min_1_max_2147483647_program_id_groups: {
+    listProgramGroups: {
         parameters: {
             query?: {
                 limit?: number;
@@ -7661,7 +9608,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_programs_int_min_1_max_2147483647_program_id_reject: {
+    rejectProgram: {
         parameters: {
             query?: never;
             header?: {
@@ -7762,7 +9709,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_programs_int_min_1_max_2147483647_program_id_submit: {
+    submitProgram: {
         parameters: {
             query?: never;
             header?: {
@@ -7859,7 +9806,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_reports_region: {
+    getRegionReport: {
         parameters: {
             query?: {
                 month?: string;
@@ -7935,7 +9882,7 @@ export interface operations {
             };
         };
     };
-    get__api_v1_reports_region_csv: {
+    getRegionReportCsv: {
         parameters: {
             query?: {
                 month?: string;
@@ -7951,7 +9898,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "text/csv": string;
+                };
             };
             /** @description Malformed request */
             400: {
@@ -8009,7 +9958,7 @@ export interface operations {
             };
         };
     };
-    post__api_v1_staff: {
+    createStaff: {
         parameters: {
             query?: never;
             header?: {
@@ -8108,7 +10057,7 @@ export interface operations {
             };
         };
     };
-    get__healthz: {
+    getLiveness: {
         parameters: {
             query?: never;
             header?: never;
@@ -8124,6 +10073,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal error */
