@@ -14,6 +14,8 @@ the security headers below; the portal's CSP allows no inline script.
 import mimetypes
 from pathlib import Path
 
+from werkzeug.exceptions import HTTPException, NotFound
+
 from servicekit import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,12 +85,26 @@ def _answer(file: Path, method: str, start_response):
 
 
 def portal(app):
-    """Wraps the gateway's WSGI application: the portal's files, everything else to `app`."""
+    """Wraps the gateway's WSGI application: the portal's files, everything else to `app`.
+    A path one of the gateway's own routes answers stays the gateway's, wherever it is."""
+
+    def gateway_route(environ) -> bool:
+        try:
+            app.url_map.bind_to_environ(environ).match()
+        except NotFound:
+            return False
+        except HTTPException:  # the route exists, for another method: the gateway's 405
+            return True
+        return True
 
     def serve(environ, start_response):
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/") or "/"
-        if method in ("GET", "HEAD") and not path.startswith(NOT_PORTAL):
+        if (
+            method in ("GET", "HEAD")
+            and not path.startswith(NOT_PORTAL)
+            and not gateway_route(environ)
+        ):
             file = _file_for(path)
             if file is not None:
                 return _answer(file, method, start_response)
