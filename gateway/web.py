@@ -88,9 +88,13 @@ def portal(app):
     """Wraps the gateway's WSGI application: the portal's files, everything else to `app`.
     A path one of the gateway's own routes answers stays the gateway's, wherever it is."""
 
+    url_map = getattr(app, "url_map", None)  # a bare WSGI callable has no routes of its own
+
     def gateway_route(environ) -> bool:
+        if url_map is None:
+            return False
         try:
-            app.url_map.bind_to_environ(environ).match()
+            url_map.bind_to_environ(environ).match()
         except NotFound:
             return False
         except HTTPException:  # the route exists, for another method: the gateway's 405

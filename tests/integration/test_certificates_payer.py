@@ -29,6 +29,14 @@ from tests.support.accounts import child_body
 START = "2026-12-01"
 
 
+@pytest.fixture(autouse=True)
+def business_day():
+    """The applications here start on START: the business day is that day (a contract never
+    starts before the day it is asked for)."""
+    with clock.freeze(date.fromisoformat(START)):
+        yield
+
+
 @pytest.fixture
 def rpc(nameko_config, databases, container_factory):
     for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
