@@ -201,7 +201,8 @@ def test_the_normative_is_the_operators_figure_per_hour_times_the_groups_hours(e
 
     engine = engine_of("catalog")
     org = world.organization(engine, "krasnoyarsk")
-    unset_org = world.organization(engine, "achinsk")
+    # a municipality nobody sets a normative for (the end-to-end world sets achinsk's)
+    unset_org = world.organization(engine, "sosnovoborsk")
     with Session(engine) as session:
         program_id = session.get(Group, world.group(engine, org)).program_id
         unset_program = session.get(Group, world.group(engine, unset_org)).program_id
