@@ -9,7 +9,7 @@ SNILS_CHECK_LIMIT = (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mail_server(tmp_path_factory):
     """The system's SMTP server (aiosmtpd, as the Procfile's `mail`), a Maildir to read."""
     server = MailServer(tmp_path_factory.mktemp("mail") / "Maildir").start()
@@ -17,9 +17,12 @@ def mail_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system(databases, vhost, tmp_path_factory, mail_server):
-    """All services and the gateway as real processes, as `make run` starts them."""
+    """All services and the gateway as real processes, as `make run` starts them. Stopped
+    after the last end-to-end test (package scope): left running, its processes answered RPC
+    in the run's virtual host on the real clock while the integration tests' in-process
+    services ran on a frozen one."""
     topology.declare(topology.all_handlers(), vhost)
     running = RunningSystem(
         vhost,
@@ -55,12 +58,12 @@ def system(databases, vhost, tmp_path_factory, mail_server):
         running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(system):
     return f"{system.base_url}/api/v1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def accounts_world(api, databases):
     """Logged-in users of every role, at home (Krasnoyarsk) and elsewhere, and a child of
     each of two parents (tests/support/accounts.py)."""
@@ -69,7 +72,7 @@ def accounts_world(api, databases):
     return build_world(api, databases)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def home_applicant(accounts_world, databases):
     """The first parent's child (Krasnoyarsk) has applied to the home organization, so that
     organization's staff see it (a provider sees only the children who applied to it)."""
