@@ -34,9 +34,9 @@ def server_urls():
 
 
 @contextmanager
-def own_vhost(server_urls, name: str):
+def own_vhost(server_urls, name: str, point_env: bool = True):
     """A RabbitMQ virtual host made for the block and removed after it; AMQP_URI points at it
-    meanwhile."""
+    meanwhile (unless not `point_env`: a second running system's, beside the run's own)."""
     api = urlparse(servers.rabbit_api_uri())
     base = urlunparse(api._replace(netloc=api.hostname + (f":{api.port}" if api.port else "")))
     auth = (api.username or "guest", api.password or "guest")
@@ -57,13 +57,14 @@ def own_vhost(server_urls, name: str):
         )
     uri = urlunparse(amqp._replace(path="/" + quote(name, safe="")))
     previous = os.environ.get("AMQP_URI")
-    os.environ["AMQP_URI"] = uri
+    if point_env:
+        os.environ["AMQP_URI"] = uri
     try:
         yield uri
     finally:
-        if previous is None:
+        if point_env and previous is None:
             os.environ.pop("AMQP_URI", None)
-        else:
+        elif point_env:
             os.environ["AMQP_URI"] = previous
         requests.delete(f"{base}/api/vhosts/{name}", auth=auth, timeout=10)
 
@@ -75,22 +76,35 @@ def vhost(server_urls):
         yield uri
 
 
-@pytest.fixture(scope="session")
-def databases(server_urls):
-    """One fresh, migrated database per service (and the gateway) for this run."""
+@contextmanager
+def own_databases(server_urls, prefix: str, point_env: bool = True):
+    """One fresh, migrated database per service (and the gateway), named `<prefix>_<owner>`,
+    dropped after the block; `<OWNER>_DATABASE_URL` point at them meanwhile (unless not
+    `point_env`)."""
     from servicekit import migrate
 
     urls = {}
-    for owner in config.DATABASE_OWNERS:
-        url = config.with_driver(f"{server_urls['database']}/navtest_{RUN_ID}_{owner}")
-        migrate.create_database(url)
-        migrate.upgrade(owner, url)
-        urls[owner] = url
-        os.environ[f"{owner.upper()}_DATABASE_URL"] = url
-    yield urls
-    for owner, url in urls.items():
-        os.environ.pop(f"{owner.upper()}_DATABASE_URL", None)
-        migrate.drop_database(url)
+    try:
+        for owner in config.DATABASE_OWNERS:
+            url = config.with_driver(f"{server_urls['database']}/{prefix}_{owner}")
+            migrate.create_database(url)
+            urls[owner] = url
+            migrate.upgrade(owner, url)
+            if point_env:
+                os.environ[f"{owner.upper()}_DATABASE_URL"] = url
+        yield urls
+    finally:
+        for owner, url in urls.items():
+            if point_env:
+                os.environ.pop(f"{owner.upper()}_DATABASE_URL", None)
+            migrate.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def databases(server_urls):
+    """One fresh, migrated database per service (and the gateway) for this run."""
+    with own_databases(server_urls, f"navtest_{RUN_ID}") as urls:
+        yield urls
 
 
 @pytest.fixture

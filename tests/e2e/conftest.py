@@ -1,3 +1,6 @@
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 from servicekit import topology
@@ -17,45 +20,53 @@ def mail_server(tmp_path_factory):
     server.stop()
 
 
+def system_env(mail_server) -> dict:
+    """The settings of an e2e system, beside the databases, vhost and ports it runs on."""
+    return {
+        "HEALTH_RPC_TIMEOUT": "2",
+        "RPC_TIMEOUT": "5",
+        # tests act as clients at many addresses via X-Forwarded-For (login throttling)
+        "TRUSTED_PROXIES": "127.0.0.1",
+        # search answers are shared for a second, so writes show in the search quickly
+        "SEARCH_CACHE_SECONDS": "1",
+        # enrollment's recovery runs every second on what is 3 s old (crash tests)
+        "ENROLLMENT_SWEEP_SECONDS": "1",
+        "ENROLLMENT_SETTLE_GRACE_SECONDS": "3",
+        # short deadlines, so that the slow-client tests see them quickly
+        "HTTP_HEADER_TIMEOUT": "3",
+        "HTTP_BODY_TIMEOUT": "2",
+        # two refreshes of one token within 2 s are two tabs; later, a stolen copy
+        "REFRESH_REUSE_GRACE_SECONDS": "2",
+        # letters go to the test's aiosmtpd and are looked for at once
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail_server.port),
+        "NOTIFICATIONS_POLL_SECONDS": "0.3",
+        "PORTAL_URL": "http://portal.test",
+        # every SNILS checked counts (issue 24): the shared parents add many children
+        "SNILS_CHECK_LIMIT": str(SNILS_CHECK_LIMIT),
+    }
+
+
+@contextmanager
+def running_system(vhost: str, log_dir: Path, env: dict):
+    """All services and the gateway as real processes on `vhost`, stopped after the block."""
+    topology.declare(topology.all_handlers(), vhost)
+    running = RunningSystem(vhost, log_dir, env)
+    try:
+        running.start(timeout=90)
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture(scope="package")
 def system(databases, vhost, tmp_path_factory, mail_server):
     """All services and the gateway as real processes, as `make run` starts them. Stopped
     after the last end-to-end test (package scope): left running, its processes answered RPC
     in the run's virtual host on the real clock while the integration tests' in-process
     services ran on a frozen one."""
-    topology.declare(topology.all_handlers(), vhost)
-    running = RunningSystem(
-        vhost,
-        tmp_path_factory.mktemp("logs"),
-        {
-            "HEALTH_RPC_TIMEOUT": "2",
-            "RPC_TIMEOUT": "5",
-            # tests act as clients at many addresses via X-Forwarded-For (login throttling)
-            "TRUSTED_PROXIES": "127.0.0.1",
-            # search answers are shared for a second, so writes show in the search quickly
-            "SEARCH_CACHE_SECONDS": "1",
-            # enrollment's recovery runs every second on what is 3 s old (crash tests)
-            "ENROLLMENT_SWEEP_SECONDS": "1",
-            "ENROLLMENT_SETTLE_GRACE_SECONDS": "3",
-            # short deadlines, so that the slow-client tests see them quickly
-            "HTTP_HEADER_TIMEOUT": "3",
-            "HTTP_BODY_TIMEOUT": "2",
-            # two refreshes of one token within 2 s are two tabs; later, a stolen copy
-            "REFRESH_REUSE_GRACE_SECONDS": "2",
-            # letters go to the test's aiosmtpd and are looked for at once
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(mail_server.port),
-            "NOTIFICATIONS_POLL_SECONDS": "0.3",
-            "PORTAL_URL": "http://portal.test",
-            # every SNILS checked counts (issue 24): the shared parents add many children
-            "SNILS_CHECK_LIMIT": str(SNILS_CHECK_LIMIT),
-        },
-    )
-    try:
-        running.start(timeout=90)
-        yield running
-    finally:
-        running.stop()
+    with running_system(vhost, tmp_path_factory.mktemp("logs"), system_env(mail_server)) as up:
+        yield up
 
 
 @pytest.fixture(scope="package")

@@ -4,25 +4,37 @@ Playwright's synchronous API does not run under eventlet's monkey-patching (whic
 `nameko test` applies): it waits forever for its driver. So this test prepares the data here
 and runs the browser journeys in a plain pytest process of their own, which reads the
 system's address and the data from PORTAL_WORLD, and fails with that process's output.
+
+A month is billed only after its submission deadline, so the billing journey has a system of
+its own (`billed_world`: its own databases, vhost, ports and business clock, which it moves
+past the deadline); the shared system's clock stays the real one.
 """
 
+import datetime
 import json
 import os
 import subprocess
 import sys
+import time
+import uuid
 
 import pytest
+import requests
 import sqlalchemy as sa
 
+from servicekit import clock
 from servicekit.tokens import issue_access_token
+from services.payments import domain as payments_domain
+from tests.conftest import RUN_ID, own_databases, own_vhost
+from tests.e2e.conftest import running_system, system_env
 from tests.support import enrollment
+from tests.support.accounts import Client, child_body, confirm_email, login, register_parent
 from tests.support.system import ROOT
 
 DIST = ROOT / "web" / "dist" / "index.html"
 
 
-@pytest.fixture(scope="module")
-def portal_world(system, databases):
+def chess_club(databases) -> dict:
     """A chess club in Krasnoyarsk with two groups (one with a co-payment), a funded period,
     and tokens of its provider and of a regional operator for the steps done through the API."""
     catalog = sa.create_engine(databases["catalog"])
@@ -58,7 +70,6 @@ def portal_world(system, databases):
         accounts.dispose()
     provider = {"sub": str(staff["user_id"]), "role": "provider"}
     return {
-        "base_url": system.base_url,
         "groups": groups,
         "programs": list(programs),
         "provider_token": issue_access_token({**provider, "org": organization}, ttl=3600),
@@ -68,9 +79,138 @@ def portal_world(system, databases):
     }
 
 
-def test_portal_journeys_in_a_browser(portal_world):
+@pytest.fixture(scope="module")
+def portal_world(system, databases, mail_server):
+    return {
+        "base_url": system.base_url,
+        "maildir": str(mail_server.maildir),  # the letter confirming a new parent's address
+        **chess_club(databases),
+    }
+
+
+@pytest.fixture(scope="module")
+def billed_system(server_urls, mail_server, tmp_path_factory):
+    """A second system (databases, vhost, ports of its own) whose processes read the business
+    clock from a file this module moves; its calendar's timer is off, so only the test bills."""
+    name = f"navtest_{RUN_ID}_portal"
+    folder = tmp_path_factory.mktemp("billed")
+    clock_file = str(folder / "clock.json")  # absent: the real time, until the test moves it
+    started = time.monotonic()
+    with (
+        own_vhost(server_urls, name, point_env=False) as vhost,
+        own_databases(server_urls, name, point_env=False) as databases,
+    ):
+        env = {
+            **system_env(mail_server),
+            **{f"{owner.upper()}_DATABASE_URL": url for owner, url in databases.items()},
+            "NAVIGATOR_CLOCK_FILE": clock_file,
+            "CALENDAR_SECONDS": "0",
+            "BILLING_POLL_INTERVAL": "1",
+        }
+        with running_system(vhost, folder, env) as running:
+            print(f"the billing journey's own system started in {time.monotonic() - started:.1f}s")
+            yield running, databases, clock_file
+
+
+def _api(base_url: str, method: str, path: str, token: str, body=None):
+    return requests.request(
+        method,
+        f"{base_url}/api/v1{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+        timeout=20,
+    )
+
+
+def _until(what: str, probe, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not happen in {seconds}s")
+
+
+def _lessons(start: datetime.date) -> list[dict]:
+    """The group's lessons (Tuesdays, 16:00) from the contract's start to its month's end;
+    the start day itself if no Tuesday is left in the month."""
+    following = (start + datetime.timedelta(days=n) for n in range(31))
+    days = [day for day in following if day.month == start.month and day.isoweekday() == 2]
+    days = days or [start]
+    return [{"date": day.isoformat(), "start": "16:00", "status": "held"} for day in days]
+
+
+@pytest.fixture(scope="module")
+def billed_world(billed_system):
+    """On the billing journey's own system: a parent (confirmed address) applies their child
+    to the chess group with a co-payment this month (M), the provider confirms; the clock moves
+    to the 1st of M+1, the provider records M's lessons (all past now), the clock moves past M's
+    submission deadline, and a regional operator bills M through the API. The browser then
+    logs in as the parent (the same journey at both sizes: billed once, looked at twice)."""
+    running, databases, clock_file = billed_system
+    base, club = running.base_url, chess_club(databases)
+    api = f"{base}/api/v1"
+    user = register_parent(api)
+    confirm_email(databases["accounts"], user["id"])
+    parent = Client(api, login(api, user["email"])["access_token"])
+    child = parent.post("/children", child_body())
+    assert child.status_code == 201, child.text
+    child_id = child.json()["id"]
+    start = clock.today()  # the system's clock is still the real one
+    applied = parent.post(
+        "/enrollments",
+        {"child_id": child_id, "group_id": club["groups"][0], "start_date": start.isoformat(),
+         "accept_copay": True},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )  # fmt: skip
+    assert applied.status_code == 201, applied.text
+    provider, regional = club["provider_token"], club["regional_token"]
+
+    def awaiting():
+        path = f"/enrollments?group_id={club['groups'][0]}&child_id={child_id}"
+        answer = _api(base, "GET", path, provider)
+        return [e for e in answer.json()["items"] if e["status"] == "awaiting_provider"]
+
+    application = _until("the application awaiting the provider", awaiting)[0]
+    confirmed = _api(base, "POST", f"/enrollments/{application['id']}/confirm", provider)
+    assert confirmed.status_code == 200, confirmed.text
+
+    start = datetime.date.fromisoformat(application["start_date"])
+    month = payments_domain.month_of(start)
+    _, last = payments_domain.parse_month(month)
+    clock.set_shared(clock_file, last + datetime.timedelta(days=1))
+    lessons = [
+        {**lesson, "attendance": [{"child_id": child_id, "present": True}]}
+        for lesson in _lessons(start)
+    ]
+
+    def recorded():  # payments learns of the contract from enrollment's event
+        answer = _api(base, "POST", f"/groups/{club['groups'][0]}/lessons", provider,
+                      {"lessons": lessons})  # fmt: skip
+        assert answer.status_code in (200, 201, 404), answer.text
+        return answer.status_code != 404
+
+    _until(f"the lessons of {month} recorded", recorded)
+    clock.set_shared(
+        clock_file, payments_domain.submission_deadline(month) + datetime.timedelta(days=1)
+    )
+    run = _api(base, "POST", "/billing/runs", regional, {"month": month})
+    assert run.status_code == 202, run.text
+
+    def completed():
+        answer = _api(base, "GET", f"/billing/runs/{run.json()['id']}", regional).json()
+        return answer if answer["status"] == "completed" else None
+
+    result = _until(f"the billing run of {month}", completed)
+    assert result["posted"] == 1 and float(result["certificate_charged"]) > 0, result
+    return {"base_url": base, "email": user["email"], "month": month,
+            "certificate_charged": result["certificate_charged"]}  # fmt: skip
+
+
+def test_portal_journeys_in_a_browser(portal_world, billed_world):
     assert DIST.is_file(), "web/dist is not built: run `make web` (make test does)"
-    env = {**os.environ, "PORTAL_WORLD": json.dumps(portal_world)}
+    env = {**os.environ, "PORTAL_WORLD": json.dumps({**portal_world, "billed": billed_world})}
     env.pop("AMQP_URI", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", "-s"],
