@@ -328,7 +328,7 @@ class Year:
                     >= self.scalar(
                         "catalog",
                         "SELECT count(*) FROM enrollments WHERE status"
-                        " IN ('active', 'completed', 'terminated')",
+                        " IN ('enrolled', 'completed', 'terminated')",
                     )
                 ),
                 "payments opened the contracts",
@@ -459,7 +459,7 @@ class Year:
         active = {
             row[0]
             for row in self.rows_of(
-                "catalog", "SELECT id::text FROM enrollments WHERE status = 'active'"
+                "catalog", "SELECT id::text FROM enrollments WHERE status = 'enrolled'"
             )
         }
         return [c for c in self.children if c.get("enrollment") in active]
@@ -489,9 +489,8 @@ class Year:
             )
         if month == "2026-11":
             self.move(middle)
-            item = next(
-                c for c in self.children if c.get("enrollment") and c not in self.enrolled()
-            )
+            # a raise: lowering is refused while money is reserved (409 active_contracts)
+            item = self.enrolled()[-1]
             number = self.scalar(
                 "certificates",
                 "SELECT number FROM certificates WHERE child_id = :c",
