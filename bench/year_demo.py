@@ -39,6 +39,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from calendar import monthrange
 from concurrent.futures import ThreadPoolExecutor
@@ -100,7 +101,7 @@ class Year:
     def __post_init__(self):
         self.rng = random.Random(self.seed)
         self.api = f"{self.base_url}/api/v1"
-        self.http = requests.Session()
+        self.local = threading.local()  # a kept-alive session per client thread
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -207,7 +208,9 @@ class Year:
         return issue_access_token(claims, ttl=4 * 3600)
 
     def call(self, who: dict, method: str, path: str, body=None, ok=(200, 201, 202)):
-        response = self.http.request(
+        if not hasattr(self.local, "http"):
+            self.local.http = requests.Session()
+        response = self.local.http.request(
             method,
             f"{self.api}{path}",
             json=body,
