@@ -436,13 +436,21 @@ class Year:
             first=first,
             last=last,
         )
-        debited, released = self.rows_of(
+        debited = self.scalar(
             "payments",
-            "SELECT coalesce(sum(debited), 0),"
-            " coalesce(sum(released), 0) FROM charges WHERE"
-            " month = :m AND status = 'posted'",
+            "SELECT coalesce(sum(debited), 0) FROM charges WHERE month = :m AND status = 'posted'",
             m=month,
-        )[0]
+        )
+        # the month's certificate money given back: by its billing (what completeness left)
+        # and, before it, by the contracts that ended earlier (terminations, the 18th
+        # birthday, a shortened group: their months released, never charged)
+        released = self.scalar(
+            "payments",
+            "SELECT (SELECT coalesce(sum(released), 0) FROM charges WHERE month = :m AND"
+            " status = 'posted') + (SELECT coalesce(sum(certificate), 0) FROM contract_months"
+            " WHERE month = :m AND released AND NOT charged)",
+            m=month,
+        )
         kinds = dict(
             self.rows_of(
                 "payments",
@@ -510,7 +518,7 @@ class Year:
                 ok=(),
             )
             self.mover = mover
-            code = response.text[:300] if response.status_code >= 400 else ""
+            code = response.json().get("code", "") if response.status_code >= 400 else ""
             self.say(
                 f"  {middle}: child {mover['child']} moves {HOME} -> {OTHER}: "
                 f"{response.status_code} {code}"
