@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 
 .PHONY: install web web-client databases migrate seed topology run test test-unit lint format bench asyncapi \
         bench-catalog bench-rpc bench-certificates bench-billing bench-opening-day parked \
-        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi lock
+        replay-parked regional-operator wrk seed-if-empty audit-ledger close-period lint-openapi lock \
+        year-demo
 
 install: $(VENV)/.installed web/node_modules/.installed
 
@@ -180,4 +181,13 @@ CLIENTS ?= 200
 bench-opening-day: install wrk
 	$(PY) -m bench.opening_day --applications $(APPLICATIONS) --seats $(SEATS) \
 		--clients $(CLIENTS) $(if $(SCALE),--scale $(SCALE))
+
+# A whole program year, September to August, on databases of its own (navigator_bench_year_*,
+# dropped and recreated; bench/databases.py's refusals) with the business clock moved by a
+# clock file: YEAR_APPLICATIONS (300) opening-day applications through the gateway, lessons,
+# the calendar's billing, payments, events; a line a month and the invariants (exit 1 if one
+# fails). See docs/payments.md.
+YEAR_APPLICATIONS ?= 300
+year-demo: install
+	$(PY) -m bench.year_demo --applications $(YEAR_APPLICATIONS)
 
