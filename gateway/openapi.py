@@ -50,8 +50,10 @@ def answered_errors(spec: RouteSpec, path_params: list[dict]) -> set[int]:
     # it does not know (http.load_query), malformed JSON or a bad Idempotency-Key with 400
     statuses = {400, 503} | set(spec.errors)
     mutating = spec.method in MUTATING
-    if spec.query or spec.body or mutating:
-        statuses.add(422)  # field messages; a change a rule of the domain refuses
+    if spec.query or spec.body or mutating or path_params:
+        # field messages (a path parameter too: control characters, overlong text, as
+        # http.py checks every one); a change a rule of the domain refuses
+        statuses.add(422)
     if spec.roles:
         statuses |= {401, 403}  # a public route treats a bad token as anonymous
     if path_params or spec.body:

@@ -8,18 +8,18 @@ import uuid
 
 import sqlalchemy as sa
 
+from servicekit import clock
 from services.catalog import domain as catalog_domain
 from tests.support import enrollment as data
 from tests.support.accounts import (
     PASSWORD,
     Client,
     child_body,
+    confirm_email,
     fresh_email,
     login,
     register_parent,
 )
-
-START = "2026-12-01"
 
 
 def _staff_of(api, accounts_world, organization_id: int) -> Client:
@@ -37,7 +37,12 @@ def _staff_of(api, accounts_world, organization_id: int) -> Client:
 def _apply(parent: Client, child_id: int, group_id: int) -> str:
     response = parent.post(
         "/enrollments",
-        {"child_id": child_id, "group_id": group_id, "start_date": START, "accept_copay": True},
+        {
+            "child_id": child_id,
+            "group_id": group_id,
+            "start_date": clock.today().isoformat(),
+            "accept_copay": True,
+        },
     )
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -51,7 +56,7 @@ def _refused_everything(provider: Client, waiting: str, enrolled: str, group_id:
         (
             "POST",
             f"/groups/{group_id}/lessons",
-            {"lessons": [{"date": "2026-12-01", "status": "held", "attendance": []}]},
+            {"lessons": [{"date": clock.today().isoformat(), "status": "held", "attendance": []}]},
         ),
     ]
     for method, path, body in attempts:
@@ -75,8 +80,11 @@ def test_a_suspended_or_unapproved_organizations_staff_decide_nothing(
         catalog.dispose()
         certificates.dispose()
     provider = _staff_of(api, accounts_world, organization_id)
-    # a parent of its own: the shared parents' children must not gain contracts here
-    parent = Client(api, login(api, register_parent(api)["email"])["access_token"])
+    # a parent of its own: the shared parents' children must not gain contracts here; with a
+    # confirmed address, as applying asks (issue 23)
+    user = register_parent(api)
+    confirm_email(databases["accounts"], user["id"])
+    parent = Client(api, login(api, user["email"])["access_token"])
     child = parent.post("/children", child_body())
     assert child.status_code == 201, child.text
     enrolled = _apply(parent, child.json()["id"], groups[0])
