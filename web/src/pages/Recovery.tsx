@@ -158,7 +158,7 @@ function NewPassword({ token }: { token: string }) {
   };
   return (
     <section className="narrow" aria-labelledby="new-password-title">
-      <h1 id="new-password-title">Новый пароль</h1>
+      <h1 id="new-password-title">Смена пароля</h1>
       {done ? (
         <p className="notice success" role="status">
           Пароль изменён. Вход на других устройствах завершён. <Link to="/login">Войти</Link>
