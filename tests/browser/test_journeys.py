@@ -1,7 +1,8 @@
 """The journeys of issue 21's "Done when", each at a desktop's and a phone's size (390 x 844):
-search, program, registration, child, quote and application; the provider's confirmation
-through the API, then what the parent sees; a cancelled application; the way back through
-login; after a billing run (on a system of its own, whose clock is past the month's
+search, program, registration and the confirmation letter's link, child, quote and application;
+the provider's confirmation through the API, then what the parent sees; a cancelled
+application; the way back through login; a forgotten password replaced through the reset
+letter's link; after a billing run (on a system of its own, whose clock is past the month's
 deadline), the debit in the history and the balance. Every page is checked with axe-core and
 photographed into docs/screenshots/ (conftest.py)."""
 
@@ -106,18 +107,19 @@ def test_parent_registers_applies_is_enrolled_and_cancels(page, pages, world, si
     page.get_by_role("button", name="Зарегистрироваться").click()
     page.wait_for_url("**/children/new")
 
-    # only a confirmed address may apply (issue 24): the letter's link is followed through the
-    # API, as the portal has no /verify-email page yet
+    # only a confirmed address may apply (issue 24): the parent follows the letter's link
     (letter,) = MailServer(Path(world["maildir"])).wait_for(1, to=email)
-    token = re.search(r"/verify-email\?token=([\w-]+)", text_of(letter)).group(1)
-    verified = requests.post(
-        f"{world['base_url']}/api/v1/auth/verify-email", json={"token": token}, timeout=20
-    )
-    assert verified.status_code == 200, verified.text
+    link = re.search(r"/verify-email\?token=[\w-]+", text_of(letter)).group(0)
+    page.goto(link)
+    expect(page.get_by_text("Адрес подтверждён.")).to_be_visible()
+    pages.check(page, "verify-email")
+    page.goto(link)  # a link works once; the parent, confirmed, is told so
+    expect(page.get_by_text("Ссылка недействительна")).to_be_visible()
+    expect(page.get_by_text("Ваш адрес уже подтверждён.")).to_be_visible()
 
-    # the session survives a reload: the access token is in memory only, refreshed (and now
-    # says the address is confirmed)
-    page.reload()
+    # the session survives a full load of a page: the access token is in memory only,
+    # refreshed (and now says the address is confirmed)
+    page.goto("/children/new")
     expect(page.get_by_role("button", name="Выйти")).to_be_visible()
 
     # a child; a wrong SNILS gets the API's message under the SNILS field
@@ -229,6 +231,46 @@ def test_parent_registers_applies_is_enrolled_and_cancels(page, pages, world, si
     page.get_by_label(re.compile("согласен")).check()
     page.get_by_role("button", name="Зарегистрироваться").click()
     expect(page.get_by_text("Эта почта уже зарегистрирована.")).to_be_visible()
+
+
+def test_parent_who_forgot_the_password_sets_a_new_one(page, pages, world, size):
+    email = f"reset-{uuid.uuid4().hex[:10]}@example.ru"
+    registered = requests.post(
+        f"{world['base_url']}/api/v1/auth/register",
+        json={
+            "full_name": "Сидорова Мария Ивановна",
+            "email": email,
+            "password": PASSWORD,
+            "consent_personal_data": True,
+        },
+        timeout=20,
+    )
+    assert registered.status_code == 201, registered.text
+    page.goto("/login")
+    page.get_by_role("link", name="Забыли пароль?").click()
+    page.get_by_label("Электронная почта").fill(email)
+    page.get_by_role("button", name="Отправить ссылку").click()
+    expect(page.get_by_text(f"Если учётная запись с адресом {email} существует")).to_be_visible()
+    pages.check(page, "password-reset")
+
+    def reset_link():
+        letters = MailServer(Path(world["maildir"])).messages(email)
+        found = [re.search(r"/password-reset\?token=[\w-]+", text_of(m)) for m in letters]
+        return next((f.group(0) for f in found if f), None)
+
+    page.goto(until("the reset letter", reset_link))
+    page.get_by_label("Новый пароль").fill("short")
+    page.get_by_role("button", name="Сохранить пароль").click()
+    expect(page.locator("#password-error")).to_be_visible()  # the API's message, under the field
+    pages.check(page, "new-password")
+    page.get_by_label("Новый пароль").fill("Another-Horse-43")
+    page.get_by_role("button", name="Сохранить пароль").click()
+    expect(page.get_by_text("Пароль изменён.")).to_be_visible()
+    page.get_by_role("link", name="Войти", exact=True).last.click()
+    page.get_by_label("Электронная почта").fill(email)
+    page.get_by_label("Пароль").fill("Another-Horse-43")
+    page.get_by_role("button", name="Войти").click()
+    page.wait_for_url("**/applications")
 
 
 def _month_name(month: str) -> str:

@@ -5,6 +5,7 @@ import { Catalog } from "./pages/Catalog";
 import { ChildForm, Children } from "./pages/Children";
 import { Login, Register } from "./pages/Auth";
 import { ProgramPage } from "./pages/Program";
+import { PasswordReset, VerifyEmail } from "./pages/Recovery";
 import { Link, navigate, useLocation } from "./router";
 import { ConnectionNotice, logout, SessionProvider, useSession } from "./state";
 import "./styles.css";
@@ -16,6 +17,8 @@ function Page() {
   if ((match = path.match(/^\/programs\/(\d+)$/))) return <ProgramPage id={Number(match[1])} />;
   if (path === "/login") return <Login />;
   if (path === "/register") return <Register />;
+  if (path === "/verify-email") return <VerifyEmail />;
+  if (path === "/password-reset") return <PasswordReset />;
   if (path === "/children") return <Children />;
   if (path === "/children/new") return <ChildForm id={null} />;
   if ((match = path.match(/^\/children\/(\d+)$/))) return <ChildForm id={Number(match[1])} />;

@@ -50,6 +50,7 @@ export function Login() {
         )}
         <button type="submit" className="primary">Войти</button>
       </form>
+      <p><Link to="/password-reset">Забыли пароль?</Link></p>
       <p>Нет учётной записи? <Link to="/register">Зарегистрируйтесь</Link></p>
     </section>
   );
