@@ -4,12 +4,22 @@ from pathlib import Path
 import pytest
 
 from servicekit import topology
+from tests.conftest import RUN_ID, own_vhost
 from tests.support.mail import MailServer
 from tests.support.system import RunningSystem
 
 SNILS_CHECK_LIMIT = (
     300  # a parent's SNILS checks an hour in the test system (shared parents add ~100)
 )
+
+
+@pytest.fixture(scope="package")
+def vhost(server_urls):
+    """The end-to-end system's own virtual host: its processes and the messages left in its
+    queues never meet the integration tests' in-process services (they answered those tests'
+    RPC on the real clock, and its unconsumed events went to their handlers)."""
+    with own_vhost(server_urls, f"navtest_{RUN_ID}_e2e") as uri:
+        yield uri
 
 
 @pytest.fixture(scope="package")
