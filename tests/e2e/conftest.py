@@ -4,13 +4,22 @@ from pathlib import Path
 import pytest
 
 from servicekit import topology
-from tests.conftest import RUN_ID, own_vhost
+from tests.conftest import RUN_ID, own_databases, own_vhost
 from tests.support.mail import MailServer
 from tests.support.system import RunningSystem
 
 SNILS_CHECK_LIMIT = (
     300  # a parent's SNILS checks an hour in the test system (shared parents add ~100)
 )
+
+
+@pytest.fixture(scope="package")
+def databases(server_urls):
+    """The end-to-end system's own databases: what its scenarios leave (certificates of every
+    shape, closed periods, billed months) never enters the integration tests' region-wide
+    checks, which audit every certificate of their databases."""
+    with own_databases(server_urls, f"navtest_{RUN_ID}_e2e") as urls:
+        yield urls
 
 
 @pytest.fixture(scope="package")
