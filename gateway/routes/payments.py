@@ -261,6 +261,8 @@ class PaymentsRoutes:
         summary="The invoice's register as CSV (UTF-8 with BOM, `;`, decimal comma)",
         tags=["invoices"],
         roles=STAFF,
+        operation_id="getInvoiceContractsCsv",
+        content_type="text/csv",
     )
     def invoice_contracts_csv(self, call, invoice_id):
         text = self.rpc.call(

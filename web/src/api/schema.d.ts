@@ -799,7 +799,7 @@ export interface paths {
          * The invoice's register as CSV (UTF-8 with BOM, `;`, decimal comma)
          * @description Roles: provider, municipal_operator, regional_operator.
          */
-        get: operations["invoiceContractsCsv"];
+        get: operations["getInvoiceContractsCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -6333,7 +6333,7 @@ export interface operations {
             };
         };
     };
-    invoiceContractsCsv: {
+    getInvoiceContractsCsv: {
         parameters: {
             query?: never;
             header?: never;
@@ -6350,7 +6350,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "text/csv": string;
                 };
             };
             /** @description Malformed request */
