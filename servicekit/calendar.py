@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import eventlet
+from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from servicekit import clock, config
 from servicekit.db import make_engine
+from servicekit.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,12 @@ class Job:
     run: Callable[[SessionFactory, datetime], dict]
 
 
-class JobBusy(RuntimeError):
-    """Another instance holds the job's lease."""
+@deserialize_to_instance
+class JobBusy(Conflict):
+    """Another instance holds the job's lease: 409 `job_running` to whoever asked, across RPC
+    too (a caller of any service's `run_calendar_job` gets the same refusal)."""
+
+    default_code = "job_running"
 
 
 def lease_key(service: str, job: str) -> int:
@@ -62,7 +68,7 @@ def run_job(engine, service: str, job: Job, now: datetime | None = None) -> dict
     with engine.connect() as lease:
         if not lease.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
             lease.rollback()
-            raise JobBusy(f"{service}:{job.name} is running in another instance")
+            raise JobBusy(f"Задание {job.name} уже выполняется ({service})")
         lease.commit()  # hold the session-level lock without an open transaction
         started = time.monotonic()
         try:
@@ -113,7 +119,10 @@ class Calendar(DependencyProvider):
     def run(self, name: str, now: datetime | None = None) -> dict:
         job = self.jobs.get(name)
         if job is None:
-            raise KeyError(name)
+            names = ", ".join(sorted(self.jobs))
+            raise NotFound(
+                "Нет такого задания", code="job_not_found", fields={"name": [f"есть: {names}"]}
+            )
         summary = run_job(self.engine, self.service, job, now)
         self.last[name] = {"at": clock.now().isoformat(), "summary": summary}
         return summary

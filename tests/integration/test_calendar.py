@@ -98,3 +98,31 @@ def test_the_timer_runs_jobs_without_an_operator(
     container.stop()
     assert len(CalendarProbe.ticks) >= 2
     assert CalendarProbe.ticks[0] == datetime(2027, 9, 1, 3, tzinfo=UTC)
+
+
+def test_an_operator_asking_for_a_running_job_is_told_409_job_running(
+    nameko_config, probe_database, container_factory
+):
+    """Over RPC, as an operator's `run_calendar_job` reaches any service: a refusal with a
+    code, not a bare RuntimeError that the gateway would answer with 500."""
+    from nameko.standalone.rpc import ClusterRpcClient
+
+    from servicekit.errors import Conflict
+
+    container = container_factory(CalendarProbe)
+    container.start()
+    engine = sa.create_engine(probe_database)
+    holder = engine.connect()  # another instance runs the job
+    key = calendar.lease_key("calendar_probe", "tick")
+    assert holder.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+    try:
+        with ClusterRpcClient() as client:
+            with pytest.raises(Conflict) as refused:
+                client.calendar_probe.run_calendar_job("tick")
+            assert refused.value.code == "job_running"
+            assert refused.value.status == 409
+    finally:
+        holder.close()
+        engine.dispose()
+    with ClusterRpcClient() as client:
+        assert client.calendar_probe.run_calendar_job("tick") == {"t": 1}
