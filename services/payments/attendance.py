@@ -80,6 +80,12 @@ def _default_start(schedule: list[dict], day: date) -> str | None:
     return starts[0] if starts else None
 
 
+def attends_until(contract: Contract) -> date:
+    """The last day a lesson can be the child's: the day the enrollment ended (left, the
+    group shortened), else the contract's end."""
+    return contract.attends_until or contract.end_date
+
+
 def record_lessons(
     session: Session, principal: Principal, group_id: int, lessons: list[dict]
 ) -> dict:
@@ -105,7 +111,7 @@ def record_lessons(
         if start is None:
             errors[f"lessons.{index}.start"] = ["укажите время занятия вне расписания"]
             continue
-        enrolled = {c.child_id for c in contracts if c.start_date <= day <= c.end_date}
+        enrolled = {c.child_id for c in contracts if c.start_date <= day <= attends_until(c)}
         if not enrolled:
             errors[f"lessons.{index}.date"] = ["в этот день в группе нет договоров"]
             continue

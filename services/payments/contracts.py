@@ -115,6 +115,11 @@ def contract_event(contract: Contract, schedule: list[dict]) -> dict:
     }
 
 
+def _last_day(effective: str, contract: Contract) -> date:
+    """The child's last day in the group: the enrollment's own end, within the contract."""
+    return max(contract.start_date, min(contract.end_date, date.fromisoformat(effective)))
+
+
 def terminate(session: Session, data: dict, release_funds) -> Contract | None:
     """End a contract at the end of the month of `effective_end_date`; the months after it
     that were not billed go back to the certificate through `release_funds(enrollment_id,
@@ -156,6 +161,7 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
         if month.month in released:
             month.released = True
     contract.end_date = new_end
+    contract.attends_until = _last_day(data["effective_end_date"], contract)
     contract.status = "terminated"
     contract.termination_reason = (data.get("reason") or "")[:300] or None
     contract.terminated_at = clock.now()
@@ -210,9 +216,13 @@ def complete(session: Session, data: dict, release_funds) -> Contract | None:
     for month in months:
         if month.month in released:
             month.released = True
+    last_day = _last_day(data["end_date"], contract)
     if new_end == contract.end_date and not released:
+        if last_day < contract.end_date and contract.attends_until != last_day:
+            contract.attends_until = last_day  # ends within its last month: lessons stop there
         return None
     contract.end_date = new_end
+    contract.attends_until = last_day
     emit(
         session,
         "contract_terminated",

@@ -36,6 +36,10 @@ class Contract(Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'terminated')", name="ck_contracts_status"),
         CheckConstraint("certificate_share + copay = total", name="ck_contracts_parts"),
+        CheckConstraint(
+            "attends_until IS NULL OR attends_until BETWEEN start_date AND end_date",
+            name="ck_contracts_attends_until",
+        ),
         Index("ix_contracts_group", "group_id"),
         Index("ix_contracts_child", "child_id"),
         Index("ix_contracts_payer", "payer_municipality_code"),
@@ -58,6 +62,10 @@ class Contract(Base):
     start_date: Mapped[date] = mapped_column(Date)
     end_date: Mapped[date] = mapped_column(Date)  # moved earlier by an early termination
     planned_end_date: Mapped[date] = mapped_column(Date)
+    # the child's last day in the group when the enrollment ended early (left, the group
+    # shortened, the 18th birthday): no lesson after it is the child's, though the contract
+    # (and its billing) runs to the end of that month
+    attends_until: Mapped[date | None] = mapped_column(Date)
     total: Mapped[int] = mapped_column(BigInteger)
     normative_cost: Mapped[int] = mapped_column(BigInteger)
     certificate_share: Mapped[int] = mapped_column(BigInteger)

@@ -15,6 +15,7 @@ from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy.orm import Session
 
 from servicekit import clock
+from servicekit.errors import InvalidInput
 from services.certificates.models import MunicipalFund, Period
 from services.certificates.service import CertificatesService
 from services.payments import invoices
@@ -258,3 +259,16 @@ def test_a_completed_enrollment_gives_the_months_after_its_end_back_once(system,
                     "c.id = cm.contract_id WHERE c.enrollment_id = :e AND cm.released ORDER BY 1",
                     e=data["enrollment_id"])  # fmt: skip
     assert [m for (m,) in released] == ["2027-02", "2027-03", "2027-04", "2027-05"]
+    # January is the contract's last month, but the child's last day was the 15th: a lesson
+    # after it is not theirs (the group ended there), one before it is
+    provider_principal = {"user_id": 7, "role": "provider", "organization_id": provider.org}
+    child = data["child_id"]
+    with at(date(2027, 1, 25)):
+        late = [{"date": "2027-01-21", "status": "held",
+                 "attendance": [{"child_id": child, "present": True}]}]  # fmt: skip
+        with pytest.raises(InvalidInput) as refused:
+            client.payments.record_lessons(provider_principal, provider.group, late)
+        assert "lessons.0.date" in refused.value.fields, refused.value.fields
+        early = [{"date": "2027-01-14", "status": "held",
+                  "attendance": [{"child_id": child, "present": True}]}]  # fmt: skip
+        client.payments.record_lessons(provider_principal, provider.group, early)
