@@ -359,7 +359,8 @@ class Year:
         for group_id in self.group_ids:
             contracts = self.rows_of(
                 "payments",
-                "SELECT child_id, start_date, end_date FROM contracts WHERE group_id = :g",
+                "SELECT child_id, start_date, coalesce(attends_until, end_date) FROM contracts"
+                " WHERE group_id = :g",
                 g=group_id,
             )
             end = self.scalar(
