@@ -106,3 +106,120 @@ def test_service_modules_hold_only_entrypoints(path):
         ):
             body = [s for s in node.body if not isinstance(s, ast.Expr)]  # docstrings aside
             assert len(body) <= 4, f"{path.name}: {node.name} has {len(body)} statements"
+
+
+# --- services are siblings ---------------------------------------------------------------
+
+
+def service_of(module: str) -> str | None:
+    """`services.catalog.seats` -> `catalog`: the top-level service package a module is in
+    (`services.catalog.enrollment` is part of catalog while it lives there;
+    `services.enrollment` is a service of its own)."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "services" and len(parts) > 1 else None
+
+
+def test_service_of_names_the_top_level_service_package():
+    assert service_of("services.catalog.enrollment.saga") == "catalog"
+    assert service_of("services.enrollment.saga") == "enrollment"
+    assert service_of("servicekit.db") is None
+
+
+def test_services_never_import_each_other():
+    """What two services share goes through RPC, events, contracts/ or servicekit/, never an
+    import of the other's code."""
+    offenders = {}
+    for path in python_files("services"):
+        relative = path.relative_to(ROOT)
+        if len(relative.parts) < 3:  # services/__init__.py
+            continue
+        own = relative.parts[1]
+        foreign = sorted(m for m in imported_modules(path) if service_of(m) not in (None, own))
+        if foreign:
+            offenders[str(relative)] = foreign
+    assert offenders == {}
+
+
+def test_shared_code_imports_no_service_and_no_deployment():
+    """services/, servicekit/ and contracts/ never import deploy/ (deploy calls them, with
+    the demo data); servicekit/ and contracts/ import no service."""
+    offenders = {}
+    for folder in ("services", "servicekit", "contracts"):
+        for path in python_files(folder):
+            bad = sorted(
+                m
+                for m in imported_modules(path)
+                if m.split(".")[0] == "deploy"
+                or (folder != "services" and m.split(".")[0] in ("services", "gateway"))
+            )
+            if bad:
+                offenders[str(path.relative_to(ROOT))] = bad
+    assert offenders == {}
+
+
+# --- no import cycles in the gateway -----------------------------------------------------
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_cycles(folder: str) -> list[list[str]]:
+    """The import cycles among a folder's modules (deferred imports count: they only hide
+    a cycle), each as the modules of one strongly connected component."""
+    modules = {module_name(path): path for path in python_files(folder)}
+    graph = {
+        name: {
+            target
+            for imported in imported_modules(path)
+            for target in (imported, imported.rpartition(".")[0])
+            if target in modules and target != name
+        }
+        for name, path in modules.items()
+    }
+    # Tarjan's strongly connected components
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_import_cycles_finds_a_cycle(tmp_path, monkeypatch):
+    package = tmp_path / "probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from probe import b\n")
+    (package / "b.py").write_text("def f():\n    from probe.a import g\n")
+    (package / "c.py").write_text("import probe.a\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert import_cycles("probe") == [["probe.a", "probe.b"]]
+
+
+@pytest.mark.parametrize("folder", ["gateway", "servicekit", "contracts"])
+def test_no_import_cycles(folder):
+    assert python_files(folder)
+    assert import_cycles(folder) == []
