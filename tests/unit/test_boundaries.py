@@ -223,3 +223,37 @@ def test_import_cycles_finds_a_cycle(tmp_path, monkeypatch):
 def test_no_import_cycles(folder):
     assert python_files(folder)
     assert import_cycles(folder) == []
+
+
+# --- one way for each concern ------------------------------------------------------------
+
+SHARED_TABLES = ("outbox", "processed_events")
+
+
+def tables_created(path: Path) -> set[str]:
+    """The tables a migration creates by hand (`op.create_table("name", ...)`)."""
+    return {
+        node.args[0].value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "create_table"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+def test_the_outbox_tables_are_created_by_the_one_servicekit_helper():
+    migrations = [p for p in ROOT.rglob("migrations/versions/*.py") if ".venv" not in p.parts]
+    assert migrations
+    by_hand = {
+        str(path.relative_to(ROOT)): sorted(tables_created(path) & set(SHARED_TABLES))
+        for path in migrations
+    }
+    assert {path: tables for path, tables in by_hand.items() if tables} == {}
+    assert set(SHARED_TABLES) <= tables_created(ROOT / "servicekit" / "migrations.py")
+    callers = [p for p in migrations if "servicekit.migrations" in imported_modules(p)]
+    # every service that publishes or handles events, gateway aside (it has no outbox)
+    assert {p.relative_to(ROOT).parts[1] for p in callers} >= {
+        "accounts", "catalog", "certificates", "notifications", "payments"
+    }  # fmt: skip
