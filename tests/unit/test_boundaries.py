@@ -56,6 +56,7 @@ def test_contracts_import_only_the_standard_library_and_each_other():
 @pytest.mark.parametrize(
     "module",
     ["contracts.principal", "contracts.refusals", "contracts.scope", "contracts.ages"]
+    + ["contracts.transitions", "contracts.cost", "contracts.municipalities"]
     + [
         f"services.{path.parent.name}.domain"
         for path in sorted((ROOT / "services").glob("*/domain.py"))
