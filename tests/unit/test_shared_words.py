@@ -242,3 +242,16 @@ def test_the_catalog_moves_through_the_shared_check_and_refuses_a_repeated_comma
     assert catalog.transition("program", "on_review", "published") == "published"
     with pytest.raises(TransitionRefused):
         catalog.transition("program", "published", "published")
+
+
+def test_a_refusal_with_figures_crosses_rpc_as_conflict_with_them():
+    from services.certificates.domain import Refused
+
+    error = rpc_error(Refused("insufficient_funds", "Номинал уже израсходован", available=0))
+    assert isinstance(error, Conflict)
+    assert (error.code, error.message, error.extra) == (
+        "insufficient_funds",
+        "Номинал уже израсходован",
+        {"available": 0},
+    )
+    assert rpc_error(TransitionRefused("a", "b")).extra == {}
