@@ -3,10 +3,9 @@ and the money ledger (credit, reserve, release, debit, expire).
 
 Entrypoints are thin: operations.py does the work on the worker's session (committed when
 the entrypoint returns), servicekit.errors.refusals_as_rpc_errors turns refusals into RPC
-errors (the one mapping every service uses). Callers
-with a `principal` are the gateway (`Principal.as_rpc()`); the money calls (reserve_funds,
-release_funds, debit_funds, get_balance, ensure_certificate) are for enrollment and payments,
-as docs/interfaces.md says.
+errors (the one mapping every service uses). Callers with a `principal` are the gateway
+(`Principal.as_rpc()`); the money calls (reserve_funds, release_funds, debit_funds,
+get_balance, ensure_certificate) are for enrollment and payments, as docs/interfaces.md says.
 """
 
 import logging
