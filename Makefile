@@ -48,7 +48,7 @@ web: web/dist/index.html
 # The portal's API client from the gateway's OpenAPI document (tests/unit/test_web.py fails
 # when the committed one differs): run after changing a route.
 web-client: install
-	$(PY) -m gateway.openapi web/openapi.json
+	$(PY) -m gateway.openapi_file web/openapi.json
 	cd web && npm run generate --silent
 
 databases: install
@@ -95,7 +95,7 @@ lint: install
 OPENAPI_LINT := tools/openapi-lint
 lint: lint-openapi
 lint-openapi: install $(OPENAPI_LINT)/node_modules/.installed
-	$(PY) -m gateway.openapi $(OPENAPI_LINT)/openapi.json
+	$(PY) -m gateway.openapi_file $(OPENAPI_LINT)/openapi.json
 	cd $(OPENAPI_LINT) && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
 		./node_modules/.bin/redocly lint --config redocly.yaml openapi.json
 

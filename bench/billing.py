@@ -30,9 +30,9 @@ import sqlalchemy as sa
 from bench import databases
 from bench.catalog_search import request_mix, vocabulary
 from bench.harness import run_wrk, running_system
+from contracts.cost import contract_terms
 from servicekit import clock, config, migrate
 from servicekit.tokens import issue_access_token
-from services.payments.cost import contract_terms
 
 START = date(2026, 9, 1)
 END = date(2027, 5, 31)
@@ -233,9 +233,9 @@ def main() -> None:
 
     for service in databases.claim():
         migrate.upgrade(service)
-    from services.catalog.seed import seed
+    from deploy.seed import seed_catalog
 
-    print(seed(if_empty=True))
+    print(seed_catalog(if_empty=True))
     started = time.monotonic()
     prepare_payments(args.contracts, args.month)
     prepare_certificates(args.contracts)
@@ -329,9 +329,9 @@ def charge_only(args) -> None:
 
     for service in databases.claim():
         migrate.upgrade(service)
-    from services.catalog.seed import seed
+    from deploy.seed import seed_catalog
 
-    print(seed(if_empty=True))
+    print(seed_catalog(if_empty=True))
     prepare_payments(args.contracts, args.month)
     words, towns = vocabulary()
     paths = request_mix(3000, words, towns)

@@ -200,9 +200,9 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=12000, help="distinct searches")
     parser.add_argument("--scale", default="", help="honcho -c, e.g. catalog=2")
     args = parser.parse_args()
-    from services.catalog.seed import seed
+    from deploy.seed import seed_catalog
 
-    print(seed(if_empty=True))
+    print(seed_catalog(if_empty=True))
     words, towns = vocabulary()
     # one distinct set: the warm-up's searches are not measured again
     paths = request_mix(args.searches + 600, words, towns)

@@ -11,6 +11,14 @@ Nameko, no SQLAlchemy, no marshmallow, and no rule of any one service.
                  organization, own municipality, everything); ``servicekit.visibility`` turns
                  it into SQL
 - ``ages``       ``age_on``: completed years of age on a day
+- ``transitions`` ``StateMachine`` and ``transition``: the one check of a status move (a
+                 replay is a no-op, a wrong move ``TransitionRefused``)
+- ``cost``       the contract cost rules payments and enrollment must agree on to the kopeck
+- ``municipalities`` the krai's municipalities (``data/municipalities.csv``), the reference
+                 data every service names by code
+
+A service never imports another service's code (tests/unit/test_boundaries.py): what two of
+them must compute alike lives here, stdlib only.
 
 The gateway imports these and never ``services.*`` (tests/unit/test_boundaries.py).
 """

@@ -20,6 +20,8 @@ class Refusal(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # figures the caller needs besides the message (e.g. ``available``), plain JSON
+        self.extra: dict = {}
 
     @property
     def fields(self) -> dict[str, list[str]]:

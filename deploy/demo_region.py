@@ -1,7 +1,8 @@
 """A deterministic, realistic demo region: the municipalities of Krasnoyarsk krai with
-organizations, programs and groups, as plain dicts. Demo data for deploy/seed.py (the
-catalog's and accounts' seeds load it), not service code; the municipalities themselves are
-the catalog's reference data (services/catalog/municipalities.py).
+organizations, programs and groups, as plain dicts. Demo data: deploy/seed.py makes it and
+hands it to the catalog's and accounts' seeds, which load it; no service imports it. The
+municipalities themselves are reference data every service shares
+(contracts/municipalities.py).
 
 Pure Python, no database: a loader bulk-inserts the lists (ids are 1..N in list order and
 foreign keys point into the other lists). The same seed and arguments give byte-identical
@@ -25,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from contracts.municipalities import municipalities
+from contracts.municipalities import slug as _slug
 from services.catalog.domain import inn_with_check_digits, months_touched
-from services.catalog.municipalities import municipalities
-from services.catalog.municipalities import slug as _slug
 
 __all__ = ["DemoRegion", "generate", "municipalities"]
 

@@ -1,29 +1,73 @@
-"""Loads every service's demo data, in dependency order.
+"""Loads the demo data into every service's database, in dependency order: the data is made
+here (deploy/demo_region.py) and handed to each service's seed, which only knows how to load
+it; a service never imports deploy/ (tests/unit/test_boundaries.py).
 
-python -m deploy.seed             # load (each seed is idempotent)
-python -m deploy.seed --if-empty  # only into empty databases, as `make run` does
+python -m deploy.seed                  # load (each seed is idempotent)
+python -m deploy.seed --if-empty       # only into empty databases, as `make run` does
+python -m deploy.seed --only catalog   # one service's seed (repeat --only for more)
 """
 
-import subprocess
+import argparse
 import sys
+import traceback
+from collections.abc import Callable
+from functools import cache
 
+from deploy import demo_region
 from servicekit import config
+
+
+@cache
+def region() -> demo_region.DemoRegion:
+    """The demo region, made once (a second or two) and only when a seed needs it."""
+    return demo_region.generate()
+
+
+def seed_catalog(if_empty: bool) -> str:
+    from services.catalog import seed
+
+    return seed.load(region, if_empty)
+
+
+def seed_accounts(if_empty: bool) -> str:
+    from services.accounts import seed
+
+    return seed.load(region, if_empty)
+
+
+def seed_certificates(if_empty: bool) -> str:
+    from services.certificates import seed
+
+    return seed.load(demo_region.municipalities(), if_empty)
+
 
 # the catalog's demo region first: accounts' provider staff belong to its organizations;
 # certificates last: it issues certificates to the demo parent's children
-SEEDS = ["services.catalog.seed", "services.accounts.seed", "services.certificates.seed"]
+SEEDS: dict[str, Callable[[bool], str]] = {
+    "catalog": seed_catalog,
+    "accounts": seed_accounts,
+    "certificates": seed_certificates,
+}
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.seed")
+    parser.add_argument("--if-empty", action="store_true", help="only into empty databases")
+    parser.add_argument("--only", action="append", choices=list(SEEDS), help="these seeds only")
+    args = parser.parse_args(argv)
     if config.is_production():
         # demo users share a public password: never in a production database
         print("demo data is not loaded when NAVIGATOR_ENV=production", file=sys.stderr)
         return 0
-    for module in SEEDS:
-        result = subprocess.run([sys.executable, "-m", module, *argv])
-        if result.returncode != 0:
-            print(f"seed {module} failed", file=sys.stderr)
-            return result.returncode
+    for name, load in SEEDS.items():
+        if args.only and name not in args.only:
+            continue
+        try:
+            print(load(args.if_empty), flush=True)
+        except Exception:  # noqa: BLE001 - told, and the next seeds are not run
+            traceback.print_exc()
+            print(f"seed {name} failed", file=sys.stderr)
+            return 1
     return 0
 
 

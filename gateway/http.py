@@ -10,7 +10,6 @@ the answer through the response schema, and turns every error into
 `application/problem+json` with a stable `code` (problems.py).
 """
 
-import ipaddress
 import json
 import logging
 import re
@@ -32,7 +31,7 @@ from gateway.idempotency import check_key, request_fingerprint
 from gateway.input import TITLE, check_text, json_text_faults
 from gateway.problems import JSON, json_response, problem
 from gateway.server import gateway_http as http
-from servicekit import config, logs, metrics, tokens
+from servicekit import logs, metrics, tokens
 from servicekit.errors import (
     BadRequest,
     Forbidden,
@@ -124,40 +123,6 @@ def page_of(item: type[Schema]) -> type[Schema]:
             name=name,
         )
     return _pages[name]
-
-
-def _trusted_proxies() -> list:
-    networks = []
-    for entry in config.env("TRUSTED_PROXIES", "").split(","):
-        if entry.strip():
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-    return networks
-
-
-def _is_trusted(address: str | None, trusted: list) -> bool:
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
-
-
-def client_address(request: Request) -> str | None:
-    """The caller's IP address. X-Forwarded-For is believed only when the request comes from
-    one of TRUSTED_PROXIES (comma-separated addresses or networks, e.g. `10.0.0.0/8` for the
-    reverse proxies of a cluster): then the right-most address that is not a proxy of ours is
-    the client."""
-    remote = request.remote_addr
-    trusted = _trusted_proxies()
-    if _is_trusted(remote, trusted):
-        hops = [a.strip() for a in request.headers.get("X-Forwarded-For", "").split(",")]
-        for hop in reversed(hops):
-            if hop and not _is_trusted(hop, trusted):
-                try:
-                    return str(ipaddress.ip_address(hop))
-                except ValueError:
-                    break
-    return remote
 
 
 def _bearer(request: Request) -> str | None:

@@ -8,6 +8,7 @@ import uuid
 
 from werkzeug.wrappers import Request, Response
 
+from gateway.proxies import is_trusted, trusted_proxies
 from servicekit import logs, metrics
 
 log = logging.getLogger("navigator.http")
@@ -20,13 +21,11 @@ _CONVERTER = re.compile(r"<(?:\w+(?:\([^)]*\))?:)?(\w+)>")
 def request_id_of(request: Request) -> str:
     """A proxy of ours (TRUSTED_PROXIES) may hand its request id on; anyone else's is ignored
     (a client must not pick the id under which its request is logged), and a new one is made."""
-    from gateway.http import _is_trusted, _trusted_proxies  # http.py imports this module
-
     offered = request.headers.get(REQUEST_ID_HEADER)
     if (
         offered
         and _VALID_ID.fullmatch(offered)
-        and _is_trusted(request.remote_addr, _trusted_proxies())
+        and is_trusted(request.remote_addr, trusted_proxies())
     ):
         return offered
     return uuid.uuid4().hex

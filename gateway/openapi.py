@@ -184,23 +184,3 @@ Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>
 <script src="/swagger/swagger-ui-bundle.js"></script>
 <script src="/swagger/init.js"></script>
 </html>"""
-
-
-def main() -> None:
-    """`python -m gateway.openapi [FILE]`: the document as the gateway serves it (for linters
-    and client generators), on stdout or into FILE."""
-    import json
-    import sys
-
-    import gateway.service  # noqa: F401 - registers every route
-
-    text = json.dumps(build_spec(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    if len(sys.argv) > 1:
-        with open(sys.argv[1], "w", encoding="utf-8") as out:
-            out.write(text)
-    else:
-        sys.stdout.write(text)
-
-
-if __name__ == "__main__":
-    main()

@@ -113,13 +113,16 @@ def invalid_from_marshmallow(
 
 def rpc_error(refusal: Refusal) -> NavigatorError:
     """The one mapping of a domain's refusal (contracts.refusals) to the error that crosses
-    RPC: bad input is InvalidInput with field messages, a refusing state is Conflict."""
+    RPC, for every service: bad input is InvalidInput with field messages, a refusing state
+    is Conflict with its code and figures (`extra`). A service applies it with
+    `refusals_as_rpc_errors()` around its rules (tests/unit/test_boundaries.py refuses a
+    mapping by hand)."""
     if isinstance(refusal, InvalidFields | InvalidField):
         return InvalidInput(
             refusal.title or refusal.message, code=refusal.code, fields=refusal.fields
         )
     if isinstance(refusal, Conflicting):
-        return Conflict(refusal.message, code=refusal.code)
+        return Conflict(refusal.message, code=refusal.code, extra=refusal.extra)
     return InvalidInput(refusal.message, code=refusal.code, fields=refusal.fields)
 
 

@@ -25,7 +25,8 @@ from gateway.accounts_schemas import (
     VerifiedSchema,
     VerifyEmailSchema,
 )
-from gateway.http import ANY_ROLE, API, PageQuery, client_address, page_of, route
+from gateway.http import ANY_ROLE, API, PageQuery, page_of, route
+from gateway.proxies import client_address
 
 RESET_ANSWER = (
     "Если этот адрес зарегистрирован, на него отправлено письмо со ссылкой для смены пароля"

@@ -1,14 +1,12 @@
 """Demo accounts for development (`make run` loads them into an empty database; `make seed`
 adds whichever are missing). DEVELOPMENT ONLY: the password is public, in docs/accounts.md.
+deploy/seed.py calls `load` with the demo region.
 
-    python -m services.accounts.seed [--if-empty]
-
-Provider staff belong to organizations of the catalog's demo region (the same deterministic
-`generate()` the catalog's seed loads), so their ids and municipalities agree.
+Provider staff belong to organizations of the demo region deploy/seed.py hands over (the
+same one it loads into the catalog), so their ids and municipalities agree.
 """
 
-import argparse
-import sys
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import func, select
@@ -27,13 +25,12 @@ PATRONYMICS = ("Ивановна", "Петровна", "Олеговна")
 
 
 class DemoDirectory:
-    """The catalog's demo region, read without the catalog service."""
+    """The demo region the catalog is seeded with, read without the catalog service: its
+    `.municipalities` and `.organizations` (plain dicts, as deploy/demo_region.py makes)."""
 
-    def __init__(self):
-        from deploy.demo_region import generate, municipalities
-
-        self.municipalities = {m["code"]: m for m in municipalities()}
-        self.organizations = {o["id"]: o for o in generate().organizations}
+    def __init__(self, region):
+        self.municipalities = {m["code"]: m for m in region.municipalities}
+        self.organizations = {o["id"]: o for o in region.organizations}
 
     def municipality(self, code):
         return self.municipalities.get(code)
@@ -145,25 +142,18 @@ def seed(session: Session, passwords: operations.Passwords, directory: DemoDirec
     return added
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.accounts.seed")
-    parser.add_argument("--if-empty", action="store_true", help="only into an empty database")
-    args = parser.parse_args(argv)
+def load(make_region: Callable, if_empty: bool = False) -> str:
+    """Adds the missing demo accounts for the region `make_region()` makes; with `if_empty`,
+    a database that has users is left alone (nothing is made)."""
     engine = make_engine("accounts", pool_size=1, max_overflow=0)
     try:
         with Session(engine, info={"producer": "accounts"}) as session:
-            if args.if_empty and session.scalar(select(func.count()).select_from(User)):
-                print("accounts: not empty, demo accounts not loaded")
-                return 0
-            added = seed(session, operations.Passwords(), DemoDirectory())
+            if if_empty and session.scalar(select(func.count()).select_from(User)):
+                return "accounts: not empty, demo accounts not loaded"
+            added = seed(session, operations.Passwords(), DemoDirectory(make_region()))
             session.commit()
     finally:
         engine.dispose()
-    print(
-        f"accounts: {len(added)} demo accounts added" + (f": {', '.join(added)}" if added else "")
+    return f"accounts: {len(added)} demo accounts added" + (
+        f": {', '.join(added)}" if added else ""
     )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 
+from contracts import transitions
 from contracts.ages import age_on
 from contracts.catalog import (
     AGE_MAX,
@@ -38,6 +39,7 @@ from contracts.principal import Principal
 from contracts.refusals import Conflicting, InvalidField, TransitionRefused
 from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
 from contracts.scope import EVERYTHING, NOTHING, Scope
+from contracts.transitions import StateMachine
 from servicekit.money import format_kopecks, parse_money
 
 __all__ = [
@@ -302,37 +304,47 @@ PUBLIC_PROGRAM_STATUSES = ("published", "archived")
 # the regional operator's actions on an organization and the status each leads to
 ORGANIZATION_ACTIONS = {"approve": "active", "suspend": "suspended", "reinstate": "active"}
 
-_TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "organization": {
+ORGANIZATION_MACHINE = StateMachine(
+    "organization",
+    {
         "pending": ("active",),
         "active": ("suspended",),
         "suspended": ("active",),  # reinstatement
     },
-    "program": {
+)
+PROGRAM_MACHINE = StateMachine(
+    "program",
+    {
         "draft": ("on_review",),
         "on_review": ("published", "draft"),  # published, or rejected back to draft
         "published": ("archived",),
         "archived": (),
     },
-}
+)
+_MACHINES = {"organization": ORGANIZATION_MACHINE, "program": PROGRAM_MACHINE}
+
+
+def _machine(kind: str) -> StateMachine:
+    try:
+        return _MACHINES[kind]
+    except KeyError:
+        raise ValueError(f"unknown status machine {kind!r}") from None
 
 
 def allowed_transitions(kind: str, current: str) -> tuple[str, ...]:
     """Statuses that an ``organization`` or a ``program`` may move to from ``current``."""
-    try:
-        machine = _TRANSITIONS[kind]
-    except KeyError:
-        raise ValueError(f"unknown status machine {kind!r}") from None
-    return machine.get(current, ())
+    return _machine(kind).allowed(current)
 
 
 def transition(kind: str, current: str, target: str) -> str:
-    """The new status, or TransitionRefused when ``kind`` may not go from current to target.
+    """The new status, or TransitionRefused when ``kind`` may not go from current to target
+    (contracts.transitions, the one check of a move).
 
-    Staying in the same status is refused too: the caller decides whether a repeat is a
-    harmless replay (idempotency) or an error.
+    Staying in the same status is refused too: the shared check answers a replay as "nothing
+    to do", but the catalog's status changes are an operator's or a provider's commands
+    (approve, certify, archive), and repeating one is answered 409 ``transition_refused``.
     """
-    if target not in allowed_transitions(kind, current):
+    if not transitions.transition(_machine(kind), current, target):
         raise TransitionRefused(current, target)
     return target
 

@@ -1,7 +1,7 @@
 """Errors of the catalog service as callers see them: the shared servicekit errors, which
 cross RPC as themselves (the gateway maps them to HTTP). The domain's refusals (domain.py,
 contracts.refusals) become them in one place, servicekit.errors.rpc_error;
-`refusals_as_rpc_errors` is that mapping around a block (`domain_errors`, its older name).
+`refusals_as_rpc_errors` is that mapping around a block.
 
 Codes it answers with, beyond the domain's field codes: 403 `role_forbidden`, `not_owner`,
 `no_organization`; 404 `municipality_not_found`, `organization_not_found`,
@@ -21,14 +21,11 @@ from servicekit.errors import (
     rpc_error,
 )
 
-domain_errors = refusals_as_rpc_errors
-
 __all__ = [
     "Conflict",
     "Forbidden",
     "InvalidInput",
     "NotFound",
-    "domain_errors",
     "refusals_as_rpc_errors",
     "rpc_error",
 ]

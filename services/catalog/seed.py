@@ -1,21 +1,18 @@
-"""Load the demo region (demo_region.generate) into the catalog database.
-
-    python -m services.catalog.seed             # replace whatever the catalog holds
-    python -m services.catalog.seed --if-empty  # only into an empty catalog (make run)
+"""Loads a region's organizations, programs and groups into the catalog database. deploy/seed.py
+calls it with the demo region (`make seed`, `make run`): the data is the caller's, the
+catalog only knows how to load it.
 
 Bulk-loaded with COPY, then the search rows are built in one statement: a few seconds.
 """
 
-import argparse
 import csv
 import io
 import json
-import sys
 import time
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from deploy.demo_region import generate
 from servicekit.db import make_engine
 from services.catalog import domain, search
 
@@ -73,14 +70,17 @@ def _groups(region):
         }
 
 
-def seed(if_empty: bool = False) -> str:
+def load(make_region: Callable, if_empty: bool = False) -> str:
+    """Replace whatever the catalog holds with the region `make_region()` makes (plain dicts with
+    ids 1..N: `.organizations`, `.programs`, `.groups`, as deploy/demo_region.py's); with
+    `if_empty`, a catalog that holds organizations is left alone (nothing is made)."""
     engine = make_engine("catalog")
     try:
         with engine.begin() as conn:
             if if_empty and conn.exec_driver_sql("SELECT 1 FROM organizations LIMIT 1").first():
                 return "catalog: not empty, left as it is"
             started = time.perf_counter()
-            region = generate()
+            region = make_region()
             conn.exec_driver_sql(f"TRUNCATE {TABLES} RESTART IDENTITY")
             cursor = conn.connection.cursor()
             _copy(cursor, "organizations", ORGANIZATION_COLUMNS, region.organizations)
@@ -101,15 +101,3 @@ def seed(if_empty: bool = False) -> str:
         )
     finally:
         engine.dispose()
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.catalog.seed")
-    parser.add_argument("--if-empty", action="store_true", help="only into an empty catalog")
-    args = parser.parse_args(argv)
-    print(seed(args.if_empty))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,8 @@ call (reserve, release, debit), with the checks around them.
 
 The rules come from domain.py, the money arithmetic from ledger.py, financing and the queue
 from funding.py. Nothing here commits: the worker's (or the CLI's) transaction does.
-Refusals are domain exceptions, turned into RPC errors by exceptions.domain_errors.
+Refusals are domain exceptions, turned into RPC errors by servicekit.errors.rpc_error (the
+service's `refusals_as_rpc_errors`).
 """
 
 from __future__ import annotations
@@ -564,6 +565,12 @@ def enrollment_ended(session: Session, data: dict) -> None:
         funding.end_free_place(session, str(enrollment_id))
 
 
+def _invalid_item(index: int, message: str) -> domain.InvalidField:
+    return domain.InvalidField(
+        f"items.{index}", message, "invalid_item", title="Неверная строка списания"
+    )
+
+
 def debit_funds(session: Session, items: list[dict]) -> list[dict]:
     checked = []
     for i, item in enumerate(items):
@@ -572,16 +579,10 @@ def debit_funds(session: Session, items: list[dict]) -> list[dict]:
             month = domain.month_key(item["month"])
             debit, release = item["debit"], item["release"]
         except (KeyError, TypeError, domain.InvalidField) as exc:
-            raise InvalidInput("Неверная строка списания", code="invalid_item",
-                               fields={f"items.{i}": [str(exc)]}) from exc  # fmt: skip
+            raise _invalid_item(i, str(exc)) from exc
         for value in (debit, release):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                message = "суммы: целые копейки >= 0"
-                raise InvalidInput(
-                    "Неверная строка списания",
-                    code="invalid_item",
-                    fields={f"items.{i}": [message]},
-                )
+                raise _invalid_item(i, "суммы: целые копейки >= 0")
         checked.append((enrollment_id, month, debit, release))
     # one lock order for every batch (reservations by id): concurrent batches never deadlock
     results = ledger.debit_many(session, checked)

@@ -1,7 +1,7 @@
 """Demo periods, nominals, limits and certificates for development (`make run` loads them
 into an empty database; `make seed` adds whatever is missing). DEVELOPMENT ONLY.
 
-    python -m services.certificates.seed [--if-empty]
+deploy/seed.py calls `load` with the demo region's municipalities:
 
 - two periods: the program year that contains today and the next one;
 - for every municipality of the demo region, nominals by age band (5-13 and 14-17 years)
@@ -14,9 +14,8 @@ The children's facts are read from the accounts database (the seed runs before a
 does, so there is nobody to ask over RPC); the services themselves ask accounts' `get_child`.
 """
 
-import argparse
-import sys
 import zlib
+from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
@@ -64,9 +63,9 @@ def demo_children() -> list[dict]:
         engine.dispose()
 
 
-def seed(session: Session, today: date) -> dict:
-    from services.catalog.municipalities import municipalities
-
+def seed(session: Session, today: date, municipalities: Iterable[dict]) -> dict:
+    """Periods, funds of `municipalities` ({code, ...} dicts) and the demo certificates."""
+    codes = [municipality["code"] for municipality in municipalities]
     start, end = program_year(today)
     periods = []
     for first, last, name in (
@@ -81,8 +80,7 @@ def seed(session: Session, today: date) -> dict:
             session.flush()
         periods.append(period)
     for period in periods:
-        for municipality in municipalities():
-            code = municipality["code"]
+        for code in codes:
             if funding.fund(session, code, period.id) is not None:
                 continue
             bands = bands_for(code)
@@ -105,23 +103,16 @@ def seed(session: Session, today: date) -> dict:
     return {"periods": len(periods), "certificates": issued}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.certificates.seed")
-    parser.add_argument("--if-empty", action="store_true", help="only into an empty database")
-    args = parser.parse_args(argv)
+def load(municipalities: Iterable[dict], if_empty: bool = False) -> str:
+    """Adds what is missing of the demo data for `municipalities`; with `if_empty`, a
+    database that has periods is left alone."""
     engine = make_engine("certificates", pool_size=1, max_overflow=0)
     try:
         with Session(engine, info={"producer": "certificates"}) as session:
-            if args.if_empty and session.scalar(select(func.count()).select_from(Period)):
-                print("certificates: not empty, demo data not loaded")
-                return 0
-            done = seed(session, clock.today())
+            if if_empty and session.scalar(select(func.count()).select_from(Period)):
+                return "certificates: not empty, demo data not loaded"
+            done = seed(session, clock.today(), municipalities)
             session.commit()
     finally:
         engine.dispose()
-    print(f"certificates: {done['periods']} periods, certificates {done['certificates']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return f"certificates: {done['periods']} periods, certificates {done['certificates']}"

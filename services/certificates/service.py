@@ -2,10 +2,10 @@
 and the money ledger (credit, reserve, release, debit, expire).
 
 Entrypoints are thin: operations.py does the work on the worker's session (committed when
-the entrypoint returns), exceptions.domain_errors turns refusals into RPC errors. Callers
-with a `principal` are the gateway (`Principal.as_rpc()`); the money calls (reserve_funds,
-release_funds, debit_funds, get_balance, ensure_certificate) are for enrollment and payments,
-as docs/interfaces.md says.
+the entrypoint returns), servicekit.errors.refusals_as_rpc_errors turns refusals into RPC
+errors (the one mapping every service uses). Callers with a `principal` are the gateway
+(`Principal.as_rpc()`); the money calls (reserve_funds, release_funds, debit_funds,
+get_balance, ensure_certificate) are for enrollment and payments, as docs/interfaces.md says.
 """
 
 import logging
@@ -21,7 +21,7 @@ from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.certificates import operations, rollover
-from services.certificates.exceptions import domain_errors
+from services.certificates.exceptions import refusals_as_rpc_errors
 from services.certificates.schemas import BandsSchema, PeriodSchema, SettingsSchema, load
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class CertificatesService(ServiceBase):
 
     @rpc
     def ensure_certificate(self, child_id: int, child: dict | None = None) -> dict:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             certificate = operations.ensure_certificate(self.db, self._child(child_id, child))
             return operations.certificate_view(self.db, certificate, clock.today())
 
@@ -101,7 +101,7 @@ class CertificatesService(ServiceBase):
     def reserve_funds(
         self, enrollment_id: str, child: dict, period_id: int, amount: int, financing: bool
     ) -> dict:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             certificate = operations.ensure_certificate(self.db, self._child(None, child))
             changed = operations.finance_for(self.db, certificate, period_id, financing)
             if changed or self.db.dirty or self.db.info.get(EVENTS_RECORDED):
@@ -149,7 +149,7 @@ class CertificatesService(ServiceBase):
     def on_child_registered(self, envelope):
         """The certificate is issued with the facts the child was registered with: a later
         edit of the birth date or municipality never changes its nominal or its payer."""
-        with domain_errors():
+        with refusals_as_rpc_errors():
             operations.ensure_certificate(self.db, operations.registered_child(envelope["data"]))
 
     @rpc
@@ -160,12 +160,12 @@ class CertificatesService(ServiceBase):
         reason: str | None = None,
         key: str | None = None,
     ) -> dict:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.release_funds(self.db, enrollment_id, amount, reason, key)
 
     @rpc
     def debit_funds(self, items: list[dict]) -> list[dict]:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.debit_funds(self.db, items)
 
     @rpc
@@ -175,7 +175,7 @@ class CertificatesService(ServiceBase):
     @rpc
     def usage_totals(self, municipality_code: str | None = None, month: str | None = None):
         """For payments' reports: credited, reserved, spent, expired (and spent in a month)."""
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.usage_totals(self.db, municipality_code, month)
 
     # --- parents and operators, through the gateway --------------------------------------
@@ -206,7 +206,7 @@ class CertificatesService(ServiceBase):
 
     @rpc
     def freeze(self, principal: dict, number: str, frozen: bool = True) -> dict:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.set_status(
                 self.db, Principal.from_rpc(principal), number, frozen, clock.today()
             )
@@ -215,7 +215,7 @@ class CertificatesService(ServiceBase):
     def change_nominal(
         self, principal: dict, number: str, amount: int, reason: str | None = None
     ) -> dict:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.change_nominal(
                 self.db, Principal.from_rpc(principal), number, amount, reason, clock.today(),
                 self.neighbours,
@@ -224,7 +224,7 @@ class CertificatesService(ServiceBase):
     @rpc
     def open_period(self, data: dict) -> dict:
         body = load(PeriodSchema(), data)
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.open_period(
                 self.db, body["name"], body["start_date"], body["end_date"]
             )
@@ -232,7 +232,7 @@ class CertificatesService(ServiceBase):
     @rpc
     def close_period(self, period_id: int) -> dict:
         operations.get_period(self.db, period_id)
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return rollover.close_period(
                 rollover.sessions_on(self.db.get_bind()), period_id, clock.today()
             )
@@ -240,7 +240,7 @@ class CertificatesService(ServiceBase):
     @rpc
     def run_calendar_job(self, name: str) -> dict:
         """An operator runs a calendar job now (`close_periods`, `expire_aged`)."""
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.run_calendar_job(self.calendar, name)
 
     @rpc
@@ -252,7 +252,7 @@ class CertificatesService(ServiceBase):
     @rpc
     def set_nominals(self, principal: dict, code: str, period_id: int, data: dict) -> dict:
         body = load(BandsSchema(), data)
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.set_nominals(
                 self.db,
                 Principal.from_rpc(principal),
@@ -271,14 +271,14 @@ class CertificatesService(ServiceBase):
     @rpc
     def set_settings(self, principal: dict, code: str, data: dict) -> dict:
         body = load(SettingsSchema(), data)
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.set_settings(
                 self.db, Principal.from_rpc(principal), code, body, self.neighbours
             )
 
     @rpc
     def set_limit(self, principal: dict, code: str, period_id: int, limit: int) -> dict:
-        with domain_errors():
+        with refusals_as_rpc_errors():
             return operations.set_limit(
                 self.db, Principal.from_rpc(principal), code, period_id, limit, self.neighbours
             )

@@ -1,7 +1,7 @@
 """Rules of payments in plain Python (no Nameko, no SQLAlchemy): lessons scheduled in a month,
 completeness, the month's charge, early termination, invoices, report shapes.
 
-Contract cost (total, share, schedule) lives in cost.py, shared with enrollment's quote.
+Contract cost (total, share, schedule) lives in contracts/cost.py, shared with enrollment's quote.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 
+from contracts.cost import InvalidTerms, month_end, months_between
 from contracts.payments import (
     ATTENDED,
     COMPLETENESS_MODES,
@@ -24,7 +25,6 @@ from contracts.payments import (
     LESSON_STATUSES,
 )
 from contracts.refusals import Conflicting
-from services.payments.cost import InvalidTerms, month_end, months_between
 
 __all__ = [
     "ATTENDED", "COMPLETENESS_MODES", "CONTRACT_STATUSES", "DELIVERED", "INVOICE_KINDS",

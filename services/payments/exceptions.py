@@ -1,6 +1,7 @@
 """Errors of the payments service as callers see them: the shared servicekit errors, which
-cross RPC as themselves (the gateway maps them to HTTP). The rules' refusals (cost.py,
-domain.py: contracts.refusals) become them in one place, servicekit.errors.rpc_error.
+cross RPC as themselves (the gateway maps them to HTTP). The rules' refusals
+(contracts/cost.py, domain.py: contracts.refusals) become them in one place,
+servicekit.errors.rpc_error.
 
 Codes it answers with, beyond the rules' field codes (`outside_group_dates`,
 `outside_period`, `month_format`, ...): 403 `not_owner`, `role_forbidden`;

@@ -30,7 +30,7 @@ class Base(DeclarativeBase):
 
 
 class Contract(Base):
-    """A confirmed enrollment's money terms (cost.py) and its state."""
+    """A confirmed enrollment's money terms (contracts/cost.py) and its state."""
 
     __tablename__ = "contracts"
     __table_args__ = (

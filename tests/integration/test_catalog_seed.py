@@ -24,10 +24,10 @@ def fresh_catalog(server_urls):
 
 
 def seed(url: str, *args: str) -> str:
-    """`python -m services.catalog.seed` as make run calls it (COPY needs the plain driver,
-    not the green one of the test process)."""
+    """The catalog's seed as make run calls it, through `python -m deploy.seed` (COPY needs
+    the plain driver, not the green one of the test process)."""
     done = subprocess.run(
-        [sys.executable, "-m", "services.catalog.seed", *args],
+        [sys.executable, "-m", "deploy.seed", "--only", "catalog", *args],
         env={**os.environ, "CATALOG_DATABASE_URL": url},
         capture_output=True,
         text=True,

@@ -1,5 +1,5 @@
 """Enrollment's events as enrollment publishes them (the envelope of docs/design.md on
-`enrollment.events`), with the money terms from services/payments/cost.py: a real producer
+`enrollment.events`), with the money terms from contracts/cost.py: a real producer
 of real messages."""
 
 import uuid
@@ -7,9 +7,9 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from contracts.cost import contract_terms
 from servicekit.money import format_kopecks
 from servicekit.outbox import OutboxPublisher, envelope
-from services.payments.cost import contract_terms
 
 TUE_THU = [
     {"weekday": 2, "start": "16:00", "end": "17:30"},

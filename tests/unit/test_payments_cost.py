@@ -1,4 +1,4 @@
-"""Contract cost rules (services/payments/cost.py) as worked examples to the kopeck.
+"""Contract cost rules (contracts/cost.py) as worked examples to the kopeck.
 
 Group of the examples: 2026-09-01..2027-05-31 = 273 days (30+31+30+31+31+28+31+30+31),
 period 2026-09-01..2027-08-31. Amounts are kopecks: 2_730_000 = 27 300.00 rubles.
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.payments.cost import (
+from contracts.cost import (
     ContractTerms,
     InvalidTerms,
     contract_terms,

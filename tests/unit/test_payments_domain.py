@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import pytest
 
+from contracts.cost import InvalidTerms, contract_terms
 from services.payments import domain
-from services.payments.cost import InvalidTerms, contract_terms
 from services.payments.domain import MonthAttendance
 
 TUE_THU = [

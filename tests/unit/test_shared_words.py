@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql
 
 from contracts import roles
 from contracts.ages import age_on
+from contracts.catalog import ORGANIZATION_STATUSES, PROGRAM_STATUSES
 from contracts.principal import ANONYMOUS, Principal
 from contracts.refusals import (
     Conflicting,
@@ -19,6 +20,7 @@ from contracts.refusals import (
     TransitionRefused,
 )
 from contracts.scope import EVERYTHING, NOTHING, Reach, Scope
+from contracts.transitions import StateMachine, transition
 from servicekit.errors import Conflict, InvalidInput, refusals_as_rpc_errors, rpc_error
 from servicekit.visibility import where_visible
 from services.accounts import domain as accounts
@@ -204,3 +206,52 @@ def test_every_refusal_is_a_refusal_and_a_generic_one_is_invalid_input():
     assert issubclass(catalog.CapacityBelowOccupied, Conflicting)
     error = rpc_error(accounts.WeakPassword("короткий", "too_short"))
     assert (error.code, error.fields) == ("too_short", {"password": ["короткий"]})
+
+
+# --- the one status-machine check ------------------------------------------------------
+
+LAMP = StateMachine("lamp", {"off": ("on",), "on": ("off", "broken")})
+
+
+def test_a_move_the_machine_allows_is_made():
+    assert transition(LAMP, "off", "on") is True
+    assert transition(LAMP, "on", "broken") is True
+
+
+def test_a_replay_of_the_current_status_is_a_no_op():
+    assert transition(LAMP, "on", "on") is False
+    assert transition(LAMP, "broken", "broken") is False  # a final status too
+
+
+def test_a_wrong_move_is_refused_with_both_statuses():
+    for current, target in (("off", "broken"), ("broken", "on"), ("unknown", "off")):
+        with pytest.raises(TransitionRefused) as refused:
+            transition(LAMP, current, target)
+        assert (refused.value.current, refused.value.target) == (current, target)
+        assert isinstance(rpc_error(refused.value), Conflict)
+
+
+def test_an_unknown_target_is_a_programming_error():
+    with pytest.raises(ValueError, match="lamp"):
+        transition(LAMP, "off", "dimmed")
+
+
+def test_the_catalog_moves_through_the_shared_check_and_refuses_a_repeated_command():
+    assert catalog.PROGRAM_MACHINE.statuses == set(PROGRAM_STATUSES)
+    assert catalog.ORGANIZATION_MACHINE.statuses == set(ORGANIZATION_STATUSES)
+    assert catalog.transition("program", "on_review", "published") == "published"
+    with pytest.raises(TransitionRefused):
+        catalog.transition("program", "published", "published")
+
+
+def test_a_refusal_with_figures_crosses_rpc_as_conflict_with_them():
+    from services.certificates.domain import Refused
+
+    error = rpc_error(Refused("insufficient_funds", "Номинал уже израсходован", available=0))
+    assert isinstance(error, Conflict)
+    assert (error.code, error.message, error.extra) == (
+        "insufficient_funds",
+        "Номинал уже израсходован",
+        {"available": 0},
+    )
+    assert rpc_error(TransitionRefused("a", "b")).extra == {}

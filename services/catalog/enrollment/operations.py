@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from contracts import cost
 from contracts.refusals import Refusal
 from servicekit import clock, config
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, rpc_error
@@ -29,7 +30,6 @@ from services.catalog.enrollment.models import (
 )
 from services.catalog.enrollment.schemas import DATA_SCHEMAS
 from services.catalog.models import Group, Organization, Program
-from services.payments import cost
 
 BUDGET_REGISTRIES = ("significant", "pre_professional", "general")
 # first pass of the terms, before the certificate's balance is known: no cap from it

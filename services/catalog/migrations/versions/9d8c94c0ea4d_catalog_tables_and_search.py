@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from services.catalog.municipalities import municipalities
+from contracts.municipalities import municipalities
 
 revision = "9d8c94c0ea4d"
 down_revision = "c71790ee1b72"

@@ -1,5 +1,8 @@
-"""The municipalities of Krasnoyarsk krai: the catalog's reference data (data/municipalities.csv),
-loaded by its first migration. Plain Python, no database.
+"""The municipalities of Krasnoyarsk krai (data/municipalities.csv): reference data every
+service names by code. The catalog's first migration loads them into its table (the catalog
+answers `list_municipalities`), the demo data and the certificates' seed read them here.
+Plain Python, stdlib only, no database: a service never imports another's code, so the list
+lives with the shared words (docs/design.md, section 2).
 
 Municipality codes are slugs assigned here (transliterated names, e.g. ``achinsk``,
 ``abanskiy-rayon``); official OKTMO codes are not included, the reference data has none.
