@@ -81,14 +81,22 @@ def test_failures_from_elsewhere_do_not_lock_the_owner_out(api):
 
 
 def test_one_account_and_address_is_slowed_then_locked(api):
-    user = register_parent(api)
-    client = Client(api)
-    wrong = {"email": user["email"], "password": "Wrong-pass-1"}
-    right = {"email": user["email"], "password": PASSWORD}
-    for _ in range(3):
+    for attempt in range(3):
+        user = register_parent(api)
+        client = Client(api)
+        wrong = {"email": user["email"], "password": "Wrong-pass-1"}
+        right = {"email": user["email"], "password": PASSWORD}
+        for _ in range(2):
+            assert client.post("/auth/login", wrong).status_code == 401
+        third = time.monotonic()
         assert client.post("/auth/login", wrong).status_code == 401
 
-    slowed = client.post("/auth/login", right)
+        slowed = client.post("/auth/login", right)
+        # the third failure earns a one-second wait: a machine so loaded that the next
+        # request came after it cannot tell (tried again with a new account, at most twice)
+        if slowed.status_code == 200 and time.monotonic() - third >= 1.0 and attempt < 2:
+            continue
+        break
     assert slowed.status_code == 429
     assert slowed.json()["code"] == "too_many_login_attempts"
     assert int(slowed.headers["Retry-After"]) == 1
