@@ -28,13 +28,21 @@ every reply; it starts two green threads per request. Here:
   its caller gone (deadline) anyway;
 - a request expires in the service's queue at its caller's deadline: one that waited there
   longer (the caller has answered 503 by then) is dropped by the broker, not carried out
-  later. One already handed to a worker is carried out.
+  later;
+- the deadline also travels with the request (the `x-deadline` header, epoch milliseconds,
+  set by every TimedClient from its timeout), and a request already past it when its worker
+  starts is answered `ServiceUnavailable(code="deadline_passed")` without running its
+  method: one the process had prefetched before it hung (SIGSTOP), one redelivered after a
+  SIGKILL, or one that waited in the process for a busy worker. One that started within its
+  deadline is carried out. Service processes run on clocks kept in step (NTP); a request
+  without the header (a standalone client, a tool) has no deadline.
 
 Importing this module (servicekit.service does, so every service does) makes every `@rpc`
 entrypoint of the process reply this way: a service's entrypoints must share one consumer of
 its queue, so this cannot be chosen per method. The wire format is nameko's own.
 """
 
+import logging
 import sys
 import time
 import uuid
@@ -65,6 +73,8 @@ from servicekit import config, metrics
 from servicekit.errors import ServiceUnavailable
 
 TRANSIENT = 1
+
+log = logging.getLogger(__name__)
 
 
 class GatheredWrites:
@@ -243,31 +253,95 @@ class LeanRpcConsumer(RpcConsumer):
         self.replies.close()
 
 
-_handle_when_a_worker_is_free = nameko.rpc.Rpc.handle_message
 _check_signature = nameko.rpc.Rpc.check_signature
+
+DEADLINE_HEADER = "x-deadline"
+
+
+def deadline_header(timeout: float) -> dict:
+    """The header that carries a request's deadline: `timeout` seconds from now."""
+    return {DEADLINE_HEADER: int((time.time() + timeout) * 1000)}
+
+
+def _deadline_of(message) -> float | None:
+    """The request's deadline in epoch seconds, None when it carries none."""
+    value = (message.headers or {}).get(DEADLINE_HEADER)
+    try:
+        return int(value) / 1000 if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+_NOT_RUN = object()
+
+
+def _refuse_if_late(worker_ctx, deadline: float) -> None:
+    """Make the worker, which has not run yet (a spawned green thread runs only when this
+    one yields), check the deadline as it starts: past it, the method is not called and the
+    caller is answered `deadline_passed`. nameko looks the method up on the worker's own
+    service instance, so the check shadows it there."""
+    service = worker_ctx.service
+    method_name = worker_ctx.entrypoint.method_name
+    method = getattr(service, method_name)
+
+    def run_unless_late(*args, **kwargs):
+        late = time.time() - deadline
+        if late > 0:
+            metrics.count(metrics.RPC_REQUESTS_EXPIRED, method_name)
+            log.warning("%s not started: %.1f s past its caller's deadline", method_name, late)
+            return _NOT_RUN
+        return method(*args, **kwargs)
+
+    setattr(service, method_name, run_unless_late)
+
+
+def _handle_late_result(handle_result, worker_ctx, result, exc_info):
+    if result is _NOT_RUN:
+        try:
+            raise ServiceUnavailable(
+                "the caller's deadline passed before the request started; nothing was done",
+                code="deadline_passed",
+            )
+        except ServiceUnavailable:
+            result, exc_info = None, sys.exc_info()
+    return handle_result(worker_ctx, result, exc_info)
 
 
 def _handle_message(self, body, message):
-    """nameko's, without a green thread of its own per request: nameko starts one to wait
-    for a free worker, which then starts the worker (two threads and a turn of the hub
-    more per call). With a worker free there is nothing to wait for; without, nameko's."""
-    if self.container._worker_pool.free() < 1:
-        return _handle_when_a_worker_is_free(self, body, message)
+    """nameko's, without a green thread of its own per request when a worker is free:
+    nameko starts one to wait for a free worker, which then starts the worker (two threads
+    and a turn of the hub more per call). With a worker free there is nothing to wait for;
+    without, a thread waits for one, as nameko's does. Either way the worker checks the
+    request's deadline as it starts (`_refuse_if_late`)."""
     try:
         args, kwargs = body["args"], body["kwargs"]
     except KeyError:
         raise MalformedRequest("Message missing `args` or `kwargs`") from None
     self.check_signature(args, kwargs)
-    try:
-        self.container.spawn_worker(
-            self,
-            args,
-            kwargs,
-            context_data=decode_from_headers(message.headers),
-            handle_result=partial(self.handle_result, message),
+    context_data = decode_from_headers(message.headers)
+    deadline = _deadline_of(message)
+    handle_result = partial(self.handle_result, message)
+    if deadline is not None:
+        handle_result = partial(_handle_late_result, handle_result)
+
+    def start_worker():
+        try:
+            worker_ctx = self.container.spawn_worker(
+                self, args, kwargs, context_data=context_data, handle_result=handle_result
+            )
+        except ContainerBeingKilled:
+            self.rpc_consumer.consumer.requeue_message(message)
+            return
+        if deadline is not None:
+            _refuse_if_late(worker_ctx, deadline)
+
+    if self.container._worker_pool.free() >= 1:
+        start_worker()
+    else:  # waits for a worker without blocking the consumer (its heartbeats)
+        self.container.spawn_managed_thread(
+            start_worker,
+            identifier=f"Rpc.wait_for_worker_pool[{self.container.service_name}.{self.method_name}]",
         )
-    except ContainerBeingKilled:
-        self.rpc_consumer.consumer.requeue_message(message)
 
 
 def _check_signature_once_per_shape(self, args, kwargs):
@@ -322,13 +396,14 @@ class TimedClient:
             raise ServiceUnavailable("replies cannot be received yet", code="service_timeout")
         correlation_id = str(uuid.uuid4())
         get_response = listener.register_for_reply(correlation_id)
+        timeout = timeout or self.timeout
         try:
             self._provider.send(
                 f"{service}.{method}",
                 {"args": args, "kwargs": kwargs},
                 correlation_id,
-                encode_to_headers(self._context_data),
-                timeout or self.timeout,
+                {**encode_to_headers(self._context_data), **deadline_header(timeout)},
+                timeout,
             )
         except UnknownService as exc:
             self._pending.pop(correlation_id, None)

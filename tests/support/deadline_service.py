@@ -1,0 +1,16 @@
+"""A service that writes down every request it carries out (one line per number, in the file
+named by RECORDER_FILE), run as a real process so a test can stop it with SIGSTOP."""
+
+import os
+
+from servicekit.rpc import rpc
+
+
+class Recorder:
+    name = "recorder"
+
+    @rpc
+    def record(self, number):
+        with open(os.environ["RECORDER_FILE"], "a") as out:
+            out.write(f"{number}\n")
+        return number
