@@ -46,10 +46,12 @@ import logging
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from functools import partial
 
 import amqp
 import eventlet
+import kombu.exceptions
 import kombu.serialization
 import nameko.rpc
 from amqp.method_framing import frame_writer
@@ -75,6 +77,50 @@ from servicekit.errors import ServiceUnavailable
 TRANSIENT = 1
 
 log = logging.getLogger(__name__)
+
+# seconds a publish waits for a new broker connection; a caller is answered 503 after it
+BROKER_CONNECT_TIMEOUT = float(config.env("BROKER_CONNECT_TIMEOUT", "1"))
+# what a client is told to wait before trying again while the broker is unreachable
+BROKER_RETRY_AFTER = 5
+
+
+class BrokerLink:
+    """Whether this process's broker connection is up, as its RPC reply listener knows it: a
+    lost connection is seen at once (the socket closes), so while it is down a call fails at
+    once (`broker_down`, 503 with Retry-After at the gateway) instead of publishing into a
+    connection that is gone and waiting out its deadline; the listener's reconnection
+    brings it back."""
+
+    def __init__(self):
+        self.down_since: float | None = None
+        self.reason = ""
+
+    def down(self, reason: str) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning("message broker unreachable: %s", reason)
+        self.reason = reason
+
+    def up(self) -> None:
+        if self.down_since is not None:
+            log.warning("message broker reachable again after %.1f s",
+                        time.monotonic() - self.down_since)  # fmt: skip
+        self.down_since = None
+
+    @property
+    def is_down(self) -> bool:
+        return self.down_since is not None
+
+
+BROKER = BrokerLink()
+
+
+def broker_down() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the message broker is unreachable; try again shortly",
+        code="broker_down",
+        extra={"retry_after": BROKER_RETRY_AFTER},
+    )
 
 
 class GatheredWrites:
@@ -165,8 +211,13 @@ class ChannelPublisher:
     def _open(self):
         if self._channel is None:
             self._connection = Connection(
-                self.amqp_uri, ssl=self.ssl, login_method=self.login_method
+                self.amqp_uri,
+                ssl=self.ssl,
+                login_method=self.login_method,
+                connect_timeout=BROKER_CONNECT_TIMEOUT,
             )
+            # one attempt: kombu's default retries for seconds while the caller waits
+            self._connection.ensure_connection(max_retries=0)
             self._channel = self._connection.default_channel
             self._writes = gather_writes(self._connection.connection)  # amqp's, connected
             self._checked = time.monotonic()
@@ -369,6 +420,28 @@ class UnackedReplyListener(ReplyListener):
     def setup(self):
         super().setup()
         self.consumer.consumer_options["no_ack"] = True
+        consumer = self.consumer
+        consume_ready, connection_error = consumer.on_consume_ready, consumer.on_connection_error
+
+        def on_consume_ready(*args, **kwargs):
+            BROKER.up()  # after every (re)connection
+            consume_ready(*args, **kwargs)
+
+        def on_connection_error(exc, interval):
+            BROKER.down(str(exc))  # a (re)connection failed, the first one too
+            connection_error(exc, interval)
+
+        @contextmanager
+        def consuming(connection, channel):  # kombu's hook around the consuming loop
+            try:
+                yield
+            finally:
+                if not consumer.should_stop:  # the connection was lost
+                    BROKER.down("connection lost")
+
+        consumer.on_consume_ready = on_consume_ready
+        consumer.on_connection_error = on_connection_error
+        consumer.extra_context = consuming
 
     def handle_message(self, body, message):
         waiting = self.pending.pop(message.properties.get("correlation_id"), None)
@@ -389,6 +462,8 @@ class TimedClient:
         """`timeout`: how long the caller will wait (the default deadline if None); the
         request expires in the broker's queue after as long, so a request that waited there
         past its caller's deadline (answered 503 by then) is dropped, not carried out."""
+        if BROKER.is_down:
+            raise broker_down()
         listener = self._provider.reply_listener
         # a container starts its extensions side by side: the HTTP server may take a request
         # before the reply queue exists, and a reply sent to no queue is dropped
@@ -410,6 +485,10 @@ class TimedClient:
             raise ServiceUnavailable(
                 f"service {service} is not running", code="service_down"
             ) from exc
+        except (OSError, amqp.exceptions.AMQPError, kombu.exceptions.OperationalError) as exc:
+            # the connection broke under this publish, before the listener saw it go
+            self._pending.pop(correlation_id, None)
+            raise broker_down() from exc
         except BaseException:
             self._pending.pop(correlation_id, None)
             raise
