@@ -1,0 +1,488 @@
+"""The fault campaign of issue 20: `make chaos` (or `python -m bench.chaos`).
+
+Each scenario runs on a system of its own: fresh databases (navigator_bench_chaos_*, which
+bench/databases.py lets a benchmark wipe), a RabbitMQ virtual host of its own reached through
+a TCP proxy of its own (bench/tcp_proxy.py: cutting it takes the broker away from this system
+only, never from the shared server), every Procfile line its own process, and an integrator's
+durable queue bound to every service's event exchange before the first request. A few hundred
+parents apply at once through the gateway, each with its own Idempotency-Key, repeating after
+a 503 or a lost connection with the same key as a browser would (up to RETRIES times, after
+Retry-After). Meanwhile the scenario's fault: SIGKILL of a process (restarted a second later,
+as a supervisor would), SIGSTOP of one (SIGCONT after STOP_SECONDS), or the broker cut for
+STOP_SECONDS.
+
+After the load, once enrollment's recovery has settled what was in flight and the outboxes
+are drained, each scenario is judged on:
+
+- client answers: the last answer of each parent (201, 409, 422, 503 ...) and how many 503s
+  were answered on the way;
+- overbooking: a group holding more seats than it has, or seats that disagree with the
+  applications holding them;
+- orphaned reservations: money reserved for an application that is not live with its money
+  reserved (or a live application without its reservation), certificate balances below
+  zero, the ledger's own audit; applications whose money is still unsettled;
+- created after its 503: a parent whose last answer was a failure (503, lost connection), yet
+  an application of the child stands (the request ran after the caller was told it failed);
+- repeat not first: a repeat with the same key that did not answer the first result (a 409
+  instead of the application, or another application's id);
+- events: every event of every outbox received by the integrator's queue (lost = in an
+  outbox, never received; duplicates are reported, delivery being at least once).
+
+It prints the table and exits 1 when any scenario has an orphaned reservation, an application
+created after its 503, a repeat that did not return the first result, an overbooking or a
+lost event.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from kombu import Connection
+
+from servicekit import clock, config
+
+ROOT = Path(__file__).resolve().parent.parent
+for _owner in (*config.DATABASE_OWNERS, "enrollment"):
+    os.environ.setdefault(f"{_owner.upper()}_DATABASE_NAME", f"navigator_bench_chaos_{_owner}")
+
+from bench.harness import procfile_processes  # noqa: E402
+from bench.opening_day import prepare  # noqa: E402
+from servicekit.tokens import issue_access_token  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "examples"))
+import integrator  # noqa: E402
+
+# a start a week ahead of the business clock, inside the prepared groups' year
+START = (clock.today() + timedelta(days=7)).isoformat()
+RETRIES = 4
+STOP_SECONDS = 8.0
+BROKER = ("127.0.0.1", 5672)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- the system of a scenario -----------------------------------------------------------
+
+
+class Proxy:
+    """bench/tcp_proxy.py in front of the shared RabbitMQ server, for this system only."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.tcp_proxy", str(self.port), f"{BROKER[0]}:{BROKER[1]}"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(0.3)
+        return self
+
+    def cut(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class System:
+    """Every Procfile line as its own process (as bench/harness.py starts them), which a
+    scenario can kill, stop and restart one by one."""
+
+    def __init__(self, vhost: str, proxy: Proxy, log_dir: Path):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.env = {
+            **os.environ,
+            "LOG_LEVEL": "WARNING",
+            "AMQP_URI": f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}",
+            "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
+            "PYTHONPATH": str(ROOT),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "CALENDAR_SECONDS": "0",
+            # the recovery settles what a fault left halfway within seconds
+            "ENROLLMENT_SWEEP_SECONDS": "1",
+            "ENROLLMENT_SETTLE_GRACE_SECONDS": "3",
+            "METRICS_ENABLED": "false",
+            "SMTP_PORT": str(free_port()),  # the Procfile's mail server, beside others'
+        }
+        self.commands = {name: command for name, command, _ in procfile_processes()}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str) -> None:
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                ["/bin/sh", "-c", f"exec {self.commands[name]}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start_all(self, timeout: float = 120) -> None:
+        for name in self.commands:
+            self.start(name)
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the chaos system did not become healthy; see {self.log_dir}")
+            time.sleep(0.5)
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.base_url}/api/v1/health", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def signal(self, name: str, sig: int) -> None:
+        self.processes[name].send_signal(sig)
+        if sig == signal.SIGKILL:
+            self.processes[name].wait()
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def rabbit(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], capture_output=True, check=True)
+
+
+# --- the parents --------------------------------------------------------------------------
+
+
+def apply_with_repeats(base_url: str, item: dict) -> dict:
+    """One parent's application, repeated with the same Idempotency-Key after a 503 or a lost
+    connection. Every attempt is kept: (sent, answered, status, code, application id)."""
+    token = issue_access_token({"sub": str(item["parent"]), "role": "parent"}, ttl=7200)
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Idempotency-Key": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+    body = json.dumps({"child_id": item["child"], "group_id": item["group"],
+                       "start_date": START})  # fmt: skip
+    attempts = []
+    for _ in range(RETRIES + 1):
+        sent = time.time()
+        try:
+            answer = requests.post(
+                f"{base_url}/api/v1/enrollments", data=body, headers=headers, timeout=20
+            )
+            said = answer.json() if answer.content else {}
+            status, code = answer.status_code, said.get("code")
+            application = said.get("id") or said.get("enrollment_id")
+            retry_after = float(answer.headers.get("Retry-After") or 1)
+        except (requests.RequestException, ValueError) as error:
+            status, code, application, retry_after = 0, type(error).__name__, None, 1.0
+        attempts.append((sent, time.time(), status, code, application))
+        if status not in (0, 502, 503, 504):
+            break
+        time.sleep(min(retry_after, 2.0))
+    return {**item, "attempts": attempts}
+
+
+# --- judging ------------------------------------------------------------------------------
+
+
+def engine(owner: str):
+    return sa.create_engine(config.database_url(owner))
+
+
+def settle(timeout: float = 90) -> int:
+    """Wait for enrollment's recovery to settle every application's money; what is left."""
+    catalog = engine("catalog")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with catalog.connect() as conn:
+                left = conn.execute(
+                    sa.text("SELECT count(*) FROM enrollments"
+                            " WHERE money IN ('pending', 'release_pending')")
+                ).scalar()  # fmt: skip
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            time.sleep(1)
+    finally:
+        catalog.dispose()
+
+
+def outboxes() -> dict[str, tuple[int, set]]:
+    """Every service database's outbox: (rows not yet published, event ids)."""
+    found = {}
+    for owner in config.DATABASE_OWNERS:
+        eng = engine(owner)
+        try:
+            with eng.connect() as conn:
+                rows = conn.execute(
+                    sa.text("SELECT event_id::text, published_at IS NULL FROM outbox")
+                ).all()
+            found[owner] = (sum(1 for _, unsent in rows if unsent), {e for e, _ in rows})
+        except sa.exc.ProgrammingError:
+            pass  # no outbox (the gateway's database)
+        finally:
+            eng.dispose()
+    return found
+
+
+def drained(timeout: float = 60) -> dict[str, tuple[int, set]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = outboxes()
+        if all(unsent == 0 for unsent, _ in found.values()) or time.monotonic() > deadline:
+            return found
+        time.sleep(1)
+
+
+def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
+    unsettled = settle()
+    boxes = drained()
+    catalog, certificates = engine("catalog"), engine("certificates")
+    row: dict = {"unsettled": unsettled}
+    with catalog.connect() as conn:
+        row["overbooked"] = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM study_groups g WHERE g.held + g.enrolled > g.capacity"
+                " OR g.held + g.enrolled <> (SELECT count(*) FROM seat_holds h"
+                "  WHERE h.group_id = g.id)"
+                " OR g.held + g.enrolled <> (SELECT count(*) FROM enrollments e"
+                "  WHERE e.group_id = g.id AND e.seat_held)"
+            )
+        ).scalar()
+        live = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT id::text, (terms->>'certificate_share')::bigint FROM enrollments"
+                    " WHERE status IN ('awaiting_provider', 'waitlisted') AND money = 'reserved'"
+                )
+            ).all()
+        )
+        standing = {}
+        for child, app_id in conn.execute(
+            sa.text(
+                "SELECT child_id, id::text FROM enrollments"
+                " WHERE status IN ('awaiting_provider', 'waitlisted', 'confirmed')"
+            )
+        ):
+            standing.setdefault(child, set()).add(app_id)
+    with certificates.connect() as conn:
+        reservations = dict(
+            conn.execute(
+                sa.text("SELECT enrollment_id, reserved FROM reservations WHERE reserved > 0")
+            ).all()
+        )
+        below_zero = conn.execute(
+            sa.text("SELECT count(*) FROM balances WHERE available < 0")
+        ).scalar()
+        from services.certificates import audit
+
+        ledger = audit.audit(conn)
+    catalog.dispose()
+    certificates.dispose()
+    row["orphaned"] = len(set(reservations) - set(live)) + sum(
+        1 for app_id, share in live.items() if share and app_id not in reservations
+    )
+    row["below_zero"] = below_zero
+    row["ledger"] = len(ledger)
+    answers: dict[str, int] = {}
+    after_503 = repeat_not_first = answered_503 = 0
+    for result in results:
+        attempts = result["attempts"]
+        last = attempts[-1]
+        said = str(last[2] or "lost") + (f" {last[3]}" if last[2] != 201 and last[3] else "")
+        answers[said] = answers.get(said, 0) + 1
+        answered_503 += sum(1 for a in attempts if a[2] == 503)
+        stands = standing.get(result["child"], set())
+        if last[2] == 201:
+            # a repeat after a 503 answered the first result: this application, and only it
+            if stands - {last[4]}:
+                repeat_not_first += 1
+        elif last[2] in (0, 502, 503, 504):
+            if stands:  # told it failed, yet an application stands
+                after_503 += 1
+        elif len(attempts) > 1 and last[2] == 409:
+            repeat_not_first += 1  # a repeat refused as a new operation
+    row["answers"] = answers
+    row["answered_503"] = answered_503
+    row["after_503"] = after_503
+    row["repeat_not_first"] = repeat_not_first
+    published = set().union(*(ids for _, ids in boxes.values())) if boxes else set()
+    received: list[str] = []
+    with Connection(amqp) as connection:
+        queue = integrator.bind(connection, queue_name, exchanges(), ["#"])
+        for _exchange, body in integrator.events(connection, queue, timeout=5):
+            received.append(body["event_id"])
+        connection.channel().queue_delete(queue_name)
+    row["events"] = len(published)
+    row["lost"] = len(published - set(received))
+    row["duplicates"] = len(received) - len(set(received))
+    row["unsent"] = sum(unsent for unsent, _ in boxes.values())
+    return row
+
+
+def exchanges() -> list[str]:
+    return [f"{service}.events" for service in config.RUNNING_SERVICES]
+
+
+# --- the scenarios ------------------------------------------------------------------------
+
+
+def kill(process: str, restart_after: float = 1.0):
+    def fault(system: System, proxy: Proxy) -> None:
+        system.signal(process, signal.SIGKILL)
+        time.sleep(restart_after)
+        system.start(process)
+
+    return fault
+
+
+def stop(process: str, seconds: float = STOP_SECONDS):
+    def fault(system: System, proxy: Proxy) -> None:
+        system.signal(process, signal.SIGSTOP)
+        time.sleep(seconds)
+        system.signal(process, signal.SIGCONT)
+
+    return fault
+
+
+def cut_broker(seconds: float = STOP_SECONDS):
+    def fault(system: System, proxy: Proxy) -> None:
+        proxy.cut()
+        time.sleep(seconds)
+        proxy.start()
+
+    return fault
+
+
+SCENARIOS = {
+    "none": None,
+    "kill enrollment": kill("enrollment"),
+    "kill certificates": kill("certificates"),
+    "kill gateway": kill("gateway"),
+    "stop certificates": stop("certificates"),
+    "stop accounts": stop("accounts"),
+    "broker cut": cut_broker(),
+}
+
+
+def run_scenario(name: str, applications: int, seats: int, groups: int, clients: int) -> dict:
+    prepared = prepare(applications, seats, groups)
+    vhost = f"navigator_chaos_{uuid.uuid4().hex[:8]}"
+    rabbit("add_vhost", vhost)
+    rabbit("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    direct = f"amqp://guest:guest@{BROKER[0]}:{BROKER[1]}/{vhost}"
+    queue_name = f"chaos-integrator-{uuid.uuid4().hex[:8]}"
+    log_dir = Path(tempfile.mkdtemp(prefix="chaos-"))
+    proxy = Proxy().start()
+    system = System(vhost, proxy, log_dir)
+    try:
+        subprocess.run([sys.executable, "-m", "servicekit.topology"],
+                       env={**system.env, "AMQP_URI": direct}, check=True,
+                       capture_output=True)  # fmt: skip
+        with Connection(direct) as connection:  # bound before the first application
+            integrator.bind(connection, queue_name, exchanges(), ["#"])
+        system.start_all()
+        fault = SCENARIOS[name]
+        plan = prepared["plan"]
+        started = time.monotonic()
+        with ThreadPoolExecutor(clients) as pool:
+            futures = [pool.submit(apply_with_repeats, system.base_url, item) for item in plan]
+            if fault is not None:
+                # the fault strikes once about a third of the parents have an answer
+                while sum(f.done() for f in futures) < len(plan) // 3:
+                    time.sleep(0.05)
+                threading.Thread(target=fault, args=(system, proxy), daemon=True).start()
+            results = [f.result() for f in futures]
+        seconds = time.monotonic() - started
+        if proxy.process.poll() is not None:
+            proxy.start()
+        time.sleep(STOP_SECONDS + 2)  # the fault is over (a stopped process resumed)
+        row = judge(results, direct, queue_name)
+        row["seconds"] = seconds
+        row["logs"] = str(log_dir)
+        return row
+    finally:
+        system.stop_all()
+        proxy.cut()
+        subprocess.run(["rabbitmqctl", "delete_vhost", vhost], capture_output=True)
+
+
+FAILING = ("orphaned", "after_503", "repeat_not_first", "overbooked", "lost")
+
+
+def failures(row: dict) -> list[str]:
+    bad = [k for k in FAILING if row[k]]
+    bad += [k for k in ("below_zero", "ledger", "unsettled") if row[k]]
+    return bad
+
+
+def print_table(rows: dict[str, dict]) -> None:
+    head = (f"{'scenario':<18} {'client answers (last answer: count)':<38} {'503s':>5} "
+            f"{'over':>4} {'orph':>4} {'unset':>5} {'ledg':>4} {'aft503':>6} {'rep≠1st':>7} "
+            f"{'events':>6} {'lost':>4} {'dup':>4}  verdict")  # fmt: skip
+    print(head)
+    print("-" * len(head))
+    for name, row in rows.items():
+        answers = " ".join(f"{k}:{v}" for k, v in sorted(row["answers"].items()))
+        bad = failures(row)
+        print(f"{name:<18} {answers:<38} {row['answered_503']:>5} {row['overbooked']:>4} "
+              f"{row['orphaned']:>4} {row['unsettled']:>5} {row['ledger']:>4} "
+              f"{row['after_503']:>6} {row['repeat_not_first']:>7} {row['events']:>6} "
+              f"{row['lost']:>4} {row['duplicates']:>4}  "
+              f"{'OK' if not bad else 'FAIL: ' + ', '.join(bad)}")  # fmt: skip
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.chaos")
+    parser.add_argument("--applications", type=int, default=300)
+    parser.add_argument("--seats", type=int, default=200)
+    parser.add_argument("--groups", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=30)
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS),
+                        help="default: every scenario")  # fmt: skip
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    rows = {}
+    for name in args.scenario or list(SCENARIOS):
+        print(f"scenario {name}: {args.applications} applications...", flush=True)
+        rows[name] = run_scenario(name, args.applications, args.seats, args.groups,
+                                  args.clients)  # fmt: skip
+        print(f"  {json.dumps(rows[name], ensure_ascii=False)}", flush=True)
+    print()
+    print_table(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    return 1 if any(row[k] for row in rows.values() for k in FAILING) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
