@@ -6,8 +6,8 @@ a TCP proxy of its own (bench/tcp_proxy.py: cutting it takes the broker away fro
 only, never from the shared server), every Procfile line its own process, and an integrator's
 durable queue bound to every service's event exchange before the first request. A few hundred
 parents apply at once through the gateway, each with its own Idempotency-Key, repeating after
-a 503 or a lost connection with the same key as a browser would (up to RETRIES times, after
-Retry-After). Meanwhile the scenario's fault: SIGKILL of a process (restarted a second later,
+a 503 or a lost connection with the same key as a browser would (for up to PATIENCE seconds,
+after Retry-After). Meanwhile the scenario's fault: SIGKILL of a process (restarted a second later,
 as a supervisor would), SIGSTOP of one (SIGCONT after STOP_SECONDS), or the broker cut for
 STOP_SECONDS.
 
@@ -66,7 +66,9 @@ import integrator  # noqa: E402
 
 # a start a week ahead of the business clock, inside the prepared groups' year
 START = (clock.today() + timedelta(days=7)).isoformat()
-RETRIES = 4
+# a parent repeats a failed application (same key, after Retry-After, at most 2 s apart) for
+# this long before giving up
+PATIENCE = 30.0
 STOP_SECONDS = 8.0
 BROKER = ("127.0.0.1", 5672)
 
@@ -192,7 +194,8 @@ def apply_with_repeats(base_url: str, item: dict) -> dict:
     body = json.dumps({"child_id": item["child"], "group_id": item["group"],
                        "start_date": START})  # fmt: skip
     attempts = []
-    for _ in range(RETRIES + 1):
+    first = time.monotonic()
+    while True:
         sent = time.time()
         try:
             answer = requests.post(
@@ -205,7 +208,7 @@ def apply_with_repeats(base_url: str, item: dict) -> dict:
         except (requests.RequestException, ValueError) as error:
             status, code, application, retry_after = 0, type(error).__name__, None, 1.0
         attempts.append((sent, time.time(), status, code, application))
-        if status not in (0, 502, 503, 504):
+        if status not in (0, 502, 503, 504) or time.monotonic() - first > PATIENCE:
             break
         time.sleep(min(retry_after, 2.0))
     return {**item, "attempts": attempts}
@@ -286,14 +289,17 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
                 )
             ).all()
         )
-        standing = {}
-        for child, app_id in conn.execute(
+        standing, created = {}, {}
+        for child, app_id, live_, at in conn.execute(
             sa.text(
-                "SELECT child_id, id::text FROM enrollments"
-                " WHERE status IN ('awaiting_provider', 'waitlisted', 'confirmed')"
+                "SELECT child_id, id::text,"
+                " status IN ('awaiting_provider', 'waitlisted', 'confirmed'),"
+                " extract(epoch FROM created_at) FROM enrollments"
             )
         ):
-            standing.setdefault(child, set()).add(app_id)
+            created.setdefault(child, []).append((app_id, float(at)))
+            if live_:
+                standing.setdefault(child, set()).add(app_id)
     with certificates.connect() as conn:
         reservations = dict(
             conn.execute(
@@ -322,19 +328,29 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
         answers[said] = answers.get(said, 0) + 1
         answered_503 += sum(1 for a in attempts if a[2] == 503)
         stands = standing.get(result["child"], set())
-        if last[2] == 201:
-            # a repeat after a 503 answered the first result: this application, and only it
-            if stands - {last[4]}:
-                repeat_not_first += 1
-        elif last[2] in (0, 502, 503, 504):
-            if stands:  # told it failed, yet an application stands
-                after_503 += 1
+        told = last[4] if last[2] == 201 else None
+        failed_at = [a[1] for a in attempts if a[2] in (0, 502, 503, 504)]
+        # an application made after the caller was told its request failed, which no
+        # answer ever named (one a repeat answered 201 for is the repeat's own)
+        late = failed_at and any(
+            at > failed_at[0] and app_id != told for app_id, at in created.get(result["child"], [])
+        )
+        if late or (last[2] in (0, 502, 503, 504) and stands):
+            after_503 += 1  # told it failed, yet an application was made or stands
+        if last[2] == 201 and stands - {told}:
+            repeat_not_first += 1  # another application than the one answered
         elif len(attempts) > 1 and last[2] == 409:
             repeat_not_first += 1  # a repeat refused as a new operation
     row["answers"] = answers
     row["answered_503"] = answered_503
     row["after_503"] = after_503
     row["repeat_not_first"] = repeat_not_first
+    row.update(events_row(boxes, amqp, queue_name))
+    return row
+
+
+def events_row(boxes: dict, amqp: str, queue_name: str) -> dict:
+    """Every outbox's events against what the integrator's queue received."""
     published = set().union(*(ids for _, ids in boxes.values())) if boxes else set()
     received: list[str] = []
     with Connection(amqp) as connection:
@@ -342,11 +358,12 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
         for _exchange, body in integrator.events(connection, queue, timeout=5):
             received.append(body["event_id"])
         connection.channel().queue_delete(queue_name)
-    row["events"] = len(published)
-    row["lost"] = len(published - set(received))
-    row["duplicates"] = len(received) - len(set(received))
-    row["unsent"] = sum(unsent for unsent, _ in boxes.values())
-    return row
+    return {
+        "events": len(published),
+        "lost": len(published - set(received)),
+        "duplicates": len(received) - len(set(received)),
+        "unsent": sum(unsent for unsent, _ in boxes.values()),
+    }
 
 
 def exchanges() -> list[str]:
@@ -383,6 +400,86 @@ def cut_broker(seconds: float = STOP_SECONDS):
     return fault
 
 
+# --- payments killed during a billing run ---------------------------------------------------
+
+BILLING_MONTH = "2026-10"
+# billing posts about a thousand contracts a second: enough of them to be killed halfway
+BILLING_CONTRACTS_PER_APPLICATION = 20
+
+
+def prepare_billing(contracts: int) -> None:
+    """Fresh databases with `contracts` active contracts, their certificates and reservations
+    and the month's lessons, as bench/billing.py prepares them."""
+    from bench import billing, databases
+    from servicekit import migrate
+
+    for owner, url in databases.claim().items():
+        databases.recreate(url)
+        migrate.upgrade(owner, url)
+    billing.prepare_payments(contracts, BILLING_MONTH)
+    billing.prepare_certificates(contracts)
+
+
+def run_billing(system: System, contracts: int) -> dict:
+    """A regional operator starts the month's billing run; payments is SIGKILLed once a third
+    of the contracts are posted and restarted a second later; the run is followed to its end."""
+    token = issue_access_token({"sub": "1", "role": "regional_operator"}, ttl=3600)
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
+    api = f"{system.base_url}/api/v1"
+    answer = requests.post(f"{api}/billing/runs", json={"month": BILLING_MONTH},
+                           headers=headers, timeout=30)  # fmt: skip
+    answer.raise_for_status()
+    run_id, killed, state = answer.json()["id"], False, {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            got = requests.get(f"{api}/billing/runs/{run_id}", headers=headers, timeout=10)
+            state = got.json() if got.status_code == 200 else state
+        except requests.RequestException:
+            pass
+        if not killed and state.get("posted", 0) >= contracts // 3:
+            kill("payments")(system, None)
+            killed = True
+        if killed and state.get("status") == "completed":
+            break
+        time.sleep(0.1)
+    return {"status": state.get("status", "unknown"), "killed_at_third": killed, **state}
+
+
+def judge_billing(run: dict, contracts: int, amqp: str, queue_name: str) -> dict:
+    boxes = drained()
+    payments, certificates = engine("payments"), engine("certificates")
+    with payments.connect() as conn:
+        charges, distinct, charged = conn.execute(
+            sa.text("SELECT count(*), count(DISTINCT contract_id), coalesce(sum(debited), 0)"
+                    " FROM charges WHERE month = :m"), {"m": BILLING_MONTH},
+        ).one()  # fmt: skip
+    with certificates.connect() as conn:
+        debited = conn.execute(
+            sa.text("SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE kind = 'debit'")
+        ).scalar()
+        below_zero = conn.execute(
+            sa.text("SELECT count(*) FROM balances WHERE available < 0")
+        ).scalar()
+        from services.certificates import audit
+
+        ledger = audit.audit(conn)
+    payments.dispose()
+    certificates.dispose()
+    row = {
+        "answers": {f"run {run['status']}": 1, f"charged {distinct}/{contracts}": 1},
+        "answered_503": 0, "after_503": 0, "repeat_not_first": 0, "unsettled": 0,
+        "overbooked": 0, "below_zero": below_zero, "ledger": len(ledger),
+        # money set aside that the billing did not account for: charges twice, or debits
+        # in certificates that payments does not know of (or the other way round)
+        "orphaned": (charges - distinct) + (distinct != contracts) + (charged != debited),
+        "billing": {"charges": charges, "contracts": distinct, "charged": charged,
+                    "debited": debited, "run": run.get("status")},
+    }  # fmt: skip
+    row.update(events_row(boxes, amqp, queue_name))
+    return row
+
+
 SCENARIOS = {
     "none": None,
     "kill enrollment": kill("enrollment"),
@@ -391,11 +488,17 @@ SCENARIOS = {
     "stop certificates": stop("certificates"),
     "stop accounts": stop("accounts"),
     "broker cut": cut_broker(),
+    "kill payments (billing)": "billing",
 }
 
 
 def run_scenario(name: str, applications: int, seats: int, groups: int, clients: int) -> dict:
-    prepared = prepare(applications, seats, groups)
+    fault = SCENARIOS[name]
+    contracts = applications * BILLING_CONTRACTS_PER_APPLICATION
+    if fault == "billing":
+        prepare_billing(contracts)
+    else:
+        prepared = prepare(applications, seats, groups)
     vhost = f"navigator_chaos_{uuid.uuid4().hex[:8]}"
     rabbit("add_vhost", vhost)
     rabbit("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
@@ -411,7 +514,13 @@ def run_scenario(name: str, applications: int, seats: int, groups: int, clients:
         with Connection(direct) as connection:  # bound before the first application
             integrator.bind(connection, queue_name, exchanges(), ["#"])
         system.start_all()
-        fault = SCENARIOS[name]
+        if fault == "billing":
+            started = time.monotonic()
+            run = run_billing(system, contracts)
+            row = judge_billing(run, contracts, direct, queue_name)
+            row["seconds"] = time.monotonic() - started
+            row["logs"] = str(log_dir)
+            return row
         plan = prepared["plan"]
         started = time.monotonic()
         with ThreadPoolExecutor(clients) as pool:

@@ -281,15 +281,22 @@ class LeanRpcConsumer(RpcConsumer):
             exc_info = sys.exc_info()
             error, result = serialize(UnserializableValueError(result)), None
             content_type, encoding, body = _encode({"result": None, "error": error}, serializer)
-        self.replies.publish(
-            body,
-            exchange=self.exchange,
-            routing_key=properties["reply_to"],
-            correlation_id=properties.get("correlation_id"),
-            content_type=content_type,
-            content_encoding=encoding,
-        )
-        self.consumer.ack_message(message)
+        try:
+            self.replies.publish(
+                body,
+                exchange=self.exchange,
+                routing_key=properties["reply_to"],
+                correlation_id=properties.get("correlation_id"),
+                content_type=content_type,
+                content_encoding=encoding,
+            )
+        except (OSError, amqp.exceptions.AMQPError, kombu.exceptions.OperationalError) as exc:
+            # the broker is gone: the reply is lost and the caller answers at its deadline,
+            # as for any lost reply. Raised here, it would end the worker's thread with an
+            # error, and nameko kills the whole container for that (the broker cut of the
+            # campaign left enrollment dead).
+            log.warning("reply to %s lost: %r", properties.get("reply_to"), exc)
+        self.consumer.ack_message(message)  # work done: not to be run again on redelivery
         return result, exc_info
 
     def stop(self):

@@ -9,8 +9,10 @@ import sys
 import time
 from urllib.parse import urlparse, urlunparse
 
+import eventlet
 import pytest
 import requests
+from nameko.standalone.rpc import ClusterRpcClient
 
 from gateway import http
 from servicekit import tokens
@@ -155,3 +157,49 @@ def test_with_the_broker_cut_every_route_answers_503_with_retry_after_at_once(
         time.sleep(0.3)
     health = requests.get(base + "/api/v1/health", timeout=10).json()
     assert health["broker"] == "up", health
+
+
+def test_a_reply_the_cut_broker_cannot_take_does_not_kill_the_service(
+    server_urls, databases, tmp_path
+):
+    """A worker finishing while the broker is cut cannot publish its reply: the reply is lost
+    (its caller answers at the deadline) and the service lives on. The reply's publish error
+    ended the worker's thread with an error, and nameko killed the whole container for it:
+    in the campaign's broker cut enrollment, certificates and accounts died."""
+    amqp = urlparse(server_urls["amqp"])
+    with own_vhost(server_urls, f"navtest_{RUN_ID}_replylost", point_env=False) as uri:
+        proxy = Proxy(f"{amqp.hostname}:{amqp.port or 5672}").start()
+        through = urlunparse(urlparse(uri)._replace(netloc=f"{amqp.username or 'guest'}:"
+                             f"{amqp.password or 'guest'}@127.0.0.1:{proxy.port}"))  # fmt: skip
+        env = base_env(through, {"RECORDER_FILE": str(tmp_path / "recorded.txt")})
+        service = ServiceProcess(
+            "recorder", "tests.support.deadline_service:Recorder", env, tmp_path
+        ).start()
+        try:
+            with ClusterRpcClient(uri=uri) as client:  # straight to the broker, not cut
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        client.recorder.slow.call_async(0).result()
+                        break
+                    except Exception:  # noqa: BLE001 - not consuming yet
+                        assert time.monotonic() < deadline, service.log()[-3000:]
+                        time.sleep(0.3)
+                client.recorder.slow.call_async(1.0)  # its reply will find the broker cut
+                time.sleep(0.5)
+                proxy.cut()
+                time.sleep(1.5)  # the worker finished and failed to reply
+                proxy.start()
+                time.sleep(3)
+                assert service.process.poll() is None, service.log()[-3000:]
+                deadline = time.monotonic() + 30
+                while True:  # it reconnects and answers
+                    reply = client.recorder.slow.call_async(0)
+                    with eventlet.Timeout(5, False):
+                        assert reply.result() == 0
+                        break
+                    assert time.monotonic() < deadline, service.log()[-3000:]
+            assert "thread exited with error" not in service.log()
+        finally:
+            service.stop()
+            proxy.cut()

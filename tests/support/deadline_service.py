@@ -1,7 +1,9 @@
 """A service that writes down every request it carries out (one line per number, in the file
-named by RECORDER_FILE), run as a real process so a test can stop it with SIGSTOP."""
+named by RECORDER_FILE), run as a real process so a test can stop it with SIGSTOP or cut its
+broker."""
 
 import os
+import time
 
 from servicekit.rpc import rpc
 
@@ -14,3 +16,9 @@ class Recorder:
         with open(os.environ["RECORDER_FILE"], "a") as out:
             out.write(f"{number}\n")
         return number
+
+    @rpc
+    def slow(self, seconds):
+        """Answers after `seconds`: a test cuts the broker meanwhile."""
+        time.sleep(seconds)
+        return seconds
