@@ -329,14 +329,20 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
         answered_503 += sum(1 for a in attempts if a[2] == 503)
         stands = standing.get(result["child"], set())
         told = last[4] if last[2] == 201 else None
-        failed_at = [a[1] for a in attempts if a[2] in (0, 502, 503, 504)]
-        # an application made after the caller was told its request failed, which no
-        # answer ever named (one a repeat answered 201 for is the repeat's own)
-        late = failed_at and any(
-            at > failed_at[0] and app_id != told for app_id, at in created.get(result["child"], [])
+        answered_503_at = [a[1] for a in attempts if a[2] in (502, 503, 504)]
+        # an application made after its caller was told 503, by no attempt in flight then
+        # (one made while a repeat was in flight may be that repeat's, an unknown outcome
+        # the repeat must answer: rep≠1st), and never named by an answer
+        late = answered_503_at and any(
+            at > answered_503_at[0]
+            and app_id != told
+            and not any(a[0] <= at <= a[1] for a in attempts)
+            for app_id, at in created.get(result["child"], [])
         )
-        if late or (last[2] in (0, 502, 503, 504) and stands):
-            after_503 += 1  # told it failed, yet an application was made or stands
+        if late or (last[2] in (502, 503, 504) and stands):
+            after_503 += 1  # told 503, yet an application was made later or stands
+        if last[2] == 0 and stands:
+            repeat_not_first += 1  # repeated until it gave up, never told of its application
         if last[2] == 201 and stands - {told}:
             repeat_not_first += 1  # another application than the one answered
         elif len(attempts) > 1 and last[2] == 409:
@@ -535,6 +541,7 @@ def run_scenario(name: str, applications: int, seats: int, groups: int, clients:
         if proxy.process.poll() is not None:
             proxy.start()
         time.sleep(STOP_SECONDS + 2)  # the fault is over (a stopped process resumed)
+        (log_dir / "attempts.json").write_text(json.dumps(results))  # for a closer look
         row = judge(results, direct, queue_name)
         row["seconds"] = seconds
         row["logs"] = str(log_dir)
