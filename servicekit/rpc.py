@@ -53,6 +53,7 @@ import amqp
 import eventlet
 import kombu.exceptions
 import kombu.serialization
+import nameko.amqp.consume
 import nameko.rpc
 from amqp.method_framing import frame_writer
 from eventlet.event import Event
@@ -413,6 +414,29 @@ def _check_signature_once_per_shape(self, args, kwargs):
         if len(fitting) < 64:  # a method taking **kwargs fits any names
             fitting.add(shape)
 
+
+_ack_message = nameko.amqp.consume.Consumer.ack_message
+_requeue_message = nameko.amqp.consume.Consumer.requeue_message
+
+
+def _unless_connection_gone(settle):
+    """nameko's ack (or requeue) of a consumed message, where a connection the broker has
+    dropped is no error: the broker gives every unacked message of it to the next consumer.
+    nameko ignores only amqp's ConnectionError; the socket's own (a reset) ended the
+    worker's thread with an error, and nameko kills the whole container for that: the
+    campaign's broker cut left accounts dead with an event handler's ack."""
+
+    def settle_unless_gone(self, message):
+        try:
+            settle(self, message)
+        except OSError as exc:
+            log.warning("message not settled, its connection is gone: %r", exc)
+
+    return settle_unless_gone
+
+
+nameko.amqp.consume.Consumer.ack_message = _unless_connection_gone(_ack_message)
+nameko.amqp.consume.Consumer.requeue_message = _unless_connection_gone(_requeue_message)
 
 # every @rpc entrypoint of the process (nameko's decorator included) binds this consumer
 nameko.rpc.Rpc.rpc_consumer = LeanRpcConsumer()

@@ -12,6 +12,7 @@ from urllib.parse import urlparse, urlunparse
 import eventlet
 import pytest
 import requests
+from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcClient
 
 from gateway import http
@@ -159,13 +160,14 @@ def test_with_the_broker_cut_every_route_answers_503_with_retry_after_at_once(
     assert health["broker"] == "up", health
 
 
-def test_a_reply_the_cut_broker_cannot_take_does_not_kill_the_service(
+def test_a_reply_or_an_ack_the_cut_broker_cannot_take_does_not_kill_the_service(
     server_urls, databases, tmp_path
 ):
-    """A worker finishing while the broker is cut cannot publish its reply: the reply is lost
-    (its caller answers at the deadline) and the service lives on. The reply's publish error
-    ended the worker's thread with an error, and nameko killed the whole container for it:
-    in the campaign's broker cut enrollment, certificates and accounts died."""
+    """A worker finishing while the broker is cut cannot publish its reply, nor an event
+    handler ack its event: the reply is lost (its caller answers at the deadline), the event
+    comes again, and the service lives on. Either error ended the worker's thread with an
+    error, and nameko killed the whole container for it: in the campaign's broker cut
+    enrollment, certificates and accounts died."""
     amqp = urlparse(server_urls["amqp"])
     with own_vhost(server_urls, f"navtest_{RUN_ID}_replylost", point_env=False) as uri:
         proxy = Proxy(f"{amqp.hostname}:{amqp.port or 5672}").start()
@@ -186,6 +188,8 @@ def test_a_reply_the_cut_broker_cannot_take_does_not_kill_the_service(
                         assert time.monotonic() < deadline, service.log()[-3000:]
                         time.sleep(0.3)
                 client.recorder.slow.call_async(1.0)  # its reply will find the broker cut
+                dispatch = event_dispatcher(uri=uri)
+                dispatch("ticker", "tick", 1.0)  # and its handler's ack too
                 time.sleep(0.5)
                 proxy.cut()
                 time.sleep(1.5)  # the worker finished and failed to reply

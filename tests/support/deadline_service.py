@@ -5,6 +5,7 @@ broker."""
 import os
 import time
 
+from servicekit.events import reliable_handler
 from servicekit.rpc import rpc
 
 
@@ -22,3 +23,10 @@ class Recorder:
         """Answers after `seconds`: a test cuts the broker meanwhile."""
         time.sleep(seconds)
         return seconds
+
+    @reliable_handler("ticker", "tick")
+    def on_tick(self, seconds):
+        """Handled after `seconds` (then acked): a test cuts the broker meanwhile."""
+        time.sleep(seconds)
+        with open(os.environ["RECORDER_FILE"], "a") as out:
+            out.write("tick\n")
