@@ -479,8 +479,8 @@ def judge_billing(run: dict, contracts: int, amqp: str, queue_name: str) -> dict
         # money set aside that the billing did not account for: charges twice, or debits
         # in certificates that payments does not know of (or the other way round)
         "orphaned": (charges - distinct) + (distinct != contracts) + (charged != debited),
-        "billing": {"charges": charges, "contracts": distinct, "charged": charged,
-                    "debited": debited, "run": run.get("status")},
+        "billing": {"charges": charges, "contracts": distinct, "charged": int(charged),
+                    "debited": int(debited), "run": run.get("status")},
     }  # fmt: skip
     row.update(events_row(boxes, amqp, queue_name))
     return row
@@ -592,11 +592,11 @@ def main(argv=None) -> int:
         print(f"scenario {name}: {args.applications} applications...", flush=True)
         rows[name] = run_scenario(name, args.applications, args.seats, args.groups,
                                   args.clients)  # fmt: skip
-        print(f"  {json.dumps(rows[name], ensure_ascii=False)}", flush=True)
+        print(f"  {json.dumps(rows[name], ensure_ascii=False, default=str)}", flush=True)
     print()
     print_table(rows)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+        Path(args.json).write_text(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
     return 1 if any(row[k] for row in rows.values() for k in FAILING) else 0
 
 
