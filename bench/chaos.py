@@ -435,7 +435,7 @@ def run_billing(system: System, contracts: int) -> dict:
     answer = requests.post(f"{api}/billing/runs", json={"month": BILLING_MONTH},
                            headers=headers, timeout=30)  # fmt: skip
     answer.raise_for_status()
-    run_id, killed, state = answer.json()["id"], False, {}
+    run_id, killed, state, killed_at = answer.json()["id"], False, {}, None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         try:
@@ -444,12 +444,13 @@ def run_billing(system: System, contracts: int) -> dict:
         except requests.RequestException:
             pass
         if not killed and state.get("posted", 0) >= contracts // 3:
+            killed_at = state.get("posted")
             kill("payments")(system, None)
             killed = True
         if killed and state.get("status") == "completed":
             break
         time.sleep(0.1)
-    return {"status": state.get("status", "unknown"), "killed_at_third": killed, **state}
+    return {**state, "status": state.get("status", "unknown"), "killed_at": killed_at}
 
 
 def judge_billing(run: dict, contracts: int, amqp: str, queue_name: str) -> dict:
@@ -473,7 +474,8 @@ def judge_billing(run: dict, contracts: int, amqp: str, queue_name: str) -> dict
     payments.dispose()
     certificates.dispose()
     row = {
-        "answers": {f"run {run['status']}": 1, f"charged {distinct}/{contracts}": 1},
+        "answers": {f"run {run['status']}": 1, f"{distinct}/{contracts} charged": 1,
+                    f"kill at {run['killed_at']}": 1},
         "answered_503": 0, "after_503": 0, "repeat_not_first": 0, "unsettled": 0,
         "overbooked": 0, "below_zero": below_zero, "ledger": len(ledger),
         # money set aside that the billing did not account for: charges twice, or debits
@@ -494,7 +496,7 @@ SCENARIOS = {
     "stop certificates": stop("certificates"),
     "stop accounts": stop("accounts"),
     "broker cut": cut_broker(),
-    "kill payments (billing)": "billing",
+    "kill payments": "billing",  # during a billing run
 }
 
 
@@ -562,15 +564,18 @@ def failures(row: dict) -> list[str]:
 
 
 def print_table(rows: dict[str, dict]) -> None:
-    head = (f"{'scenario':<18} {'client answers (last answer: count)':<38} {'503s':>5} "
+    head = (f"{'scenario':<17} {'client answers (last answer: count)':<46} {'503s':>5} "
             f"{'over':>4} {'orph':>4} {'unset':>5} {'ledg':>4} {'aft503':>6} {'rep≠1st':>7} "
             f"{'events':>6} {'lost':>4} {'dup':>4}  verdict")  # fmt: skip
     print(head)
     print("-" * len(head))
     for name, row in rows.items():
-        answers = " ".join(f"{k}:{v}" for k, v in sorted(row["answers"].items()))
+        if "billing" in row:  # what the billing run came to, not parents' answers
+            answers = ", ".join(sorted(row["answers"], reverse=True))
+        else:
+            answers = " ".join(f"{k}:{v}" for k, v in sorted(row["answers"].items()))
         bad = failures(row)
-        print(f"{name:<18} {answers:<38} {row['answered_503']:>5} {row['overbooked']:>4} "
+        print(f"{name:<17} {answers:<46} {row['answered_503']:>5} {row['overbooked']:>4} "
               f"{row['orphaned']:>4} {row['unsettled']:>5} {row['ledger']:>4} "
               f"{row['after_503']:>6} {row['repeat_not_first']:>7} {row['events']:>6} "
               f"{row['lost']:>4} {row['duplicates']:>4}  "
