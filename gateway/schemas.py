@@ -14,6 +14,14 @@ class ServiceHealthSchema(Schema):
 
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok", "degraded"]})
+    broker = fields.String(
+        required=True,
+        metadata={
+            "enum": ["up", "down"],
+            "description": "the gateway's connection to the message broker; while it is down"
+            " every service is unreachable and the answer carries Retry-After",
+        },
+    )
     services = fields.List(fields.Nested(ServiceHealthSchema), required=True)
 
 

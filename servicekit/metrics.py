@@ -59,6 +59,11 @@ RPC_CALLS = Counter("navigator_rpc_calls", "RPC calls handled, by method", ["met
 RPC_ERRORS = Counter(
     "navigator_rpc_errors", "RPC calls that raised, by method and error code", ["method", "code"]
 )
+RPC_REQUESTS_EXPIRED = Counter(
+    "navigator_rpc_requests_expired",
+    "RPC requests not started because their caller's deadline had passed, by method",
+    ["method"],
+)
 RPC_DURATION = Histogram(
     "navigator_rpc_duration_seconds",
     "Time an RPC method took in this service, by method",

@@ -28,21 +28,32 @@ every reply; it starts two green threads per request. Here:
   its caller gone (deadline) anyway;
 - a request expires in the service's queue at its caller's deadline: one that waited there
   longer (the caller has answered 503 by then) is dropped by the broker, not carried out
-  later. One already handed to a worker is carried out.
+  later;
+- the deadline also travels with the request (the `x-deadline` header, epoch milliseconds,
+  set by every TimedClient from its timeout), and a request already past it when its worker
+  starts is answered `ServiceUnavailable(code="deadline_passed")` without running its
+  method: one the process had prefetched before it hung (SIGSTOP), one redelivered after a
+  SIGKILL, or one that waited in the process for a busy worker. One that started within its
+  deadline is carried out. Service processes run on clocks kept in step (NTP); a request
+  without the header (a standalone client, a tool) has no deadline.
 
 Importing this module (servicekit.service does, so every service does) makes every `@rpc`
 entrypoint of the process reply this way: a service's entrypoints must share one consumer of
 its queue, so this cannot be chosen per method. The wire format is nameko's own.
 """
 
+import logging
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from functools import partial
 
 import amqp
 import eventlet
+import kombu.exceptions
 import kombu.serialization
+import nameko.amqp.consume
 import nameko.rpc
 from amqp.method_framing import frame_writer
 from eventlet.event import Event
@@ -65,6 +76,52 @@ from servicekit import config, metrics
 from servicekit.errors import ServiceUnavailable
 
 TRANSIENT = 1
+
+log = logging.getLogger(__name__)
+
+# seconds a publish waits for a new broker connection; a caller is answered 503 after it
+BROKER_CONNECT_TIMEOUT = float(config.env("BROKER_CONNECT_TIMEOUT", "1"))
+# what a client is told to wait before trying again while the broker is unreachable
+BROKER_RETRY_AFTER = 5
+
+
+class BrokerLink:
+    """Whether this process's broker connection is up, as its RPC reply listener knows it: a
+    lost connection is seen at once (the socket closes), so while it is down a call fails at
+    once (`broker_down`, 503 with Retry-After at the gateway) instead of publishing into a
+    connection that is gone and waiting out its deadline; the listener's reconnection
+    brings it back."""
+
+    def __init__(self):
+        self.down_since: float | None = None
+        self.reason = ""
+
+    def down(self, reason: str) -> None:
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+            log.warning("message broker unreachable: %s", reason)
+        self.reason = reason
+
+    def up(self) -> None:
+        if self.down_since is not None:
+            log.warning("message broker reachable again after %.1f s",
+                        time.monotonic() - self.down_since)  # fmt: skip
+        self.down_since = None
+
+    @property
+    def is_down(self) -> bool:
+        return self.down_since is not None
+
+
+BROKER = BrokerLink()
+
+
+def broker_down() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the message broker is unreachable; try again shortly",
+        code="broker_down",
+        extra={"retry_after": BROKER_RETRY_AFTER},
+    )
 
 
 class GatheredWrites:
@@ -155,8 +212,13 @@ class ChannelPublisher:
     def _open(self):
         if self._channel is None:
             self._connection = Connection(
-                self.amqp_uri, ssl=self.ssl, login_method=self.login_method
+                self.amqp_uri,
+                ssl=self.ssl,
+                login_method=self.login_method,
+                connect_timeout=BROKER_CONNECT_TIMEOUT,
             )
+            # one attempt: kombu's default retries for seconds while the caller waits
+            self._connection.ensure_connection(max_retries=0)
             self._channel = self._connection.default_channel
             self._writes = gather_writes(self._connection.connection)  # amqp's, connected
             self._checked = time.monotonic()
@@ -220,15 +282,22 @@ class LeanRpcConsumer(RpcConsumer):
             exc_info = sys.exc_info()
             error, result = serialize(UnserializableValueError(result)), None
             content_type, encoding, body = _encode({"result": None, "error": error}, serializer)
-        self.replies.publish(
-            body,
-            exchange=self.exchange,
-            routing_key=properties["reply_to"],
-            correlation_id=properties.get("correlation_id"),
-            content_type=content_type,
-            content_encoding=encoding,
-        )
-        self.consumer.ack_message(message)
+        try:
+            self.replies.publish(
+                body,
+                exchange=self.exchange,
+                routing_key=properties["reply_to"],
+                correlation_id=properties.get("correlation_id"),
+                content_type=content_type,
+                content_encoding=encoding,
+            )
+        except (OSError, amqp.exceptions.AMQPError, kombu.exceptions.OperationalError) as exc:
+            # the broker is gone: the reply is lost and the caller answers at its deadline,
+            # as for any lost reply. Raised here, it would end the worker's thread with an
+            # error, and nameko kills the whole container for that (the broker cut of the
+            # campaign left enrollment dead).
+            log.warning("reply to %s lost: %r", properties.get("reply_to"), exc)
+        self.consumer.ack_message(message)  # work done: not to be run again on redelivery
         return result, exc_info
 
     def stop(self):
@@ -243,31 +312,95 @@ class LeanRpcConsumer(RpcConsumer):
         self.replies.close()
 
 
-_handle_when_a_worker_is_free = nameko.rpc.Rpc.handle_message
 _check_signature = nameko.rpc.Rpc.check_signature
+
+DEADLINE_HEADER = "x-deadline"
+
+
+def deadline_header(timeout: float) -> dict:
+    """The header that carries a request's deadline: `timeout` seconds from now."""
+    return {DEADLINE_HEADER: int((time.time() + timeout) * 1000)}
+
+
+def _deadline_of(message) -> float | None:
+    """The request's deadline in epoch seconds, None when it carries none."""
+    value = (message.headers or {}).get(DEADLINE_HEADER)
+    try:
+        return int(value) / 1000 if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+_NOT_RUN = object()
+
+
+def _refuse_if_late(worker_ctx, deadline: float) -> None:
+    """Make the worker, which has not run yet (a spawned green thread runs only when this
+    one yields), check the deadline as it starts: past it, the method is not called and the
+    caller is answered `deadline_passed`. nameko looks the method up on the worker's own
+    service instance, so the check shadows it there."""
+    service = worker_ctx.service
+    method_name = worker_ctx.entrypoint.method_name
+    method = getattr(service, method_name)
+
+    def run_unless_late(*args, **kwargs):
+        late = time.time() - deadline
+        if late > 0:
+            metrics.count(metrics.RPC_REQUESTS_EXPIRED, method_name)
+            log.warning("%s not started: %.1f s past its caller's deadline", method_name, late)
+            return _NOT_RUN
+        return method(*args, **kwargs)
+
+    setattr(service, method_name, run_unless_late)
+
+
+def _handle_late_result(handle_result, worker_ctx, result, exc_info):
+    if result is _NOT_RUN:
+        try:
+            raise ServiceUnavailable(
+                "the caller's deadline passed before the request started; nothing was done",
+                code="deadline_passed",
+            )
+        except ServiceUnavailable:
+            result, exc_info = None, sys.exc_info()
+    return handle_result(worker_ctx, result, exc_info)
 
 
 def _handle_message(self, body, message):
-    """nameko's, without a green thread of its own per request: nameko starts one to wait
-    for a free worker, which then starts the worker (two threads and a turn of the hub
-    more per call). With a worker free there is nothing to wait for; without, nameko's."""
-    if self.container._worker_pool.free() < 1:
-        return _handle_when_a_worker_is_free(self, body, message)
+    """nameko's, without a green thread of its own per request when a worker is free:
+    nameko starts one to wait for a free worker, which then starts the worker (two threads
+    and a turn of the hub more per call). With a worker free there is nothing to wait for;
+    without, a thread waits for one, as nameko's does. Either way the worker checks the
+    request's deadline as it starts (`_refuse_if_late`)."""
     try:
         args, kwargs = body["args"], body["kwargs"]
     except KeyError:
         raise MalformedRequest("Message missing `args` or `kwargs`") from None
     self.check_signature(args, kwargs)
-    try:
-        self.container.spawn_worker(
-            self,
-            args,
-            kwargs,
-            context_data=decode_from_headers(message.headers),
-            handle_result=partial(self.handle_result, message),
+    context_data = decode_from_headers(message.headers)
+    deadline = _deadline_of(message)
+    handle_result = partial(self.handle_result, message)
+    if deadline is not None:
+        handle_result = partial(_handle_late_result, handle_result)
+
+    def start_worker():
+        try:
+            worker_ctx = self.container.spawn_worker(
+                self, args, kwargs, context_data=context_data, handle_result=handle_result
+            )
+        except ContainerBeingKilled:
+            self.rpc_consumer.consumer.requeue_message(message)
+            return
+        if deadline is not None:
+            _refuse_if_late(worker_ctx, deadline)
+
+    if self.container._worker_pool.free() >= 1:
+        start_worker()
+    else:  # waits for a worker without blocking the consumer (its heartbeats)
+        self.container.spawn_managed_thread(
+            start_worker,
+            identifier=f"Rpc.wait_for_worker_pool[{self.container.service_name}.{self.method_name}]",
         )
-    except ContainerBeingKilled:
-        self.rpc_consumer.consumer.requeue_message(message)
 
 
 def _check_signature_once_per_shape(self, args, kwargs):
@@ -282,6 +415,29 @@ def _check_signature_once_per_shape(self, args, kwargs):
             fitting.add(shape)
 
 
+_ack_message = nameko.amqp.consume.Consumer.ack_message
+_requeue_message = nameko.amqp.consume.Consumer.requeue_message
+
+
+def _unless_connection_gone(settle):
+    """nameko's ack (or requeue) of a consumed message, where a connection the broker has
+    dropped is no error: the broker gives every unacked message of it to the next consumer.
+    nameko ignores only amqp's ConnectionError; the socket's own (a reset) ended the
+    worker's thread with an error, and nameko kills the whole container for that: the
+    campaign's broker cut left accounts dead with an event handler's ack."""
+
+    def settle_unless_gone(self, message):
+        try:
+            settle(self, message)
+        except OSError as exc:
+            log.warning("message not settled, its connection is gone: %r", exc)
+
+    return settle_unless_gone
+
+
+nameko.amqp.consume.Consumer.ack_message = _unless_connection_gone(_ack_message)
+nameko.amqp.consume.Consumer.requeue_message = _unless_connection_gone(_requeue_message)
+
 # every @rpc entrypoint of the process (nameko's decorator included) binds this consumer
 nameko.rpc.Rpc.rpc_consumer = LeanRpcConsumer()
 nameko.rpc.Rpc.handle_message = _handle_message
@@ -295,6 +451,28 @@ class UnackedReplyListener(ReplyListener):
     def setup(self):
         super().setup()
         self.consumer.consumer_options["no_ack"] = True
+        consumer = self.consumer
+        consume_ready, connection_error = consumer.on_consume_ready, consumer.on_connection_error
+
+        def on_consume_ready(*args, **kwargs):
+            BROKER.up()  # after every (re)connection
+            consume_ready(*args, **kwargs)
+
+        def on_connection_error(exc, interval):
+            BROKER.down(str(exc))  # a (re)connection failed, the first one too
+            connection_error(exc, interval)
+
+        @contextmanager
+        def consuming(connection, channel):  # kombu's hook around the consuming loop
+            try:
+                yield
+            finally:
+                if not consumer.should_stop:  # the connection was lost
+                    BROKER.down("connection lost")
+
+        consumer.on_consume_ready = on_consume_ready
+        consumer.on_connection_error = on_connection_error
+        consumer.extra_context = consuming
 
     def handle_message(self, body, message):
         waiting = self.pending.pop(message.properties.get("correlation_id"), None)
@@ -315,6 +493,8 @@ class TimedClient:
         """`timeout`: how long the caller will wait (the default deadline if None); the
         request expires in the broker's queue after as long, so a request that waited there
         past its caller's deadline (answered 503 by then) is dropped, not carried out."""
+        if BROKER.is_down:
+            raise broker_down()
         listener = self._provider.reply_listener
         # a container starts its extensions side by side: the HTTP server may take a request
         # before the reply queue exists, and a reply sent to no queue is dropped
@@ -322,19 +502,24 @@ class TimedClient:
             raise ServiceUnavailable("replies cannot be received yet", code="service_timeout")
         correlation_id = str(uuid.uuid4())
         get_response = listener.register_for_reply(correlation_id)
+        timeout = timeout or self.timeout
         try:
             self._provider.send(
                 f"{service}.{method}",
                 {"args": args, "kwargs": kwargs},
                 correlation_id,
-                encode_to_headers(self._context_data),
-                timeout or self.timeout,
+                {**encode_to_headers(self._context_data), **deadline_header(timeout)},
+                timeout,
             )
         except UnknownService as exc:
             self._pending.pop(correlation_id, None)
             raise ServiceUnavailable(
                 f"service {service} is not running", code="service_down"
             ) from exc
+        except (OSError, amqp.exceptions.AMQPError, kombu.exceptions.OperationalError) as exc:
+            # the connection broke under this publish, before the listener saw it go
+            self._pending.pop(correlation_id, None)
+            raise broker_down() from exc
         except BaseException:
             self._pending.pop(correlation_id, None)
             raise

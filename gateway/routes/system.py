@@ -6,10 +6,12 @@ from werkzeug.wrappers import Response
 
 from gateway.http import API, route
 from gateway.openapi import build_spec, docs_page
+from gateway.problems import json_response
 from gateway.schemas import HealthSchema, LivenessSchema, PingSchema
 from gateway.web import DOCS_CSP, security_headers
 from servicekit import config
 from servicekit.errors import NavigatorError
+from servicekit.rpc import BROKER, broker_down
 
 HEALTH_TIMEOUT = float(config.env("HEALTH_RPC_TIMEOUT", "2"))
 
@@ -46,11 +48,22 @@ class SystemRoutes:
         summary="Health of every service behind the gateway",
         tags=["system"],
         response=HealthSchema,
-        description="503 when any service is down; each service is asked with a deadline.",
+        description="503 when any service is down; each service is asked with a deadline."
+        " With the message broker unreachable, 503 at once with `broker: down` and"
+        " Retry-After.",
         operation_id="getHealth",
         answers={503: HealthSchema},
     )
     def health(self, call):
+        if BROKER.is_down:  # known at once: no service can be asked
+            down = broker_down()
+            body = {
+                "status": "degraded",
+                "broker": "down",
+                "services": [_down(s, down.message) for s in config.RUNNING_SERVICES],
+            }
+            retry_after = {"Retry-After": str(down.extra["retry_after"])}
+            return json_response(503, HealthSchema().dump(body), headers=retry_after)
         started = time.perf_counter()
         pending = []
         for service in config.RUNNING_SERVICES:
@@ -75,6 +88,7 @@ class SystemRoutes:
         healthy = all(item["status"] == "up" for item in report)
         return (200 if healthy else 503), {
             "status": "ok" if healthy else "degraded",
+            "broker": "down" if BROKER.is_down else "up",
             "services": report,
         }
 

@@ -238,6 +238,8 @@ def reserve(
     ).one()  # fmt: skip
     if not row.claimed:  # a repeat: the first answer, kept on the reservation
         first = session.get(Reservation, enrollment_id, populate_existing=True)
+        if first is None:  # the key is a release's tombstone: this request is stale
+            raise _released_before()
         return {
             "certificate_number": certificate.number,
             "certificate_type": certificate.type,
@@ -321,6 +323,44 @@ def _locked_reservation(session: Session, enrollment_id: str) -> Reservation | N
     ).scalar_one_or_none()
 
 
+# The tombstone a release leaves when it finds nothing reserved: the reserve key of that
+# enrollment, claimed with this answer. A reserve that comes later (a stale request, queued
+# behind a hung process or retried after its caller gave up and released) finds its key used
+# and no reservation, and is refused: money is never set aside for a closed application.
+TOMBSTONE = {"tombstone": "released"}
+
+
+def _released_before() -> Refused:
+    return Refused(
+        "reservation_released",
+        "Заявка уже закрыта, её средства освобождены: резерв не выполнен",
+    )
+
+
+def _leave_tombstone(session: Session, enrollment_id: str) -> bool:
+    """Claim `reserve:<enrollment_id>` for a release that found no reservation. True when the
+    tombstone is ours (no reserve has run, none will); False when a reserve holds the key:
+    its claim was in flight, PostgreSQL waited for it, and its reservation is committed now."""
+    claimed = session.execute(
+        insert(LedgerOperation)
+        .values(key=f"reserve:{enrollment_id}", kind=domain.RESERVE, result=TOMBSTONE)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(LedgerOperation.key)
+    ).scalar()
+    return claimed is not None
+
+
+def released_before(session: Session, enrollment_id: str) -> None:
+    """Refuse a reservation for an enrollment whose money a release has closed already (for
+    amount 0 and a free place, which claim no reserve key). The reserve statement checks it
+    again atomically for an amount, through the key."""
+    result = session.execute(
+        select(LedgerOperation.result).where(LedgerOperation.key == f"reserve:{enrollment_id}")
+    ).scalar()
+    if result == TOMBSTONE:
+        raise _released_before()
+
+
 def release(
     session: Session,
     enrollment_id: str,
@@ -335,6 +375,9 @@ def release(
     if first is not None:
         return first
     reservation = _locked_reservation(session, enrollment_id)
+    if reservation is None and not _leave_tombstone(session, enrollment_id):
+        # a reservation committed between the two statements: it is released like any other
+        reservation = _locked_reservation(session, enrollment_id)
     if reservation is None:
         return answer(session, key, {"released": 0, "reserved_left": 0})
     wanted = reservation.reserved if amount is None else min(amount, reservation.reserved)

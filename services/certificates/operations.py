@@ -481,6 +481,7 @@ def reserve_funds(
         raise InvalidInput("Неверный номер заявки", code="invalid_enrollment",
                            fields={"enrollment_id": ["строка до 64 символов"]})  # fmt: skip
     get_period(session, period_id)
+    ledger.released_before(session, enrollment_id)  # a stale request of a closed application
     if amount:
         # the certificate's row before its balance, as a freeze locks it: a freeze waits for
         # this reservation (and then sees it), or this one reads the status the freeze wrote.

@@ -627,3 +627,92 @@ def test_a_freeze_racing_a_reservation_never_leaves_a_frozen_certificate_holding
         )
     assert not (status == "frozen" and row["reserved"] > 0), (status, dict(row), outcomes)
     assert outcomes[1] == "active_contracts", outcomes  # the reservation went first
+
+
+# --- issue 20 item 1: a release that finds nothing leaves a tombstone ----------------------
+
+
+def test_a_reserve_after_a_release_that_found_nothing_is_refused_and_changes_nothing(
+    certificates, engine, period
+):
+    """The campaign's SIGSTOP of certificates: enrollment gave up on a reservation, cancelled
+    the application and released (nothing was reserved yet); the stale reserve ran after and
+    held 6,000 ₽ for a cancelled application. Now the release's tombstone refuses it."""
+    kid, number = financed_child(certificates, engine, period, 10_000_00)
+    assert certificates.release_funds("stale-1", None, "application_closed") == {
+        "released": 0,
+        "reserved_left": 0,
+    }
+    for amount in (6_000_00, 0):
+        with pytest.raises(Conflict) as refused:
+            certificates.reserve_funds("stale-1", kid, period, amount, True)
+        assert refused.value.code == "reservation_released"
+    # a free place (budget registry) is not claimed for it either
+    with pytest.raises(Conflict) as refused:
+        certificates.reserve_funds("stale-1", kid, period, 0, False)
+    assert refused.value.code == "reservation_released"
+    row = balance(engine, number)
+    assert (row["available"], row["reserved"]) == (10_000_00, 0)
+    with engine.connect() as conn:
+        held = conn.execute(
+            sa.text(
+                "SELECT (SELECT count(*) FROM reservations WHERE enrollment_id = 'stale-1'),"
+                " (SELECT count(*) FROM free_places WHERE enrollment_id = 'stale-1')"
+            )
+        ).one()
+    assert tuple(held) == (0, 0)
+    # a repeat of the release answers the same; other enrollments reserve as before
+    assert certificates.release_funds("stale-1")["released"] == 0
+    assert (
+        certificates.reserve_funds("fresh-1", kid, period, 1_000_00, True)["reserved"] == 1_000_00
+    )
+    assert clean_audit(engine) == []
+
+
+def test_a_release_racing_a_reservation_in_flight_releases_it(certificates, engine, period):
+    """The reservation has claimed its key and waits for the balance row when the release
+    comes: the release finds no committed reservation; its tombstone waits for the
+    reservation's claim, and then the release gives back what was reserved."""
+    kid, number = financed_child(certificates, engine, period, 10_000_00)
+    with engine.connect() as blocker:
+        blocker.execute(
+            sa.text(
+                "SELECT 1 FROM balances WHERE period_id = :p AND certificate_id ="
+                " (SELECT id FROM certificates WHERE number = :n) FOR UPDATE"
+            ),
+            {"p": period, "n": number},
+        )
+        reserving = certificates.reserve_funds.call_async("race-2", kid, period, 6_000_00, True)
+        eventlet.sleep(0.5)  # the reservation waits for the balance row, its key claimed
+        releasing = certificates.release_funds.call_async("race-2", None, "application_closed")
+        eventlet.sleep(0.5)  # the release found nothing and waits on the key
+        blocker.rollback()
+    assert reserving.result()["reserved"] == 6_000_00
+    assert releasing.result() == {"released": 6_000_00, "reserved_left": 0}
+    row = balance(engine, number)
+    assert (row["available"], row["reserved"]) == (10_000_00, 0)
+    assert clean_audit(engine) == []
+
+
+def test_releases_and_reservations_of_the_same_applications_in_any_order_hold_nothing(
+    certificates, engine, period
+):
+    """Each application's reserve and release race (both sent at once, in either order): in
+    the end nothing is reserved for any of them, whichever ran first."""
+    kid, number = financed_child(certificates, engine, period, 100_000_00)
+    rng = random.Random(20)
+    calls = []
+    for i in range(60):
+        reserve = (certificates.reserve_funds.call_async, (f"any-{i}", kid, period, 1_000_00, True))
+        release = (certificates.release_funds.call_async, (f"any-{i}", None, "application_closed"))
+        pair = [reserve, release]
+        rng.shuffle(pair)
+        calls += [send(*args) for send, args in pair]
+    for call in calls:
+        try:
+            call.result()
+        except Conflict as refused:
+            assert refused.code == "reservation_released"
+    row = balance(engine, number)
+    assert (row["available"], row["reserved"]) == (100_000_00, 0), dict(row)
+    assert clean_audit(engine) == []

@@ -141,3 +141,26 @@ def test_production_refuses_the_development_signing_key(monkeypatch):
     monkeypatch.delenv("JWT_PRIVATE_KEY", raising=False)
     with pytest.raises(tokens.InsecureConfiguration):
         tokens.private_key()
+
+
+def test_an_ack_on_a_connection_the_broker_dropped_is_not_an_error():
+    """The campaign's broker cut: an event handler acked on a socket the proxy had reset,
+    nameko's ack let the ConnectionResetError out of the worker's thread, and nameko killed
+    the whole container (accounts died). The broker requeues an unacked message of a
+    dropped connection by itself, so servicekit lets that ack go."""
+    from nameko.amqp.consume import Consumer
+
+    import servicekit.rpc  # noqa: F401 - installs the ack every service uses
+
+    class ResetSocketMessage:  # what kombu hands over: a channel, and an ack that writes
+        class channel:
+            connection = True
+
+        def ack(self):
+            raise ConnectionResetError(104, "Connection reset by peer")
+
+        requeue = ack
+
+    consumer = Consumer("amqp://unused")
+    consumer.ack_message(ResetSocketMessage())
+    consumer.requeue_message(ResetSocketMessage())

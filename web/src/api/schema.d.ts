@@ -735,7 +735,7 @@ export interface paths {
         };
         /**
          * Health of every service behind the gateway
-         * @description 503 when any service is down; each service is asked with a deadline.
+         * @description 503 when any service is down; each service is asked with a deadline. With the message broker unreachable, 503 at once with `broker: down` and Retry-After.
          */
         get: operations["getHealth"];
         put?: never;
@@ -1980,6 +1980,11 @@ export interface components {
             nearest?: (Record<string, never> | null) | components["schemas"]["Nearest"];
         };
         Health: {
+            /**
+             * @description the gateway's connection to the message broker; while it is down every service is unreachable and the answer carries Retry-After
+             * @enum {string}
+             */
+            broker: "up" | "down";
             services: components["schemas"]["ServiceHealth"][];
             /** @enum {string} */
             status: "ok" | "degraded";
