@@ -84,6 +84,24 @@ class RegisterSchema(Schema):
     )
 
 
+class ProviderRegisterSchema(RegisterSchema):
+    """The first staff member (the person's fields) and their organization."""
+
+    organization_name = _text(300, required=True, example="ООО «Шахматная школа»")
+    inn = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(\d{10}|\d{12})$", error="ИНН: 10 или 12 цифр."),
+        metadata={"description": "10 digits (12 for an entrepreneur); check digits checked"},
+    )
+    municipality_code = fields.String(
+        required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^[a-z0-9-]+$")]
+    )
+    address = _text(500, required=True, example="г. Красноярск, ул. Ленина, 1")
+    organization_phone = _text(50, allow_none=True, example="+73912000000")
+    organization_email = _email(example="info@example.ru")
+    website = fields.Url(allow_none=True, validate=validate.Length(max=300))
+
+
 class LoginSchema(Schema):
     email = _text(254, required=True)
     password = _text(1000, required=True)
