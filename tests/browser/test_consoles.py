@@ -40,28 +40,55 @@ def console(world) -> dict:
     return world["console"]
 
 
+class Browsers:
+    """A fresh browser context per person on the consoles' system (no session carried from
+    one person to the next); a CSP violation or an uncaught error in any of them fails."""
+
+    def __init__(self, browser, console, size):
+        self.browser, self.console, self.size = browser, console, size
+        self.contexts: list = []
+        self.problems: list[str] = []
+        self.page = None
+
+    def fresh(self):
+        if self.contexts:
+            self.contexts[-1].close()
+        context = self.browser.new_context(
+            viewport=VIEWPORTS[self.size],
+            base_url=self.console["base_url"],
+            locale="ru-RU",
+            is_mobile=self.size == "phone",
+            has_touch=self.size == "phone",
+            accept_downloads=True,
+        )
+        context.set_default_timeout(20_000)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda m: self.problems.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        self.page = page
+        return page
+
+    def log_in(self, email):
+        page = self.fresh()
+        page.goto("/login")
+        page.get_by_label("Электронная почта").fill(email)
+        page.get_by_label("Пароль").fill(PASSWORD)
+        page.get_by_role("button", name="Войти").click()
+        expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+        return page
+
+
 @pytest.fixture
-def cpage(browser, console, size):
-    """A fresh context on the consoles' system; a CSP violation or an uncaught error fails."""
-    context = browser.new_context(
-        viewport=VIEWPORTS[size],
-        base_url=console["base_url"],
-        locale="ru-RU",
-        is_mobile=size == "phone",
-        has_touch=size == "phone",
-        accept_downloads=True,
-    )
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    yield page
-    context.close()
-    assert not problems, problems
+def people(browser, console, size):
+    people = Browsers(browser, console, size)
+    yield people
+    if people.contexts:
+        people.contexts[-1].close()
+    assert not people.problems, people.problems
 
 
 def api(console, method, path, token=None, body=None):
@@ -89,25 +116,18 @@ def until(what, probe, seconds=30):
     raise AssertionError(f"{what} did not happen in {seconds}s")
 
 
-def log_in(page, email):
-    """As another person: the refresh token of the last one is dropped, then the login form."""
-    page.goto("/login")
-    page.evaluate("() => sessionStorage.clear()")
-    page.goto("/login")
-    page.get_by_label("Электронная почта").fill(email)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
-
-
 def fresh_inn() -> str:
     return catalog_domain.inn_with_check_digits(f"{uuid.uuid4().int % 9 * 10**8 + 10**8}")
 
 
-def test_consoles_of_providers_and_operators(cpage, pages, console, size):
+def test_consoles_of_providers_and_operators(people, pages, console, size):
     if size == "phone":
-        return look_again_on_a_phone(cpage, pages, console)
-    page = cpage
+        return look_again_on_a_phone(people, pages, console)
+    journey(people, pages, console)
+
+
+def journey(people, pages, console):
+    page = people.fresh()
     today = clock.today()  # the system's clock is still the real one
     suffix = uuid.uuid4().hex[:6]
     org_name = f"Клуб юных техников «Импульс-{suffix}»"
@@ -135,16 +155,16 @@ def test_consoles_of_providers_and_operators(cpage, pages, console, size):
     expect(page.get_by_text("Ждёт подтверждения регионального оператора")).to_be_visible()
 
     # --- the region approves it -------------------------------------------------------------
-    log_in(page, console["regional_email"])
+    page = people.log_in(console["regional_email"])
     page.wait_for_url("**/region")
     page.get_by_role("link", name="Организации").first.click()
-    expect(page.get_by_role("cell", name=org_name)).to_be_visible()
+    expect(page.get_by_role("cell", name=org_name, exact=True)).to_be_visible()
     pages.check(page, "region-organizations")
     page.get_by_role("button", name=f"Подтвердить: {org_name}").click()
     expect(page.get_by_text(f"«{org_name}» подтверждена.")).to_be_visible()
 
     # --- the provider creates a program and submits it; the region certifies it ---------------
-    log_in(page, provider_email)
+    page = people.log_in(provider_email)
     page.wait_for_url("**/provider")
     expect(page.get_by_text("Действует", exact=True)).to_be_visible()
     pages.check(page, "provider-organization")
@@ -161,7 +181,7 @@ def test_consoles_of_providers_and_operators(cpage, pages, console, size):
     card.get_by_role("button", name="Отправить на проверку").click()
     expect(card.get_by_text("На проверке")).to_be_visible()
 
-    log_in(page, console["regional_email"])
+    page = people.log_in(console["regional_email"])
     page.goto("/region/programs")
     review = page.get_by_role("article", name=f"Программа «{title}»")
     expect(review.get_by_text(org_name)).to_be_visible()
@@ -170,7 +190,7 @@ def test_consoles_of_providers_and_operators(cpage, pages, console, size):
     expect(page.get_by_text(f"«{title}» опубликована.")).to_be_visible()
 
     # --- the provider opens a group: lessons on today's weekday, as long as a season --------
-    log_in(page, provider_email)
+    page = people.log_in(provider_email)
     page.goto("/provider/programs")
     card = page.get_by_role("article", name=f"Программа «{title}»")
     expect(card.get_by_text("Опубликована")).to_be_visible()
@@ -185,9 +205,9 @@ def test_consoles_of_providers_and_operators(cpage, pages, console, size):
     form.get_by_label("Стоимость курса, ₽").fill("12 000")
     form.get_by_label("День").select_option(str(today.isoweekday()))
     form.get_by_role("button", name="Открыть группу").click()
-    expect(card.get_by_role("cell", name="Группа 1")).to_be_visible()
+    expect(card.get_by_role("cell", name="Группа 1", exact=True)).to_be_visible()
     expect(
-        card.get_by_role("cell", name=f"{WEEKDAY[today.isoweekday()]} 16:00–17:30")
+        card.get_by_role("cell", name=f"{WEEKDAY[today.isoweekday()]} 16:00–17:30", exact=True)
     ).to_be_visible()
     pages.check(page, "provider-programs")
 
@@ -258,33 +278,33 @@ def test_consoles_of_providers_and_operators(cpage, pages, console, size):
         console["clock_file"],
         payments_domain.submission_deadline(month) + datetime.timedelta(days=1),
     )
-    log_in(page, console["regional_email"])
+    page = people.log_in(console["regional_email"])
     page.goto("/region/billing")
-    page.get_by_label("Месяц").fill(month)
+    page.get_by_label("Месяц", exact=True).fill(month)
     page.get_by_role("button", name="Запустить расчёт").click()
     expect(page.locator("#run-percent")).to_have_text("100 %", timeout=90_000)
     expect(page.get_by_role("heading", name=re.compile("Завершён"))).to_be_visible()
     expect(page.locator("#run-progress")).to_have_attribute("value", "100")
     pages.check(page, "region-billing")
     page.goto("/region/periods")
-    expect(page.get_by_role("cell", name="2026/2027")).to_be_visible()
+    expect(page.get_by_role("cell", name="2026/2027", exact=True)).to_be_visible()
     pages.check(page, "region-periods")
 
     # --- the municipality checks the invoice's contracts, pays it, downloads the report -----
-    log_in(page, console["municipal_email"])
+    page = people.log_in(console["municipal_email"])
     page.goto("/municipality/invoices")
     invoice = page.get_by_role("article", name=re.compile("^Счёт №"))
     expect(invoice.first.get_by_text(org_name)).to_be_visible()
     invoice.first.get_by_role("button", name="Договоры в счёте").click()
     expect(invoice.first.get_by_text("Договоры в счёте №")).to_contain_text(": 1")
-    expect(invoice.first.get_by_role("cell", name=title)).to_be_visible()
+    expect(invoice.first.get_by_role("cell", name=title, exact=True)).to_be_visible()
     pages.check(page, "municipality-invoices")
     invoice.first.get_by_role("button", name="Отметить оплаченным").click()
     expect(page.get_by_text(re.compile("отмечен оплаченным"))).to_be_visible()
     expect(invoice.first.get_by_text(re.compile("^Оплачен"))).to_be_visible()
 
     page.goto("/municipality/report")
-    page.get_by_label("Месяц").fill(month)
+    page.get_by_label("Месяц", exact=True).fill(month)
     expect(page.locator("[data-figure=children_covered]")).to_have_text("1")
     with page.expect_download() as downloaded:
         page.get_by_role("button", name="Скачать XLSX").click()
@@ -307,28 +327,29 @@ def test_consoles_of_providers_and_operators(cpage, pages, console, size):
     expect(page.get_by_text("Лимит на период")).to_be_visible()
     pages.check(page, "municipality-funding")
 
-    log_in(page, console["regional_email"])
+    page = people.log_in(console["regional_email"])
     page.goto("/region/report")
-    page.get_by_label("Месяц").fill(month)
+    page.get_by_label("Месяц", exact=True).fill(month)
     expect(page.locator("[data-figure=children_covered]")).to_have_text("1", timeout=60_000)
     expect(page.locator("canvas")).to_have_count(4)
     pages.check(page, "region-report")
 
-    log_in(page, provider_email)
+    page = people.log_in(provider_email)
     page.goto("/provider/invoices")
     page.get_by_role("button", name="Договоры в счёте").first.click()
-    expect(page.get_by_role("cell", name=title)).to_be_visible()
+    expect(page.get_by_role("cell", name=title, exact=True)).to_be_visible()
     pages.check(page, "provider-invoices")
     MADE.update(provider=provider_email, month=month, group=group["id"])
 
 
-def look_again_on_a_phone(page, pages, console):
+def look_again_on_a_phone(people, pages, console):
     if not MADE:
         pytest.skip("the desktop journey did not finish")
+    page = people.fresh()
     page.goto("/provider/register")
     expect(page.get_by_role("heading", name="Регистрация организации")).to_be_visible()
     pages.check(page, "provider-register")
-    log_in(page, MADE["provider"])
+    page = people.log_in(MADE["provider"])
     for path, name, sign in (
         ("/provider", "provider-organization", "Действует"),
         ("/provider/programs", "provider-programs", "Опубликована"),
@@ -340,7 +361,7 @@ def look_again_on_a_phone(page, pages, console):
         page.goto(path)
         expect(page.get_by_text(sign).first).to_be_visible()
         pages.check(page, name)
-    log_in(page, console["regional_email"])
+    page = people.log_in(console["regional_email"])
     for path, name, sign in (
         ("/region/organizations", "region-organizations", "Показать"),
         ("/region/programs", "region-programs", "Программ на проверке нет."),
@@ -351,10 +372,10 @@ def look_again_on_a_phone(page, pages, console):
         expect(page.get_by_text(sign).first).to_be_visible()
         pages.check(page, name)
     page.goto("/region/report")
-    page.get_by_label("Месяц").fill(MADE["month"])
+    page.get_by_label("Месяц", exact=True).fill(MADE["month"])
     expect(page.locator("canvas")).to_have_count(4, timeout=60_000)
     pages.check(page, "region-report")
-    log_in(page, console["municipal_email"])
+    page = people.log_in(console["municipal_email"])
     for path, name, sign in (
         ("/municipality/funding", "municipality-funding", "Лимит на период"),
         ("/municipality/invoices", "municipality-invoices", "Оплачен"),
@@ -363,6 +384,6 @@ def look_again_on_a_phone(page, pages, console):
         expect(page.get_by_text(sign).first).to_be_visible()
         pages.check(page, name)
     page.goto("/municipality/report")
-    page.get_by_label("Месяц").fill(MADE["month"])
+    page.get_by_label("Месяц", exact=True).fill(MADE["month"])
     expect(page.locator("canvas")).to_have_count(3, timeout=60_000)
     pages.check(page, "municipality-report")

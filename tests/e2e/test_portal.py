@@ -261,7 +261,7 @@ def console_world(server_urls, mail_server, tmp_path_factory):
                 certificates.dispose()
             regional = login(f"{base}/api/v1", regional_email)["access_token"]
             normative = _api(base, "PUT", "/municipalities/krasnoyarsk/normative", regional,
-                             {"per_hour_kopecks": 20_000})  # fmt: skip
+                             {"per_hour": "200.00"})  # fmt: skip
             assert normative.status_code == 200, normative.text
             municipal_email = f"municipal-{uuid.uuid4().hex[:8]}@example.ru"
             municipal = {
