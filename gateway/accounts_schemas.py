@@ -8,6 +8,7 @@ the accounts service and come back as field messages too.
 from marshmallow import Schema, fields, validate
 
 from contracts.roles import PARENT, STAFF_ROLES
+from gateway.catalog_schemas import OrganizationCreateSchema
 from gateway.fields import must_be_true
 
 INT32 = validate.Range(1, 2147483647)
@@ -85,21 +86,16 @@ class RegisterSchema(Schema):
 
 
 class ProviderRegisterSchema(RegisterSchema):
-    """The first staff member (the person's fields) and their organization."""
+    """The first staff member (the person's fields) and their organization, whose fields are
+    the catalog's (OrganizationCreateSchema's, renamed where the person's own have the name)."""
 
-    organization_name = _text(300, required=True, example="ООО «Шахматная школа»")
-    inn = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^(\d{10}|\d{12})$", error="ИНН: 10 или 12 цифр."),
-        metadata={"description": "10 digits (12 for an entrepreneur); check digits checked"},
-    )
-    municipality_code = fields.String(
-        required=True, validate=[validate.Length(1, 64), validate.Regexp(r"^[a-z0-9-]+$")]
-    )
-    address = _text(500, required=True, example="г. Красноярск, ул. Ленина, 1")
-    organization_phone = _text(50, allow_none=True, example="+73912000000")
-    organization_email = _email(example="info@example.ru")
-    website = fields.Url(allow_none=True, validate=validate.Length(max=300))
+    organization_name = OrganizationCreateSchema._declared_fields["name"]
+    inn = OrganizationCreateSchema._declared_fields["inn"]
+    municipality_code = OrganizationCreateSchema._declared_fields["municipality_code"]
+    address = OrganizationCreateSchema._declared_fields["address"]
+    organization_phone = OrganizationCreateSchema._declared_fields["phone"]
+    organization_email = OrganizationCreateSchema._declared_fields["email"]
+    website = OrganizationCreateSchema._declared_fields["website"]
 
 
 class LoginSchema(Schema):

@@ -2434,7 +2434,6 @@ export interface components {
             title?: string;
         };
         ProviderRegister: {
-            /** @example г. Красноярск, ул. Ленина, 1 */
             address: string;
             /**
              * @description Consent to the processing of personal data; must be true
@@ -2448,17 +2447,11 @@ export interface components {
             email: string;
             /** @example Иванова Мария Петровна */
             full_name: string;
-            /** @description 10 digits (12 for an entrepreneur); check digits checked */
             inn: string;
             municipality_code: string;
-            /**
-             * Format: email
-             * @example info@example.ru
-             */
-            organization_email?: string;
-            /** @example ООО «Шахматная школа» */
+            /** Format: email */
+            organization_email?: string | null;
             organization_name: string;
-            /** @example +73912000000 */
             organization_phone?: string | null;
             /** @description 10 to 128 characters, not a common one */
             password: string;
