@@ -33,9 +33,9 @@ function Register({ invoice }: { invoice: Invoice }) {
   const { register, titles } = data.data;
   return (
     <div className="register">
-      <div className="scroll" tabIndex={0} role="region" aria-label={`Договоры счёта №${invoice.number}`}>
+      <div className="scroll" tabIndex={0} role="region" aria-label={`Договоры счёта №${invoice.id}`}>
         <table>
-          <caption>Договоры в счёте №{invoice.number}: {register.contracts.length}</caption>
+          <caption>Договоры в счёте №{invoice.id}: {register.contracts.length}</caption>
           <thead><tr><th scope="col">Договор</th><th scope="col">Программа</th><th scope="col">Сертификат</th>
             <th scope="col">Период</th><th scope="col">Полнота</th><th scope="col">Расчёт</th>
             <th scope="col">План</th><th scope="col">Списано</th></tr></thead>
@@ -78,18 +78,19 @@ export function InvoiceList({ canPay }: { canPay: boolean }) {
   const pay = (invoice: Invoice) => action.run(async () => {
     await unwrap(api.POST("/api/v1/invoices/{invoice_id}/pay", { params: { path: { invoice_id: invoice.id }, ...key() } }));
     data.reload();
-  }, `Счёт №${invoice.number} отмечен оплаченным.`);
+  }, `Счёт №${invoice.id} отмечен оплаченным.`);
   return (
     <>
       <ErrorNotice error={data.error} retry={data.reload} />
       <Outcome action={action} />
       {data.data?.items.length === 0 && <p>Счетов пока нет: они выставляются после расчёта месяца.</p>}
       {data.data?.items.map((invoice) => (
-        <article key={invoice.id} className="card" aria-label={`Счёт №${invoice.number}`}>
-          <h2>Счёт №{invoice.number} · {month(invoice.month)}</h2>
+        <article key={invoice.id} className="card"
+          aria-label={`Счёт №${invoice.id}: ${INVOICE_KIND[invoice.kind] ?? invoice.kind}, ${month(invoice.month)}`}>
+          <h2>Счёт №{invoice.id} · {month(invoice.month)}</h2>
           <dl className="pairs">
             <dt>Организация</dt><dd>{data.data!.names[invoice.organization_id]}</dd>
-            <dt>Вид</dt><dd>{INVOICE_KIND[invoice.kind] ?? invoice.kind}</dd>
+            <dt>Вид</dt><dd>{INVOICE_KIND[invoice.kind] ?? invoice.kind}{invoice.kind === "correction" ? ` №${invoice.number}` : ""}</dd>
             <dt>Сумма</dt><dd>{money(invoice.amount)}</dd>
             <dt>Выставлен</dt><dd>{date(invoice.issued_at)}</dd>
             <dt>Состояние</dt><dd>{INVOICE_STATUS[invoice.status] ?? invoice.status}
