@@ -8,6 +8,7 @@ the accounts service and come back as field messages too.
 from marshmallow import Schema, fields, validate
 
 from contracts.roles import PARENT, STAFF_ROLES
+from gateway.catalog_schemas import OrganizationCreateSchema
 from gateway.fields import must_be_true
 
 INT32 = validate.Range(1, 2147483647)
@@ -82,6 +83,19 @@ class RegisterSchema(Schema):
             metadata={"description": "Consent to the processing of personal data; must be true"},
         )
     )
+
+
+class ProviderRegisterSchema(RegisterSchema):
+    """The first staff member (the person's fields) and their organization, whose fields are
+    the catalog's (OrganizationCreateSchema's, renamed where the person's own have the name)."""
+
+    organization_name = OrganizationCreateSchema._declared_fields["name"]
+    inn = OrganizationCreateSchema._declared_fields["inn"]
+    municipality_code = OrganizationCreateSchema._declared_fields["municipality_code"]
+    address = OrganizationCreateSchema._declared_fields["address"]
+    organization_phone = OrganizationCreateSchema._declared_fields["phone"]
+    organization_email = OrganizationCreateSchema._declared_fields["email"]
+    website = OrganizationCreateSchema._declared_fields["website"]
 
 
 class LoginSchema(Schema):

@@ -192,6 +192,10 @@ class ProgramCreateSchema(Schema):
     registry = choice(REGISTRIES, required=True)
 
 
+class ProgramListQuery(PageQuery):
+    status = choice(PROGRAM_STATUSES)
+
+
 class ProgramPatchSchema(_Patch.from_dict(optional_fields(ProgramCreateSchema))):
     pass
 

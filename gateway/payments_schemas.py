@@ -214,6 +214,10 @@ class ReportQuery(Schema):
 
 class SpendingSchema(Schema):
     key = fields.String(required=True)
+    name = fields.String(
+        required=True,
+        metadata={"description": "the direction's or the organization's name, for people"},
+    )
     certificate = Money(required=True)
     copay = Money(required=True)
     charges = fields.Integer(required=True)

@@ -17,6 +17,7 @@ from gateway.accounts_schemas import (
     LoginSchema,
     PasswordResetConfirmSchema,
     PasswordResetSchema,
+    ProviderRegisterSchema,
     RefreshTokenSchema,
     RegisterSchema,
     StaffCreateSchema,
@@ -55,6 +56,40 @@ class AccountsRoutes:
     )
     def register(self, call):
         return self.rpc.call("accounts", "register", call.body, client_address(call.request))
+
+    @route(
+        "POST",
+        f"{API}/auth/register-provider",
+        summary="A new provider registers their organization and themselves as its first staff",
+        tags=["accounts"],
+        body=ProviderRegisterSchema,
+        response=UserSchema,
+        status=201,
+        errors=(409, 422, 429, 503),
+        description="The organization waits, `pending`, for the regional operator's approval "
+        "(INN with check digits, a municipality of the region); the person logs in as its "
+        "provider staff at once and gets a confirmation letter. 409 when the e-mail or the "
+        "INN is already registered; 429 with Retry-After after too many registrations from "
+        "one address (the parents' limit, shared).",
+        operation_id="registerProvider",
+    )
+    def register_provider(self, call):
+        body = dict(call.body)
+        organization = {
+            "name": body.pop("organization_name"),
+            "inn": body.pop("inn"),
+            "municipality_code": body.pop("municipality_code"),
+            "address": body.pop("address"),
+            "phone": body.pop("organization_phone", None),
+            "email": body.pop("organization_email", None),
+            "website": body.pop("website", None),
+        }
+        return self.rpc.call(
+            "accounts",
+            "register_provider",
+            {**body, "organization": organization},
+            client_address(call.request),
+        )
 
     @route(
         "POST",

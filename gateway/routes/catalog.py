@@ -18,6 +18,7 @@ from gateway.catalog_schemas import (
     OrganizationPatchSchema,
     OrganizationSchema,
     ProgramCreateSchema,
+    ProgramListQuery,
     ProgramPatchSchema,
     ProgramSchema,
     RejectSchema,
@@ -238,6 +239,20 @@ class CatalogRoutes:
     )
     def create_program(self, call):
         return self.rpc.call("catalog", "create_program", call.principal.as_rpc(), call.body)
+
+    @route(
+        "GET",
+        f"{API}/programs",
+        summary="Programs of every organization, by status (the regional operator's review)",
+        tags=["programs"],
+        roles=REGIONAL,
+        query=ProgramListQuery,
+        response=page_of(ProgramSchema),
+        description="`status=on_review`: the programs waiting for certification, oldest first.",
+        operation_id="listPrograms",
+    )
+    def list_programs(self, call):
+        return self.rpc.call("catalog", "list_programs", viewer(call), **call.query)
 
     @route("GET", PROGRAM, summary="A program", tags=["programs"], response=ProgramSchema)
     def get_program(self, call, program_id):

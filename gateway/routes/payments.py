@@ -5,6 +5,7 @@ Roles are checked here; whose group, invoice or report it is the payments servic
 Whose child it is accounts decides, before payments is asked.
 """
 
+import base64
 import logging
 import re
 
@@ -50,6 +51,18 @@ def municipality(code: str) -> str:
     if not _CODE.match(code):
         raise NotFound("Нет такого муниципалитета", code="municipality_not_found")
     return code
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_download(encoded: str, name: str) -> Response:
+    return Response(
+        base64.b64decode(encoded),
+        status=200,
+        content_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def csv_download(text: str, name: str) -> Response:
@@ -305,6 +318,22 @@ class PaymentsRoutes:
 
     @route(
         "GET",
+        f"{API}/reports/region.xlsx",
+        summary="The region's report as an XLSX workbook (Russian headers, numbers as numbers)",
+        tags=["reports"],
+        roles=REGIONAL,
+        query=ReportQuery,
+        operation_id="getRegionReportXlsx",
+        content_type=XLSX,
+    )
+    def region_report_xlsx(self, call):
+        book = self.rpc.call(
+            "payments", "report_xlsx", call.principal.as_rpc(), None, call.query.get("month")
+        )
+        return xlsx_download(book, f"region-{call.query.get('month', 'all')}.xlsx")
+
+    @route(
+        "GET",
         f"{MUNICIPALITY}/report",
         summary="A municipality's report as payer (JSON)",
         tags=["reports"],
@@ -338,6 +367,23 @@ class PaymentsRoutes:
             "payments", "report_csv", call.principal.as_rpc(), code, call.query.get("month")
         )
         return csv_download(text, f"{code}-{call.query.get('month', 'all')}.csv")
+
+    @route(
+        "GET",
+        f"{MUNICIPALITY}/report.xlsx",
+        summary="A municipality's report as an XLSX workbook (Russian headers, numbers as numbers)",
+        tags=["reports"],
+        roles=OPERATORS,
+        query=ReportQuery,
+        operation_id="getMunicipalityReportXlsx",
+        content_type=XLSX,
+    )
+    def municipality_report_xlsx(self, call, municipality_code):
+        code = municipality(municipality_code)
+        book = self.rpc.call(
+            "payments", "report_xlsx", call.principal.as_rpc(), code, call.query.get("month")
+        )
+        return xlsx_download(book, f"{code}-{call.query.get('month', 'all')}.xlsx")
 
     # --- the parent's view --------------------------------------------------------------
 

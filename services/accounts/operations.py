@@ -249,6 +249,64 @@ def register_parent(
     return user_view(user)
 
 
+# the catalog's names of an organization's fields -> the registration form's, where the
+# person's own (e-mail, phone) have the plain names
+REGISTRATION_ORGANIZATION_FIELDS = {
+    "name": "organization_name",
+    "phone": "organization_phone",
+    "email": "organization_email",
+}
+
+
+def register_provider(
+    session: Session,
+    passwords: Passwords,
+    data: dict,
+    now: datetime,
+    create_organization,
+    address: str | None = None,
+    count: Count | None = None,
+) -> dict:
+    """A new provider's own registration: their account (the same e-mail, password and
+    throttle rules as a parent's, a confirmation letter) and their organization, registered
+    in the catalog by them as a provider without one; it waits, `pending`, for the regional
+    operator's approval. `create_organization(principal, organization)` is the catalog's
+    answer; its refusals (INN check digits, an INN taken, an unknown municipality) undo the
+    account, which is only flushed until then; its field messages are named as the
+    registration form names them (REGISTRATION_ORGANIZATION_FIELDS)."""
+    if data.get("consent_personal_data") is not True:
+        message = "нужно согласие на обработку персональных данных"
+        raise InvalidInput(
+            message, code="consent_required", fields={"consent_personal_data": [message]}
+        )
+    if address and count is not None:
+        count([(f"register:{address[:100]}", registration_throttle())], now)
+    user = _insert_user(session, {**_person_fields(data, passwords), "role": PROVIDER})
+    founder = Principal(user.id, PROVIDER, None, organization_id=None)
+    try:
+        organization = create_organization(founder.as_rpc(), data["organization"])
+    except InvalidInput as problem:
+        fields = {
+            REGISTRATION_ORGANIZATION_FIELDS.get(name, name): text
+            for name, text in problem.fields.items()
+        }
+        raise InvalidInput(problem.message, code=problem.code, fields=fields) from None
+    user.organization_id = organization["id"]
+    user.municipality_code = organization["municipality_code"]
+    session.add(
+        Consent(
+            user_id=user.id,
+            kind=CONSENT_PERSONAL_DATA,
+            text_version=domain.CONSENT_TEXT_VERSION,
+            given_at=now,
+        )
+    )
+    session.flush()
+    recovery.request_mail(session, user.id, recovery.VERIFY, now)
+    session.refresh(user)
+    return user_view(user)
+
+
 def create_staff(
     session: Session,
     passwords: Passwords,

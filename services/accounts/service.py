@@ -111,6 +111,29 @@ class AccountsService(ServiceBase):
         return UserSchema().dump(user)
 
     @rpc
+    def register_provider(self, data: dict, address: str | None = None) -> dict:
+        """A new provider and their organization (pending the regional operator's approval)."""
+        user = operations.register_provider(
+            self.db, passwords, data, operations.utcnow(), self._create_organization, address,
+            self._count_attempt,
+        )  # fmt: skip
+        return UserSchema().dump(user)
+
+    def _create_organization(self, principal: dict, organization: dict) -> dict:
+        try:
+            return self.catalog_rpc.call(
+                "catalog", "create_organization", principal, organization,
+                timeout=CATALOG_TIMEOUT,
+            )  # fmt: skip
+        except NavigatorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a catalog that does not answer in time
+            log.warning("catalog.create_organization failed: %r", exc)
+            raise ServiceUnavailable(
+                "Каталог сейчас не отвечает, повторите позже", code="catalog_unavailable"
+            ) from exc
+
+    @rpc
     def login(self, email: str, password: str, address: str | None = None) -> dict:
         tokens = operations.login(
             self.db, passwords, email, password, address, operations.utcnow(), self._count_attempt

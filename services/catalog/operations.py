@@ -142,6 +142,18 @@ def find_organization(
     return org
 
 
+def organization_names(session: Session, organization_ids: list[int]) -> dict[str, str]:
+    """id (as a string, the key JSON keeps) -> name, for the organizations a report names;
+    an internal reader's (the payments service's), whatever their status."""
+    ids = sorted({int(i) for i in organization_ids})[:10_000]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Organization.id, Organization.name).where(Organization.id.in_(ids))
+    )
+    return {str(org_id): name for org_id, name in rows}
+
+
 def list_organizations(
     session: Session,
     scope: Scope,
@@ -243,6 +255,17 @@ def list_organization_programs(
 ) -> dict:
     org = find_organization(session, scope, organization_id)
     query = _visible_programs(scope).where(Program.organization_id == org.id)
+    return page(session, query, Program.id, limit, offset)
+
+
+def list_programs(
+    session: Session, scope: Scope, status: str | None, limit: int = 20, offset: int = 0
+) -> dict:
+    """Programs the scope sees, of one status (the regional operator's review queue:
+    `on_review`), oldest first."""
+    query = _visible_programs(scope)
+    if status is not None:
+        query = query.where(Program.status == status)
     return page(session, query, Program.id, limit, offset)
 
 

@@ -65,6 +65,11 @@ class CatalogService(ServiceBase):
         )
 
     @rpc
+    def organization_names(self, organization_ids: list[int]) -> dict[str, str]:
+        """Names of organizations by id, for the reports payments writes."""
+        return operations.organization_names(self.db, organization_ids)
+
+    @rpc
     def list_organizations(
         self,
         viewer: dict | None = None,
@@ -109,6 +114,16 @@ class CatalogService(ServiceBase):
         return program_page_schema.dump(found)
 
     # --- programs -----------------------------------------------------------------------
+
+    @rpc
+    def list_programs(
+        self, viewer: dict | None = None, status: str | None = None, limit: int = 20,
+        offset: int = 0,
+    ) -> dict:  # fmt: skip
+        scope = operations.reader_scope(viewer)
+        return program_page_schema.dump(
+            operations.list_programs(self.db, scope, status, limit, offset)
+        )
 
     @rpc
     def get_program(self, program_id: int, viewer: dict | None = None) -> dict:

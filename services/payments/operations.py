@@ -99,12 +99,19 @@ def report(
     reports.check_month(month)
     answers = peers.ask(municipality_code, month)  # they count while payments does
     own = reports.build(session, municipality_code, month)
-    return reports.complete(own, answers())
+    figures = answers()
+    names = peers.organization_names(reports.organization_ids(own))
+    return reports.complete(own, {**figures, "organization_names": names})
 
 
 def report_csv(session: Session, principal: dict, municipality_code: str | None, month, peers):
     answer = report(session, principal, municipality_code, month, peers)
     return reports.as_csv(answer).decode()
+
+
+def report_xlsx(session: Session, principal: dict, municipality_code: str | None, month, peers):
+    answer = report(session, principal, municipality_code, month, peers)
+    return reports.as_xlsx(answer)
 
 
 def child_payments(session: Session, child_id: int) -> list[dict]:

@@ -130,6 +130,7 @@ class ChildContractSchema(Schema):
 
 class SpendingSchema(Schema):
     key = fields.String(required=True)
+    name = fields.String(required=True)
     certificate = fields.Integer(required=True)
     copay = fields.Integer(required=True)
     charges = fields.Integer(required=True)

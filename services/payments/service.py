@@ -5,6 +5,7 @@ entrypoint returns) and dump the answer through schemas.py. Billing runs are wor
 runner (runner.py), a thread of every payments process, batch by batch.
 """
 
+import base64
 import logging
 import time
 
@@ -77,6 +78,18 @@ class ReportPeers:
             return answers
 
         return collect
+
+    def organization_names(self, organization_ids: list[int]) -> dict[str, str]:
+        """The catalog's names of the organizations a report lists ({} for none); a catalog
+        that does not answer in time is the report's 503, as for the other figures."""
+        if not organization_ids:
+            return {}
+        try:
+            return self.client.call(
+                "catalog", "organization_names", organization_ids, timeout=REPORT_TIMEOUT
+            )
+        except Exception as exc:  # noqa: BLE001 - late, or an error of any kind
+            raise unavailable("catalog", exc) from exc
 
 
 class PaymentsService(ServiceBase):
@@ -210,6 +223,15 @@ class PaymentsService(ServiceBase):
             return operations.report_csv(
                 self.db, principal, municipality_code, month, self.report_peers
             )
+
+    @rpc
+    def report_xlsx(self, principal: dict, municipality_code: str | None, month: str | None):
+        """The report as an XLSX workbook, base64 (RPC carries JSON)."""
+        with refusals_as_rpc_errors():
+            book = operations.report_xlsx(
+                self.db, principal, municipality_code, month, self.report_peers
+            )
+        return base64.b64encode(book).decode("ascii")
 
     @rpc
     def child_payments(self, child_id: int) -> list[dict]:

@@ -172,6 +172,14 @@ TABLE = [
     ),
     ("region report", "GET", lambda w: "/reports/region?month=2026-09", None, REGIONAL_ONLY),
     ("region report csv", "GET", lambda w: "/reports/region.csv", None, REGIONAL_ONLY),
+    ("region report xlsx", "GET", lambda w: "/reports/region.xlsx", None, REGIONAL_ONLY),
+    (
+        "municipality report xlsx",
+        "GET",
+        lambda w: "/municipalities/krasnoyarsk/report.xlsx?month=2026-10",
+        None,
+        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+    ),
     (
         "municipality report",
         "GET",
@@ -300,12 +308,32 @@ def test_report_csv_opens_in_a_russian_spreadsheet(world):
     assert response.headers["Content-Type"].startswith("text/csv")
     assert response.content.startswith(b"\xef\xbb\xbf")
     lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "раздел;ключ;сертификат, руб.;доплата, руб.;количество"
-    assert any(line.startswith("children_covered;") for line in lines)
-    for section in ("children_registered;", "children_covered_percent;",
-                    "certificate_usage;credited;", "certificate_usage;spent_in_month;",
-                    "enrollments_by_status;enrolled;"):  # fmt: skip
+    assert lines[0] == "Раздел;Показатель;Сертификат, руб.;Доплата, руб.;Количество"
+    for section in ("Дети;Охвачено договорами;", "Дети;Зарегистрировано;",
+                    "Дети;Доля охваченных, %;", "Сертификаты: движение средств;Зачислено;",
+                    "Сертификаты: движение средств;Списано за месяц;",
+                    "Заявки по статусам;Зачислен;"):  # fmt: skip
         assert any(line.startswith(section) for line in lines), section
+
+
+def test_report_xlsx_has_the_json_reports_figures_as_numbers(world):
+    import io
+
+    from openpyxl import load_workbook
+
+    response = call(world.api, "regional", "GET", "/reports/region.xlsx?month=2026-09")
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    report = call(world.api, "regional", "GET", "/reports/region?month=2026-09").json()
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    found = {(row[0], row[1]): row[2:] for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert found[("Дети", "Охвачено договорами")][2] == report["children_covered"]
+    assert found[("Дети", "Зарегистрировано")][2] == report["children_registered"]
+    credited = found[("Сертификаты: движение средств", "Зачислено")][0]
+    assert f"{credited:.2f}" == report["certificate_usage"]["credited"]
+    for line in report["spending_by_provider"]:
+        certificate = found[("Расходы по поставщикам", line["name"])][0]
+        assert f"{certificate:.2f}" == line["certificate"]
 
 
 def test_report_of_a_municipality_without_children_answers_zeros_as_money(world):

@@ -7,7 +7,9 @@ system's address and the data from PORTAL_WORLD, and fails with that process's o
 
 A month is billed only after its submission deadline, so the billing journey has a system of
 its own (`billed_world`: its own databases, vhost, ports and business clock, which it moves
-past the deadline); the shared system's clock stays the real one.
+past the deadline); the shared system's clock stays the real one. The consoles of providers
+and operators (issue 22) have a third system (`console_world`), whose clock the browser
+test moves itself.
 """
 
 import datetime
@@ -21,6 +23,7 @@ import uuid
 import pytest
 import requests
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from servicekit import clock
 from servicekit.tokens import issue_access_token
@@ -28,7 +31,14 @@ from services.payments import domain as payments_domain
 from tests.conftest import RUN_ID, own_databases, own_vhost
 from tests.e2e.conftest import running_system, system_env
 from tests.support import enrollment
-from tests.support.accounts import Client, child_body, confirm_email, login, register_parent
+from tests.support.accounts import (
+    PASSWORD,
+    Client,
+    child_body,
+    confirm_email,
+    login,
+    register_parent,
+)
 from tests.support.system import ROOT
 
 DIST = ROOT / "web" / "dist" / "index.html"
@@ -208,9 +218,74 @@ def billed_world(billed_system):
             "certificate_charged": result["certificate_charged"]}  # fmt: skip
 
 
-def test_portal_journeys_in_a_browser(portal_world, billed_world):
+@pytest.fixture(scope="module")
+def console_world(server_urls, mail_server, tmp_path_factory):
+    """The consoles' journey (issue 22) on a system of its own (databases, vhost, ports,
+    business clock), which the browser test moves past the month's end and its submission
+    deadline: a regional operator (created as `make regional-operator` does), a municipal
+    operator of Krasnoyarsk, an open period with a nominal and a limit, the municipality's
+    normative of an hour. Nothing else: the provider registers in the browser."""
+    from services.accounts import operations as accounts_operations
+
+    name = f"navtest_{RUN_ID}_consoles"
+    folder = tmp_path_factory.mktemp("consoles")
+    clock_file = str(folder / "clock.json")
+    with (
+        own_vhost(server_urls, name, point_env=False) as vhost,
+        own_databases(server_urls, name, point_env=False) as databases,
+    ):
+        env = {
+            **system_env(mail_server),
+            **{f"{owner.upper()}_DATABASE_URL": url for owner, url in databases.items()},
+            "NAVIGATOR_CLOCK_FILE": clock_file,
+            "CALENDAR_SECONDS": "0",
+            "BILLING_POLL_INTERVAL": "1",
+        }
+        with running_system(vhost, folder, env) as running:
+            base = running.base_url
+            regional_email = f"region-{uuid.uuid4().hex[:8]}@example.ru"
+            accounts = sa.create_engine(databases["accounts"])
+            certificates = sa.create_engine(databases["certificates"])
+            try:
+                with Session(accounts, info={"producer": "accounts"}) as session:
+                    accounts_operations.create_staff(
+                        session, accounts_operations.Passwords(), None,
+                        {"email": regional_email, "full_name": "Регионова Ольга Игоревна",
+                         "password": PASSWORD, "role": "regional_operator"},
+                        None,
+                    )  # fmt: skip
+                    session.commit()
+                enrollment.period(certificates, "krasnoyarsk", nominal=5_000_000)
+            finally:
+                accounts.dispose()
+                certificates.dispose()
+            regional = login(f"{base}/api/v1", regional_email)["access_token"]
+            normative = _api(base, "PUT", "/municipalities/krasnoyarsk/normative", regional,
+                             {"per_hour": "200.00"})  # fmt: skip
+            assert normative.status_code == 200, normative.text
+            municipal_email = f"municipal-{uuid.uuid4().hex[:8]}@example.ru"
+            municipal = {
+                "email": municipal_email,
+                "password": PASSWORD,
+                "full_name": "Муниципалова Инна Петровна",
+                "role": "municipal_operator",
+                "municipality_code": "krasnoyarsk",
+            }
+            staff = _api(base, "POST", "/staff", regional, municipal)
+            assert staff.status_code == 201, staff.text
+            yield {
+                "base_url": base,
+                "clock_file": clock_file,
+                "accounts_url": databases["accounts"],
+                "regional_email": regional_email,
+                "municipal_email": municipal_email,
+            }
+
+
+def test_portal_journeys_in_a_browser(portal_world, billed_world, console_world):
     assert DIST.is_file(), "web/dist is not built: run `make web` (make test does)"
-    env = {**os.environ, "PORTAL_WORLD": json.dumps({**portal_world, "billed": billed_world})}
+    world = {**portal_world, "billed": billed_world, "console": console_world}
+    env = {**os.environ, "PORTAL_WORLD": json.dumps(world)}
     env.pop("AMQP_URI", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", "-s"],

@@ -119,13 +119,13 @@ def test_report_counts_children_and_money_and_opens_as_csv(session):
     assert report["enrollments_by_status"]["requested"] == 0
     lines = reports.as_csv(report).decode("utf-8-sig").splitlines()
     for line in (
-        "spending_by_direction;arts;9000,00;0,00;3",
-        "children_covered;;;;3",
-        "children_registered;;;;4",
-        "children_covered_percent;;;;75,00",
-        "certificate_usage;reserved;18000,00;;",
-        "certificate_usage;spent_in_month;9000,00;;",
-        "enrollments_by_status;cancelled;;;1",
+        "Расходы по направлениям;Художественная;9000,00;0,00;3",
+        "Дети;Охвачено договорами;;;3",
+        "Дети;Зарегистрировано;;;4",
+        "Дети;Доля охваченных, %;;;75,00",
+        "Сертификаты: движение средств;Зарезервировано;18000,00;;",
+        "Сертификаты: движение средств;Списано за месяц;9000,00;;",
+        "Заявки по статусам;Отменена;;;1",
     ):
         assert line in lines
     with pytest.raises(Forbidden):

@@ -243,19 +243,19 @@ def test_report_has_the_figures_of_accounts_certificates_and_enrollment(rpc, eng
 
     lines = rpc.payments.report_csv(REGIONAL, mun, "2026-10").lstrip("\ufeff").splitlines()
     for line in (
-        "children_covered;;;;2",
-        "children_registered;;;;4",
-        "children_covered_percent;;;;50,00",
-        "certificate_usage;credited;30000,00;;",
-        "certificate_usage;reserved;2700,00;;",
-        "certificate_usage;spent;1800,00;;",
-        "certificate_usage;expired;10000,00;;",
-        "certificate_usage;spent_in_month;1000,00;;",
-        "enrollments_by_status;enrolled;;;2",
-        "enrollments_by_status;awaiting_provider;;;1",
-        "enrollments_by_status;waitlisted;;;1",
-        "enrollments_by_status;cancelled;;;1",
-        "enrollments_by_status;rejected;;;0",
+        "Дети;Охвачено договорами;;;2",
+        "Дети;Зарегистрировано;;;4",
+        "Дети;Доля охваченных, %;;;50,00",
+        "Сертификаты: движение средств;Зачислено;30000,00;;",
+        "Сертификаты: движение средств;Зарезервировано;2700,00;;",
+        "Сертификаты: движение средств;Списано;1800,00;;",
+        "Сертификаты: движение средств;Сгорело;10000,00;;",
+        "Сертификаты: движение средств;Списано за месяц;1000,00;;",
+        "Заявки по статусам;Зачислен;;;2",
+        "Заявки по статусам;Ждёт решения организации;;;1",
+        "Заявки по статусам;В листе ожидания;;;1",
+        "Заявки по статусам;Отменена;;;1",
+        "Заявки по статусам;Отклонена;;;0",
     ):
         assert line in lines
 

@@ -65,6 +65,13 @@ def test_non_json_answers_declare_their_content_type(document):
         "/api/v1/municipalities/{municipality_code}/report.csv",
     ):
         assert list(paths[path]["get"]["responses"]["200"]["content"]) == ["text/csv"]
+    for path in (
+        "/api/v1/reports/region.xlsx",
+        "/api/v1/municipalities/{municipality_code}/report.xlsx",
+    ):
+        assert list(paths[path]["get"]["responses"]["200"]["content"]) == [
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        ]
     assert list(paths["/api/v1/docs"]["get"]["responses"]["200"]["content"]) == ["text/html"]
     assert list(paths["/api/v1/openapi.json"]["get"]["responses"]["200"]["content"]) == [
         "application/json"

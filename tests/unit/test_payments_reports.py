@@ -52,26 +52,73 @@ def test_the_report_gets_the_share_of_registered_children_and_every_status():
     )
 
 
-def test_the_csv_holds_the_new_figures_in_rubles_with_a_decimal_comma():
+def test_the_csv_holds_the_new_figures_in_rubles_with_a_decimal_comma_in_russian():
     lines = reports.as_csv(reports.complete(OWN, PEERS)).decode("utf-8-sig").splitlines()
+    assert lines[0] == "Раздел;Показатель;Сертификат, руб.;Доплата, руб.;Количество"
     for line in (
-        "children_registered;;;;3",
-        "children_covered_percent;;;;33,33",
-        "certificate_usage;credited;20000,00;;",
-        "certificate_usage;reserved;1500,50;;",
-        "certificate_usage;spent;499,50;;",
-        "certificate_usage;expired;10000,00;;",
-        "certificate_usage;spent_in_month;499,50;;",
-        "enrollments_by_status;enrolled;;;1",
-        "enrollments_by_status;requested;;;0",
-        "enrollments_by_status;cancelled;;;2",
+        "Дети;Зарегистрировано;;;3",
+        "Дети;Доля охваченных, %;;;33,33",
+        "Сертификаты: движение средств;Зачислено;20000,00;;",
+        "Сертификаты: движение средств;Зарезервировано;1500,50;;",
+        "Сертификаты: движение средств;Списано;499,50;;",
+        "Сертификаты: движение средств;Сгорело;10000,00;;",
+        "Сертификаты: движение средств;Списано за месяц;499,50;;",
+        "Заявки по статусам;Зачислен;;;1",
+        "Заявки по статусам;Подана;;;0",
+        "Заявки по статусам;Отменена;;;2",
     ):
         assert line in lines
     without_month = {**PEERS["certificate_usage"], "spent_in_month": None}
     whole = reports.complete({**OWN, "month": None}, {**PEERS, "certificate_usage": without_month})
     text = reports.as_csv(whole).decode("utf-8-sig")
-    assert "spent_in_month" not in text
-    assert "certificate_usage;spent;499,50;;" in text.splitlines()
+    assert "Списано за месяц" not in text
+    assert "Сертификаты: движение средств;Списано;499,50;;" in text.splitlines()
+
+
+SPENT = {
+    **OWN,
+    "spending_by_direction": [
+        {"key": "sports", "certificate": 190_000, "copay": 5_050, "charges": 2}
+    ],
+    "spending_by_provider": [
+        {"key": "17", "certificate": 150_000, "copay": 0, "charges": 1},
+        {"key": "18", "certificate": 40_000, "copay": 5_050, "charges": 1},
+    ],
+}
+
+
+def test_spending_is_named_the_directions_and_organizations_names_never_ids():
+    report = reports.complete(SPENT, {**PEERS, "organization_names": {"17": "Шахматный клуб"}})
+    assert [line["name"] for line in report["spending_by_direction"]] == ["Физкультурно-спортивная"]
+    assert [line["name"] for line in report["spending_by_provider"]] == [
+        "Шахматный клуб",
+        "Организация №18",  # one the catalog did not name
+    ]
+    assert reports.organization_ids(SPENT) == [17, 18]
+    lines = reports.as_csv(report).decode("utf-8-sig").splitlines()
+    assert "Расходы по направлениям;Физкультурно-спортивная;1900,00;50,50;2" in lines
+    assert "Расходы по поставщикам;Шахматный клуб;1500,00;0,00;1" in lines
+    assert not any(";17;" in line or "sports" in line for line in lines)
+
+
+def test_the_xlsx_holds_the_csvs_rows_with_numbers_as_numbers():
+    import io
+
+    from openpyxl import load_workbook
+
+    report = reports.complete(SPENT, {**PEERS, "organization_names": {"17": "Шахматный клуб"}})
+    sheet = load_workbook(io.BytesIO(reports.as_xlsx(report))).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[1] == ("Раздел", "Показатель", "Сертификат, руб.", "Доплата, руб.", "Количество")
+    found = {(row[0], row[1]): row[2:] for row in values[2:]}
+    assert found[("Расходы по направлениям", "Физкультурно-спортивная")] == (1900, 50.5, 2)
+    assert found[("Расходы по поставщикам", "Шахматный клуб")] == (1500, 0, 1)
+    assert found[("Дети", "Доля охваченных, %")] == (None, None, 33.33)
+    assert found[("Сертификаты: движение средств", "Зарезервировано")] == (1500.5, None, None)
+    assert found[("Заявки по статусам", "Отменена")] == (None, None, 2)
+    # as many rows as the CSV, the same figures
+    csv_lines = reports.as_csv(report).decode("utf-8-sig").splitlines()
+    assert len(values) == len(csv_lines) + 1  # the title line
 
 
 class Client:

@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError, unwrap } from "../api/client";
 import { setTokens } from "../api/session";
+import { HOME } from "../console";
 import { Field } from "../form";
 import { Link, navigate, useLocation } from "../router";
 import { ErrorNotice, useSession } from "../state";
 
-function safeNext(next: string | null): string {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/applications";
+function safeNext(next: string | null, role: string): string {
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : HOME[role] ?? "/applications";
 }
 
 async function logIn(email: string, password: string) {
@@ -28,7 +29,8 @@ export function Login() {
     try {
       await logIn(email, password);
       await reloadUser();
-      navigate(safeNext(query.get("next")), true);
+      const me = await unwrap(api.GET("/api/v1/me"));
+      navigate(safeNext(query.get("next"), me.role), true);
     } catch (reason) {
       if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
       setError(reason);
