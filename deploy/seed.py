@@ -9,9 +9,15 @@ import sys
 
 from servicekit import config
 
-# the catalog's demo region first: accounts' provider staff belong to its organizations;
-# certificates last: it issues certificates to the demo parent's children
-SEEDS = ["services.catalog.seed", "services.accounts.seed", "services.certificates.seed"]
+# the catalog's demo region first: accounts' provider staff belong to its organizations, and
+# enrollment clears what applied to the region before; certificates last: it issues
+# certificates to the demo parent's children
+SEEDS = [
+    "services.catalog.seed",
+    "services.enrollment.seed",
+    "services.accounts.seed",
+    "services.certificates.seed",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -18,11 +18,11 @@ from nameko.standalone.rpc import ClusterRpcClient
 from servicekit import clock
 from servicekit.errors import Conflict, InvalidInput, NotFound
 from services.accounts.service import AccountsService
-from services.catalog.enrollment.service import EnrollmentService
 from services.catalog.service import CatalogService
 from services.certificates import audit, funding
 from services.certificates.domain import AgeBand
 from services.certificates.service import CertificatesService
+from services.enrollment.service import EnrollmentService
 from tests.support import enrollment as world
 from tests.support.accounts import child_body
 

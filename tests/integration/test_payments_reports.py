@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import ServiceUnavailable
 from services.accounts.service import AccountsService
-from services.catalog.enrollment.service import EnrollmentService
 from services.certificates import operations as certificates_operations
 from services.certificates.models import Certificate
 from services.certificates.service import CertificatesService
+from services.enrollment.service import EnrollmentService
 from services.payments import contracts
 from services.payments import service as payments_service
 from services.payments.service import PaymentsService

@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.catalog.enrollment import domain
-from services.catalog.enrollment.domain import (
+from services.enrollment import domain
+from services.enrollment.domain import (
     AWAITING_PROVIDER,
     CANCELLED,
     COMPLETED,

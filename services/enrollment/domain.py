@@ -36,7 +36,11 @@ from contracts.enrollment import (  # noqa: F401 - the statuses, re-exported for
     TERMINATED,
     WAITLISTED,
 )
-from contracts.refusals import InvalidField, TransitionRefused  # noqa: F401 - raised here
+from contracts.refusals import (  # noqa: F401 - raised here
+    Conflicting,
+    InvalidField,
+    TransitionRefused,
+)
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR
 
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -86,6 +90,32 @@ def transition(current: str, target: str) -> bool:
 def after_seat_step(seat_held: bool) -> str:
     """Where a requested application goes once its money is reserved."""
     return AWAITING_PROVIDER if seat_held else WAITLISTED
+
+
+# --- seats ----------------------------------------------------------------------------------
+
+
+def free_seats(capacity: int, held: int, enrolled: int) -> int:
+    """Seats still open to a new application: capacity minus held and enrolled, never < 0."""
+    return max(0, capacity - held - enrolled)
+
+
+class CapacityBelowOccupied(Conflicting):
+    """The new capacity of a group is less than the seats already held or taken."""
+
+    code = "capacity_below_occupied"
+
+    def __init__(self, new_capacity: int, occupied: int) -> None:
+        super().__init__(f"нельзя уменьшить число мест до {new_capacity}: занято {occupied}")
+        self.new_capacity = new_capacity
+        self.occupied = occupied
+
+
+def check_capacity(new_capacity: int, held: int, enrolled: int) -> None:
+    """A provider may lower a group's capacity only down to the seats already taken, so
+    nobody holding or occupying a seat loses it."""
+    if new_capacity < held + enrolled:
+        raise CapacityBelowOccupied(new_capacity, held + enrolled)
 
 
 # --- dates --------------------------------------------------------------------------------

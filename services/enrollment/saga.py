@@ -1,8 +1,8 @@
 """The apply saga and its recovery: the steps that cross to the certificates service.
 
-    1. open    (catalog DB, one transaction)  application in arrival order + seat or list
+    1. open    (enrollment DB, one transaction)  application in arrival order + seat or list
     2. reserve (certificates RPC, idempotent by `reserve:<enrollment id>`)
-    3. finish  (catalog DB, one transaction)  status, terms, event in the outbox
+    3. finish  (enrollment DB, one transaction)  status, terms, event in the outbox
 
 Every step is idempotent, so a crash anywhere is repaired by running the saga again from
 what the database says (`settle`, on a timer): an application whose money is still `pending`
@@ -23,9 +23,8 @@ from sqlalchemy.orm import Session
 from servicekit import clock, config
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NavigatorError, NotFound
 from servicekit.faults import crash_point
-from services.catalog.enrollment import operations
-from services.catalog.enrollment.models import Enrollment
-from services.catalog.models import Program
+from services.enrollment import groups, operations
+from services.enrollment.models import Enrollment, EnrollmentGroup
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +59,34 @@ class Certificates:
         return self.rpc.call("certificates", "get_balance", child_id)
 
 
+# what enrollment refuses by the facts it keeps of a group: asked of the catalog again first,
+# so a group created, published or reopened a moment ago is not refused on stale facts
+STALE_REFUSALS = ("group_not_found", "enrollment_closed")
+
+
+def catalog_of(rpc):
+    """The catalog as groups.refresh asks it (`group_facts`), by RPC with a deadline."""
+    return lambda method, **kwargs: rpc.call("catalog", method, **kwargs)
+
+
+def with_fresh_group(session: Session, catalog, group_id: int, step):
+    """`step()`; when it refuses the group as unknown or closed, the group's facts are asked of
+    the catalog and stored (its own transaction) and `step()` runs once more."""
+    try:
+        return step()
+    except (NotFound, InvalidInput) as error:
+        if error.code not in STALE_REFUSALS or catalog is None:
+            raise
+        session.rollback()
+    groups.refresh(session, catalog, group_ids=[group_id])
+    session.commit()
+    return step()
+
+
 def quote(
     session: Session,
     certificates: Certificates,
+    catalog,
     child: dict,
     group_id: int,
     start_date: str | None,
@@ -71,13 +95,15 @@ def quote(
     """The money terms a contract would have, capped by the certificate's balance if the
     child has one already."""
     start = date.fromisoformat(start_date) if start_date else None
-    group, program, period, start = operations.quote(
-        session, child, group_id, start, certificates.periods(), today
-    )
+    periods = certificates.periods()
+    group, period, start = with_fresh_group(
+        session, catalog, group_id,
+        lambda: operations.quote(session, child, group_id, start, periods, today),
+    )  # fmt: skip
     available = available_for_quote(certificates, child["id"])
     cap = operations.UNCAPPED if available is None else available
     return {
-        **operations.terms_of(group, program, period, start, cap),
+        **operations.terms_of(group, period, start, cap),
         "certificate_available": available,
     }
 
@@ -93,9 +119,16 @@ def decide(
     now: datetime,
 ) -> Enrollment:
     """A decision; a confirmation first marks the child's data verified in accounts (the
-    provider saw the documents; idempotent), a closed application gives its money back."""
+    provider saw the documents; idempotent), a closed application gives its money back. A
+    provider's organization must be active now: the catalog answers (an RPC, off the apply
+    path), not enrollment's copy of it."""
     enrollment = operations.visible(session, principal, enrollment_id)  # else 404, first
-    operations.require_active_organization(session, principal)
+    if principal and principal.get("role") == "provider":
+        try:
+            org = accounts.call("catalog", "get_organization", principal.get("organization_id"))
+        except NotFound:
+            org = {"status": None}
+        operations.require_active_organization(org["status"])
     if action == "confirm":
         if operations.confirmable(principal, enrollment):
             accounts.call(
@@ -121,6 +154,7 @@ def settle_grace_seconds() -> float:
 def apply(
     session: Session,
     certificates: Certificates,
+    catalog=None,
     *,
     child: dict,
     group_id: int,
@@ -131,16 +165,13 @@ def apply(
 ) -> Enrollment:
     enrollment_id = str(uuid.uuid4())
     periods = certificates.periods()
-    operations.open_application(
-        session,
-        enrollment_id=enrollment_id,
-        child=child,
-        group_id=group_id,
-        start_date=start_date,
-        accept_copay=accept_copay,
-        periods=periods,
-        today=today,
-    )
+    with_fresh_group(
+        session, catalog, group_id,
+        lambda: operations.open_application(
+            session, enrollment_id=enrollment_id, child=child, group_id=group_id,
+            start_date=start_date, accept_copay=accept_copay, periods=periods, today=today,
+        ),
+    )  # fmt: skip
     session.commit()  # step 1 is durable: the seat (or the place in the list) is the child's
     crash_point("enrollment_after_open")
     return drive(session, certificates, enrollment_id, child, periods, now)
@@ -150,10 +181,10 @@ def _money_kind(session: Session, enrollment: Enrollment) -> str:
     """`financing` (a certified program: money from a financing certificate), `accounting`
     (budget registries: a free seat of an accounting certificate) or `own` (paid programs:
     the parent's own money, no certificate involved)."""
-    program = session.get(Program, enrollment.program_id)
-    if program.registry_code == "certified" and program.certified:
+    group = session.get(EnrollmentGroup, enrollment.group_id)
+    if group.registry_code == "certified" and group.certified:
         return "financing"
-    if program.registry_code in operations.BUDGET_REGISTRIES:
+    if group.registry_code in operations.BUDGET_REGISTRIES:
         return "accounting"
     return "own"
 
