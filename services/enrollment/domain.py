@@ -17,7 +17,7 @@ promoted) only once that date has passed (`seat_due_back`), by the enrollment's 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -98,6 +98,31 @@ def after_seat_step(seat_held: bool) -> str:
 def free_seats(capacity: int, held: int, enrolled: int) -> int:
     """Seats still open to a new application: capacity minus held and enrolled, never < 0."""
     return max(0, capacity - held - enrolled)
+
+
+@dataclass(frozen=True)
+class Seating:
+    """Who holds a group's seats and who waits, each in arrival order."""
+
+    seated: tuple
+    waiting: tuple
+
+
+def seating(capacity: int, arrivals: Sequence, left: Collection = ()) -> Seating:
+    """Seat allocation, the rule the seat SQL carries out (operations.open_application,
+    operations.promote, seats.py): of the applications to a group in arrival order, those that
+    have not left it (cancelled, rejected, expired, refused at their promotion: each freed
+    seat went to the first on the list) hold the first `capacity` seats, the rest wait in
+    arrival order. However the arrivals and the leavings interleave, this is where they end:
+    a freed seat always goes to the earliest arrival still waiting, and a later arrival never
+    passes one that waits (tests/unit/test_enrollment_domain.py replays interleavings; the
+    integration tests check the database against it under concurrency)."""
+    if capacity < 0:
+        raise ValueError(f"capacity {capacity} < 0")
+    if len(set(arrivals)) != len(arrivals):
+        raise ValueError("an application arrives once")
+    staying = tuple(a for a in arrivals if a not in set(left))
+    return Seating(seated=staying[:capacity], waiting=staying[capacity:])
 
 
 class CapacityBelowOccupied(Conflicting):

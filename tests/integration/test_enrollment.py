@@ -361,6 +361,70 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
     assert outbox_types(engines, enrollment_id) == ["enrollment_requested"]
 
 
+def test_the_seats_end_where_the_pure_seat_allocation_says_under_concurrent_apply_and_cancel(
+    rpc, engines, period
+):
+    """domain.seating is the rule; the SQL carries it out. 80 children apply at once to a
+    group of 8 seats while parents cancel some applications as soon as they are answered
+    (seated or waiting): whatever the interleaving, the database ends with the first 8 of
+    those who stayed (in arrival order) holding the seats and the rest waiting in that order."""
+    import random
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=8, registry="paid")
+    parent_id = world.parent(engines["accounts"])
+    kids = world.children(engines["accounts"], parent_id, 80)
+    rng = random.Random(19)
+    leaving = set(rng.sample(kids, 30))
+
+    def apply(child_id):
+        return rpc.enrollment.apply.call_async(
+            as_parent(parent_id),
+            {"child_id": child_id, "group_id": group_id, "start_date": START,
+             "accept_copay": True},
+        )  # fmt: skip
+
+    def cancel(answer):
+        return rpc.enrollment.decide.call_async(as_parent(parent_id), answer["id"], "cancel")
+
+    def cancelled(reply, answer):
+        """A promotion whose money step is in flight answers 409 `application_in_progress`:
+        the parent tries again, as the answer asks."""
+        for _ in range(50):
+            try:
+                return reply.result()["status"] == "cancelled"
+            except Conflict as error:
+                assert error.code == "application_in_progress"
+                time.sleep(0.1)
+                reply = cancel(answer)
+        return False
+
+    first, second = kids[:40], kids[40:]
+    answers = {k: reply.result() for k, reply in [(k, apply(k)) for k in first]}
+    # the first wave's leavers cancel while the second wave applies, interleaved
+    applying, cancelling = [], []
+    for i, child_id in enumerate(second):
+        applying.append((child_id, apply(child_id)))
+        if first[i] in leaving:
+            cancelling.append((cancel(answers[first[i]]), answers[first[i]]))
+    for child_id, reply in applying:
+        answers[child_id] = reply.result()
+    for reply, answer in cancelling:
+        assert cancelled(reply, answer)
+    for reply, answer in [(cancel(answers[k]), answers[k]) for k in second if k in leaving]:
+        assert cancelled(reply, answer)
+
+    ordered = rows(engines, group_id)  # every application, in arrival order
+    left = {r.id for r in ordered if r.status == "cancelled"}
+    assert len(left) == 30
+    expected = enrollment_domain.seating(8, [r.id for r in ordered], left)
+    seated = tuple(r.id for r in ordered if r.seat_held)
+    waiting = tuple(r.id for r in ordered if r.status == "waitlisted" and not r.seat_held)
+    assert (seated, waiting) == (expected.seated, expected.waiting)
+    assert all(r.status == "awaiting_provider" for r in ordered if r.seat_held)
+    assert seats(engines, group_id) == {"capacity": 8, "held": 8, "enrolled": 0, "holds": 8}
+
+
 def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, period):
     """Opening day is decided by the apply path: count what one application costs on the
     catalog's database (the figure the README quotes; a regression fails here)."""

@@ -275,3 +275,71 @@ def test_the_18th_birthday_ends_a_contract_at_the_end_of_its_month():
     assert domain.eighteenth_birthday(date(2008, 2, 29)) == date(2026, 2, 28)
     assert domain.shortened_end(date(2027, 5, 31), date(2027, 1, 15)) == date(2027, 1, 15)
     assert domain.shortened_end(date(2027, 1, 15), date(2027, 5, 31)) is None
+
+
+# --- seat allocation: capacity, arrival order, promotion -------------------------------------
+
+
+def test_the_first_arrivals_hold_the_seats_and_the_rest_wait_in_arrival_order():
+    assert domain.seating(2, ["a", "b", "c", "d"]) == domain.Seating(("a", "b"), ("c", "d"))
+    assert domain.seating(5, ["a", "b"]) == domain.Seating(("a", "b"), ())
+    assert domain.seating(0, ["a"]) == domain.Seating((), ("a",))
+
+
+def test_a_freed_seat_goes_to_the_first_on_the_list_and_a_leaving_waiter_frees_nothing():
+    assert domain.seating(2, ["a", "b", "c", "d"], left={"a"}) == domain.Seating(
+        ("b", "c"), ("d",)
+    )
+    assert domain.seating(2, ["a", "b", "c", "d"], left={"c"}) == domain.Seating(
+        ("a", "b"), ("d",)
+    )
+    assert domain.seating(2, ["a", "b", "c"], left={"a", "b", "c"}) == domain.Seating((), ())
+
+
+def test_seating_refuses_what_cannot_be():
+    with pytest.raises(ValueError):
+        domain.seating(-1, ["a"])
+    with pytest.raises(ValueError):
+        domain.seating(1, ["a", "a"])
+
+
+def _replay(capacity, steps):
+    """The sequential process the services run, one step at a time: an arrival holds a free
+    seat or joins the end of the list; a leaving seated application's seat goes to the first
+    on the list; a leaving waiter just leaves."""
+    seated, waiting, arrivals, left = [], [], [], set()
+    for kind, who in steps:
+        if kind == "arrive":
+            arrivals.append(who)
+            (seated if len(seated) < capacity else waiting).append(who)
+        else:
+            left.add(who)
+            if who in seated:
+                seated.remove(who)
+                if waiting:
+                    seated.append(waiting.pop(0))
+            else:
+                waiting.remove(who)
+    return arrivals, left, seated, waiting
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_any_interleaving_of_arrivals_and_leavings_ends_where_seating_says(seed):
+    import random
+
+    rng = random.Random(seed)
+    capacity = rng.randint(0, 6)
+    steps, present, counter = [], [], 0
+    for _ in range(rng.randint(1, 40)):
+        if present and rng.random() < 0.35:
+            who = present.pop(rng.randrange(len(present)))
+            steps.append(("leave", who))
+        else:
+            counter += 1
+            present.append(f"a{counter}")
+            steps.append(("arrive", f"a{counter}"))
+    arrivals, left, seated, waiting = _replay(capacity, steps)
+    expected = domain.seating(capacity, arrivals, left)
+    # the seated are a set (a promoted one sits after later seated ones in the replay)
+    assert sorted(seated, key=arrivals.index) == list(expected.seated)
+    assert waiting == list(expected.waiting)
