@@ -241,7 +241,7 @@ def finish_application(
     enrollment.certificate_number = reserved.get("certificate_number")
     if reserved.get("municipality_code"):  # the payer is the certificate's municipality
         enrollment.child_municipality = reserved["municipality_code"]
-    enrollment.money = "reserved"
+    _set_money(enrollment, domain.RESERVED)
     target = domain.after_seat_step(enrollment.seat_held)
     _move(session, enrollment, target, "system", now=now, from_request=True)
     return enrollment
@@ -259,7 +259,7 @@ def finish_waiting(session: Session, enrollment_id: str, now: datetime) -> Enrol
         return enrollment
     if enrollment.seat_held:
         return None
-    enrollment.money = domain.NO_MONEY
+    _set_money(enrollment, domain.NO_MONEY)
     _move(session, enrollment, domain.WAITLISTED, "system", now=now, from_request=True)
     return enrollment
 
@@ -308,7 +308,7 @@ def finish_promotion(
     enrollment.period_id = period_id
     enrollment.terms = terms
     enrollment.certificate_number = reserved.get("certificate_number")
-    enrollment.money = "reserved"
+    _set_money(enrollment, domain.RESERVED)
     _move(session, enrollment, domain.AWAITING_PROVIDER, "system", now=now)
     return enrollment
 
@@ -323,7 +323,7 @@ def refuse_promotion(
     enrollment = _locked(session, enrollment_id)
     if not promotion_in_flight(enrollment):
         return None
-    enrollment.money = domain.NO_MONEY  # nothing was reserved
+    _set_money(enrollment, domain.NO_MONEY)  # nothing was reserved
     _move(session, enrollment, domain.CANCELLED, "system", reason=reason, now=now)
     return enrollment
 
@@ -450,40 +450,49 @@ def _move(
     from_request: bool = False,
     effective_end: date | None = None,
 ) -> None:
+    """Carry out `domain.move` (the effects of the move, as data) on the locked application:
+    its seat step, money, deadline, history and event, and the promotion its freed seat
+    makes."""
     try:
-        if not domain.transition(enrollment.status, target):
-            return  # a replay: already there
+        change = domain.move(
+            enrollment.status, target, seat_held=enrollment.seat_held, money=enrollment.money
+        )
     except Refusal as error:
         raise rpc_error(error) from error
+    if change is None:
+        return  # a replay: already there
     holder = str(enrollment.id)
-    enrollment.status = target
+    enrollment.status = change.status
     enrollment.reason = reason
-    freed = False
-    if target == domain.AWAITING_PROVIDER:
-        enrollment.decide_by = domain.decision_deadline(now, decision_days())
-    elif target == domain.ENROLLED:
+    if change.seat == "confirm":
         seats.confirm(session, enrollment.group_id, holder)
-        enrollment.money = "contract"  # payments owns the money from the contract on
+    elif change.seat == "release":
+        seats.release(session, enrollment.group_id, holder)
+    enrollment.seat_held = change.seat_held
+    enrollment.money = change.money
+    if change.decide_by == "set":
+        enrollment.decide_by = domain.decision_deadline(now, decision_days())
+    elif change.decide_by == "clear":
         enrollment.decide_by = None
-    elif target in domain.KEEPS_SEAT_UNTIL_EFFECTIVE_END:
+    if change.fixes_effective_end:
         # the child attends to the end of the month: the sweep gives the seat back after it
-        enrollment.decide_by = None
         enrollment.effective_end_date = effective_end or domain.termination_end(
             clock.region_date(now), enrollment.end_date
         )
-    elif target in domain.FREES_SEAT:
-        enrollment.decide_by = None
-        if enrollment.seat_held:
-            seats.release(session, enrollment.group_id, holder)
-            enrollment.seat_held = False
-            freed = target in domain.PROMOTES_ON_FREE
-        if target in domain.RELEASES_RESERVATION and enrollment.money != domain.NO_MONEY:
-            enrollment.money = "release_pending"
     session.flush()
     _history(session, enrollment, actor, reason)
-    _announce(session, enrollment, target, from_request)
-    if freed:
+    _announce(session, enrollment, change, from_request)
+    if change.promotes:
         promote(session, enrollment.group_id, now)
+
+
+def _set_money(enrollment: Enrollment, target: str) -> None:
+    """The money's own machine (domain.money_transition): a wrong move raises."""
+    try:
+        domain.money_transition(enrollment.money, target)
+    except Refusal as error:
+        raise rpc_error(error) from error
+    enrollment.money = target
 
 
 def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
@@ -508,7 +517,7 @@ def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
         if candidate.status == domain.WAITLISTED:
             # its money is reserved now, on terms from today (saga.promote_due, right after
             # this commit); it goes before the provider once that is done
-            candidate.money = "pending"
+            _set_money(candidate, domain.PENDING)
         # a requested one (money step in flight) reserves and goes before the provider when
         # its step finishes
         session.flush()
@@ -722,8 +731,8 @@ def unsettled(
 
 def mark_released(session: Session, enrollment_id: str) -> None:
     enrollment = _locked(session, enrollment_id)
-    if enrollment is not None and enrollment.money == "release_pending":
-        enrollment.money = "released"
+    if enrollment is not None and enrollment.money == domain.RELEASE_PENDING:
+        _set_money(enrollment, domain.RELEASED)
 
 
 # --- history, events, views ----------------------------------------------------------------
@@ -825,25 +834,17 @@ def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dic
     return data
 
 
-EVENT_OF = {
-    domain.AWAITING_PROVIDER: "enrollment_requested",
-    domain.WAITLISTED: "enrollment_waitlisted",
-    domain.ENROLLED: "enrollment_confirmed",
-    domain.REJECTED: "enrollment_rejected",
-    domain.CANCELLED: "enrollment_cancelled",
-    domain.EXPIRED: "enrollment_expired",
-    domain.TERMINATED: "enrollment_terminated",
-    domain.COMPLETED: "enrollment_completed",
-}
-
-
 def _announce(
-    session: Session, enrollment: Enrollment, target: str, from_request: bool = False
+    session: Session, enrollment: Enrollment, change: domain.Move, from_request: bool = False
 ) -> None:
     """The event of a move; `from_request`: the application's first move after its money
     step, which can only be `enrollment_requested` or `enrollment_waitlisted`."""
-    event_type = EVENT_OF.get(target)
-    if target == domain.AWAITING_PROVIDER and enrollment.money == "reserved" and not from_request:
+    event_type = change.event
+    if (
+        change.status == domain.AWAITING_PROVIDER
+        and enrollment.money == domain.RESERVED
+        and not from_request
+    ):
         # from the waiting list: promoted; straight from the request: requested
         previous = session.scalar(
             select(func.count())

@@ -287,12 +287,8 @@ def test_the_first_arrivals_hold_the_seats_and_the_rest_wait_in_arrival_order():
 
 
 def test_a_freed_seat_goes_to_the_first_on_the_list_and_a_leaving_waiter_frees_nothing():
-    assert domain.seating(2, ["a", "b", "c", "d"], left={"a"}) == domain.Seating(
-        ("b", "c"), ("d",)
-    )
-    assert domain.seating(2, ["a", "b", "c", "d"], left={"c"}) == domain.Seating(
-        ("a", "b"), ("d",)
-    )
+    assert domain.seating(2, ["a", "b", "c", "d"], left={"a"}) == domain.Seating(("b", "c"), ("d",))
+    assert domain.seating(2, ["a", "b", "c", "d"], left={"c"}) == domain.Seating(("a", "b"), ("d",))
     assert domain.seating(2, ["a", "b", "c"], left={"a", "b", "c"}) == domain.Seating((), ())
 
 
@@ -343,3 +339,70 @@ def test_any_interleaving_of_arrivals_and_leavings_ends_where_seating_says(seed)
     # the seated are a set (a promoted one sits after later seated ones in the replay)
     assert sorted(seated, key=arrivals.index) == list(expected.seated)
     assert waiting == list(expected.waiting)
+
+
+# --- the money's own machine, and a move's effects as data ----------------------------------
+
+MONEY_ALLOWED = {
+    ("pending", "reserved"),
+    ("pending", "none"),
+    ("pending", "release_pending"),
+    ("reserved", "contract"),
+    ("reserved", "release_pending"),
+    ("reserved", "pending"),
+    ("none", "pending"),
+    ("release_pending", "released"),
+}
+
+
+@pytest.mark.parametrize("current", domain.MONEY_STATES)
+@pytest.mark.parametrize("target", domain.MONEY_STATES)
+def test_the_money_moves_only_as_its_table_says_and_a_replay_is_a_no_op(current, target):
+    if current == target:
+        assert domain.money_transition(current, target) is False
+    elif (current, target) in MONEY_ALLOWED:
+        assert domain.money_transition(current, target) is True
+    else:
+        with pytest.raises(TransitionRefused):
+            domain.money_transition(current, target)
+
+
+def test_confirming_takes_the_seat_and_hands_the_money_to_the_contract():
+    change = domain.move(AWAITING_PROVIDER, ENROLLED, seat_held=True, money="reserved")
+    assert change == domain.Move(
+        status=ENROLLED, money="contract", seat="confirm", seat_held=True, decide_by="clear",
+        fixes_effective_end=False, promotes=False, event="enrollment_confirmed",
+    )  # fmt: skip
+
+
+def test_closing_a_seated_application_frees_its_seat_promotes_and_gives_the_money_back():
+    for target in (REJECTED, CANCELLED, EXPIRED):
+        change = domain.move(AWAITING_PROVIDER, target, seat_held=True, money="reserved")
+        assert (change.seat, change.seat_held, change.promotes, change.money) == (
+            "release", False, True, "release_pending"
+        )  # fmt: skip
+
+
+def test_a_waiter_leaving_frees_no_seat_and_holds_no_money_to_give_back():
+    change = domain.move(WAITLISTED, CANCELLED, seat_held=False, money="none")
+    assert (change.seat, change.promotes, change.money, change.event) == (
+        None, False, "none", "enrollment_cancelled"
+    )  # fmt: skip
+
+
+def test_a_completed_group_frees_the_seat_and_promotes_nobody():
+    change = domain.move(ENROLLED, COMPLETED, seat_held=True, money="contract")
+    assert (change.seat, change.promotes, change.money) == ("release", False, "contract")
+
+
+def test_a_termination_keeps_the_seat_to_its_last_day():
+    change = domain.move(ENROLLED, TERMINATED, seat_held=True, money="contract")
+    assert (change.seat, change.seat_held, change.fixes_effective_end) == (None, True, True)
+
+
+def test_a_replayed_move_does_nothing_and_a_wrong_one_is_refused_by_either_machine():
+    assert domain.move(ENROLLED, ENROLLED, seat_held=True, money="contract") is None
+    with pytest.raises(TransitionRefused):
+        domain.move(REJECTED, ENROLLED, seat_held=False, money="released")
+    with pytest.raises(TransitionRefused):  # the status may move, the money may not
+        domain.move(AWAITING_PROVIDER, ENROLLED, seat_held=True, money="released")
