@@ -426,8 +426,8 @@ def test_the_seats_end_where_the_pure_seat_allocation_says_under_concurrent_appl
 
 
 def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, period):
-    """Opening day is decided by the apply path: count what one application costs on the
-    catalog's database (the figure the README quotes; a regression fails here)."""
+    """Opening day is decided by the apply path: count what one application costs on
+    enrollment's database (the figure the README quotes; a regression fails here)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
