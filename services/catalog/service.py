@@ -20,7 +20,7 @@ from typing import Any
 from nameko.rpc import rpc
 
 from contracts.principal import Principal
-from servicekit.events import idempotent, reliable_handler
+from servicekit.events import reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.catalog import operations
@@ -200,9 +200,9 @@ class CatalogService(ServiceBase):
         return operations.group_facts(self.db, group_ids, program_id, organization_id)
 
     @reliable_handler("enrollment", "group_seats_changed")
-    @idempotent
     def on_group_seats_changed(self, envelope):
-        """The free seats of the search: enrollment's counts, the newest of them."""
+        """The free seats of the search: enrollment's counts, the newest of them (a repeat or
+        an older event changes nothing by its `version`, so no processed-event row)."""
         operations.apply_seats(self.db, envelope["data"])
 
     # --- search -------------------------------------------------------------------------

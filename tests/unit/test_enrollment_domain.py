@@ -406,3 +406,23 @@ def test_a_replayed_move_does_nothing_and_a_wrong_one_is_refused_by_either_machi
         domain.move(REJECTED, ENROLLED, seat_held=False, money="released")
     with pytest.raises(TransitionRefused):  # the status may move, the money may not
         domain.move(AWAITING_PROVIDER, ENROLLED, seat_held=True, money="released")
+
+
+def test_enrollment_keeps_the_catalogs_facts_of_a_group_by_its_own_column_names():
+    from services.enrollment import groups
+
+    facts = {
+        "group_id": 7, "program_id": 3, "organization_id": 2,
+        "organization_municipality": "krasnoyarsk", "organization_status": "active",
+        "program_status": "published", "direction": "technical", "registry": "certified",
+        "certified": True, "schedule": [{"weekday": 2, "start": "16:00", "end": "17:00"}],
+        "start_date": "2026-09-01", "end_date": "2027-05-31", "min_age": 7, "max_age": 12,
+        "price_kopecks": 900_000, "normative_cost_kopecks": 800_000, "enrollment_open": True,
+        "capacity": 20, "a_fact_added_later": 1,
+    }  # fmt: skip
+    row = groups.row_of(facts)
+    assert row["id"] == 7 and row["registry"] == "certified" and "group_id" not in row
+    assert (row["start_date"], row["end_date"]) == (date(2026, 9, 1), date(2027, 5, 31))
+    assert "a_fact_added_later" not in row
+    # a refresh never sets the capacity (set_capacity does) nor the seats (enrollment's own)
+    assert not {"capacity", "held", "enrolled", "seats_version"} & set(groups.FACT_COLUMNS)
