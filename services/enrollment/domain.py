@@ -108,7 +108,9 @@ _MONEY_TRANSITIONS: dict[str, tuple[str, ...]] = {
     RESERVED: (CONTRACT, RELEASE_PENDING, PENDING),
     NO_MONEY: (PENDING,),  # a waiter promoted: its money is reserved now
     RELEASE_PENDING: (RELEASED,),
-    RELEASED: (),
+    # closing an application gives back whatever certificates holds for it, even when it
+    # believed that done (the release is idempotent there): a repair, never a double refund
+    RELEASED: (RELEASE_PENDING,),
     CONTRACT: (),
 }
 

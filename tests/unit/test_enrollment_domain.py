@@ -352,6 +352,7 @@ MONEY_ALLOWED = {
     ("reserved", "pending"),
     ("none", "pending"),
     ("release_pending", "released"),
+    ("released", "release_pending"),  # closing asks certificates again (idempotent)
 }
 
 
