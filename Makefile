@@ -163,6 +163,8 @@ bench-billing bench-opening-day: export ACCOUNTS_DATABASE_NAME ?= navigator_benc
 bench-billing bench-opening-day: export CATALOG_DATABASE_NAME ?= navigator_bench_catalog
 bench-billing bench-opening-day: export CERTIFICATES_DATABASE_NAME ?= navigator_bench_certificates
 bench-billing bench-opening-day: export PAYMENTS_DATABASE_NAME ?= navigator_bench_payments
+bench-billing bench-opening-day: export ENROLLMENT_DATABASE_NAME ?= navigator_bench_enrollment
+bench-billing bench-opening-day: export NOTIFICATIONS_DATABASE_NAME ?= navigator_bench_notifications
 bench-billing bench-opening-day: export GATEWAY_DATABASE_NAME ?= navigator_bench_gateway
 
 # Billing of CONTRACTS (100000) active contracts prepared in the databases, while the catalog

@@ -54,7 +54,7 @@ from kombu import Connection
 from servicekit import clock, config
 
 ROOT = Path(__file__).resolve().parent.parent
-for _owner in (*config.DATABASE_OWNERS, "enrollment"):
+for _owner in config.DATABASE_OWNERS:
     os.environ.setdefault(f"{_owner.upper()}_DATABASE_NAME", f"navigator_bench_chaos_{_owner}")
 
 from bench.harness import procfile_processes  # noqa: E402
@@ -223,11 +223,11 @@ def engine(owner: str):
 
 def settle(timeout: float = 90) -> int:
     """Wait for enrollment's recovery to settle every application's money; what is left."""
-    catalog = engine("catalog")
+    enrollment = engine("enrollment")
     deadline = time.monotonic() + timeout
     try:
         while True:
-            with catalog.connect() as conn:
+            with enrollment.connect() as conn:
                 left = conn.execute(
                     sa.text("SELECT count(*) FROM enrollments"
                             " WHERE money IN ('pending', 'release_pending')")
@@ -236,7 +236,7 @@ def settle(timeout: float = 90) -> int:
                 return left
             time.sleep(1)
     finally:
-        catalog.dispose()
+        enrollment.dispose()
 
 
 def outboxes() -> dict[str, tuple[int, set]]:
@@ -269,12 +269,12 @@ def drained(timeout: float = 60) -> dict[str, tuple[int, set]]:
 def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
     unsettled = settle()
     boxes = drained()
-    catalog, certificates = engine("catalog"), engine("certificates")
+    enrollment, certificates = engine("enrollment"), engine("certificates")
     row: dict = {"unsettled": unsettled}
-    with catalog.connect() as conn:
+    with enrollment.connect() as conn:  # enrollment owns the seats and the applications
         row["overbooked"] = conn.execute(
             sa.text(
-                "SELECT count(*) FROM study_groups g WHERE g.held + g.enrolled > g.capacity"
+                "SELECT count(*) FROM groups g WHERE g.held + g.enrolled > g.capacity"
                 " OR g.held + g.enrolled <> (SELECT count(*) FROM seat_holds h"
                 "  WHERE h.group_id = g.id)"
                 " OR g.held + g.enrolled <> (SELECT count(*) FROM enrollments e"
@@ -293,7 +293,7 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
         for child, app_id, live_, at in conn.execute(
             sa.text(
                 "SELECT child_id, id::text,"
-                " status IN ('awaiting_provider', 'waitlisted', 'confirmed'),"
+                " status IN ('requested', 'awaiting_provider', 'waitlisted', 'enrolled'),"
                 " extract(epoch FROM created_at) FROM enrollments"
             )
         ):
@@ -312,7 +312,7 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
         from services.certificates import audit
 
         ledger = audit.audit(conn)
-    catalog.dispose()
+    enrollment.dispose()
     certificates.dispose()
     row["orphaned"] = len(set(reservations) - set(live)) + sum(
         1 for app_id, share in live.items() if share and app_id not in reservations

@@ -317,7 +317,7 @@ class Year:
         self.wait(
             lambda: (
                 not self.scalar(
-                    "catalog",
+                    "enrollment",
                     "SELECT count(*) FROM enrollments WHERE"
                     " money IN ('pending', 'release_pending')",
                 )
@@ -325,7 +325,7 @@ class Year:
             "money settled",
         )
         waiting = self.rows_of(
-            "catalog",
+            "enrollment",
             "SELECT e.id::text, e.group_id FROM enrollments e"
             " WHERE e.status = 'awaiting_provider' AND e.money = 'reserved'",
         )
@@ -343,7 +343,7 @@ class Year:
                 lambda: (
                     self.scalar("payments", "SELECT count(*) FROM contracts")
                     >= self.scalar(
-                        "catalog",
+                        "enrollment",
                         "SELECT count(*) FROM enrollments WHERE status"
                         " IN ('enrolled', 'completed', 'terminated')",
                     )
@@ -496,7 +496,7 @@ class Year:
         active = {
             row[0]
             for row in self.rows_of(
-                "catalog", "SELECT id::text FROM enrollments WHERE status = 'enrolled'"
+                "enrollment", "SELECT id::text FROM enrollments WHERE status = 'enrolled'"
             )
         }
         return [c for c in self.children if c.get("enrollment") in active]

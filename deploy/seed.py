@@ -35,16 +35,24 @@ def seed_accounts(if_empty: bool) -> str:
     return seed.load(region, if_empty)
 
 
+def seed_enrollment(if_empty: bool) -> str:
+    from services.enrollment import seed
+
+    return seed.seed(if_empty)
+
+
 def seed_certificates(if_empty: bool) -> str:
     from services.certificates import seed
 
     return seed.load(demo_region.municipalities(), if_empty)
 
 
-# the catalog's demo region first: accounts' provider staff belong to its organizations;
-# certificates last: it issues certificates to the demo parent's children
+# the catalog's demo region first: accounts' provider staff belong to its organizations, and
+# enrollment clears what applied to the region before; certificates last: it issues
+# certificates to the demo parent's children
 SEEDS: dict[str, Callable[[bool], str]] = {
     "catalog": seed_catalog,
+    "enrollment": seed_enrollment,
     "accounts": seed_accounts,
     "certificates": seed_certificates,
 }

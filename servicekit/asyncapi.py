@@ -24,7 +24,7 @@ TARGET = ROOT / "docs" / "asyncapi.yaml"
 CATALOGS = (
     "services.accounts.event_schemas",
     "services.catalog.event_schemas",
-    "services.catalog.enrollment.schemas",
+    "services.enrollment.event_schemas",
     "services.certificates.event_schemas",
     "services.payments.event_schemas",
 )

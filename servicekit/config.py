@@ -5,12 +5,12 @@ import os
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432"
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 
-SERVICES = ("accounts", "catalog", "certificates", "payments", "notifications")
+SERVICES = ("accounts", "catalog", "certificates", "payments", "notifications", "enrollment")
 # Everything that owns a database; the gateway keeps idempotency keys in its own.
 DATABASE_OWNERS = SERVICES + ("gateway",)
-# Every Nameko service (own RPC queue, own event exchange). Enrollment works on the catalog's
-# database (applications change in the same transaction as seats) but runs and scales apart.
-RUNNING_SERVICES = SERVICES + ("enrollment",)
+# Every Nameko service (own RPC queue, own event exchange and own database). Enrollment owns
+# applications and the seats they hold (docs/enrollment.md); the catalog owns the groups.
+RUNNING_SERVICES = SERVICES
 
 
 def env(name: str, default: str) -> str:
@@ -76,6 +76,6 @@ SERVICE_CLASSES = {
     "catalog": "services.catalog.service:CatalogService",
     "certificates": "services.certificates.service:CertificatesService",
     "payments": "services.payments.service:PaymentsService",
-    "enrollment": "services.catalog.enrollment.service:EnrollmentService",
+    "enrollment": "services.enrollment.service:EnrollmentService",
     "notifications": "services.notifications.service:NotificationsService",
 }

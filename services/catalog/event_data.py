@@ -59,3 +59,27 @@ def group_changed(group: Any, org: Any) -> dict:
         "monthly_price": format_kopecks(group.monthly_price_kopecks),
         "enrollment_open": group.enrollment_open,
     }
+
+
+def group_facts(group: Any, program: Any, org: Any) -> dict:
+    """What enrollment keeps of a group (not an event: the answer of `group_facts`)."""
+    return {
+        "group_id": group.id,
+        "program_id": program.id,
+        "organization_id": org.id,
+        "organization_municipality": org.municipality_code,
+        "organization_status": org.status,
+        "program_status": program.status,
+        "direction": program.direction,
+        "registry": program.registry_code,
+        "certified": program.certified,
+        "schedule": group.schedule,
+        "start_date": group.start_date.isoformat(),
+        "end_date": group.end_date.isoformat(),
+        "min_age": group.min_age,
+        "max_age": group.max_age,
+        "price_kopecks": group.price_kopecks,
+        "normative_cost_kopecks": group.normative_cost_kopecks,
+        "enrollment_open": group.enrollment_open,
+        "capacity": group.capacity,
+    }

@@ -116,10 +116,9 @@ class Program(Base):
 class Group(Base):
     __tablename__ = "study_groups"
     __table_args__ = (
-        # the last line of defence: no interleaving of requests can overbook a group
+        # `held` and `enrolled` are enrollment's counts as its events told them (the check
+        # that no group is overbooked is on enrollment's own table)
         CheckConstraint("held >= 0 AND enrolled >= 0", name="ck_study_groups_seats_positive"),
-        CheckConstraint("held + enrolled <= capacity", name="ck_study_groups_not_overbooked"),
-        # enrollment's sweep: groups that have ended
         Index("ix_study_groups_end_date", "end_date"),
     )
 
@@ -142,19 +141,12 @@ class Group(Base):
     normative_cost_kopecks: Mapped[int] = mapped_column(BigInteger, nullable=False)
     monthly_price_kopecks: Mapped[int] = mapped_column(BigInteger, nullable=False)
     enrollment_open: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # the newest of enrollment's `group_seats_changed` applied to held / enrolled
+    seats_version: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default="0"
+    )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
-
-
-class SeatHold(Base):
-    """Who holds or occupies a seat: the counters on the group are a cache of these rows."""
-
-    __tablename__ = "seat_holds"
-
-    group_id: Mapped[int] = mapped_column(ForeignKey("study_groups.id"), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(100), primary_key=True)
-    state: Mapped[str] = mapped_column(String(20), nullable=False)  # held | enrolled
-    created_at: Mapped[datetime] = _created()
 
 
 class SearchProgram(Base):

@@ -1,5 +1,5 @@
 """What the catalog service does, on a SQLAlchemy session: reference data, organizations,
-programs and groups (seats are in seats.py, the search SQL in search.py).
+programs and groups, the free seats enrollment tells of (the search SQL in search.py).
 
 The rules come from domain.py; this layer loads and stores rows, records events in the
 outbox and turns the domain's refusals into the errors that cross RPC. It imports no Nameko
@@ -530,8 +530,12 @@ def create_group(session: Session, principal: Principal, data: dict) -> Group:
     return group
 
 
-def update_group(session: Session, principal: Principal, group_id: int, data: dict) -> Group:
-    # the row lock serializes edits with seat holds: the capacity check sees the truth
+def update_group(
+    session: Session, principal: Principal, group_id: int, data: dict, set_capacity=None
+) -> Group:
+    """`set_capacity(group_id, capacity)`: enrollment's, which counts the seats and refuses a
+    capacity below those taken (409 `capacity_below_occupied`) under its group lock, answering
+    its counts; the catalog's own counts (a projection) give the fast refusal first."""
     group, program, org = find_group(session, domain.managed_scope(principal), group_id, lock=True)
     if not domain.edits_organization(principal, org.id):
         raise Forbidden("Это группа другой организации", code="not_owner")
@@ -539,6 +543,8 @@ def update_group(session: Session, principal: Principal, group_id: int, data: di
     if "capacity" in data:
         with refusals_as_rpc_errors():
             domain.check_capacity_change(data["capacity"], group.held, group.enrolled)
+        if set_capacity is not None and data["capacity"] != group.capacity:
+            apply_seats(session, set_capacity(group.id, data["capacity"]), group=group)
     current = group_schema.dump(group)  # as a caller sends them: dates as ISO strings
     values = {
         key: current[key]
@@ -568,6 +574,50 @@ def update_group(session: Session, principal: Principal, group_id: int, data: di
     search.refresh_programs(session, [program.id])
     emit(session, "group_changed", event_data.group_changed(group, org))
     return group
+
+
+def apply_seats(session: Session, seats: Mapping[str, Any], group: Group | None = None) -> bool:
+    """Enrollment's counts of a group's seats (`group_seats_changed`, or set_capacity's
+    answer) into the group's row and its search row, when newer than those applied (events of
+    two enrollment processes may arrive out of order). True when applied."""
+    if group is None:
+        group = session.scalars(
+            select(Group).where(Group.id == seats["group_id"]).with_for_update()
+        ).first()
+    if group is None or int(seats["version"]) <= group.seats_version:
+        return False
+    group.held, group.enrolled = int(seats["held"]), int(seats["enrolled"])
+    group.seats_version = int(seats["version"])
+    session.flush()
+    search.refresh_seats(session, group.id, domain.free_seats(group.capacity, group.held,
+                                                              group.enrolled))  # fmt: skip
+    return True
+
+
+def group_facts(
+    session: Session,
+    group_ids: list[int] | None = None,
+    program_id: int | None = None,
+    organization_id: int | None = None,
+) -> list[dict]:
+    """What enrollment keeps of groups (services/enrollment/groups.py): one dict per group
+    named by id, or of a program, or of an organization; any status (enrollment decides what
+    it may apply to)."""
+    query = (
+        select(Group, Program, Organization)
+        .join(Program, Program.id == Group.program_id)
+        .join(Organization, Organization.id == Program.organization_id)
+    )
+    if group_ids is not None:
+        query = query.where(Group.id.in_([int(g) for g in group_ids]))
+    if program_id is not None:
+        query = query.where(Program.id == int(program_id))
+    if organization_id is not None:
+        query = query.where(Organization.id == int(organization_id))
+    return [
+        event_data.group_facts(group, program, org)
+        for group, program, org in session.execute(query.order_by(Group.id)).all()
+    ]
 
 
 def _hours_may_change(data: Mapping[str, Any]) -> bool:

@@ -16,12 +16,8 @@ from sqlalchemy.orm import Session
 from servicekit.db import make_engine
 from services.catalog import domain, search
 
-# enrollment's tables live in this database and point at study_groups: a new region replaces
-# them too (TRUNCATE refuses a referenced table truncated alone, even when both are empty)
-TABLES = (
-    "enrollment_history, enrollments, seat_holds, search_rows, search_programs, search_words,"
-    " study_groups, programs, organizations"
-)
+# a new region replaces these (enrollment clears its own: services/enrollment/seed.py)
+TABLES = "search_rows, search_programs, search_words, study_groups, programs, organizations"
 
 ORGANIZATION_COLUMNS = (
     "id", "name", "inn", "municipality_code", "address", "phone", "email", "website", "status",

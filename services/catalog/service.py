@@ -1,6 +1,11 @@
-"""Catalog service: municipalities, organizations, programs, groups and their seats, search.
+"""Catalog service: municipalities, organizations, programs, groups, search.
 
-Thin entrypoints: each calls operations.py (or seats.py) on the worker's session, committed
+A group's seats are enrollment's (services/enrollment): the catalog keeps the free seats it
+is told of by `group_seats_changed` (a projection for search, so a search never waits on
+enrollment), answers enrollment the facts of its groups (`group_facts`), and asks it before
+changing a capacity (`enrollment.set_capacity`, which refuses one below the seats taken).
+
+Thin entrypoints: each calls operations.py on the worker's session, committed
 when the entrypoint returns, and dumps the answer through schemas.py. Rules live in
 domain.py, the search SQL in search.py.
 
@@ -15,8 +20,10 @@ from typing import Any
 from nameko.rpc import rpc
 
 from contracts.principal import Principal
+from servicekit.events import reliable_handler
+from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.catalog import operations, seats
+from services.catalog import operations
 from services.catalog.schemas import (
     group_page_schema,
     group_schema,
@@ -30,6 +37,8 @@ from services.catalog.schemas import (
 
 class CatalogService(ServiceBase):
     name = "catalog"
+
+    peers = TimedClusterRpc()  # enrollment, for a capacity change
 
     # --- reference data -----------------------------------------------------------------
 
@@ -185,25 +194,31 @@ class CatalogService(ServiceBase):
     @rpc
     def update_group(self, principal: dict, group_id: int, data: dict) -> dict:
         who = Principal.from_rpc(principal)
-        return group_schema.dump(operations.update_group(self.db, who, group_id, data))
+        group = operations.update_group(
+            self.db, who, group_id, data,
+            set_capacity=lambda gid, capacity: self.peers.call(
+                "enrollment", "set_capacity", gid, capacity
+            ),
+        )  # fmt: skip
+        return group_schema.dump(group)
 
-    # --- seats (held by applications, taken by enrolled children): seats.py -------------
-
-    @rpc
-    def hold_seat(self, group_id: int, holder: str) -> dict:
-        """Hold a seat for `holder` (an application's id); idempotent. A full group answers
-        409 `group_full` (the caller puts the application on the waiting list)."""
-        return seats.hold_seat(self.db, group_id, holder)
-
-    @rpc
-    def release_seat(self, group_id: int, holder: str) -> dict:
-        """Give back a held or taken seat; releasing twice changes nothing."""
-        return seats.release_seat(self.db, group_id, holder)
+    # --- what enrollment needs and tells ------------------------------------------------
 
     @rpc
-    def confirm_seat(self, group_id: int, holder: str) -> dict:
-        """A held seat becomes an enrolled child's; confirming twice changes nothing."""
-        return seats.confirm_seat(self.db, group_id, holder)
+    def group_facts(
+        self,
+        group_ids: list[int] | None = None,
+        program_id: int | None = None,
+        organization_id: int | None = None,
+    ) -> list[dict]:
+        """For enrollment: the facts of groups (by ids, of a program or of an organization)."""
+        return operations.group_facts(self.db, group_ids, program_id, organization_id)
+
+    @reliable_handler("enrollment", "group_seats_changed")
+    def on_group_seats_changed(self, envelope):
+        """The free seats of the search: enrollment's counts, the newest of them (a repeat or
+        an older event changes nothing by its `version`, so no processed-event row)."""
+        operations.apply_seats(self.db, envelope["data"])
 
     # --- search -------------------------------------------------------------------------
 

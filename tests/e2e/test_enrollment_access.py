@@ -35,6 +35,7 @@ class Scene:
     def __init__(self, world, databases):
         self.world = world
         self.catalog = sa.create_engine(databases["catalog"])
+        self.enrollment = sa.create_engine(databases["enrollment"])
         self.certificates = sa.create_engine(databases["certificates"])
         data.period(self.certificates)
         self.child = world.children["parent"]
@@ -175,12 +176,12 @@ def test_repeated_apply_with_the_same_idempotency_key_returns_the_first_answer(s
     assert first.status_code == again.status_code == 201, again.text
     assert again.json() == first.json()
     assert again.headers.get("Idempotent-Replayed") == "true"
-    with scene.catalog.connect() as conn:
+    with scene.enrollment.connect() as conn:
         count = conn.execute(
             sa.text("SELECT count(*) FROM enrollments WHERE group_id = :g"), {"g": group_id}
         ).scalar()
         held = conn.execute(
-            sa.text("SELECT held FROM study_groups WHERE id = :g"), {"g": group_id}
+            sa.text("SELECT held FROM groups WHERE id = :g"), {"g": group_id}
         ).scalar()
     assert (count, held) == (1, 1)
     # without the key, a second application of the same child is refused, not duplicated

@@ -49,8 +49,8 @@ def wait_dead(system, name, timeout=30):
     assert process.poll() == 137, f"{name} did not crash: {process.poll()}"
 
 
-def application_of(catalog, child_id, group_id):
-    with catalog.connect() as conn:
+def application_of(enrollment, child_id, group_id):
+    with enrollment.connect() as conn:
         return conn.execute(
             sa.text(
                 "SELECT id::text AS id, status, money, seat_held,"
@@ -61,11 +61,11 @@ def application_of(catalog, child_id, group_id):
         ).first()
 
 
-def wait_settled(catalog, child_id, group_id, timeout=60):
+def wait_settled(enrollment, child_id, group_id, timeout=60):
     deadline = time.monotonic() + timeout
     row = None
     while time.monotonic() < deadline:
-        row = application_of(catalog, child_id, group_id)
+        row = application_of(enrollment, child_id, group_id)
         if row is not None and row.money in SETTLED:
             return row
         time.sleep(0.5)
@@ -80,11 +80,11 @@ def reserved_for(certificates, enrollment_id):
         ).scalar()
 
 
-def seat_holds(catalog, group_id, enrollment_id):
-    with catalog.connect() as conn:
+def seat_holds(enrollment, group_id, enrollment_id):
+    with enrollment.connect() as conn:
         return conn.execute(
             sa.text(
-                "SELECT (SELECT held + enrolled FROM study_groups WHERE id = :g),"
+                "SELECT (SELECT held + enrolled FROM groups WHERE id = :g),"
                 " (SELECT count(*) FROM seat_holds WHERE group_id = :g AND holder = :h)"
             ),
             {"g": group_id, "h": enrollment_id},
@@ -117,9 +117,10 @@ def test_a_crash_at_each_step_ends_consistent_with_every_event_once(
     finally:
         restart(system, process)
 
-    row = wait_settled(catalog, child, group_id)
+    enrollment = sa.create_engine(databases["enrollment"])
+    row = wait_settled(enrollment, child, group_id)
     assert row.status == final, row
-    total, held = seat_holds(catalog, group_id, row.id)
+    total, held = seat_holds(enrollment, group_id, row.id)
     if final == "awaiting_provider":
         assert row.seat_held and held == 1 and total == 1
         assert row.money == "reserved" and reserved_for(certificates, row.id) == row.share > 0

@@ -41,9 +41,12 @@ def test_integrator_receives_every_enrollment_event_once_and_valid(
     other = data.group(catalog, HOME_ORG, capacity=1)
     third = data.group(catalog, HOME_ORG, capacity=1)
     short = data.group(catalog, HOME_ORG, capacity=1)
-    with catalog.begin() as conn:  # a group that ends with December (others end in May)
-        conn.execute(sa.text("UPDATE study_groups SET end_date = '2026-12-31' WHERE id = :g"),
-                     {"g": short})  # fmt: skip
+    # a group that ends with December (others end in May): the catalog's and enrollment's
+    # copy of it (as the catalog's event would bring it)
+    for engine, table in ((catalog, "study_groups"), (data.enrollment_engine(catalog), "groups")):
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"UPDATE {table} SET end_date = '2026-12-31' WHERE id = :g"),  # noqa: S608
+                         {"g": short})  # fmt: skip
 
     def apply(child, group):
         response = parent.post("/enrollments", {"child_id": child, "group_id": group,

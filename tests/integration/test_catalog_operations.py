@@ -1,19 +1,18 @@
 """Catalog operations on a session, without Nameko: the one visibility rule gives lists and
-gets the same answer as the domain's rule for a row in hand, and seats can be held inside a
-caller's transaction (enrollment's) without committing it."""
+gets the same answer as the domain's rule for a row in hand; the seats enrollment tells of
+lock a group's money terms (enrollment's own seat steps: test_enrollment_seats.py)."""
 
 import itertools
 import random
 from datetime import date
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from contracts.principal import ANONYMOUS, Principal
 from contracts.scope import EVERYTHING
 from servicekit.errors import Conflict, NotFound
-from services.catalog import domain, operations, seats
+from services.catalog import domain, operations
 from services.catalog.models import Group, Organization, Program
 
 MUNICIPALITIES = ("krasnoyarsk", "achinsk")
@@ -151,44 +150,6 @@ def test_the_internal_reader_is_named_and_sees_every_row(catalog_rows):
             assert operations.find_organization(session, EVERYTHING, org_id).id == org_id
 
 
-def test_seats_are_held_inside_the_callers_transaction_and_vanish_with_it(catalog_rows):
-    engine, _, _, groups = catalog_rows
-    group_id = next(iter(groups))
-    with Session(engine) as session:
-        held = seats.hold_seat(session, group_id, "application-rolled-back")
-        assert held["held"] == 1 and held["free_seats"] == 2
-        session.rollback()  # the caller's transaction failed: nothing of the hold remains
-    with Session(engine) as session:
-        assert seats.seat_counts(session, group_id)["held"] == 0
-        seats.hold_seat(session, group_id, "application-1")
-        seats.hold_seat(session, group_id, "application-2")
-        assert seats.confirm_seat(session, group_id, "application-1")["enrolled"] == 1
-        session.commit()
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.text("SELECT held, enrolled FROM study_groups WHERE id = :id"), {"id": group_id}
-        ).one()
-    assert tuple(row) == (1, 1)
-
-
-def test_a_full_group_and_an_unknown_one_are_refused_on_the_session(catalog_rows):
-    engine, _, _, groups = catalog_rows
-    group_id = list(groups)[1]
-    with Session(engine) as session:
-        for i in range(3):
-            seats.hold_seat(session, group_id, f"application-{i}")
-        with pytest.raises(Conflict) as full:
-            seats.hold_seat(session, group_id, "application-late")
-        assert full.value.code == "group_full"
-        with pytest.raises(NotFound) as unknown:
-            seats.hold_seat(session, 2_000_000_000, "application-x")
-        assert unknown.value.code == "group_not_found"
-        with pytest.raises(NotFound) as never_held:
-            seats.confirm_seat(session, group_id, "application-never")
-        assert never_held.value.code == "seat_not_held"
-        session.rollback()
-
-
 # --- issue 18: who sets the price of public money --------------------------------------------
 
 
@@ -252,7 +213,10 @@ def test_the_normative_is_the_operators_figure_per_hour_times_the_groups_hours(e
             {"schedule": [{"weekday": 2, "start": "16:00", "end": "17:00"}]},
         )  # fmt: skip
         assert (changed.price_kopecks, changed.normative_cost_kopecks) == (1_500_000, 780_000)
-        assert seats.take_seat(session, group.id, "application-1")
+        # enrollment holds a seat in it: its `group_seats_changed` tells the catalog
+        assert operations.apply_seats(
+            session, {"group_id": group.id, "held": 1, "enrolled": 0, "version": 1}
+        )
         with pytest.raises(Conflict) as locked:
             operations.update_group(session, provider, group.id, {"price_kopecks": 9_000_000})
         assert locked.value.code == "money_terms_locked"

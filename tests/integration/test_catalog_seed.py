@@ -1,5 +1,4 @@
-"""The demo region loads into a freshly migrated catalog database (enrollment's tables, in
-the same database, point at its groups: TRUNCATE refused them), and is then left alone."""
+"""The demo region loads into a freshly migrated catalog database, and is then left alone."""
 
 import os
 import subprocess

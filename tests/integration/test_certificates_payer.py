@@ -18,11 +18,11 @@ from nameko.standalone.rpc import ClusterRpcClient
 from servicekit import clock
 from servicekit.errors import Conflict, InvalidInput, NotFound
 from services.accounts.service import AccountsService
-from services.catalog.enrollment.service import EnrollmentService
 from services.catalog.service import CatalogService
 from services.certificates import audit, funding
 from services.certificates.domain import AgeBand
 from services.certificates.service import CertificatesService
+from services.enrollment.service import EnrollmentService
 from tests.support import enrollment as world
 from tests.support.accounts import child_body
 
@@ -47,7 +47,7 @@ def rpc(nameko_config, databases, container_factory):
 
 @pytest.fixture
 def engines(engine_of):
-    return {name: engine_of(name) for name in ("catalog", "accounts", "certificates")}
+    return {name: engine_of(name) for name in ("catalog", "accounts", "certificates", "enrollment")}
 
 
 def as_parent(parent_id):
@@ -59,7 +59,7 @@ def operator_of(code):
 
 
 def confirmed_data(engines, enrollment_id):
-    with engines["catalog"].connect() as conn:
+    with engines["enrollment"].connect() as conn:
         return conn.execute(
             sa.text(
                 "SELECT body->'data' FROM outbox WHERE type = 'enrollment_confirmed'"
@@ -300,7 +300,7 @@ def test_audit_ledger_names_reservations_no_live_application_stands_behind(rpc, 
     # a reservation nobody applied for (a script, a lost compensation)
     stray = str(uuid.uuid4())
     rpc.certificates.reserve_funds(stray, fresh_child("krasnoyarsk"), period, 1_000_00, True)
-    with engines["catalog"].begin() as conn:
+    with engines["enrollment"].begin() as conn:
         # enrollment believes it gave the money back; certificates still holds it
         conn.execute(
             sa.text("UPDATE enrollments SET money = 'released' WHERE id = :e"),

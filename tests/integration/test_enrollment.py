@@ -15,9 +15,10 @@ from nameko.standalone.rpc import ClusterRpcClient
 from servicekit import clock
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.accounts.service import AccountsService
-from services.catalog.enrollment import domain as enrollment_domain
-from services.catalog.enrollment.service import EnrollmentService
+from services.catalog.service import CatalogService
 from services.certificates.service import CertificatesService
+from services.enrollment import domain as enrollment_domain
+from services.enrollment.service import EnrollmentService
 from tests.support import enrollment as world
 
 START = "2026-12-01"
@@ -33,7 +34,8 @@ def business_day():
 
 @pytest.fixture
 def rpc(nameko_config, databases, container_factory):
-    for cls in (EnrollmentService, AccountsService, CertificatesService):
+    # the catalog answers a provider's decision whether its organization is active
+    for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
         container_factory(cls).start()
     with ClusterRpcClient() as client:
         yield client
@@ -41,7 +43,7 @@ def rpc(nameko_config, databases, container_factory):
 
 @pytest.fixture
 def engines(engine_of):
-    return {name: engine_of(name) for name in ("catalog", "accounts", "certificates")}
+    return {name: engine_of(name) for name in ("catalog", "accounts", "certificates", "enrollment")}
 
 
 @pytest.fixture
@@ -59,9 +61,9 @@ def as_provider(organization_id, user_id=500):
 
 
 def seats(engines, group_id):
-    with engines["catalog"].connect() as conn:
+    with engines["enrollment"].connect() as conn:
         capacity, held, enrolled = conn.execute(
-            sa.text("SELECT capacity, held, enrolled FROM study_groups WHERE id = :g"),
+            sa.text("SELECT capacity, held, enrolled FROM groups WHERE id = :g"),
             {"g": group_id},
         ).one()
         holds = conn.execute(
@@ -71,7 +73,7 @@ def seats(engines, group_id):
 
 
 def rows(engines, group_id):
-    with engines["catalog"].connect() as conn:
+    with engines["enrollment"].connect() as conn:
         return conn.execute(
             sa.text(
                 "SELECT id::text, child_id, status, seat_held, arrival, money FROM enrollments"
@@ -82,7 +84,7 @@ def rows(engines, group_id):
 
 
 def outbox_types(engines, enrollment_id):
-    with engines["catalog"].connect() as conn:
+    with engines["enrollment"].connect() as conn:
         return (
             conn.execute(
                 sa.text(
@@ -93,6 +95,20 @@ def outbox_types(engines, enrollment_id):
             .scalars()
             .all()
         )
+
+
+def until_enrollment_knows(engines, group_id, column, value, seconds=10.0):
+    """Wait for the catalog's event to reach enrollment's copy of a group's facts."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with engines["enrollment"].connect() as conn:
+            known = conn.execute(
+                sa.text(f"SELECT {column} FROM groups WHERE id = :g"),  # noqa: S608
+                {"g": group_id},
+            ).scalar()
+        if known == value or time.monotonic() > deadline:
+            return known
+        time.sleep(0.05)
 
 
 def balance(rpc, child_id):
@@ -267,7 +283,7 @@ def test_confirm_enrolls_verifies_the_child_and_announces_the_contract(rpc, engi
     assert (enrolled["status"], enrolled["money"]) == ("enrolled", "contract")
     assert seats(engines, group_id) == {"capacity": 20, "held": 0, "enrolled": 1, "holds": 1}
     assert rpc.accounts.get_child(child)["verified"] is True
-    with engines["catalog"].connect() as conn:
+    with engines["enrollment"].connect() as conn:
         data = conn.execute(
             sa.text(
                 "SELECT body->'data' FROM outbox WHERE type = 'enrollment_confirmed'"
@@ -320,7 +336,7 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
     (idempotently) and finishes the application."""
     from sqlalchemy.orm import Session
 
-    from services.catalog.enrollment import operations
+    from services.enrollment import operations
 
     org = world.organization(engines["catalog"])
     group_id = world.group(engines["catalog"], org)
@@ -328,7 +344,7 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
     (child,) = world.children(engines["accounts"], parent_id, 1)
     facts = rpc.accounts.get_child(child)
     enrollment_id = str(uuid.uuid4())
-    with Session(engines["catalog"], info={"producer": "enrollment"}) as session:
+    with Session(engines["enrollment"], info={"producer": "enrollment"}) as session:
         operations.open_application(
             session, enrollment_id=enrollment_id, child=facts, group_id=group_id,
             start_date=datetime(2026, 12, 1).date(), accept_copay=False,
@@ -345,9 +361,73 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
     assert outbox_types(engines, enrollment_id) == ["enrollment_requested"]
 
 
+def test_the_seats_end_where_the_pure_seat_allocation_says_under_concurrent_apply_and_cancel(
+    rpc, engines, period
+):
+    """domain.seating is the rule; the SQL carries it out. 80 children apply at once to a
+    group of 8 seats while parents cancel some applications as soon as they are answered
+    (seated or waiting): whatever the interleaving, the database ends with the first 8 of
+    those who stayed (in arrival order) holding the seats and the rest waiting in that order."""
+    import random
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=8, registry="paid")
+    parent_id = world.parent(engines["accounts"])
+    kids = world.children(engines["accounts"], parent_id, 80)
+    rng = random.Random(19)
+    leaving = set(rng.sample(kids, 30))
+
+    def apply(child_id):
+        return rpc.enrollment.apply.call_async(
+            as_parent(parent_id),
+            {"child_id": child_id, "group_id": group_id, "start_date": START,
+             "accept_copay": True},
+        )  # fmt: skip
+
+    def cancel(answer):
+        return rpc.enrollment.decide.call_async(as_parent(parent_id), answer["id"], "cancel")
+
+    def cancelled(reply, answer):
+        """A promotion whose money step is in flight answers 409 `application_in_progress`:
+        the parent tries again, as the answer asks."""
+        for _ in range(50):
+            try:
+                return reply.result()["status"] == "cancelled"
+            except Conflict as error:
+                assert error.code == "application_in_progress"
+                time.sleep(0.1)
+                reply = cancel(answer)
+        return False
+
+    first, second = kids[:40], kids[40:]
+    answers = {k: reply.result() for k, reply in [(k, apply(k)) for k in first]}
+    # the first wave's leavers cancel while the second wave applies, interleaved
+    applying, cancelling = [], []
+    for i, child_id in enumerate(second):
+        applying.append((child_id, apply(child_id)))
+        if first[i] in leaving:
+            cancelling.append((cancel(answers[first[i]]), answers[first[i]]))
+    for child_id, reply in applying:
+        answers[child_id] = reply.result()
+    for reply, answer in cancelling:
+        assert cancelled(reply, answer)
+    for reply, answer in [(cancel(answers[k]), answers[k]) for k in second if k in leaving]:
+        assert cancelled(reply, answer)
+
+    ordered = rows(engines, group_id)  # every application, in arrival order
+    left = {r.id for r in ordered if r.status == "cancelled"}
+    assert len(left) == 30
+    expected = enrollment_domain.seating(8, [r.id for r in ordered], left)
+    seated = tuple(r.id for r in ordered if r.seat_held)
+    waiting = tuple(r.id for r in ordered if r.status == "waitlisted" and not r.seat_held)
+    assert (seated, waiting) == (expected.seated, expected.waiting)
+    assert all(r.status == "awaiting_provider" for r in ordered if r.seat_held)
+    assert seats(engines, group_id) == {"capacity": 8, "held": 8, "enrolled": 0, "holds": 8}
+
+
 def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, period):
-    """Opening day is decided by the apply path: count what one application costs on the
-    catalog's database (the figure the README quotes; a regression fails here)."""
+    """Opening day is decided by the apply path: count what one application costs on
+    enrollment's database (the figure the README quotes; a regression fails here)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -358,7 +438,7 @@ def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, p
     statements = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        if conn.engine.url.database.endswith("_catalog") and "outbox" not in statement[:60]:
+        if conn.engine.url.database.endswith("_enrollment") and "outbox" not in statement[:60]:
             statements.append(statement.split()[0].upper())
 
     body = {"group_id": group_id, "start_date": START}
@@ -382,7 +462,7 @@ def region_instant(day: date, hour: int, minute: int = 0) -> str:
 
 
 def outbox_data(engines, enrollment_id, event_type):
-    with engines["catalog"].connect() as conn:
+    with engines["enrollment"].connect() as conn:
         return conn.execute(
             sa.text(
                 "SELECT body->'data' FROM outbox WHERE type = :t"
@@ -456,11 +536,12 @@ def test_an_enrollment_completes_by_the_sweep_once_its_group_ended(rpc, engines,
     org = world.organization(engines["catalog"])
     group_id = world.group(engines["catalog"], org, capacity=1)
     group_end = date(2027, 1, 31)  # earlier than other tests' groups: only ours are due
-    with engines["catalog"].begin() as conn:
-        conn.execute(
-            sa.text("UPDATE study_groups SET end_date = :end WHERE id = :g"),
-            {"end": group_end, "g": group_id},
-        )
+    for engine, table in ((engines["catalog"], "study_groups"), (engines["enrollment"], "groups")):
+        with engine.begin() as conn:  # the catalog's change, and what its event tells enrollment
+            conn.execute(
+                sa.text(f"UPDATE {table} SET end_date = :end WHERE id = :g"),  # noqa: S608
+                {"end": group_end, "g": group_id},
+            )
     parent_id = world.parent(engines["accounts"])
     first_child, second_child = world.children(engines["accounts"], parent_id, 2)
     body = {"group_id": group_id, "start_date": START}
@@ -504,8 +585,6 @@ def test_a_provider_sees_only_children_who_applied_to_its_organization(
     """Accounts learns from enrollment's events who applied where: the staff of organization
     A see (masked) the child who applied to A, and a child of the same municipality who
     applied nowhere or only to B is 404 to them."""
-    from services.catalog.service import CatalogService
-
     for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
         container_factory(cls).start()
     org_a = world.organization(engines["catalog"])
@@ -696,7 +775,7 @@ def test_a_child_who_turns_18_leaves_at_the_end_of_that_month(rpc, engines, peri
                                        "group_id": group_id})  # fmt: skip
         rpc.enrollment.decide(staff, applied["id"], "confirm")
         ids[child] = applied["id"]
-    with engines["catalog"].begin() as conn:  # as if made before the birth date was kept
+    with engines["enrollment"].begin() as conn:  # as if made before the birth date was kept
         conn.execute(
             sa.text("UPDATE enrollments SET child_birth_date = NULL WHERE id = :e"),
             {"e": ids[older]},
@@ -728,8 +807,6 @@ def test_a_child_who_turns_18_leaves_at_the_end_of_that_month(rpc, engines, peri
 def test_a_group_whose_end_moves_earlier_ends_its_contracts_there(
     nameko_config, databases, container_factory, engines, period
 ):
-    from services.catalog.service import CatalogService
-
     for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
         container_factory(cls).start()
     org = world.organization(engines["catalog"])
@@ -744,6 +821,8 @@ def test_a_group_whose_end_moves_earlier_ends_its_contracts_there(
         assert applied["end_date"] == "2027-05-31"
         assert applied["id"] not in rpc.enrollment.run_calendar_job("end_due")["group_shortened"]
         rpc.catalog.update_group(staff, group_id, {"end_date": "2027-01-15"})
+        # enrollment learns it from the catalog's `group_changed` (its own copy of the facts)
+        until_enrollment_knows(engines, group_id, "end_date", date(2027, 1, 15))
         swept = rpc.enrollment.run_calendar_job("end_due")
         assert applied["id"] in swept["group_shortened"]
         ended = rpc.enrollment.get_enrollment(None, applied["id"])
@@ -764,14 +843,14 @@ def test_the_recovery_measures_its_grace_on_the_records_time_not_the_business_cl
     demonstration's clock started in the past would)."""
     from sqlalchemy.orm import Session
 
-    from services.catalog.enrollment import operations
+    from services.enrollment import operations
 
     org = world.organization(engines["catalog"])
     group_id = world.group(engines["catalog"], org)
     parent_id = world.parent(engines["accounts"])
     (child,) = world.children(engines["accounts"], parent_id, 1)
     enrollment_id = str(uuid.uuid4())
-    with Session(engines["catalog"], info={"producer": "enrollment"}) as session:
+    with Session(engines["enrollment"], info={"producer": "enrollment"}) as session:
         operations.open_application(
             session, enrollment_id=enrollment_id, child=rpc.accounts.get_child(child),
             group_id=group_id, start_date=None, accept_copay=False,

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from servicekit.errors import ServiceUnavailable
 from services.accounts.service import AccountsService
-from services.catalog.enrollment.service import EnrollmentService
 from services.certificates import operations as certificates_operations
 from services.certificates.models import Certificate
 from services.certificates.service import CertificatesService
+from services.enrollment.service import EnrollmentService
 from services.payments import contracts
 from services.payments import service as payments_service
 from services.payments.service import PaymentsService
@@ -80,7 +80,10 @@ def rpc(containers):
 
 @pytest.fixture
 def engines(engine_of):
-    return {name: engine_of(name) for name in ("accounts", "certificates", "catalog", "payments")}
+    return {
+        name: engine_of(name)
+        for name in ("accounts", "certificates", "catalog", "payments", "enrollment")
+    }
 
 
 def municipality() -> str:
@@ -127,9 +130,9 @@ def applications(engines, mun, children):
         (children[0] + 10**8, mun, "cancelled", "released"),
         (children[0] + 2 * 10**8, "elsewhere", "enrolled", "contract"),
     ]
-    with engines["catalog"].begin() as conn:
+    with engines["enrollment"].begin() as conn:
         program_id = conn.execute(
-            sa.text("SELECT program_id FROM study_groups WHERE id = :g"), {"g": group_id}
+            sa.text("SELECT program_id FROM groups WHERE id = :g"), {"g": group_id}
         ).scalar()
         for child_id, child_mun, status, money in rows:
             conn.execute(
@@ -211,7 +214,7 @@ def test_count_by_status_counts_applications_of_the_municipalitys_children(rpc, 
     }  # fmt: skip
     after = rpc.enrollment.count_by_status(None)
     assert sum(after.values()) - sum(before.values()) == 6
-    assert sum(after.values()) == count(engines["catalog"], "enrollments")
+    assert sum(after.values()) == count(engines["enrollment"], "enrollments")
 
 
 # --- the report, with all of them -----------------------------------------------------------

@@ -1,6 +1,7 @@
 """Test data for enrollment, written straight into the services' databases (untimed, as a
-seed would): organizations, programs and open groups in the catalog, parents and children in
-accounts, a period with nominals in certificates."""
+seed would): organizations, programs and open groups in the catalog (and each group's facts
+in enrollment's database, as the catalog's `group_changed` would bring them), parents and
+children in accounts, a period with nominals in certificates."""
 
 import itertools
 import random
@@ -11,8 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.catalog import domain as catalog_domain
-from services.catalog import search
+from services.catalog import event_data, search
 from services.catalog.models import Group, Organization, Program
+from services.enrollment import groups as enrollment_groups
 
 PERIOD = {"name": "2026/2027", "start_date": date(2026, 9, 1), "end_date": date(2027, 8, 31)}
 _rng = random.Random()
@@ -88,8 +90,30 @@ def group(
         session.add(row)
         session.flush()
         search.refresh_programs(session, [program.id])
+        org = session.get(Organization, organization_id)
+        facts = event_data.group_facts(row, program, org)
         session.commit()
-        return row.id
+    known(engine, [facts])
+    return facts["group_id"]
+
+
+def enrollment_engine(catalog_engine):
+    """Enrollment's database beside a catalog's: the same name with `enrollment` for its
+    last `catalog` (navtest_<run>_catalog, navigator_bench_catalog, ...)."""
+    url = catalog_engine.url
+    head, _, tail = url.database.rpartition("catalog")
+    return sa.create_engine(url.set(database=f"{head}enrollment{tail}"))
+
+
+def known(catalog_engine, facts: list[dict]) -> None:
+    """Enrollment learns the groups' facts (what its handler of `group_changed` stores)."""
+    engine = enrollment_engine(catalog_engine)
+    try:
+        with Session(engine) as session:
+            enrollment_groups.store(session, facts)
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def parent(engine, municipality="krasnoyarsk") -> int:

@@ -18,7 +18,7 @@ PROCESSES = {
     "catalog": "services.catalog.service:CatalogService",
     "certificates": "services.certificates.service:CertificatesService",
     "payments": "services.payments.service:PaymentsService",
-    "enrollment": "services.catalog.enrollment.service:EnrollmentService",
+    "enrollment": "services.enrollment.service:EnrollmentService",
     "notifications": "services.notifications.service:NotificationsService",
     "gateway": "gateway.service:GatewayService",
 }

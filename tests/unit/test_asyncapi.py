@@ -25,7 +25,7 @@ def test_every_enrollment_event_of_the_issue_is_in_the_document():
 
 def test_nullable_fields_are_json_schema_nulls():
     schema = asyncapi.data_schema(
-        __import__("services.catalog.enrollment.schemas", fromlist=["x"]).ClosedSchema
+        __import__("services.enrollment.event_schemas", fromlist=["x"]).ClosedSchema
     )
     assert schema["properties"]["reason"]["type"] == ["string", "null"]
     assert "additionalProperties" not in schema  # additive changes stay valid

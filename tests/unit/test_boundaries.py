@@ -113,15 +113,14 @@ def test_service_modules_hold_only_entrypoints(path):
 
 
 def service_of(module: str) -> str | None:
-    """`services.catalog.seats` -> `catalog`: the top-level service package a module is in
-    (`services.catalog.enrollment` is part of catalog while it lives there;
-    `services.enrollment` is a service of its own)."""
+    """`services.catalog.search` -> `catalog`: the top-level service package a module is in
+    (`services.enrollment` is a service of its own)."""
     parts = module.split(".")
     return parts[1] if parts[0] == "services" and len(parts) > 1 else None
 
 
 def test_service_of_names_the_top_level_service_package():
-    assert service_of("services.catalog.enrollment.saga") == "catalog"
+    assert service_of("services.catalog.search") == "catalog"
     assert service_of("services.enrollment.saga") == "enrollment"
     assert service_of("servicekit.db") is None
 
@@ -302,12 +301,6 @@ def test_refusals_mapped_by_hand_finds_one(tmp_path):
     assert refusals_mapped_by_hand(probe) == ["line 4"]
 
 
-# Enrollment's quote maps the cost rules' InvalidTerms by hand (to the same InvalidInput
-# rpc_error makes); it adopts the one mapping when it is rewritten as services/enrollment/
-# (issue 19, items 1-2), which this branch leaves alone. Nothing else may join this list.
-NOT_YET_ADOPTED = {"services/catalog/enrollment/operations.py"}
-
-
 def test_refusals_become_rpc_errors_only_through_the_one_mapping():
     offenders = {
         str(path.relative_to(ROOT)): refusals_mapped_by_hand(path)
@@ -315,4 +308,4 @@ def test_refusals_become_rpc_errors_only_through_the_one_mapping():
         for path in python_files(folder)
     }
     found = {path: lines for path, lines in offenders.items() if lines}
-    assert {path: lines for path, lines in found.items() if path not in NOT_YET_ADOPTED} == {}
+    assert found == {}

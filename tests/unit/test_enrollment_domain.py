@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.catalog.enrollment import domain
-from services.catalog.enrollment.domain import (
+from services.enrollment import domain
+from services.enrollment.domain import (
     AWAITING_PROVIDER,
     CANCELLED,
     COMPLETED,
@@ -275,3 +275,155 @@ def test_the_18th_birthday_ends_a_contract_at_the_end_of_its_month():
     assert domain.eighteenth_birthday(date(2008, 2, 29)) == date(2026, 2, 28)
     assert domain.shortened_end(date(2027, 5, 31), date(2027, 1, 15)) == date(2027, 1, 15)
     assert domain.shortened_end(date(2027, 1, 15), date(2027, 5, 31)) is None
+
+
+# --- seat allocation: capacity, arrival order, promotion -------------------------------------
+
+
+def test_the_first_arrivals_hold_the_seats_and_the_rest_wait_in_arrival_order():
+    assert domain.seating(2, ["a", "b", "c", "d"]) == domain.Seating(("a", "b"), ("c", "d"))
+    assert domain.seating(5, ["a", "b"]) == domain.Seating(("a", "b"), ())
+    assert domain.seating(0, ["a"]) == domain.Seating((), ("a",))
+
+
+def test_a_freed_seat_goes_to_the_first_on_the_list_and_a_leaving_waiter_frees_nothing():
+    assert domain.seating(2, ["a", "b", "c", "d"], left={"a"}) == domain.Seating(("b", "c"), ("d",))
+    assert domain.seating(2, ["a", "b", "c", "d"], left={"c"}) == domain.Seating(("a", "b"), ("d",))
+    assert domain.seating(2, ["a", "b", "c"], left={"a", "b", "c"}) == domain.Seating((), ())
+
+
+def test_seating_refuses_what_cannot_be():
+    with pytest.raises(ValueError):
+        domain.seating(-1, ["a"])
+    with pytest.raises(ValueError):
+        domain.seating(1, ["a", "a"])
+
+
+def _replay(capacity, steps):
+    """The sequential process the services run, one step at a time: an arrival holds a free
+    seat or joins the end of the list; a leaving seated application's seat goes to the first
+    on the list; a leaving waiter just leaves."""
+    seated, waiting, arrivals, left = [], [], [], set()
+    for kind, who in steps:
+        if kind == "arrive":
+            arrivals.append(who)
+            (seated if len(seated) < capacity else waiting).append(who)
+        else:
+            left.add(who)
+            if who in seated:
+                seated.remove(who)
+                if waiting:
+                    seated.append(waiting.pop(0))
+            else:
+                waiting.remove(who)
+    return arrivals, left, seated, waiting
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_any_interleaving_of_arrivals_and_leavings_ends_where_seating_says(seed):
+    import random
+
+    rng = random.Random(seed)
+    capacity = rng.randint(0, 6)
+    steps, present, counter = [], [], 0
+    for _ in range(rng.randint(1, 40)):
+        if present and rng.random() < 0.35:
+            who = present.pop(rng.randrange(len(present)))
+            steps.append(("leave", who))
+        else:
+            counter += 1
+            present.append(f"a{counter}")
+            steps.append(("arrive", f"a{counter}"))
+    arrivals, left, seated, waiting = _replay(capacity, steps)
+    expected = domain.seating(capacity, arrivals, left)
+    # the seated are a set (a promoted one sits after later seated ones in the replay)
+    assert sorted(seated, key=arrivals.index) == list(expected.seated)
+    assert waiting == list(expected.waiting)
+
+
+# --- the money's own machine, and a move's effects as data ----------------------------------
+
+MONEY_ALLOWED = {
+    ("pending", "reserved"),
+    ("pending", "none"),
+    ("pending", "release_pending"),
+    ("reserved", "contract"),
+    ("reserved", "release_pending"),
+    ("reserved", "pending"),
+    ("none", "pending"),
+    ("release_pending", "released"),
+    ("released", "release_pending"),  # closing asks certificates again (idempotent)
+}
+
+
+@pytest.mark.parametrize("current", domain.MONEY_STATES)
+@pytest.mark.parametrize("target", domain.MONEY_STATES)
+def test_the_money_moves_only_as_its_table_says_and_a_replay_is_a_no_op(current, target):
+    if current == target:
+        assert domain.money_transition(current, target) is False
+    elif (current, target) in MONEY_ALLOWED:
+        assert domain.money_transition(current, target) is True
+    else:
+        with pytest.raises(TransitionRefused):
+            domain.money_transition(current, target)
+
+
+def test_confirming_takes_the_seat_and_hands_the_money_to_the_contract():
+    change = domain.move(AWAITING_PROVIDER, ENROLLED, seat_held=True, money="reserved")
+    assert change == domain.Move(
+        status=ENROLLED, money="contract", seat="confirm", seat_held=True, decide_by="clear",
+        fixes_effective_end=False, promotes=False, event="enrollment_confirmed",
+    )  # fmt: skip
+
+
+def test_closing_a_seated_application_frees_its_seat_promotes_and_gives_the_money_back():
+    for target in (REJECTED, CANCELLED, EXPIRED):
+        change = domain.move(AWAITING_PROVIDER, target, seat_held=True, money="reserved")
+        assert (change.seat, change.seat_held, change.promotes, change.money) == (
+            "release", False, True, "release_pending"
+        )  # fmt: skip
+
+
+def test_a_waiter_leaving_frees_no_seat_and_holds_no_money_to_give_back():
+    change = domain.move(WAITLISTED, CANCELLED, seat_held=False, money="none")
+    assert (change.seat, change.promotes, change.money, change.event) == (
+        None, False, "none", "enrollment_cancelled"
+    )  # fmt: skip
+
+
+def test_a_completed_group_frees_the_seat_and_promotes_nobody():
+    change = domain.move(ENROLLED, COMPLETED, seat_held=True, money="contract")
+    assert (change.seat, change.promotes, change.money) == ("release", False, "contract")
+
+
+def test_a_termination_keeps_the_seat_to_its_last_day():
+    change = domain.move(ENROLLED, TERMINATED, seat_held=True, money="contract")
+    assert (change.seat, change.seat_held, change.fixes_effective_end) == (None, True, True)
+
+
+def test_a_replayed_move_does_nothing_and_a_wrong_one_is_refused_by_either_machine():
+    assert domain.move(ENROLLED, ENROLLED, seat_held=True, money="contract") is None
+    with pytest.raises(TransitionRefused):
+        domain.move(REJECTED, ENROLLED, seat_held=False, money="released")
+    with pytest.raises(TransitionRefused):  # the status may move, the money may not
+        domain.move(AWAITING_PROVIDER, ENROLLED, seat_held=True, money="released")
+
+
+def test_enrollment_keeps_the_catalogs_facts_of_a_group_by_its_own_column_names():
+    from services.enrollment import groups
+
+    facts = {
+        "group_id": 7, "program_id": 3, "organization_id": 2,
+        "organization_municipality": "krasnoyarsk", "organization_status": "active",
+        "program_status": "published", "direction": "technical", "registry": "certified",
+        "certified": True, "schedule": [{"weekday": 2, "start": "16:00", "end": "17:00"}],
+        "start_date": "2026-09-01", "end_date": "2027-05-31", "min_age": 7, "max_age": 12,
+        "price_kopecks": 900_000, "normative_cost_kopecks": 800_000, "enrollment_open": True,
+        "capacity": 20, "a_fact_added_later": 1,
+    }  # fmt: skip
+    row = groups.row_of(facts)
+    assert row["id"] == 7 and row["registry"] == "certified" and "group_id" not in row
+    assert (row["start_date"], row["end_date"]) == (date(2026, 9, 1), date(2027, 5, 31))
+    assert "a_fact_added_later" not in row
+    # a refresh never sets the capacity (set_capacity does) nor the seats (enrollment's own)
+    assert not {"capacity", "held", "enrolled", "seats_version"} & set(groups.FACT_COLUMNS)

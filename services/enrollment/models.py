@@ -1,5 +1,9 @@
-"""Tables of enrollment, on the catalog's database (they change in the same transaction as a
-group's seats) and in the catalog's Alembic history."""
+"""Tables of enrollment, in its own database (`navigator_enrollment`) and Alembic history.
+
+An application and its group's seat change in one transaction, so the seats live here: a
+group's row (`EnrollmentGroup`) holds the facts enrollment needs of the catalog's group (a
+projection, refreshed from the catalog's events) and its seat counters (enrollment's own).
+"""
 
 import uuid
 from datetime import date, datetime
@@ -7,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -19,14 +24,75 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.catalog.enrollment.domain import LIVE
-from services.catalog.models import Base
+from services.enrollment.domain import LIVE
+
+
+class Base(DeclarativeBase):
+    pass
+
 
 # arrival order of applications: taken under the group's row lock, so it is the order in
 # which applications reached the group, and the waiting list is served in it
 arrival_seq = Sequence("enrollment_arrival_seq", metadata=Base.metadata)
+
+
+class EnrollmentGroup(Base):
+    """A group as enrollment knows it: the catalog's facts of it (what the provider described:
+    dates, ages, price, whether enrollment is open, its program's registry, its organization's
+    municipality and status), copied from the catalog (services/enrollment/groups.py), and its
+    seats, which only enrollment counts. The catalog never writes here; enrollment never
+    writes the catalog's rows (it publishes `group_seats_changed`)."""
+
+    __tablename__ = "groups"
+    __table_args__ = (
+        # the last line of defence: no interleaving of requests can overbook a group
+        CheckConstraint("held >= 0 AND enrolled >= 0", name="ck_groups_seats_positive"),
+        CheckConstraint("held + enrolled <= capacity", name="ck_groups_not_overbooked"),
+        Index("ix_groups_end_date", "end_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    program_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    organization_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    organization_municipality: Mapped[str] = mapped_column(String(64), nullable=False)
+    organization_status: Mapped[str] = mapped_column(String(20), nullable=False)
+    program_status: Mapped[str] = mapped_column(String(20), nullable=False)
+    direction: Mapped[str] = mapped_column(String(30), nullable=False)
+    registry_code: Mapped[str] = mapped_column("registry", String(30), nullable=False)
+    certified: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    schedule: Mapped[list] = mapped_column(JSONB, nullable=False)
+    start_date: Mapped[date] = mapped_column(Date, nullable=False)
+    end_date: Mapped[date] = mapped_column(Date, nullable=False)
+    min_age: Mapped[int] = mapped_column(Integer, nullable=False)
+    max_age: Mapped[int] = mapped_column(Integer, nullable=False)
+    price_kopecks: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    normative_cost_kopecks: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    enrollment_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # seats: enrollment's own (the capacity is the provider's, set through set_capacity)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    held: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    enrolled: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # counts every seat change: the catalog keeps the newest counts it was told of
+    seats_version: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    facts_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class SeatHold(Base):
+    """Who holds or occupies a seat: the counters on the group are a cache of these rows."""
+
+    __tablename__ = "seat_holds"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), nullable=False)  # held | enrolled
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
 
 LIVE_SQL = "status IN (" + ", ".join(f"'{s}'" for s in LIVE) + ")"
 # A child has at most one place per group: a live application, or a termination whose last
@@ -83,7 +149,7 @@ class Enrollment(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     child_id: Mapped[int] = mapped_column(Integer, nullable=False)
     parent_id: Mapped[int] = mapped_column(Integer, nullable=False)
-    group_id: Mapped[int] = mapped_column(ForeignKey("study_groups.id"), nullable=False)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), nullable=False)
     program_id: Mapped[int] = mapped_column(Integer, nullable=False)
     organization_id: Mapped[int] = mapped_column(Integer, nullable=False)
     organization_municipality: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -4,6 +4,12 @@ may do what to an application, ages, co-payment consent, deadlines.
 Plain Python only: no Nameko, no SQLAlchemy. operations.py applies these rules on a session;
 the unit tests call them directly.
 
+An application is two machines: its status (the table `_TRANSITIONS`, below) and its money
+(`_MONEY_TRANSITIONS`: pending → reserved → contract, or → release_pending → released; none
+on a waiting list, pending again when promoted). `move` answers what a status move does —
+the seat step, the money, the deadline, the promotion, the event — as data, and
+operations._move carries it out.
+
     requested ─► awaiting_provider ─► enrolled ─► completed   (the group ended: seat freed)
        │  │             │                 └────► terminated  (seat kept to effective_end_date)
        │  └► waitlisted ┘ (seat freed → promoted, first come first served)
@@ -17,7 +23,7 @@ promoted) only once that date has passed (`seat_due_back`), by the enrollment's 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -36,7 +42,11 @@ from contracts.enrollment import (  # noqa: F401 - the statuses, re-exported for
     TERMINATED,
     WAITLISTED,
 )
-from contracts.refusals import InvalidField, TransitionRefused  # noqa: F401 - raised here
+from contracts.refusals import (  # noqa: F401 - raised here
+    Conflicting,
+    InvalidField,
+    TransitionRefused,
+)
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR
 
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -83,9 +93,149 @@ def transition(current: str, target: str) -> bool:
     return True
 
 
+# --- the money of an application: its own state machine ---------------------------------------
+
+PENDING = "pending"  # the saga's money step is to do (at the application, at a promotion)
+RESERVED = "reserved"  # the certificate's share is reserved for it
+RELEASE_PENDING = "release_pending"  # closed: its reservation is to be given back
+RELEASED = "released"  # given back
+CONTRACT = "contract"  # enrolled: payments owns the money from the contract on
+MONEY_STATES = (PENDING, RESERVED, RELEASE_PENDING, RELEASED, CONTRACT, NO_MONEY)
+
+_MONEY_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    PENDING: (RESERVED, NO_MONEY, RELEASE_PENDING),
+    # to pending: promoted from a waiting list joined before a waiting list held no money
+    RESERVED: (CONTRACT, RELEASE_PENDING, PENDING),
+    NO_MONEY: (PENDING,),  # a waiter promoted: its money is reserved now
+    RELEASE_PENDING: (RELEASED,),
+    # closing an application gives back whatever certificates holds for it, even when it
+    # believed that done (the release is idempotent there): a repair, never a double refund
+    RELEASED: (RELEASE_PENDING,),
+    CONTRACT: (),
+}
+
+
+def money_transition(current: str, target: str) -> bool:
+    """The money's move, as `transition` is the status's: True to move, False when already
+    there (a replay), TransitionRefused when the table does not allow it."""
+    if current not in _MONEY_TRANSITIONS or target not in _MONEY_TRANSITIONS:
+        raise ValueError(f"unknown money state {current!r} -> {target!r}")
+    if current == target:
+        return False
+    if target not in _MONEY_TRANSITIONS[current]:
+        raise TransitionRefused(current, target)
+    return True
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a status move does, as data (operations._move carries it out on the session):
+    the new status and money, the seat step (`confirm`, `release` or none), whether the
+    application holds a seat after it, the decision deadline (`set`, `clear`, `keep`), whether
+    a termination's last day is to be fixed, whether the freed seat promotes the waiting list,
+    and the event it announces (None: none; `enrollment_requested` after a waiting list is
+    told apart from `enrollment_promoted` by the caller, which knows the history)."""
+
+    status: str
+    money: str
+    seat: str | None
+    seat_held: bool
+    decide_by: str
+    fixes_effective_end: bool
+    promotes: bool
+    event: str | None
+
+
+EVENT_OF = {
+    AWAITING_PROVIDER: "enrollment_requested",
+    WAITLISTED: "enrollment_waitlisted",
+    ENROLLED: "enrollment_confirmed",
+    REJECTED: "enrollment_rejected",
+    CANCELLED: "enrollment_cancelled",
+    EXPIRED: "enrollment_expired",
+    TERMINATED: "enrollment_terminated",
+    COMPLETED: "enrollment_completed",
+}
+
+
+def move(current: str, target: str, *, seat_held: bool, money: str) -> Move | None:
+    """The effects of moving an application from `current` to `target` (holding a seat or
+    not, with its money in state `money`); None for a replay; TransitionRefused when either
+    machine refuses the move."""
+    if not transition(current, target):
+        return None
+    new_money, seat, held, decide_by = money, None, seat_held, "keep"
+    fixes_end = promotes = False
+    if target == AWAITING_PROVIDER:
+        decide_by = "set"
+    elif target == ENROLLED:
+        seat, new_money, decide_by = "confirm", CONTRACT, "clear"
+    elif target in KEEPS_SEAT_UNTIL_EFFECTIVE_END:
+        decide_by, fixes_end = "clear", True
+    elif target in FREES_SEAT:
+        decide_by = "clear"
+        if seat_held:
+            seat, held, promotes = "release", False, target in PROMOTES_ON_FREE
+        if target in RELEASES_RESERVATION and money != NO_MONEY:
+            new_money = RELEASE_PENDING
+    money_transition(money, new_money)
+    return Move(target, new_money, seat, held, decide_by, fixes_end, promotes, EVENT_OF.get(target))
+
+
 def after_seat_step(seat_held: bool) -> str:
     """Where a requested application goes once its money is reserved."""
     return AWAITING_PROVIDER if seat_held else WAITLISTED
+
+
+# --- seats ----------------------------------------------------------------------------------
+
+
+def free_seats(capacity: int, held: int, enrolled: int) -> int:
+    """Seats still open to a new application: capacity minus held and enrolled, never < 0."""
+    return max(0, capacity - held - enrolled)
+
+
+@dataclass(frozen=True)
+class Seating:
+    """Who holds a group's seats and who waits, each in arrival order."""
+
+    seated: tuple
+    waiting: tuple
+
+
+def seating(capacity: int, arrivals: Sequence, left: Collection = ()) -> Seating:
+    """Seat allocation, the rule the seat SQL carries out (operations.open_application,
+    operations.promote, seats.py): of the applications to a group in arrival order, those that
+    have not left it (cancelled, rejected, expired, refused at their promotion: each freed
+    seat went to the first on the list) hold the first `capacity` seats, the rest wait in
+    arrival order. However the arrivals and the leavings interleave, this is where they end:
+    a freed seat always goes to the earliest arrival still waiting, and a later arrival never
+    passes one that waits (tests/unit/test_enrollment_domain.py replays interleavings; the
+    integration tests check the database against it under concurrency)."""
+    if capacity < 0:
+        raise ValueError(f"capacity {capacity} < 0")
+    if len(set(arrivals)) != len(arrivals):
+        raise ValueError("an application arrives once")
+    staying = tuple(a for a in arrivals if a not in set(left))
+    return Seating(seated=staying[:capacity], waiting=staying[capacity:])
+
+
+class CapacityBelowOccupied(Conflicting):
+    """The new capacity of a group is less than the seats already held or taken."""
+
+    code = "capacity_below_occupied"
+
+    def __init__(self, new_capacity: int, occupied: int) -> None:
+        super().__init__(f"нельзя уменьшить число мест до {new_capacity}: занято {occupied}")
+        self.new_capacity = new_capacity
+        self.occupied = occupied
+
+
+def check_capacity(new_capacity: int, held: int, enrolled: int) -> None:
+    """A provider may lower a group's capacity only down to the seats already taken, so
+    nobody holding or occupying a seat loses it."""
+    if new_capacity < held + enrolled:
+        raise CapacityBelowOccupied(new_capacity, held + enrolled)
 
 
 # --- dates --------------------------------------------------------------------------------

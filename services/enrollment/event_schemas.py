@@ -1,6 +1,6 @@
 """What enrollment publishes: the `data` of each event (money as decimal strings, dates as
 ISO strings). docs/asyncapi.yaml is generated from these schemas (servicekit/asyncapi.py), and
-operations.py dumps every event's data through them."""
+operations.py and seats.py dump every event's data through them."""
 
 from marshmallow import Schema, fields
 
@@ -85,6 +85,17 @@ class CompletedSchema(EnrollmentRefSchema):
     end_date = day(required=True)  # the contract's last day
 
 
+class GroupSeatsChangedSchema(Schema):
+    group_id = fields.Integer(required=True)
+    capacity = fields.Integer(required=True)
+    held = fields.Integer(required=True, metadata={"description": "held by applications"})
+    enrolled = fields.Integer(required=True)
+    free_seats = fields.Integer(required=True)
+    version = fields.Integer(
+        required=True, metadata={"description": "grows with every change: keep the newest"}
+    )
+
+
 EVENTS = [
     EventSpec("enrollment", "enrollment_requested", RequestedSchema,
               "An application holds a seat and its money is reserved: the provider decides "
@@ -113,6 +124,10 @@ EVENTS = [
     EventSpec("enrollment", "enrollment_completed", CompletedSchema,
               "The group ended (its last day passed) and the enrollment with it; the seat "
               "is freed"),
+    EventSpec("enrollment", "group_seats_changed", GroupSeatsChangedSchema,
+              "A group's seats changed (held, given back, taken by an enrolled child, a new "
+              "capacity): the catalog's free seats follow it; events may arrive out of "
+              "order, `version` orders them"),
 ]  # fmt: skip
 
 DATA_SCHEMAS = {event.type: event.schema() for event in EVENTS}

@@ -1,9 +1,11 @@
 """Enrollment service: applications, waiting lists, decisions, expiry and the apply saga.
 
-Its own Nameko service (RPC queue `enrollment`, exchange `enrollment.events`) on the
-catalog's database, so ops scale it apart from search on opening day
-(`make run SCALE=enrollment=3`). Entrypoints are thin: rules in domain.py, the work on the
-session in operations.py, the steps that cross to certificates in saga.py.
+Its own Nameko service (RPC queue `enrollment`, exchange `enrollment.events`) with its own
+database: applications, their history, the groups' seats and waiting lists, and the facts
+of the catalog's groups it applies to (groups.py, refreshed from the catalog's events). Ops
+scale it apart from search on opening day (`make run SCALE=enrollment=3`). Entrypoints are
+thin: rules in domain.py, the work on the session in operations.py (seats in seats.py), the
+steps that cross to certificates in saga.py.
 """
 
 import logging
@@ -13,12 +15,12 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from servicekit import clock, config
-from servicekit.db import Database
-from servicekit.errors import NotFound
-from servicekit.outbox import OutboxRelay
+from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.catalog.enrollment import operations, saga
+from services.enrollment import groups, operations, saga, seats
+from services.enrollment.exceptions import NotFound
+from services.enrollment.schemas import seats_schema
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,15 @@ def _instant(as_of: str | None) -> datetime:
 class EnrollmentService(ServiceBase):
     name = "enrollment"
 
-    db = Database(database="catalog")
-    outbox_relay = OutboxRelay(database="catalog")
-    peers = TimedClusterRpc()  # accounts and certificates, with a deadline
+    peers = TimedClusterRpc()  # accounts, certificates and catalog, with a deadline
 
     @property
     def certificates(self) -> saga.Certificates:
         return saga.Certificates(self.peers)
+
+    @property
+    def catalog(self):
+        return saga.catalog_of(self.peers)
 
     def _own_child(self, principal: dict, child_id: int) -> dict:
         child = self.peers.call("accounts", "get_child", child_id)
@@ -50,7 +54,9 @@ class EnrollmentService(ServiceBase):
     @rpc
     def quote(self, principal: dict, group_id: int, child_id: int, start_date=None) -> dict:
         child = self._own_child(principal, child_id)
-        return saga.quote(self.db, self.certificates, child, group_id, start_date, clock.today())
+        return saga.quote(
+            self.db, self.certificates, self.catalog, child, group_id, start_date, clock.today()
+        )
 
     @rpc
     def apply(self, principal: dict, data: dict) -> dict:
@@ -58,6 +64,7 @@ class EnrollmentService(ServiceBase):
         enrollment = saga.apply(
             self.db,
             self.certificates,
+            self.catalog,
             child=child,
             group_id=data["group_id"],
             start_date=date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
@@ -96,6 +103,45 @@ class EnrollmentService(ServiceBase):
             clock.now(),
         )  # fmt: skip
         return operations.view(self.db, enrollment)
+
+    # --- seats and the catalog's groups -------------------------------------------------
+
+    @rpc
+    def set_capacity(self, group_id: int, capacity: int) -> dict:
+        """For the catalog, before it stores a group's new capacity: refused (409
+        `capacity_below_occupied`) below the seats held and taken; the counts."""
+        return seats_schema.dump(seats.set_capacity(self.db, group_id, capacity))
+
+    @rpc
+    def seat_counts(self, group_id: int) -> dict:
+        """A group's seats: {group_id, capacity, held, enrolled, free_seats, version}."""
+        return seats_schema.dump(seats.counts(self.db, group_id))
+
+    @reliable_handler("catalog", "group_changed")
+    @idempotent
+    def on_group_changed(self, envelope):
+        groups.refresh(self.db, self.catalog, group_ids=[envelope["data"]["group_id"]])
+
+    @reliable_handler("catalog", "program_published")
+    @idempotent
+    def on_program_published(self, envelope):
+        groups.refresh(self.db, self.catalog, program_id=envelope["data"]["program_id"])
+
+    @reliable_handler("catalog", "program_rejected")
+    @idempotent
+    def on_program_rejected(self, envelope):
+        groups.refresh(self.db, self.catalog, program_id=envelope["data"]["program_id"])
+
+    @reliable_handler("catalog", "program_archived")
+    @idempotent
+    def on_program_archived(self, envelope):
+        groups.refresh(self.db, self.catalog, program_id=envelope["data"]["program_id"])
+
+    @reliable_handler("catalog", "organization_status_changed")
+    @idempotent
+    def on_organization_status_changed(self, envelope):
+        organization_id = envelope["data"]["organization_id"]
+        groups.refresh(self.db, self.catalog, organization_id=organization_id)
 
     # --- time: expiry, the calendar, recovery (the clock is the caller's in tests) -------
 

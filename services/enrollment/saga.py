@@ -1,14 +1,19 @@
 """The apply saga and its recovery: the steps that cross to the certificates service.
 
-    1. open    (catalog DB, one transaction)  application in arrival order + seat or list
+    1. open    (enrollment DB, one transaction)  application in arrival order + seat or list
     2. reserve (certificates RPC, idempotent by `reserve:<enrollment id>`)
-    3. finish  (catalog DB, one transaction)  status, terms, event in the outbox
+    3. finish  (enrollment DB, one transaction)  status, terms, event in the outbox
 
 Every step is idempotent, so a crash anywhere is repaired by running the saga again from
 what the database says (`settle`, on a timer): an application whose money is still `pending`
 after a grace period is driven forward (or compensated when its money is refused), and a
 reservation marked `release_pending` is released. Compensation of step 1 is `withdraw`
 (nothing was reserved) or `abandon` (cancel and release whatever was reserved).
+
+The saga only orchestrates: the rules are domain.py's, the work on the session
+operations.py's, and every transaction is a `with transaction(session):` block here (a
+block commits when it ends, rolls back when it raises). No RPC runs inside one: a block
+that only reads ends before the call it feeds.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -23,11 +30,23 @@ from sqlalchemy.orm import Session
 from servicekit import clock, config
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NavigatorError, NotFound
 from servicekit.faults import crash_point
-from services.catalog.enrollment import operations
-from services.catalog.enrollment.models import Enrollment
-from services.catalog.models import Program
+from services.enrollment import groups, operations
+from services.enrollment.models import Enrollment, EnrollmentGroup
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def transaction(session: Session) -> Iterator[None]:
+    """One transaction of the saga: committed at the end of the block, rolled back if it
+    raises. Every commit of enrollment's saga is one of these blocks."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
 
 PERIODS_TTL = 60.0
 _periods_cache: dict[str, tuple[float, list[dict]]] = {}
@@ -60,9 +79,37 @@ class Certificates:
         return self.rpc.call("certificates", "get_balance", child_id)
 
 
+# what enrollment refuses by the facts it keeps of a group: asked of the catalog again first,
+# so a group created, published or reopened a moment ago is not refused on stale facts
+STALE_REFUSALS = ("group_not_found", "enrollment_closed")
+
+
+def catalog_of(rpc):
+    """The catalog as groups.refresh asks it (`group_facts`), by RPC with a deadline."""
+    return lambda method, **kwargs: rpc.call("catalog", method, **kwargs)
+
+
+def with_fresh_group(session: Session, catalog, group_id: int, step):
+    """`step()`; when it refuses the group as unknown or closed, the group's facts are asked of
+    the catalog and stored (its own transaction) and `step()` runs once more. Each run of
+    `step()` is a transaction of its own."""
+    try:
+        with transaction(session):
+            return step()
+    except (NotFound, InvalidInput) as error:
+        if error.code not in STALE_REFUSALS or catalog is None:
+            raise
+    facts = catalog("group_facts", group_ids=[group_id])
+    with transaction(session):
+        groups.store(session, facts)
+    with transaction(session):
+        return step()
+
+
 def quote(
     session: Session,
     certificates: Certificates,
+    catalog,
     child: dict,
     group_id: int,
     start_date: str | None,
@@ -71,13 +118,15 @@ def quote(
     """The money terms a contract would have, capped by the certificate's balance if the
     child has one already."""
     start = date.fromisoformat(start_date) if start_date else None
-    group, program, period, start = operations.quote(
-        session, child, group_id, start, certificates.periods(), today
-    )
+    periods = certificates.periods()
+    group, period, start = with_fresh_group(
+        session, catalog, group_id,
+        lambda: operations.quote(session, child, group_id, start, periods, today),
+    )  # fmt: skip
     available = available_for_quote(certificates, child["id"])
     cap = operations.UNCAPPED if available is None else available
     return {
-        **operations.terms_of(group, program, period, start, cap),
+        **operations.terms_of(group, period, start, cap),
         "certificate_available": available,
     }
 
@@ -93,9 +142,16 @@ def decide(
     now: datetime,
 ) -> Enrollment:
     """A decision; a confirmation first marks the child's data verified in accounts (the
-    provider saw the documents; idempotent), a closed application gives its money back."""
+    provider saw the documents; idempotent), a closed application gives its money back. A
+    provider's organization must be active now: the catalog answers (an RPC, off the apply
+    path), not enrollment's copy of it."""
     enrollment = operations.visible(session, principal, enrollment_id)  # else 404, first
-    operations.require_active_organization(session, principal)
+    if principal and principal.get("role") == "provider":
+        try:
+            org = accounts.call("catalog", "get_organization", principal.get("organization_id"))
+        except NotFound:
+            org = {"status": None}
+        operations.require_active_organization(org["status"])
     if action == "confirm":
         if operations.confirmable(principal, enrollment):
             accounts.call(
@@ -105,9 +161,9 @@ def decide(
                 principal["user_id"],
                 enrollment.organization_id,
             )
-    enrollment = operations.decide(session, principal, enrollment_id, action, reason, now)
-    group_id = enrollment.group_id
-    session.commit()
+    with transaction(session):  # the decision, its seat, its event, the promotion it makes
+        enrollment = operations.decide(session, principal, enrollment_id, action, reason, now)
+        group_id = enrollment.group_id
     if enrollment.money == "release_pending":
         release(session, certificates, enrollment_id)
     promote_due(session, certificates, accounts, now, group_id)
@@ -121,6 +177,7 @@ def settle_grace_seconds() -> float:
 def apply(
     session: Session,
     certificates: Certificates,
+    catalog=None,
     *,
     child: dict,
     group_id: int,
@@ -131,17 +188,14 @@ def apply(
 ) -> Enrollment:
     enrollment_id = str(uuid.uuid4())
     periods = certificates.periods()
-    operations.open_application(
-        session,
-        enrollment_id=enrollment_id,
-        child=child,
-        group_id=group_id,
-        start_date=start_date,
-        accept_copay=accept_copay,
-        periods=periods,
-        today=today,
-    )
-    session.commit()  # step 1 is durable: the seat (or the place in the list) is the child's
+    # step 1, one transaction: the seat (or the place in the list) is the child's
+    with_fresh_group(
+        session, catalog, group_id,
+        lambda: operations.open_application(
+            session, enrollment_id=enrollment_id, child=child, group_id=group_id,
+            start_date=start_date, accept_copay=accept_copay, periods=periods, today=today,
+        ),
+    )  # fmt: skip
     crash_point("enrollment_after_open")
     return drive(session, certificates, enrollment_id, child, periods, now)
 
@@ -150,10 +204,10 @@ def _money_kind(session: Session, enrollment: Enrollment) -> str:
     """`financing` (a certified program: money from a financing certificate), `accounting`
     (budget registries: a free seat of an accounting certificate) or `own` (paid programs:
     the parent's own money, no certificate involved)."""
-    program = session.get(Program, enrollment.program_id)
-    if program.registry_code == "certified" and program.certified:
+    group = session.get(EnrollmentGroup, enrollment.group_id)
+    if group.registry_code == "certified" and group.certified:
         return "financing"
-    if program.registry_code in operations.BUDGET_REGISTRIES:
+    if group.registry_code in operations.BUDGET_REGISTRIES:
         return "accounting"
     return "own"
 
@@ -203,8 +257,8 @@ def reserve_share(
             if error.code != "insufficient_funds":
                 raise
             available = int(error.extra.get("available", 0))
-            terms = capped(available)
-            session.commit()
+            with transaction(session):  # reads the group's facts for the capped terms
+                terms = capped(available)
             if terms["copay"] > 0 and not accept_copay:
                 raise ShortOfMoney(terms, available) from error
     raise Conflict("Баланс сертификата меняется, повторите", code="funds_changing")
@@ -221,20 +275,24 @@ def drive(
     """Steps 2 and 3 for an application whose money is pending (the request itself, or the
     recovery after a crash): with a seat, its money is reserved and it goes before the
     provider; without one, it waits on the list holding no money."""
-    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-    if enrollment.status == operations.domain.WAITLISTED:  # a promotion the recovery finishes
+    with transaction(session):  # what the money step needs, read; or a waiter settled
+        enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+        promotion = enrollment.status == operations.domain.WAITLISTED
+        waiting = None
+        if not promotion and not enrollment.seat_held:
+            # step 3 of an application without a seat: on the list, holding no money
+            waiting = operations.finish_waiting(session, enrollment_id, now)
+            enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+        if not promotion and waiting is None:
+            kind = _money_kind(session, enrollment)
+            terms = enrollment.terms
+            accept_copay = enrollment.accept_copay
+            period_id = enrollment.period_id
+    if promotion:  # a promotion the recovery finishes
         promote_one(session, certificates, enrollment_id, child, periods, now)
         return session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-    if not enrollment.seat_held:
-        waiting = operations.finish_waiting(session, enrollment_id, now)
-        if waiting is not None:
-            return waiting
-        enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-    kind = _money_kind(session, enrollment)
-    terms = enrollment.terms
-    accept_copay = enrollment.accept_copay
-    period_id = enrollment.period_id
-    session.commit()  # hold no transaction open across the RPC
+    if waiting is not None:
+        return waiting
 
     def capped(available: int) -> dict:
         row = session.get(Enrollment, uuid.UUID(enrollment_id))
@@ -246,8 +304,8 @@ def drive(
             capped,
         )  # fmt: skip
     except ShortOfMoney as short:
-        operations.withdraw(session, enrollment_id, now)
-        session.commit()
+        with transaction(session):  # compensation: the application never was
+            operations.withdraw(session, enrollment_id, now)
         raise InvalidInput(
             "На сертификате недостаточно средств: нужно согласие на доплату",
             code="copay_not_accepted",
@@ -259,12 +317,13 @@ def drive(
     except NavigatorError as error:
         # refused or unknown (a timeout may have reserved): cancel, release whatever is held
         log.warning("money step of %s failed: %r; compensating", enrollment_id, error)
-        operations.abandon(session, enrollment_id, f"money_step_failed:{error.code}", now)
-        session.commit()
+        with transaction(session):  # compensation: cancelled, its reservation to give back
+            operations.abandon(session, enrollment_id, f"money_step_failed:{error.code}", now)
         release(session, certificates, enrollment_id)
         raise
     crash_point("enrollment_after_reserve")
-    enrollment = operations.finish_application(session, enrollment_id, reserved, terms, now)
+    with transaction(session):  # step 3: status, terms, event in the outbox
+        enrollment = operations.finish_application(session, enrollment_id, reserved, terms, now)
     return enrollment
 
 
@@ -284,24 +343,25 @@ def promote_one(
     money reserved now. 'promoted' (before the provider), 'refused' (the money is no longer
     there, or a co-payment the parent did not accept is now due, or no period or group day is
     left: cancelled, the seat goes to the next in line) or 'left' (already settled)."""
-    enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-    if not operations.promotion_in_flight(enrollment):
-        return "left"
     today = clock.region_date(now)
-    kind = _money_kind(session, enrollment)
-    accept_copay = enrollment.accept_copay
-    try:
-        start, period, terms = operations.promotion_terms(
-            session, enrollment, periods, today, operations.UNCAPPED
-        )
-        if terms["copay"] > 0 and not accept_copay:
-            raise ShortOfMoney(terms, 0)
-    except (InvalidInput, ShortOfMoney) as error:
-        reason = getattr(error, "code", "copay_not_accepted")
-        operations.refuse_promotion(session, enrollment_id, f"promotion_refused:{reason}", now)
-        session.commit()
+    refused = None
+    with transaction(session):  # the promotion's terms from today, or its refusal
+        enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+        if not operations.promotion_in_flight(enrollment):
+            return "left"
+        kind = _money_kind(session, enrollment)
+        accept_copay = enrollment.accept_copay
+        try:
+            start, period, terms = operations.promotion_terms(
+                session, enrollment, periods, today, operations.UNCAPPED
+            )
+            if terms["copay"] > 0 and not accept_copay:
+                raise ShortOfMoney(terms, 0)
+        except (InvalidInput, ShortOfMoney) as error:
+            refused = getattr(error, "code", "copay_not_accepted")
+            operations.refuse_promotion(session, enrollment_id, f"promotion_refused:{refused}", now)
+    if refused is not None:
         return "refused"
-    session.commit()
 
     def capped(available: int) -> dict:
         row = session.get(Enrollment, uuid.UUID(enrollment_id))
@@ -313,24 +373,26 @@ def promote_one(
             capped,
         )  # fmt: skip
     except ShortOfMoney:
-        operations.refuse_promotion(
-            session, enrollment_id, "promotion_refused:copay_not_accepted", now
-        )
-        session.commit()
+        with transaction(session):  # it leaves the list; its seat goes to the next
+            operations.refuse_promotion(
+                session, enrollment_id, "promotion_refused:copay_not_accepted", now
+            )
         return "refused"
     except (Conflict, InvalidInput, NotFound, Forbidden) as error:
         if error.code in RETRIED:
             raise  # the recovery tries again
         # the certificate refuses (no money, frozen, expired, ...): the application leaves
-        operations.refuse_promotion(session, enrollment_id, f"promotion_refused:{error.code}", now)
-        session.commit()
+        with transaction(session):
+            operations.refuse_promotion(
+                session, enrollment_id, f"promotion_refused:{error.code}", now
+            )
         return "refused"
     crash_point("enrollment_after_promotion_reserve")
-    done = operations.finish_promotion(
-        session, enrollment_id, start=start, period_id=period["id"], terms=terms,
-        reserved=reserved, now=now,
-    )  # fmt: skip
-    session.commit()
+    with transaction(session):  # before the provider, on its new terms
+        done = operations.finish_promotion(
+            session, enrollment_id, start=start, period_id=period["id"], terms=terms,
+            reserved=reserved, now=now,
+        )  # fmt: skip
     return "promoted" if done is not None else "left"
 
 
@@ -341,19 +403,19 @@ def promote_due(
     that freed it); a refusal frees the seat again for the next in line, so this runs until
     no promotion is left in flight. A failure of a peer leaves the rest to the recovery."""
     done = {"promoted": [], "refused": []}
-    session.commit()
+    session.commit()  # whatever the caller left open ends here
     tried: set[str] = set()
     while True:
-        due = [e for e in operations.promotions_due(session, group_id) if e not in tried]
-        session.commit()
+        with transaction(session):
+            due = [e for e in operations.promotions_due(session, group_id) if e not in tried]
         if not due:
             return done
         for enrollment_id in due:
             tried.add(enrollment_id)
             try:
-                enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
-                child = accounts.call("accounts", "get_child", enrollment.child_id)
-                session.commit()
+                with transaction(session):
+                    child_id = session.get(Enrollment, uuid.UUID(enrollment_id)).child_id
+                child = accounts.call("accounts", "get_child", child_id)
                 outcome = promote_one(
                     session, certificates, enrollment_id, child, certificates.periods(), now
                 )
@@ -374,8 +436,8 @@ def release(session: Session, certificates: Certificates, enrollment_id: str) ->
         log.warning("release of %s failed: %r; the recovery retries it", enrollment_id, error)
         return False
     crash_point("enrollment_after_release")
-    operations.mark_released(session, enrollment_id)
-    session.commit()
+    with transaction(session):
+        operations.mark_released(session, enrollment_id)
     return True
 
 
@@ -390,16 +452,15 @@ def settle(
     `now` is the business instant of what it finishes (a decision deadline); the grace is
     measured at `recorded_at` on the records' real time (None: the database's now)."""
     done = {"driven": 0, "released": 0, "failed": 0}
-    rows = operations.unsettled(session, recorded_at, settle_grace_seconds())
-    session.commit()
+    with transaction(session):
+        rows = operations.unsettled(session, recorded_at, settle_grace_seconds())
     for enrollment_id, money in rows:
         try:
             if money == "pending":
-                enrollment = session.get(Enrollment, uuid.UUID(enrollment_id))
-                child = accounts.call("accounts", "get_child", enrollment.child_id)
-                session.commit()
+                with transaction(session):
+                    child_id = session.get(Enrollment, uuid.UUID(enrollment_id)).child_id
+                child = accounts.call("accounts", "get_child", child_id)
                 drive(session, certificates, enrollment_id, child, certificates.periods(), now)
-                session.commit()
                 done["driven"] += 1
             elif release(session, certificates, enrollment_id):
                 done["released"] += 1
@@ -418,12 +479,14 @@ def expire_overdue(
     """Applications the provider left undecided past the deadline expire; their seats promote
     the waiting list (whose money is reserved then) and their reservations are released."""
     expired = []
-    for enrollment_id in operations.overdue(session, now):
-        if operations.expire(session, enrollment_id, now) is not None:
-            session.commit()
+    with transaction(session):
+        overdue = operations.overdue(session, now)
+    for enrollment_id in overdue:
+        with transaction(session):  # expired, its seat freed and the list promoted
+            changed = operations.expire(session, enrollment_id, now)
+        if changed is not None:
             expired.append(enrollment_id)
             release(session, certificates, enrollment_id)
-    session.commit()
     if expired:
         promote_due(session, certificates, accounts, now)
     return expired
@@ -433,17 +496,19 @@ def learn_birth_dates(session: Session, accounts, limit: int = 100) -> int:
     """Enrollments made before the child's birth date was kept on them learn it from accounts,
     so the 18th birthday ends them too. A failure leaves them to the next sweep."""
     learned = 0
-    for enrollment_id, child_id in operations.without_birth_date(session, limit):
-        session.commit()
+    with transaction(session):
+        unknown = operations.without_birth_date(session, limit)
+    for enrollment_id, child_id in unknown:
         try:
             child = accounts.call("accounts", "get_child", child_id)
         except Exception as error:  # noqa: BLE001 - the next sweep asks again
             log.warning("birth date of child %s unknown: %r", child_id, error)
             return learned
-        operations.set_birth_date(session, enrollment_id, date.fromisoformat(child["birth_date"]))
-        session.commit()
+        with transaction(session):
+            operations.set_birth_date(
+                session, enrollment_id, date.fromisoformat(child["birth_date"])
+            )
         learned += 1
-    session.commit()
     return learned
 
 
@@ -458,13 +523,13 @@ def end_due(session: Session, certificates: Certificates, accounts, now: datetim
 
     def each(find, step) -> list[str]:
         """`step` on every enrollment `find` names, one transaction each; those it changed."""
-        candidates = find(session, today)
-        session.commit()
+        with transaction(session):
+            candidates = find(session, today)
         changed = []
         for enrollment_id in candidates:
-            if step(session, enrollment_id, today, now) is not None:
-                changed.append(enrollment_id)
-            session.commit()
+            with transaction(session):
+                if step(session, enrollment_id, today, now) is not None:
+                    changed.append(enrollment_id)
         return changed
 
     learn_birth_dates(session, accounts)

@@ -1,5 +1,5 @@
-"""The work of enrollment on a SQLAlchemy session (the catalog's database): an application's
-seat and status change in one transaction, with its events in the outbox.
+"""The work of enrollment on a SQLAlchemy session (enrollment's own database): an
+application's seat and status change in one transaction, with its events in the outbox.
 
 Lock order, everywhere: the group's row first, then the application's, so two decisions on
 one group never deadlock; the group lock also makes arrival order exact.
@@ -20,16 +20,16 @@ from servicekit import clock, config
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, rpc_error
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit
-from services.catalog.enrollment import domain, seating
-from services.catalog.enrollment.domain import Parties
-from services.catalog.enrollment.models import (
+from services.enrollment import domain, seats
+from services.enrollment.domain import Parties
+from services.enrollment.event_schemas import DATA_SCHEMAS
+from services.enrollment.models import (
     HOLDS_PLACE_SQL,
     Enrollment,
     EnrollmentHistory,
     arrival_seq,
 )
-from services.catalog.enrollment.schemas import DATA_SCHEMAS
-from services.catalog.models import Group, Organization, Program
+from services.enrollment.models import EnrollmentGroup as Group
 
 BUDGET_REGISTRIES = ("significant", "pre_professional", "general")
 # first pass of the terms, before the certificate's balance is known: no cap from it
@@ -52,17 +52,20 @@ def parties(enrollment: Enrollment) -> Parties:
 # --- groups and money terms ---------------------------------------------------------------
 
 
-def group_row(session: Session, group_id: int, lock: bool = False):
-    query = (
-        select(Group, Program, Organization)
-        .join(Program, Program.id == Group.program_id)
-        .join(Organization, Organization.id == Program.organization_id)
-        .where(Group.id == group_id)
-    )
-    row = session.execute(query.with_for_update(of=Group) if lock else query).first()
-    if row is None or row[1].status != "published" or row[2].status != "active":
+def group_row(session: Session, group_id: int, lock: bool = False) -> Group:
+    """The group as enrollment knows it (groups.py), locked for a seat step when `lock`;
+    NotFound unless its program is published and its organization active."""
+    query = select(Group).where(Group.id == group_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    group = session.scalars(query).first()
+    if (
+        group is None
+        or group.program_status != "published"
+        or group.organization_status != "active"
+    ):
         raise NotFound("Группа не найдена", code="group_not_found")
-    return row
+    return group
 
 
 def period_of(periods: list[dict], day: date) -> dict:
@@ -84,7 +87,7 @@ def default_start(group: Group, today: date) -> date:
     return domain.first_day(group.start_date, group.end_date, today)
 
 
-def terms_of(group: Group, program: Program, period: dict, start: date, available: int) -> dict:
+def terms_of(group: Group, period: dict, start: date, available: int) -> dict:
     """The contract's money terms in kopecks (payments' cost rules); budget registries cost
     the parent nothing and take no money from the certificate."""
     try:
@@ -94,17 +97,15 @@ def terms_of(group: Group, program: Program, period: dict, start: date, availabl
             period_start=date.fromisoformat(period["start_date"]),
             period_end=date.fromisoformat(period["end_date"]),
             start_date=start,
-            group_price=0 if program.registry_code in BUDGET_REGISTRIES else group.price_kopecks,
+            group_price=0 if group.registry_code in BUDGET_REGISTRIES else group.price_kopecks,
             group_normative=(
-                0 if program.registry_code in BUDGET_REGISTRIES else group.normative_cost_kopecks
+                0 if group.registry_code in BUDGET_REGISTRIES else group.normative_cost_kopecks
             ),
             available=available,
-            paid_registry=program.registry_code == "paid" or not program.certified,
+            paid_registry=group.registry_code == "paid" or not group.certified,
         )
     except cost.InvalidTerms as error:
-        raise InvalidInput(
-            error.message, code=error.code, fields={error.field: [error.message]}
-        ) from error
+        raise rpc_error(error) from error
     return {
         "start_date": terms.start_date.isoformat(),
         "end_date": terms.end_date.isoformat(),
@@ -120,7 +121,7 @@ def terms_of(group: Group, program: Program, period: dict, start: date, availabl
 
 
 def quote(session: Session, child: dict, group_id: int, start: date | None, periods, today):
-    group, program, _ = group_row(session, group_id)
+    group = group_row(session, group_id)
     start = start or default_start(group, today)
     try:
         domain.check_start(start, today)
@@ -133,7 +134,7 @@ def quote(session: Session, child: dict, group_id: int, start: date | None, peri
         )
     except Refusal as error:
         raise rpc_error(error) from error
-    return group, program, period, start
+    return group, period, start
 
 
 # --- the apply saga: open (seat or list) -> reserve (certificates) -> finish ----------------
@@ -149,11 +150,11 @@ def open_application(
     accept_copay: bool,
     periods: list[dict],
     today: date,
-) -> tuple[Enrollment, Program]:
+) -> tuple[Enrollment, Group]:
     """Step 1, one transaction: the application is recorded in arrival order and holds a seat
     if one is free (else it waits on the list). Nothing is published yet: the application
     is announced when its money is settled (finish_application)."""
-    group, program, org = group_row(session, group_id, lock=True)
+    group = group_row(session, group_id, lock=True)
     start = start_date or default_start(group, today)
     try:
         domain.check_start(start, today)
@@ -165,11 +166,11 @@ def open_application(
         domain.check_age(
             date.fromisoformat(child["birth_date"]), start, group.min_age, group.max_age
         )
-        terms = terms_of(group, program, period, start, UNCAPPED)
+        terms = terms_of(group, period, start, UNCAPPED)
         domain.check_copay(terms["copay"], accept_copay)
     except Refusal as error:
         raise rpc_error(error) from error
-    seat_held = seating.hold(session, group.id, enrollment_id)
+    seat_held = seats.hold(session, group.id, enrollment_id)
     # One statement: the arrival number (taken under the group's lock, so in arrival order)
     # and the row; the partial unique index refuses a second live application of the child
     # to the group, and the caller's rollback then gives the seat back.
@@ -180,9 +181,9 @@ def open_application(
             child_id=child["id"],
             parent_id=child["parent_id"],
             group_id=group.id,
-            program_id=program.id,
-            organization_id=org.id,
-            organization_municipality=org.municipality_code,
+            program_id=group.program_id,
+            organization_id=group.organization_id,
+            organization_municipality=group.organization_municipality,
             child_municipality=child["municipality_code"],
             child_birth_date=date.fromisoformat(child["birth_date"]),
             status=domain.REQUESTED,
@@ -214,14 +215,14 @@ def open_application(
             extra={"enrollment_id": str(existing)} if existing else {},
         )
     _history(session, enrollment, f"user:{child['parent_id']}")
-    return enrollment, program
+    return enrollment, group
 
 
 def capped_terms(session: Session, enrollment: Enrollment, available: int, periods) -> dict:
     """The terms again once the certificate's balance is known (it caps the share)."""
-    group, program, _ = group_row(session, enrollment.group_id)
+    group = group_row(session, enrollment.group_id)
     period = next(p for p in periods if p["id"] == enrollment.period_id)
-    return terms_of(group, program, period, enrollment.start_date, available)
+    return terms_of(group, period, enrollment.start_date, available)
 
 
 def finish_application(
@@ -238,7 +239,7 @@ def finish_application(
     enrollment.certificate_number = reserved.get("certificate_number")
     if reserved.get("municipality_code"):  # the payer is the certificate's municipality
         enrollment.child_municipality = reserved["municipality_code"]
-    enrollment.money = "reserved"
+    _set_money(enrollment, domain.RESERVED)
     target = domain.after_seat_step(enrollment.seat_held)
     _move(session, enrollment, target, "system", now=now, from_request=True)
     return enrollment
@@ -256,7 +257,7 @@ def finish_waiting(session: Session, enrollment_id: str, now: datetime) -> Enrol
         return enrollment
     if enrollment.seat_held:
         return None
-    enrollment.money = domain.NO_MONEY
+    _set_money(enrollment, domain.NO_MONEY)
     _move(session, enrollment, domain.WAITLISTED, "system", now=now, from_request=True)
     return enrollment
 
@@ -266,10 +267,10 @@ def promotion_terms(
 ) -> tuple[date, dict, dict]:
     """The terms of a promoted application, from the day of its promotion (or the start the
     parent asked for, if later): the start, its period and the money terms."""
-    group, program, _ = group_row_unchecked(session, enrollment.group_id)
+    group = session.get(Group, enrollment.group_id)
     start = domain.promoted_start(enrollment.start_date, group.start_date, group.end_date, today)
     period = period_of(periods, start)
-    return start, period, terms_of(group, program, period, start, available)
+    return start, period, terms_of(group, period, start, available)
 
 
 def promotions_due(session: Session, group_id: int | None = None, limit: int = 100) -> list[str]:
@@ -305,7 +306,7 @@ def finish_promotion(
     enrollment.period_id = period_id
     enrollment.terms = terms
     enrollment.certificate_number = reserved.get("certificate_number")
-    enrollment.money = "reserved"
+    _set_money(enrollment, domain.RESERVED)
     _move(session, enrollment, domain.AWAITING_PROVIDER, "system", now=now)
     return enrollment
 
@@ -320,7 +321,7 @@ def refuse_promotion(
     enrollment = _locked(session, enrollment_id)
     if not promotion_in_flight(enrollment):
         return None
-    enrollment.money = domain.NO_MONEY  # nothing was reserved
+    _set_money(enrollment, domain.NO_MONEY)  # nothing was reserved
     _move(session, enrollment, domain.CANCELLED, "system", reason=reason, now=now)
     return enrollment
 
@@ -345,7 +346,7 @@ def withdraw(session: Session, enrollment_id: str, now: datetime) -> None:
     if enrollment.money != "pending":  # settled meanwhile: not ours to undo
         return
     if enrollment.seat_held:
-        seating.release(session, enrollment.group_id, enrollment_id)
+        seats.release(session, enrollment.group_id, enrollment_id)
     session.execute(delete(Enrollment).where(Enrollment.id == enrollment.id))
     if enrollment.seat_held:
         promote(session, enrollment.group_id, now)
@@ -381,15 +382,11 @@ def visible(session: Session, principal: dict | None, enrollment_id: str) -> Enr
     return enrollment
 
 
-def require_active_organization(session: Session, principal: dict | None) -> None:
-    """A provider's staff decide only while their organization is active: after the region
-    suspends it, or while an edit sends it back to approval, every decision is 403 (a
-    suspended provider confirmed applications, and so verified children's data)."""
-    if not principal or principal.get("role") != "provider":
-        return
-    status = session.scalar(
-        select(Organization.status).where(Organization.id == principal.get("organization_id"))
-    )
+def require_active_organization(status: str | None) -> None:
+    """A provider's staff decide only while their organization is active (`status`, as the
+    catalog answers it now): after the region suspends it, or while an edit sends it back to
+    approval, every decision is 403 (a suspended provider confirmed applications, and so
+    verified children's data)."""
     if status != "active":
         raise Forbidden(
             "Организация поставщика не действует (приостановлена или не подтверждена)",
@@ -451,40 +448,49 @@ def _move(
     from_request: bool = False,
     effective_end: date | None = None,
 ) -> None:
+    """Carry out `domain.move` (the effects of the move, as data) on the locked application:
+    its seat step, money, deadline, history and event, and the promotion its freed seat
+    makes."""
     try:
-        if not domain.transition(enrollment.status, target):
-            return  # a replay: already there
+        change = domain.move(
+            enrollment.status, target, seat_held=enrollment.seat_held, money=enrollment.money
+        )
     except Refusal as error:
         raise rpc_error(error) from error
+    if change is None:
+        return  # a replay: already there
     holder = str(enrollment.id)
-    enrollment.status = target
+    enrollment.status = change.status
     enrollment.reason = reason
-    freed = False
-    if target == domain.AWAITING_PROVIDER:
+    if change.seat == "confirm":
+        seats.confirm(session, enrollment.group_id, holder)
+    elif change.seat == "release":
+        seats.release(session, enrollment.group_id, holder)
+    enrollment.seat_held = change.seat_held
+    enrollment.money = change.money
+    if change.decide_by == "set":
         enrollment.decide_by = domain.decision_deadline(now, decision_days())
-    elif target == domain.ENROLLED:
-        seating.confirm(session, enrollment.group_id, holder)
-        enrollment.money = "contract"  # payments owns the money from the contract on
+    elif change.decide_by == "clear":
         enrollment.decide_by = None
-    elif target in domain.KEEPS_SEAT_UNTIL_EFFECTIVE_END:
+    if change.fixes_effective_end:
         # the child attends to the end of the month: the sweep gives the seat back after it
-        enrollment.decide_by = None
         enrollment.effective_end_date = effective_end or domain.termination_end(
             clock.region_date(now), enrollment.end_date
         )
-    elif target in domain.FREES_SEAT:
-        enrollment.decide_by = None
-        if enrollment.seat_held:
-            seating.release(session, enrollment.group_id, holder)
-            enrollment.seat_held = False
-            freed = target in domain.PROMOTES_ON_FREE
-        if target in domain.RELEASES_RESERVATION and enrollment.money != domain.NO_MONEY:
-            enrollment.money = "release_pending"
     session.flush()
     _history(session, enrollment, actor, reason)
-    _announce(session, enrollment, target, from_request)
-    if freed:
+    _announce(session, enrollment, change, from_request)
+    if change.promotes:
         promote(session, enrollment.group_id, now)
+
+
+def _set_money(enrollment: Enrollment, target: str) -> None:
+    """The money's own machine (domain.money_transition): a wrong move raises."""
+    try:
+        domain.money_transition(enrollment.money, target)
+    except Refusal as error:
+        raise rpc_error(error) from error
+    enrollment.money = target
 
 
 def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
@@ -503,13 +509,13 @@ def promote(session: Session, group_id: int, now: datetime) -> list[Enrollment]:
             .limit(1)
             .with_for_update()
         )
-        if candidate is None or not seating.hold(session, group_id, str(candidate.id)):
+        if candidate is None or not seats.hold(session, group_id, str(candidate.id)):
             return promoted
         candidate.seat_held = True
         if candidate.status == domain.WAITLISTED:
             # its money is reserved now, on terms from today (saga.promote_due, right after
             # this commit); it goes before the provider once that is done
-            candidate.money = "pending"
+            _set_money(candidate, domain.PENDING)
         # a requested one (money step in flight) reserves and goes before the provider when
         # its step finishes
         session.flush()
@@ -568,7 +574,7 @@ def give_back_seat(
         enrollment.status, enrollment.seat_held, enrollment.effective_end_date, today
     ):
         return None
-    seating.release(session, enrollment.group_id, str(enrollment.id))
+    seats.release(session, enrollment.group_id, str(enrollment.id))
     enrollment.seat_held = False
     session.add(
         EnrollmentHistory(
@@ -723,8 +729,8 @@ def unsettled(
 
 def mark_released(session: Session, enrollment_id: str) -> None:
     enrollment = _locked(session, enrollment_id)
-    if enrollment is not None and enrollment.money == "release_pending":
-        enrollment.money = "released"
+    if enrollment is not None and enrollment.money == domain.RELEASE_PENDING:
+        _set_money(enrollment, domain.RELEASED)
 
 
 # --- history, events, views ----------------------------------------------------------------
@@ -811,12 +817,12 @@ def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dic
             "reason": enrollment.reason,
         }
     elif event_type == "enrollment_confirmed":
-        group, program, org = group_row_unchecked(session, enrollment.group_id)
+        group = session.get(Group, enrollment.group_id)
         data.update(
             organization_municipality_code=enrollment.organization_municipality,
             child_municipality_code=enrollment.child_municipality,
-            direction=program.direction,
-            registry=program.registry_code,
+            direction=group.direction,
+            registry=group.registry_code,
             certificate_number=enrollment.certificate_number,
             start_date=enrollment.start_date.isoformat(),
             end_date=enrollment.end_date.isoformat(),
@@ -826,34 +832,17 @@ def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dic
     return data
 
 
-def group_row_unchecked(session: Session, group_id: int):
-    return session.execute(
-        select(Group, Program, Organization)
-        .join(Program, Program.id == Group.program_id)
-        .join(Organization, Organization.id == Program.organization_id)
-        .where(Group.id == group_id)
-    ).one()
-
-
-EVENT_OF = {
-    domain.AWAITING_PROVIDER: "enrollment_requested",
-    domain.WAITLISTED: "enrollment_waitlisted",
-    domain.ENROLLED: "enrollment_confirmed",
-    domain.REJECTED: "enrollment_rejected",
-    domain.CANCELLED: "enrollment_cancelled",
-    domain.EXPIRED: "enrollment_expired",
-    domain.TERMINATED: "enrollment_terminated",
-    domain.COMPLETED: "enrollment_completed",
-}
-
-
 def _announce(
-    session: Session, enrollment: Enrollment, target: str, from_request: bool = False
+    session: Session, enrollment: Enrollment, change: domain.Move, from_request: bool = False
 ) -> None:
     """The event of a move; `from_request`: the application's first move after its money
     step, which can only be `enrollment_requested` or `enrollment_waitlisted`."""
-    event_type = EVENT_OF.get(target)
-    if target == domain.AWAITING_PROVIDER and enrollment.money == "reserved" and not from_request:
+    event_type = change.event
+    if (
+        change.status == domain.AWAITING_PROVIDER
+        and enrollment.money == domain.RESERVED
+        and not from_request
+    ):
         # from the waiting list: promoted; straight from the request: requested
         previous = session.scalar(
             select(func.count())
