@@ -35,6 +35,7 @@ from contracts.catalog import (
     REGISTRIES,
     SEARCH_SORTS,
 )
+from contracts.enrollment import CapacityBelowOccupied
 from contracts.principal import Principal
 from contracts.refusals import Conflicting, InvalidField, TransitionRefused
 from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
@@ -124,17 +125,6 @@ __all__ = [
 ]
 
 # --- refusals of the catalog ------------------------------------------------------------
-
-
-class CapacityBelowOccupied(Conflicting):
-    """The new capacity of a group is less than the seats already held or taken."""
-
-    code = "capacity_below_occupied"
-
-    def __init__(self, new_capacity: int, occupied: int) -> None:
-        super().__init__(f"нельзя уменьшить число мест до {new_capacity}: занято {occupied}")
-        self.new_capacity = new_capacity
-        self.occupied = occupied
 
 
 class ProgramNotEditable(Conflicting):

@@ -41,6 +41,7 @@ from contracts.enrollment import (  # noqa: F401 - the statuses, re-exported for
     STATUSES,
     TERMINATED,
     WAITLISTED,
+    CapacityBelowOccupied,
 )
 from contracts.refusals import (  # noqa: F401 - raised here
     Conflicting,
@@ -48,6 +49,8 @@ from contracts.refusals import (  # noqa: F401 - raised here
     TransitionRefused,
 )
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR
+from contracts.transitions import StateMachine
+from contracts.transitions import transition as machine_transition
 
 _TRANSITIONS: dict[str, tuple[str, ...]] = {
     REQUESTED: (AWAITING_PROVIDER, WAITLISTED, REJECTED, CANCELLED, EXPIRED),
@@ -74,23 +77,21 @@ NO_MONEY = "none"
 DECISION_DAYS = 5
 
 
+APPLICATION = StateMachine("application", _TRANSITIONS)
+
+
 def allowed(current: str) -> tuple[str, ...]:
     if current not in _TRANSITIONS:
         raise ValueError(f"unknown enrollment status {current!r}")
-    return _TRANSITIONS[current]
+    return APPLICATION.allowed(current)
 
 
 def transition(current: str, target: str) -> bool:
     """True when the application must move from ``current`` to ``target``; False when it is
     already there (a replayed command or message changes nothing); TransitionRefused when
-    the machine does not allow it."""
-    if target not in STATUSES:
-        raise ValueError(f"unknown enrollment status {target!r}")
-    if current == target:
-        return False
-    if target not in allowed(current):
-        raise TransitionRefused(current, target)
-    return True
+    the machine does not allow it (contracts.transitions: the one check every service uses)."""
+    allowed(current)  # an unknown status is a programming error, not a refusal
+    return machine_transition(APPLICATION, current, target)
 
 
 # --- the money of an application: its own state machine ---------------------------------------
@@ -115,16 +116,15 @@ _MONEY_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+MONEY = StateMachine("money", _MONEY_TRANSITIONS)
+
+
 def money_transition(current: str, target: str) -> bool:
     """The money's move, as `transition` is the status's: True to move, False when already
     there (a replay), TransitionRefused when the table does not allow it."""
     if current not in _MONEY_TRANSITIONS or target not in _MONEY_TRANSITIONS:
         raise ValueError(f"unknown money state {current!r} -> {target!r}")
-    if current == target:
-        return False
-    if target not in _MONEY_TRANSITIONS[current]:
-        raise TransitionRefused(current, target)
-    return True
+    return machine_transition(MONEY, current, target)
 
 
 @dataclass(frozen=True)
@@ -218,17 +218,6 @@ def seating(capacity: int, arrivals: Sequence, left: Collection = ()) -> Seating
         raise ValueError("an application arrives once")
     staying = tuple(a for a in arrivals if a not in set(left))
     return Seating(seated=staying[:capacity], waiting=staying[capacity:])
-
-
-class CapacityBelowOccupied(Conflicting):
-    """The new capacity of a group is less than the seats already held or taken."""
-
-    code = "capacity_below_occupied"
-
-    def __init__(self, new_capacity: int, occupied: int) -> None:
-        super().__init__(f"нельзя уменьшить число мест до {new_capacity}: занято {occupied}")
-        self.new_capacity = new_capacity
-        self.occupied = occupied
 
 
 def check_capacity(new_capacity: int, held: int, enrolled: int) -> None:
