@@ -194,8 +194,16 @@ def test_the_table_covers_every_accounts_route_and_every_caller(api):
     }
     public = {
         ("POST", f"/auth/{name}")
-        for name in ("register", "login", "refresh", "logout", "verify-email", "password-reset",
-                     "password-reset/confirm", "register-provider")
+        for name in (
+            "register",
+            "login",
+            "refresh",
+            "logout",
+            "verify-email",
+            "password-reset",
+            "password-reset/confirm",
+            "register-provider",
+        )
     }  # fmt: skip  (register-provider's answers: tests/e2e/test_provider_registration.py)
     covered = {
         (method, path.replace("{child}", "{child_id}").replace("2147483000", "{child_id}"))

@@ -265,6 +265,7 @@ TABLE = [
         lambda w, path: program_body(),
         OWN_PROVIDER | {"provider_elsewhere": 201, "provider": 201},  # each in their own
     ),
+    ("review queue", "GET", lambda w: "/programs?status=on_review", None, REGIONAL_ONLY),
     ("published program", "GET", lambda w: f"/programs/{w.published()}", None, PUBLIC),
     ("draft program", "GET", lambda w: f"/programs/{w.draft()}", None, MANAGERS_ONLY),
     (
