@@ -115,32 +115,30 @@ def contract_event(contract: Contract, schedule: list[dict]) -> dict:
     }
 
 
-def _last_day(effective: str, contract: Contract) -> date:
+def _last_day(effective: date, contract: Contract) -> date:
     """The child's last day in the group: the enrollment's own end, within the contract."""
-    return max(contract.start_date, min(contract.end_date, date.fromisoformat(effective)))
+    return max(contract.start_date, min(contract.end_date, effective))
 
 
-def terminate(session: Session, data: dict, release_funds) -> Contract | None:
-    """End a contract at the end of the month of `effective_end_date`; the months after it
-    that were not billed go back to the certificate through `release_funds(enrollment_id,
-    amount, key)` (idempotent by its key, so a redelivered event releases nothing twice).
-
-    The contract's month rows are locked, so a billing batch holding one finishes first and
-    the months it charged are not released."""
+def _open_contract(session: Session, enrollment_id) -> Contract | None:
+    """The enrollment's contract, locked; None when it was terminated already (a terminated
+    contract is left as it is)."""
     contract = session.execute(
-        select(Contract)
-        .where(Contract.enrollment_id == str(data["enrollment_id"]))
-        .with_for_update()
+        select(Contract).where(Contract.enrollment_id == str(enrollment_id)).with_for_update()
     ).scalar_one_or_none()
     if contract is None:
-        # terminated before we stored the contract: retried by the reliable handler
+        # ended before we stored the contract: retried by the reliable handler
         raise NotFound("No contract for this enrollment yet", code="contract_not_found")
-    if contract.status == "terminated":
-        return None
-    new_end = domain.termination_end(
-        date.fromisoformat(data["effective_end_date"]), contract.start_date, contract.end_date
-    )
-    # locks the months too: a billing batch holding one of them finishes first
+    return None if contract.status == "terminated" else contract
+
+
+def _release_after(
+    session: Session, contract: Contract, new_end: date, release_funds, cause: str
+) -> tuple[dict[str, int], int]:
+    """Give the certificate parts of the unbilled months after `new_end` back, once (key
+    release:<enrollment>:<cause>), and mark them released: (the months released, the sum).
+    The month rows are locked first, so a billing batch holding one finishes before and the
+    months it charged are not released."""
     months = (
         session.execute(
             select(ContractMonth).where(ContractMonth.contract_id == contract.id).with_for_update()
@@ -154,17 +152,14 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
     )
     amount = sum(released.values())
     if amount:
-        release_funds(
-            contract.enrollment_id, amount, f"release:{contract.enrollment_id}:terminated"
-        )
+        release_funds(contract.enrollment_id, amount, f"release:{contract.enrollment_id}:{cause}")
     for month in months:
         if month.month in released:
             month.released = True
-    contract.end_date = new_end
-    contract.attends_until = _last_day(data["effective_end_date"], contract)
-    contract.status = "terminated"
-    contract.termination_reason = (data.get("reason") or "")[:300] or None
-    contract.terminated_at = clock.now()
+    return released, amount
+
+
+def _emit_ended(session: Session, contract: Contract, released: dict, amount: int, reason):
     emit(
         session,
         "contract_terminated",
@@ -173,12 +168,30 @@ def terminate(session: Session, data: dict, release_funds) -> Contract | None:
             "enrollment_id": contract.enrollment_id,
             "child_id": contract.child_id,
             "group_id": contract.group_id,
-            "end_date": new_end.isoformat(),
+            "end_date": contract.end_date.isoformat(),
             "released": format_kopecks(amount),
             "released_months": sorted(released),
-            "reason": contract.termination_reason,
+            "reason": reason,
         },
     )
+
+
+def terminate(session: Session, data: dict, release_funds) -> Contract | None:
+    """End a contract at the end of the month of `effective_end_date`; the months after it
+    that were not billed go back to the certificate through `release_funds(enrollment_id,
+    amount, key)` (idempotent by its key, so a redelivered event releases nothing twice)."""
+    contract = _open_contract(session, data["enrollment_id"])
+    if contract is None:
+        return None
+    effective = date.fromisoformat(data["effective_end_date"])
+    new_end = domain.termination_end(effective, contract.start_date, contract.end_date)
+    released, amount = _release_after(session, contract, new_end, release_funds, "terminated")
+    contract.attends_until = _last_day(effective, contract)
+    contract.end_date = new_end
+    contract.status = "terminated"
+    contract.termination_reason = (data.get("reason") or "")[:300] or None
+    contract.terminated_at = clock.now()
+    _emit_ended(session, contract, released, amount, contract.termination_reason)
     return contract
 
 
@@ -186,57 +199,22 @@ def complete(session: Session, data: dict, release_funds) -> Contract | None:
     """The enrollment completed at its `end_date`: the contract ends at the end of that
     month (never later than its own end), and the months after it that were not billed go
     back to the certificate, once (key release:<enrollment>:completed). A completion at the
-    contract's own end releases nothing. A terminated contract is left as it is."""
-    contract = session.execute(
-        select(Contract)
-        .where(Contract.enrollment_id == str(data["enrollment_id"]))
-        .with_for_update()
-    ).scalar_one_or_none()
+    contract's own end releases nothing and emits nothing (within its last month, it only
+    fixes the child's last day). A terminated contract is left as it is."""
+    contract = _open_contract(session, data["enrollment_id"])
     if contract is None:
-        raise NotFound("No contract for this enrollment yet", code="contract_not_found")
-    if contract.status == "terminated":
         return None
-    new_end = domain.termination_end(
-        date.fromisoformat(data["end_date"]), contract.start_date, contract.end_date
-    )
-    months = (
-        session.execute(
-            select(ContractMonth).where(ContractMonth.contract_id == contract.id).with_for_update()
-        )
-        .scalars()
-        .all()
-    )
-    billed = {m.month for m in months if m.charged}
-    released = domain.months_released_on_termination(
-        {m.month: m.certificate for m in months if not m.released}, new_end, billed
-    )
-    amount = sum(released.values())
-    if amount:
-        release_funds(contract.enrollment_id, amount, f"release:{contract.enrollment_id}:completed")
-    for month in months:
-        if month.month in released:
-            month.released = True
-    last_day = _last_day(data["end_date"], contract)
+    effective = date.fromisoformat(data["end_date"])
+    new_end = domain.termination_end(effective, contract.start_date, contract.end_date)
+    released, amount = _release_after(session, contract, new_end, release_funds, "completed")
+    last_day = _last_day(effective, contract)
     if new_end == contract.end_date and not released:
-        if last_day < contract.end_date and contract.attends_until != last_day:
+        if last_day < contract.end_date:
             contract.attends_until = last_day  # ends within its last month: lessons stop there
         return None
     contract.end_date = new_end
     contract.attends_until = last_day
-    emit(
-        session,
-        "contract_terminated",
-        {
-            "contract_id": contract.id,
-            "enrollment_id": contract.enrollment_id,
-            "child_id": contract.child_id,
-            "group_id": contract.group_id,
-            "end_date": new_end.isoformat(),
-            "released": format_kopecks(amount),
-            "released_months": sorted(released),
-            "reason": "обучение завершено",
-        },
-    )
+    _emit_ended(session, contract, released, amount, "обучение завершено")
     return contract
 
 
