@@ -56,22 +56,21 @@ def municipality(code: str) -> str:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def xlsx_download(encoded: str, name: str) -> Response:
+def attachment(body: bytes, content_type: str, name: str) -> Response:
     return Response(
-        base64.b64decode(encoded),
+        body,
         status=200,
-        content_type=XLSX,
+        content_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def xlsx_download(encoded: str, name: str) -> Response:
+    return attachment(base64.b64decode(encoded), XLSX, name)
 
 
 def csv_download(text: str, name: str) -> Response:
-    return Response(
-        text.encode("utf-8"),
-        status=200,
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(text.encode("utf-8"), "text/csv; charset=utf-8", name)
 
 
 class PaymentsRoutes:
