@@ -143,7 +143,9 @@ class Enrollment(Base):
         ),
         Index("ix_enrollments_parent", "parent_id"),
         Index("ix_enrollments_organization", "organization_id", "status"),
-        Index("ix_enrollments_group", "group_id", "status"),
+        # no (group_id, status) index (issue 20): every status update rewrote it, and no
+        # query needs it: a group's waiting list and places have the partial indexes above,
+        # promotions due (money pending) the unsettled one, a group's listing the provider's
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
