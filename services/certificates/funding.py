@@ -399,41 +399,41 @@ def finance_registered(
     session: Session, municipality_code: str, period_id: int, after: int = 0, limit: int = 200
 ) -> tuple[int, int | None]:
     """Certificates ready before opening day (issue 20): finance, in issue order, up to
-    `limit` active certificates of the municipality not yet financed for the period, while
-    its limit has room, so that a child's application finds its certificate financed and
-    is one reservation. Nobody jumps the queue: with anyone waiting it does nothing (the
-    queue's upgrades hand out the room), and it never queues a child (a child joins the
-    queue when it asks, by its first application). Answers (how many it financed, the last
-    certificate id it looked at: the next batch's `after`, None once there is nothing left
-    or no room). Under the fund row's lock, as every financing."""
-    row = fund(session, municipality_code, period_id, lock=True)
+    `limit` active `accounting` certificates of the municipality (never financed: those
+    financed in an earlier period are credited by its rollover) while the limit has room, so
+    that a child's application finds its certificate financed and is one reservation. Nobody
+    jumps the queue: with anyone waiting it does nothing (the queue's upgrades hand out the
+    room), and it never queues a child (a child joins the queue when it applies). Answers
+    (how many it financed, the last certificate id it looked at: the next batch's `after`;
+    None once there is nothing left or no room). Under the fund row's lock, as every
+    financing, taken only when there is somebody to finance."""
     period = session.get(Period, period_id)
-    if row is None or period is None or period.status != domain.PERIOD_OPEN:
+    if period is None or period.status != domain.PERIOD_OPEN:
         return 0, None
-    if _waiting(session, municipality_code, period_id):
-        return 0, None
-    credited = (
-        select(text("1"))
-        .select_from(text("ledger_operations"))
-        .where(text("key = 'credit:' || certificates.id || ':' || CAST(:period AS text)"))
-    )
-    candidates = session.scalars(
+    candidates = (
         select(Certificate)
         .where(
             Certificate.municipality_code == municipality_code,
+            Certificate.type == domain.ACCOUNTING,
             Certificate.status == domain.ACTIVE,
-            Certificate.valid_until > period.start_date,
             Certificate.id > after,
-            ~credited.exists(),
+            Certificate.valid_until > period.start_date,
         )
         .order_by(Certificate.id)
         .limit(limit)
-        .with_for_update(of=Certificate)
-        .params(period=period_id)
-    ).all()
+    )
+    if session.scalar(candidates.with_only_columns(Certificate.id)) is None:
+        return 0, None  # the usual tick: nobody new, and no lock taken
+    row = fund(session, municipality_code, period_id, lock=True)
+    if row is None or _waiting(session, municipality_code, period_id):
+        return 0, None
+    # locks in one order everywhere: the fund row, then the certificates
+    certificates = session.scalars(candidates.with_for_update()).all()
     rules = nominal_rules(session, row, period_id, clock.today())
     financed = 0
-    for certificate in candidates:
+    for certificate in certificates:
+        if is_financed(session, certificate, period_id):
+            continue
         nominal = nominal_of(session, row, certificate, period, rules)
         if not nominal:
             continue  # no band for the child's age: nothing to credit
@@ -442,7 +442,7 @@ def finance_registered(
         certificate.issued_now = True  # never queued (nobody waits): no queue place to end
         _grant(session, certificate, period, nominal, None)
         financed += 1
-    return financed, (candidates[-1].id if len(candidates) == limit else None)
+    return financed, (certificates[-1].id if len(certificates) == limit else None)
 
 
 def queue_position(session: Session, certificate_id: int, period_id: int) -> int | None:
