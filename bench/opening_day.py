@@ -74,6 +74,7 @@ def prepare(applications: int, seats: int, groups: int) -> dict:
         for parent_id in ids:
             children.extend(data.children(accounts, parent_id, 1))
     ready = certificates_ready(certificates, parents, children)
+    children_known(parents, children)
     # popular groups: children spread over them, more than seats in every one
     plan = [
         {"parent": parents[i], "child": children[i], "group": group_ids[i % groups]}
@@ -83,6 +84,25 @@ def prepare(applications: int, seats: int, groups: int) -> dict:
         engine_.dispose()
     return {"organization": org, "groups": group_ids, "plan": plan, "per_group": per_group,
             "financed": ready}  # fmt: skip
+
+
+def children_known(parents: list[int], children: list[int]) -> None:
+    """Enrollment's projection of the children (issue 20), as accounts' `child_changed` of
+    each registration fills it: an application reads the child there, not by RPC."""
+    from datetime import UTC, date, datetime
+
+    enrollment = engine("enrollment")
+    with enrollment.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO children (child_id, parent_id, birth_date, municipality_code,"
+                " changed_at) SELECT c, p, :birth, 'krasnoyarsk', :at"
+                " FROM unnest(CAST(:children AS int[]), CAST(:parents AS int[])) AS u(c, p)"
+            ),
+            {"children": children, "parents": parents, "birth": date(2017, 3, 1),
+             "at": datetime.now(UTC)},
+        )  # fmt: skip
+    enrollment.dispose()
 
 
 def certificates_ready(certificates, parents: list[int], children: list[int]) -> int:

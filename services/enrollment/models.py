@@ -182,6 +182,19 @@ class Enrollment(Base):
     )
 
 
+class ChildFacts(Base):
+    """What enrollment needs of a child, kept from accounts' `child_changed` (issue 20): an
+    application reads it here instead of asking accounts. The newest `changed_at` wins."""
+
+    __tablename__ = "children"
+
+    child_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    parent_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    birth_date: Mapped[date] = mapped_column(Date, nullable=False)
+    municipality_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
 class EnrollmentHistory(Base):
     """Every status an application went through: who, when, why."""
 
