@@ -22,6 +22,20 @@ log = logging.getLogger(__name__)
 EVENTS_RECORDED = "emitted"
 
 
+# PostgreSQL backend pids of this process's connections: a NOTIFY sent by one of them
+# (its pid travels with it) is this process's own commit, whose relay is woken in-process
+own_backends: set[int] = set()
+
+
+def _remember_backend(dbapi_connection, record) -> None:
+    record.info["backend_pid"] = dbapi_connection.info.backend_pid
+    own_backends.add(record.info["backend_pid"])
+
+
+def _forget_backend(dbapi_connection, record) -> None:
+    own_backends.discard(record.info.get("backend_pid"))
+
+
 # A connection back in the pool for longer than this is tested before it is lent again.
 PING_AFTER_IDLE_SECONDS = 5.0
 
@@ -37,6 +51,8 @@ def make_engine(service: str, **kwargs):
     if ping:
         _ping_idle_connections(engine)
     event.listen(engine, "checkin", _back_to_transactions)
+    event.listen(engine, "connect", _remember_backend)
+    event.listen(engine, "close", _forget_backend)
     return engine
 
 

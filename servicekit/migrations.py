@@ -9,13 +9,22 @@ migration calls them (servicekit/migrate.py runs the migrations).
   of freshly migrated databases, identical before and after); tests/integration/
   test_migrations.py checks it against the tables servicekit/outbox.py declares, and
   tests/unit/test_boundaries.py that no migration writes them by hand again.
+- ``create_outbox_notify()`` / ``drop_outbox_notify()``: a statement trigger on ``outbox``
+  that sends ``NOTIFY outbox, '<producer>'`` for the rows a statement inserted, delivered when
+  the transaction commits (issue 20): relays LISTEN and wake instead of polling. No round
+  trip of its own: it runs inside the INSERT that `emit`/`emit_many` already send.
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-__all__ = ["create_outbox_tables", "drop_outbox_tables"]
+__all__ = [
+    "create_outbox_notify",
+    "create_outbox_tables",
+    "drop_outbox_notify",
+    "drop_outbox_tables",
+]
 
 
 def create_outbox_tables() -> None:
@@ -65,3 +74,17 @@ def drop_outbox_tables() -> None:
         postgresql_where=sa.text("published_at IS NULL"),
     )
     op.drop_table("outbox")
+
+
+def create_outbox_notify() -> None:
+    from servicekit.outbox import NOTIFY_TRIGGER_DDL
+
+    for statement in NOTIFY_TRIGGER_DDL:
+        op.execute(statement)
+
+
+def drop_outbox_notify() -> None:
+    from servicekit.outbox import DROP_NOTIFY_TRIGGER_DDL
+
+    for statement in DROP_NOTIFY_TRIGGER_DDL:
+        op.execute(statement)

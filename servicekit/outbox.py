@@ -7,6 +7,15 @@ routing key = event type) and marks them sent. Rows are claimed with
 `FOR UPDATE SKIP LOCKED`, so several instances of a service never publish the same row twice;
 a crash between publishing and marking re-publishes on restart (at-least-once), which
 consumers absorb by remembering `event_id`s.
+
+When the relay runs (issue 20): a commit with events in its own process wakes it at once
+(`Database.wake_after_commit`); a commit in another process (another instance of the service,
+a script) reaches it by PostgreSQL's `NOTIFY outbox, '<producer>'`, sent by a statement
+trigger on the outbox (servicekit/migrations.py) when that transaction commits, and the relay
+looks `FOREIGN_DELAY` later (that process's own relay normally has them by then: the relay
+only covers for one that died). A poll every `OUTBOX_POLL_INTERVAL` (5 s) stays as the net
+under a lost notification or a LISTEN connection being re-made. A batch shorter than the
+batch size means the outbox is drained: the relay waits instead of asking again at once.
 """
 
 import json
@@ -18,6 +27,7 @@ from datetime import UTC, datetime
 import amqp
 import eventlet
 from eventlet.event import Event
+from eventlet.hubs import trampoline
 from kombu import Connection, Exchange, Producer
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
@@ -38,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from servicekit import config
-from servicekit.db import EVENTS_RECORDED, Database, make_engine
+from servicekit.db import EVENTS_RECORDED, Database, make_engine, own_backends
 from servicekit.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -65,6 +75,24 @@ processed_events = Table(
     Column("event_id", UUID(as_uuid=True), primary_key=True),
     Column("handler", String(200), primary_key=True),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+# The channel the outbox's trigger notifies at commit, with the rows' producer as payload.
+NOTIFY_CHANNEL = "outbox"
+NOTIFY_TRIGGER_DDL = (
+    "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    " PERFORM pg_notify('outbox', producer)"  # NOTIFY_CHANNEL
+    " FROM (SELECT DISTINCT body->>'producer' AS producer FROM inserted) AS producers;"
+    " RETURN NULL;"
+    " END $$",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox REFERENCING NEW TABLE AS inserted"
+    " FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()",
+)
+DROP_NOTIFY_TRIGGER_DDL = (
+    "DROP TRIGGER outbox_notify ON outbox",
+    "DROP FUNCTION outbox_notify()",
 )
 
 
@@ -207,7 +235,10 @@ class OutboxPublisher:
         self.connection = self.producer = None
 
 
-def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> int:
+BATCH_SIZE = 200
+
+
+def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = BATCH_SIZE) -> int:
     """Publish one batch of unsent rows; returns how many were published."""
     with engine.begin() as conn:
         rows = conn.execute(
@@ -236,18 +267,22 @@ def relay_batch(engine, publisher: OutboxPublisher, batch_size: int = 200) -> in
 
 class OutboxRelay(DependencyProvider):
     """Runs the relay loop inside the service's container; the service's `Database` wakes it
-    after a commit that recorded events."""
+    after a commit that recorded events, PostgreSQL's NOTIFY after another process's."""
+
+    # after another process's commit: its own relay publishes first, this one only checks
+    FOREIGN_DELAY = 1.0
 
     def __init__(self, poll_interval: float | None = None, database: str | None = None):
         self.poll_interval = poll_interval
         self.database = database
         self._wakeup = Event()
         self._running = False
+        self._foreign_check = None
 
     def setup(self):
         self.service = self.container.service_name
         if self.poll_interval is None:
-            self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "0.5"))
+            self.poll_interval = float(config.env("OUTBOX_POLL_INTERVAL", "5"))
         self.engine = make_engine(self.database or self.service, pool_size=1, max_overflow=1)
         for dependency in self.container.dependencies:
             if isinstance(dependency, Database):
@@ -259,6 +294,7 @@ class OutboxRelay(DependencyProvider):
     def start(self):
         self._running = True
         self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+        self.container.spawn_managed_thread(self._listen, identifier="outbox_listener")
 
     def stop(self):
         self._running = False
@@ -271,9 +307,18 @@ class OutboxRelay(DependencyProvider):
         if not self._wakeup.ready():
             self._wakeup.send(True)
 
+    def _wake_later(self):
+        if self._foreign_check is None:
+            self._foreign_check = eventlet.spawn_after(self.FOREIGN_DELAY, self._foreign_due)
+
+    def _foreign_due(self):
+        self._foreign_check = None
+        self.wake()
+
     def _run(self):
         failures = 0
         while self._running:
+            self._wakeup = Event()  # a wake from now on runs one more batch
             try:
                 published = relay_batch(self.engine, self.publisher)
                 failures = 0
@@ -282,13 +327,53 @@ class OutboxRelay(DependencyProvider):
                 log.exception("outbox relay of %s failed (attempt %d)", self.service, failures)
                 eventlet.sleep(min(30.0, 0.5 * 2**failures))
                 continue
-            if published:
-                continue  # drain the backlog before sleeping
+            if published >= BATCH_SIZE:
+                continue  # a full batch: drain the backlog before sleeping
             with eventlet.Timeout(self.poll_interval, False):
                 self._wakeup.wait()
-            self._wakeup = Event()
         self.publisher.close()
         self.engine.dispose()
+
+    def _listen(self):
+        """LISTEN on the outbox's channel; wake the relay for another process's commits of
+        this service's events. Re-made after a failure; the poll covers the gap."""
+        failures = 0
+        while self._running:
+            connection = None
+            try:
+                connection = self.engine.raw_connection()
+                connection.detach()  # its own: never lent back to the pool while listening
+                dbapi = connection.dbapi_connection
+                dbapi.autocommit = True
+                cursor = dbapi.cursor()
+                cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                cursor.close()
+                failures = 0
+                self.wake()  # whatever was committed before LISTEN took effect
+                while self._running:
+                    try:
+                        trampoline(dbapi.fileno(), read=True, timeout=self.poll_interval)
+                    except eventlet.Timeout:
+                        continue
+                    dbapi.poll()
+                    foreign = False
+                    while dbapi.notifies:
+                        notify = dbapi.notifies.pop(0)
+                        if notify.payload == self.service and notify.pid not in own_backends:
+                            foreign = True
+                    if foreign:
+                        self._wake_later()
+            except Exception:  # noqa: BLE001 - a dropped connection: the poll covers the gap
+                failures += 1
+                log.warning("outbox listener of %s failed (attempt %d)", self.service, failures,
+                            exc_info=True)  # fmt: skip
+                eventlet.sleep(min(30.0, 0.5 * 2**failures))
+            finally:
+                if connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:  # noqa: BLE001 - closing a broken connection
+                        pass
 
     def get_dependency(self, worker_ctx):
         return self

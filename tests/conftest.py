@@ -140,6 +140,7 @@ def probe_database(server_urls, databases):
     import sqlalchemy as sa
 
     from servicekit import migrate
+    from servicekit.outbox import NOTIFY_TRIGGER_DDL
     from servicekit.outbox import metadata as messaging
     from tests.support.probe_service import metadata
 
@@ -148,6 +149,9 @@ def probe_database(server_urls, databases):
     engine = sa.create_engine(url)
     metadata.create_all(engine)
     messaging.create_all(engine)
+    with engine.begin() as conn:  # as the services' migrations do (create_outbox_notify)
+        for statement in NOTIFY_TRIGGER_DDL:
+            conn.execute(sa.text(statement))
     engine.dispose()
     os.environ["PROBE_DATABASE_URL"] = url
     yield url

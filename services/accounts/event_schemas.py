@@ -12,6 +12,18 @@ class ChildRegisteredSchema(Schema):
     municipality_code = fields.String(required=True)
 
 
+class ChildChangedSchema(Schema):
+    child_id = fields.Integer(required=True)
+    parent_id = fields.Integer(required=True)
+    birth_date = fields.String(required=True, metadata={"format": "date"})
+    municipality_code = fields.String(required=True)
+    changed_at = fields.String(
+        required=True,
+        metadata={"format": "date-time",
+                  "description": "when the child's record took these facts: keep the newest"},
+    )  # fmt: skip
+
+
 class ChildVerifiedSchema(Schema):
     child_id = fields.Integer(required=True)
     verified_by = fields.Integer(required=True, metadata={"description": "user id"})
@@ -31,6 +43,10 @@ class MailRequestedSchema(Schema):
 
 EVENTS = [
     EventSpec("accounts", "child_registered", ChildRegisteredSchema, "A parent added a child"),
+    EventSpec("accounts", "child_changed", ChildChangedSchema,
+              "The facts other services keep of a child (its parent, birth date and "
+              "municipality), when the child is added and whenever the birth date or the "
+              "municipality changes; a projection keeps the newest by changed_at"),
     EventSpec("accounts", "child_verified", ChildVerifiedSchema,
               "A provider confirmed the child's data against the documents (once)"),
     EventSpec("accounts", "email_verification_requested", MailRequestedSchema,

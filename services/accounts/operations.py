@@ -709,7 +709,24 @@ def add_child(
             "municipality_code": child.municipality_code,
         },
     )
+    _child_changed(session, child)
     return domain.present_child(child_view(child), domain.FULL)
+
+
+def _child_changed(session: Session, child: Child) -> None:
+    """`child_changed`: the facts enrollment keeps of a child, so that an application does
+    not ask accounts (issue 20)."""
+    emit(
+        session,
+        "child_changed",
+        {
+            "child_id": child.id,
+            "parent_id": child.parent_id,
+            "birth_date": child.birth_date.isoformat(),
+            "municipality_code": child.municipality_code,
+            "changed_at": child.updated_at.isoformat().replace("+00:00", "Z"),
+        },
+    )
 
 
 def _children_visible_to(scope: Scope):
@@ -821,6 +838,8 @@ def change_child(
         setattr(child, name, value)
     _flush_child(session)
     session.refresh(child)
+    if moved:
+        _child_changed(session, child)
     return domain.present_child(child_view(child), access)
 
 

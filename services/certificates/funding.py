@@ -293,6 +293,38 @@ def _waiting(session: Session, municipality_code: str, period_id: int) -> bool:
     )
 
 
+def _grant_if_room(
+    session: Session, row: MunicipalFund, certificate: Certificate, period: Period, actor
+) -> bool:
+    """The nominal taken from the limit and credited, when there is room and nobody waits
+    (somebody already waiting goes first). The caller holds the fund row's lock."""
+    nominal = nominal_of(session, row, certificate, period)
+    if not nominal or _waiting(session, certificate.municipality_code, period.id):
+        return False
+    if not take_room(session, certificate.municipality_code, period.id, nominal):
+        return False
+    _grant(session, certificate, period, nominal, actor)
+    return True
+
+
+def finance_if_room(session: Session, certificate: Certificate, period: Period) -> bool:
+    """A registered child's certificate financed ahead of its first application (issue 20)
+    when the limit has room and nobody waits; never queued here (a child joins the queue
+    when it applies). True when it was financed now."""
+    if period.status != domain.PERIOD_OPEN or certificate.status != domain.ACTIVE:
+        return False
+    if certificate.valid_until <= period.start_date:
+        return False
+    row = fund(session, certificate.municipality_code, period.id, lock=True)
+    if row is None:
+        return False
+    if not getattr(certificate, "issued_now", False):
+        session.refresh(certificate, with_for_update=True)
+        if is_financed(session, certificate, period.id):
+            return False
+    return _grant_if_room(session, row, certificate, period, None)
+
+
 def finance(
     session: Session, certificate: Certificate, period: Period, actor: str | None = None
 ) -> str:
@@ -313,12 +345,8 @@ def finance(
         session.refresh(certificate, with_for_update=True)
         if is_financed(session, certificate, period.id):  # financed while we waited
             return "already"
-    nominal = nominal_of(session, row, certificate, period)
-    # somebody already waiting goes first: join the queue behind them
-    if nominal and not _waiting(session, certificate.municipality_code, period.id):
-        if take_room(session, certificate.municipality_code, period.id, nominal):
-            _grant(session, certificate, period, nominal, actor)
-            return "financed"
+    if _grant_if_room(session, row, certificate, period, actor):
+        return "financed"
     session.execute(
         insert(QueueEntry)
         .values(
@@ -365,6 +393,56 @@ def upgrade_queue(session: Session, municipality_code: str, period_id: int) -> i
         _grant(session, certificate, period, nominal, None)
         upgraded += 1
     return upgraded
+
+
+def finance_registered(
+    session: Session, municipality_code: str, period_id: int, after: int = 0, limit: int = 200
+) -> tuple[int, int | None]:
+    """Certificates ready before opening day (issue 20): finance, in issue order, up to
+    `limit` active `accounting` certificates of the municipality (never financed: those
+    financed in an earlier period are credited by its rollover) while the limit has room, so
+    that a child's application finds its certificate financed and is one reservation. Nobody
+    jumps the queue: with anyone waiting it does nothing (the queue's upgrades hand out the
+    room), and it never queues a child (a child joins the queue when it applies). Answers
+    (how many it financed, the last certificate id it looked at: the next batch's `after`;
+    None once there is nothing left or no room). Under the fund row's lock, as every
+    financing, taken only when there is somebody to finance."""
+    period = session.get(Period, period_id)
+    if period is None or period.status != domain.PERIOD_OPEN:
+        return 0, None
+    candidates = (
+        select(Certificate)
+        .where(
+            Certificate.municipality_code == municipality_code,
+            Certificate.type == domain.ACCOUNTING,
+            Certificate.status == domain.ACTIVE,
+            Certificate.id > after,
+            Certificate.valid_until > period.start_date,
+        )
+        .order_by(Certificate.id)
+        .limit(limit)
+    )
+    if session.scalar(candidates.with_only_columns(Certificate.id)) is None:
+        return 0, None  # the usual tick: nobody new, and no lock taken
+    row = fund(session, municipality_code, period_id, lock=True)
+    if row is None or _waiting(session, municipality_code, period_id):
+        return 0, None
+    # locks in one order everywhere: the fund row, then the certificates
+    certificates = session.scalars(candidates.with_for_update()).all()
+    rules = nominal_rules(session, row, period_id, clock.today())
+    financed = 0
+    for certificate in certificates:
+        if is_financed(session, certificate, period_id):
+            continue
+        nominal = nominal_of(session, row, certificate, period, rules)
+        if not nominal:
+            continue  # no band for the child's age: nothing to credit
+        if not take_room(session, municipality_code, period_id, nominal):
+            return financed, None
+        certificate.issued_now = True  # never queued (nobody waits): no queue place to end
+        _grant(session, certificate, period, nominal, None)
+        financed += 1
+    return financed, (certificates[-1].id if len(certificates) == limit else None)
 
 
 def queue_position(session: Session, certificate_id: int, period_id: int) -> int | None:

@@ -75,6 +75,13 @@ class Certificate(Base):
         CheckConstraint("status IN ('active', 'frozen', 'expired')", name="certificate_status"),
         Index("ix_certificates_parent", "parent_id"),
         Index("ix_certificates_municipality", "municipality_code", "id"),
+        # certificates never financed, for the calendar's finance_registered (issue 20)
+        Index(
+            "ix_certificates_accounting",
+            "municipality_code",
+            "id",
+            postgresql_where=text("type = 'accounting' AND status = 'active'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -497,6 +497,18 @@ def reserve_funds(
     return {**answer, "municipality_code": certificate.municipality_code}
 
 
+def finance_registered_child(session: Session, certificate: Certificate, today: date) -> None:
+    """On registration (issue 20): the certificate financed for every open period not over
+    whose municipality's limit has room, so the first application is one reservation."""
+    periods = session.scalars(
+        select(Period)
+        .where(Period.status == domain.PERIOD_OPEN, Period.end_date >= today)
+        .order_by(Period.start_date)
+    ).all()
+    for period in periods:
+        funding.finance_if_room(session, certificate, period)
+
+
 def registered_child(data: dict) -> dict:
     """accounts' `child_registered` data as the child facts ensure_certificate takes."""
     return {

@@ -11,6 +11,11 @@ the job can be re-run, and resumed after a crash, safely:
 
     python -m services.certificates.rollover PERIOD_ID
     python -m services.certificates.rollover --expire-aged
+    python -m services.certificates.rollover --finance-registered
+
+`--finance-registered` (the calendar's `finance_registered`, each tick) finances the
+certificates of registered children before they apply, while the municipality's limit has
+room and nobody waits in its queue (funding.finance_registered).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from sqlalchemy.orm import Session
 from servicekit import clock
 from services.certificates import domain, funding, ledger
 from services.certificates.domain import Refused
-from services.certificates.models import Balance, Certificate, Period
+from services.certificates.models import Balance, Certificate, MunicipalFund, Period
 
 BATCH = 200
 
@@ -164,6 +169,36 @@ def close_due_periods(session_factory: Callable[[], Session], now: datetime) -> 
     }
 
 
+def finance_registered(session_factory: Callable[[], Session], today: date) -> int:
+    """Certificates ready before opening day (issue 20, funding.finance_registered): every
+    open period not over, every municipality with a fund in it, in batches of BATCH each
+    committed on its own; stops at a municipality's first certificate that finds no room."""
+    with session_factory() as session:
+        funds = session.execute(
+            select(MunicipalFund.municipality_code, MunicipalFund.period_id)
+            .join(Period, Period.id == MunicipalFund.period_id)
+            .where(Period.status == domain.PERIOD_OPEN, Period.end_date >= today)
+            .order_by(Period.start_date, MunicipalFund.municipality_code)
+        ).all()
+    total = 0
+    for municipality_code, period_id in funds:
+        after: int | None = 0
+        while after is not None:
+            with session_factory() as session, session.begin():
+                financed, after = funding.finance_registered(
+                    session, municipality_code, period_id, after, BATCH
+                )
+            total += financed
+    return total
+
+
+def finance_registered_job(session_factory: Callable[[], Session], now: datetime) -> dict:
+    """Each tick: children registered since (and room the limit gained) get their
+    certificates financed before they apply. A re-run finds nothing to do."""
+    financed = finance_registered(session_factory, clock.region_date(now))
+    return {"financed_certificates": financed} if financed else {}
+
+
 def expire_aged_job(session_factory: Callable[[], Session], now: datetime) -> dict:
     """Daily (each tick, in fact: a re-run finds nothing): certificates of children who
     turned 18 by the region's date expire."""
@@ -181,13 +216,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--expire-aged", action="store_true", help="expire certificates of children now 18"
     )
+    parser.add_argument(
+        "--finance-registered",
+        action="store_true",
+        help="finance registered children's certificates while the limits have room",
+    )
     args = parser.parse_args(argv)
-    if args.period_id is None and not args.expire_aged:
-        parser.error("give a PERIOD_ID to close, or --expire-aged")
+    if args.period_id is None and not args.expire_aged and not args.finance_registered:
+        parser.error("give a PERIOD_ID to close, --expire-aged or --finance-registered")
     engine = make_engine("certificates", pool_size=1)
     factory = sessionmaker(engine, expire_on_commit=False, info={"producer": "certificates"})
     if args.expire_aged:
         print({"expired_certificates": len(expire_aged(factory, clock.today()))})
+    if args.finance_registered:
+        print({"financed_certificates": finance_registered(factory, clock.today())})
     status = 0
     if args.period_id is not None:
         try:

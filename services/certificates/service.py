@@ -73,6 +73,8 @@ class CertificatesService(ServiceBase):
     calendar = Calendar(
         Job("close_periods", rollover.close_due_periods),
         Job("expire_aged", rollover.expire_aged_job),
+        # certificates financed before their children apply (issue 20)
+        Job("finance_registered", rollover.finance_registered_job),
     )
 
     @property
@@ -148,9 +150,14 @@ class CertificatesService(ServiceBase):
     @idempotent
     def on_child_registered(self, envelope):
         """The certificate is issued with the facts the child was registered with: a later
-        edit of the birth date or municipality never changes its nominal or its payer."""
+        edit of the birth date or municipality never changes its nominal or its payer. It is
+        financed at once for an open period whose limit has room (issue 20)."""
         with refusals_as_rpc_errors():
-            operations.ensure_certificate(self.db, operations.registered_child(envelope["data"]))
+            certificate = operations.ensure_certificate(
+                self.db, operations.registered_child(envelope["data"])
+            )
+            # and financed now when the limit has room: the first application only reserves
+            operations.finance_registered_child(self.db, certificate, clock.today())
 
     @rpc
     def release_funds(

@@ -143,7 +143,9 @@ class Enrollment(Base):
         ),
         Index("ix_enrollments_parent", "parent_id"),
         Index("ix_enrollments_organization", "organization_id", "status"),
-        Index("ix_enrollments_group", "group_id", "status"),
+        # no (group_id, status) index (issue 20): every status update rewrote it, and no
+        # query needs it: a group's waiting list and places have the partial indexes above,
+        # promotions due (money pending) the unsettled one, a group's listing the provider's
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -178,6 +180,19 @@ class Enrollment(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
+
+
+class ChildFacts(Base):
+    """What enrollment needs of a child, kept from accounts' `child_changed` (issue 20): an
+    application reads it here instead of asking accounts. The newest `changed_at` wins."""
+
+    __tablename__ = "children"
+
+    child_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    parent_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    birth_date: Mapped[date] = mapped_column(Date, nullable=False)
+    municipality_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class EnrollmentHistory(Base):

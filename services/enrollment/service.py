@@ -18,7 +18,7 @@ from servicekit import clock, config
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.enrollment import groups, operations, saga, seats
+from services.enrollment import children, groups, operations, saga, seats
 from services.enrollment.exceptions import NotFound
 from services.enrollment.schemas import seats_schema
 
@@ -32,7 +32,7 @@ def _instant(as_of: str | None) -> datetime:
     return datetime.fromisoformat(as_of) if as_of else clock.now()
 
 
-class EnrollmentService(ServiceBase):
+class EnrollmentService(children.ChildFactsHandler, ServiceBase):
     name = "enrollment"
 
     peers = TimedClusterRpc()  # accounts, certificates and catalog, with a deadline
@@ -46,7 +46,10 @@ class EnrollmentService(ServiceBase):
         return saga.catalog_of(self.peers)
 
     def _own_child(self, principal: dict, child_id: int) -> dict:
-        child = self.peers.call("accounts", "get_child", child_id)
+        # kept from accounts' child_changed; accounts is asked only for a child not known yet
+        child = children.known(self.db, child_id) or self.peers.call(
+            "accounts", "get_child", child_id
+        )
         if principal.get("role") != "parent" or child["parent_id"] != principal.get("user_id"):
             raise NotFound("Ребёнок не найден", code="child_not_found")
         return child

@@ -716,3 +716,87 @@ def test_releases_and_reservations_of_the_same_applications_in_any_order_hold_no
     row = balance(engine, number)
     assert (row["available"], row["reserved"]) == (100_000_00, 0), dict(row)
     assert clean_audit(engine) == []
+
+
+def finance_registered(engine, municipality, period_id) -> int:
+    """The calendar's finance_registered (rollover.finance_registered), for one municipality:
+    other tests' municipalities keep what they have."""
+    from services.certificates import funding
+
+    total, after = 0, 0
+    while after is not None:
+        with Session(engine, info={"producer": "certificates"}) as session, session.begin():
+            financed, after = funding.finance_registered(session, municipality, period_id, after)
+        total += financed
+    return total
+
+
+def test_registered_children_are_financed_before_they_apply_in_issue_order_within_the_limit(
+    certificates, engine, period
+):
+    """Issue 20: the calendar's finance_registered credits registered children's certificates
+    while the limit has room (issue order, never queueing anyone), so the first application
+    is a reservation; a child left without room still queues by applying, and with anyone
+    waiting nothing is pre-financed (nobody jumps the queue)."""
+    nominal = 5_000_00
+    mun = funded(engine, period, fresh_municipality(), nominal, 2 * nominal)
+    kids = [child(mun) for _ in range(3)]
+    numbers = [certificates.ensure_certificate(kid["id"], kid)["number"] for kid in kids]
+
+    assert finance_registered(engine, mun, period) == 2
+    assert [certificates.get_balance(kid["id"])["type"] for kid in kids] == [
+        "financing", "financing", "accounting",
+    ]  # fmt: skip
+    assert balance(engine, numbers[0])["available"] == nominal
+    assert finance_registered(engine, mun, period) == 0  # a re-run: nothing more
+    with engine.connect() as conn:
+        assert conn.execute(
+            sa.text("SELECT count(*) FROM financing_queue WHERE municipality_code = :m"),
+            {"m": mun},
+        ).scalar() == 0  # fmt: skip
+
+    # the first application of a financed child reserves; it finances nothing again
+    answer = certificates.reserve_funds(f"pre-{kids[0]['id']}", kids[0], period, nominal, True)
+    assert answer["certificate_type"] == "financing" and answer["reserved"] == nominal
+    # the third applies: no room, so it queues; a fourth registered child waits behind it
+    assert (
+        certificates.reserve_funds(f"pre-{kids[2]['id']}", kids[2], period, 0, True)[
+            "certificate_type"
+        ]
+        == "accounting"
+    )
+    late = child(mun)
+    certificates.ensure_certificate(late["id"], late)
+    with Session(engine) as session, session.begin():
+        session.info["producer"] = "certificates"
+        from services.certificates import funding
+
+        funding.set_limit(session, mun, period, 4 * nominal)  # room for two more
+    # the queue moved first (the third child), then the calendar finances the late one
+    assert certificates.get_balance(kids[2]["id"])["type"] == "financing"
+    assert certificates.get_balance(late["id"])["type"] == "accounting"
+    finance_registered(engine, mun, period)
+    assert certificates.get_balance(late["id"])["type"] == "financing"
+    with engine.connect() as conn:
+        used = conn.execute(
+            sa.text("SELECT used FROM municipal_funds WHERE municipality_code = :m"), {"m": mun}
+        ).scalar()
+    assert used == 4 * nominal
+    assert clean_audit(engine) == []
+
+
+def test_with_a_child_waiting_nobody_is_financed_ahead_of_the_queue(certificates, engine, period):
+    nominal = 5_000_00
+    mun = funded(engine, period, fresh_municipality(), nominal, nominal)
+    first, waiting, registered = child(mun), child(mun), child(mun)
+    certificates.reserve_funds(f"q-{first['id']}", first, period, 0, True)  # takes the room
+    certificates.reserve_funds(f"q-{waiting['id']}", waiting, period, 0, True)  # queued
+    certificates.ensure_certificate(registered["id"], registered)
+    with Session(engine) as session, session.begin():  # room for one: not the newcomer's
+        session.execute(
+            sa.text("UPDATE municipal_funds SET limit_amount = :l WHERE municipality_code = :m"),
+            {"l": 2 * nominal, "m": mun},
+        )
+    finance_registered(engine, mun, period)
+    assert certificates.get_balance(registered["id"])["type"] == "accounting"
+    assert certificates.get_balance(waiting["id"])["type"] == "accounting"  # the queue's turn

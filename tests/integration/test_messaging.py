@@ -125,6 +125,27 @@ def test_repeated_request_records_and_publishes_once(probe, subscriber):
     assert len(subscriber.collect(expected=2, timeout=3)) == 1
 
 
+def test_an_event_committed_elsewhere_wakes_the_relay_by_notify(
+    nameko_config, probe_engine, probe_topology, container_factory, subscriber, monkeypatch
+):
+    """A commit outside the service's process (another instance, a script) reaches its relay
+    by the outbox trigger's NOTIFY, long before the fallback poll would."""
+    monkeypatch.setenv("OUTBOX_POLL_INTERVAL", "60")
+    container = container_factory(ProbeService)
+    container.start()
+    eventlet.sleep(0.5)  # the relay's first batch and LISTEN are done
+
+    started = time.monotonic()
+    with Session(probe_engine, info={"producer": "probe"}) as session:
+        emit(session, "fact_recorded", {"fact_id": 7, "text": "from a script"})
+        emit(session, "fact_recorded", {"fact_id": 8, "text": "from a script"})
+        session.commit()
+
+    events = subscriber.collect(expected=2, timeout=10)
+    assert sorted(event["data"]["fact_id"] for event in events) == [7, 8]
+    assert time.monotonic() - started < 5, "published by the notify, not by a poll"
+
+
 def test_two_relays_on_one_outbox_publish_no_row_twice(
     probe_engine, probe_topology, subscriber, vhost
 ):
