@@ -30,7 +30,9 @@ CASES = [
     ("enrollment", "enrollment_after_reserve", "awaiting_provider"),
     ("enrollment", "after_commit", "awaiting_provider"),
     ("enrollment", "after_publish_before_mark", "awaiting_provider"),
-    ("certificates", "after_commit", "cancelled"),
+    # the reservation's answer lost: the outcome is unknown, the application stays pending
+    # and the recovery settles it (the reservation is idempotent), not cancelled
+    ("certificates", "after_commit", "awaiting_provider"),
 ]
 
 
