@@ -210,13 +210,19 @@ def test_copay_not_accepted_is_refused_and_changes_nothing(rpc, engines, period)
     assert terms["copay"] == terms["total"] - terms["certificate_share"] > 0
 
 
-def test_a_short_balance_caps_the_share_and_asks_for_consent(rpc, engines, period):
+def two_groups_one_child(engines):
+    """Two groups whose share leaves too little of a certificate for the other, a parent
+    and a child: (first, second, parent, child, the body of an application without group)."""
     org = world.organization(engines["catalog"])
     first = world.group(engines["catalog"], org, price=900_000, normative=900_000)
     second = world.group(engines["catalog"], org, price=900_000, normative=900_000)
     parent_id = world.parent(engines["accounts"])
     (child,) = world.children(engines["accounts"], parent_id, 1)
-    body = {"child_id": child, "start_date": START}
+    return first, second, parent_id, child, {"child_id": child, "start_date": START}
+
+
+def test_a_short_balance_caps_the_share_and_asks_for_consent(rpc, engines, period):
+    first, second, parent_id, child, body = two_groups_one_child(engines)
     one = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": first})
     left = 1_000_000 - one["terms"]["certificate_share"]
     assert left < one["terms"]["certificate_share"]
@@ -876,14 +882,20 @@ def reservations_of(engines, enrollment_id):
         ).scalar()
 
 
-def test_a_repeat_of_one_operation_answers_the_application_it_opened(rpc, engines, period):
-    """The operation id (the gateway's, from the Idempotency-Key) is the application's id: a
-    repeat opens nothing and answers the first application, not 409 already_applied."""
+def one_child_one_group(engines):
+    """(organization, group, parent, child, the body of the child's application)."""
     org = world.organization(engines["catalog"])
     group_id = world.group(engines["catalog"], org)
     parent_id = world.parent(engines["accounts"])
     (child,) = world.children(engines["accounts"], parent_id, 1)
-    body = {"child_id": child, "group_id": group_id, "start_date": START}
+    return org, group_id, parent_id, child, {"child_id": child, "group_id": group_id,
+                                             "start_date": START}  # fmt: skip
+
+
+def test_a_repeat_of_one_operation_answers_the_application_it_opened(rpc, engines, period):
+    """The operation id (the gateway's, from the Idempotency-Key) is the application's id: a
+    repeat opens nothing and answers the first application, not 409 already_applied."""
+    org, group_id, parent_id, child, body = one_child_one_group(engines)
     operation = str(uuid.uuid4())
 
     first = rpc.enrollment.apply(as_parent(parent_id), body, operation)
@@ -914,11 +926,7 @@ def test_an_unknown_money_outcome_stays_pending_and_the_repeat_answers_it(
     from servicekit.errors import ServiceUnavailable
     from services.enrollment import saga
 
-    org = world.organization(engines["catalog"])
-    group_id = world.group(engines["catalog"], org)
-    parent_id = world.parent(engines["accounts"])
-    (child,) = world.children(engines["accounts"], parent_id, 1)
-    body = {"child_id": child, "group_id": group_id, "start_date": START}
+    _, group_id, parent_id, child, body = one_child_one_group(engines)
     operation = str(uuid.uuid4())
     reserve = saga.Certificates.reserve
 
@@ -960,12 +968,7 @@ def test_a_retry_is_not_refused_for_the_money_of_an_abandoned_application(
     from servicekit.errors import ServiceUnavailable
     from services.enrollment import saga
 
-    org = world.organization(engines["catalog"])
-    first = world.group(engines["catalog"], org, price=900_000, normative=900_000)
-    second = world.group(engines["catalog"], org, price=900_000, normative=900_000)
-    parent_id = world.parent(engines["accounts"])
-    (child,) = world.children(engines["accounts"], parent_id, 1)
-    body = {"child_id": child, "start_date": START}
+    first, second, parent_id, child, body = two_groups_one_child(engines)
     one = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": first})
 
     def away(self, *args):
