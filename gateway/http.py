@@ -27,7 +27,7 @@ from contracts.roles import ROLES
 from gateway import observe
 from gateway.cache import request_key, shared_answers
 from gateway.fields import make_strict
-from gateway.idempotency import check_key, request_fingerprint
+from gateway.idempotency import check_key, operation_id, request_fingerprint
 from gateway.input import TITLE, check_text, json_text_faults
 from gateway.problems import JSON, json_response, problem
 from gateway.server import gateway_http as http
@@ -55,6 +55,8 @@ class Call:
     principal: Principal | None
     query: dict
     body: dict | None
+    # the operation's identity on an `operation_keyed` route sent with an Idempotency-Key
+    operation: str | None = None
 
 
 @dataclass
@@ -82,6 +84,10 @@ class RouteSpec:
     answers: dict | None = None
     # what a success carries when it is not JSON (text/csv, text/html)
     content_type: str = "application/json"
+    # True when the service keys the operation by `call.operation` (it answers a repeat with
+    # the first outcome itself): a repeat runs again after a 5xx or a crashed gateway, never
+    # waits out a claim in progress
+    operation_keyed: bool = False
 
 
 ROUTES: list[RouteSpec] = []
@@ -95,6 +101,9 @@ class ProblemSchema(Schema):
     code = fields.String(required=True)
     fields_ = fields.Dict(data_key="fields")
     retry_after = fields.Integer()
+    enrollment_id = fields.String(
+        metadata={"description": "The existing application a 409 `already_applied` names"}
+    )
     request_id = fields.String(metadata={"description": "Quote it when reporting a problem"})
 
 
@@ -277,13 +286,18 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
                 spec.method, request.path, request.get_data(cache=True)
             )
             scope = _idempotency_scope(principal, fingerprint)
-            stored = store.claim(scope, key, spec.method, request.path, fingerprint)
+            stored = store.claim(
+                scope, key, spec.method, request.path, fingerprint,
+                take_over=spec.operation_keyed,
+            )  # fmt: skip
             if stored is not None:
                 metrics.count(metrics.IDEMPOTENT_REPLAYS)
                 return json_response(
                     stored.status, stored.body, headers={"Idempotent-Replayed": "true"}
                 )
             claimed = scope
+            if spec.operation_keyed:
+                call.operation = operation_id(scope, key)
         if spec.shared and shared_answers.ttl > 0:
             computed = []
 
@@ -308,8 +322,11 @@ def _run(service, spec: RouteSpec, handler: Callable, request: Request, path_par
     if claimed is not None:
         if status < 400:
             store.complete(claimed, key, status, payload)
-        else:
+        elif not (spec.operation_keyed and status >= 500):
             store.release(claimed, key)
+        # else the outcome is unknown (the operation may have happened): the claim stays, so
+        # the key stays bound to this request, and a repeat runs the operation again, which
+        # answers it with the first outcome
     return response
 
 
@@ -332,12 +349,15 @@ def route(
     operation_id: str = "",
     answers: dict | None = None,
     content_type: str = "application/json",
+    operation_keyed: bool = False,
 ):
     """Declare a gateway route. `roles=None` is public; `path` uses werkzeug converters.
     `idempotent=False` ignores Idempotency-Key (the answer holds secrets not to be stored).
     `dump` replaces `response`'s dump on a hot route; `response` still documents it.
     `operation_id` names the route in generated clients (default: the handler's name in
-    camelCase); `answers` documents other statuses' bodies; `content_type` a non-JSON success."""
+    camelCase); `answers` documents other statuses' bodies; `content_type` a non-JSON success.
+    `operation_keyed`: the handler passes `call.operation` to a service that keys the
+    operation by it (a repeat after an unknown outcome runs again and gets the first one)."""
     if body is not None:
         make_strict(body, body=True)
     if query is not None:
@@ -345,7 +365,7 @@ def route(
     spec = RouteSpec(
         method, path, summary, tags, roles, body, query, response, status, errors, description,
         idempotent=idempotent, shared=shared, dump=dump, operation_id=operation_id,
-        answers=answers, content_type=content_type,
+        answers=answers, content_type=content_type, operation_keyed=operation_keyed,
     )  # fmt: skip
     ROUTES.append(spec)
 

@@ -10,6 +10,7 @@ nothing; the caller who repeats the request with its key gets the answer back.
 """
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from nameko.extensions import DependencyProvider
@@ -41,6 +42,17 @@ def key_id(key: str) -> str:
     return hashlib.sha256(b"idempotency-key\0" + key.encode()).hexdigest()
 
 
+# the namespace of operation ids (uuid5): one operation per caller and Idempotency-Key
+OPERATIONS = uuid.UUID("0f6d8a52-2a4e-5b8e-9a53-7d1c4e0b6a21")
+
+
+def operation_id(scope: str, key: str) -> str:
+    """The identity of the operation a caller's Idempotency-Key names, the same on every
+    attempt and on every gateway process (a service keys the operation by it: enrollment
+    makes it the application's id). Derived from the key's hash, as the table keeps it."""
+    return str(uuid.uuid5(OPERATIONS, f"{scope}\0{key_id(key)}"))
+
+
 def check_key(key: str) -> str:
     if not 1 <= len(key) <= 200 or not key.isprintable():
         raise InvalidInput(
@@ -64,9 +76,19 @@ class IdempotencyStore(DependencyProvider):
         return self
 
     def claim(
-        self, principal: str, key: str, method: str, path: str, fingerprint: str
+        self,
+        principal: str,
+        key: str,
+        method: str,
+        path: str,
+        fingerprint: str,
+        take_over: bool = False,
     ) -> StoredResponse | None:
-        """None if this request may run now; the stored response if it already ran."""
+        """None if this request may run now; the stored response if it already ran.
+        `take_over`: a claim still in progress (a request running, or one whose gateway
+        crashed or whose outcome was unknown) is taken over at once, not refused as
+        `request_in_progress`: for an operation the service keys by the request's key
+        (`operation_id`), which runs it once however many attempts reach it."""
         raw_key, key = key, key_id(key)
         with self.engine.begin() as conn:
             claimed = conn.execute(
@@ -105,13 +127,15 @@ class IdempotencyStore(DependencyProvider):
                     row.status_code, unseal(raw_key, principal, row.response_body)
                 )
             # a request that claimed the key and died: let this one take over
+            abandoned = table.c.created_at < text(
+                f"now() - interval '{ABANDONED_AFTER_SECONDS} seconds'"
+            )
             taken = conn.execute(
                 update(table)
                 .where(
                     table.c.principal == principal,
                     table.c.key == key,
-                    table.c.created_at
-                    < text(f"now() - interval '{ABANDONED_AFTER_SECONDS} seconds'"),
+                    *(() if take_over else (abandoned,)),
                 )
                 .values(created_at=text("now()"))
                 .returning(table.c.key)

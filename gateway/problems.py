@@ -36,6 +36,8 @@ def problem_body(status: int, title: str, code: str, fields: dict | None = None)
 def problem(error: NavigatorError, headers: dict | None = None) -> Response:
     body = problem_body(error.status, error.message, error.code, error.fields)
     headers = dict(headers or {})
+    if "enrollment_id" in error.extra:  # the application a refusal names (already_applied)
+        body["enrollment_id"] = str(error.extra["enrollment_id"])
     if "retry_after" in error.extra:
         body["retry_after"] = int(error.extra["retry_after"])
         headers["Retry-After"] = str(body["retry_after"])

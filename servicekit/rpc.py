@@ -35,7 +35,10 @@ every reply; it starts two green threads per request. Here:
   method: one the process had prefetched before it hung (SIGSTOP), one redelivered after a
   SIGKILL, or one that waited in the process for a busy worker. One that started within its
   deadline is carried out. Service processes run on clocks kept in step (NTP); a request
-  without the header (a standalone client, a tool) has no deadline.
+  without the header (a standalone client, a tool) has no deadline;
+- a request's deadline bounds the calls its worker makes (`TimedClient.deadline`): each
+  waits no longer than what is left of it, and one not sent before it passes is answered
+  `deadline_passed` at once: a service does not keep working for a caller that has gone.
 
 Importing this module (servicekit.service does, so every service does) makes every `@rpc`
 entrypoint of the process reply this way: a service's entrypoints must share one consumer of
@@ -392,6 +395,7 @@ def _handle_message(self, body, message):
             self.rpc_consumer.consumer.requeue_message(message)
             return
         if deadline is not None:
+            worker_ctx.deadline = deadline  # bounds the calls the worker makes (TimedClient)
             _refuse_if_late(worker_ctx, deadline)
 
     if self.container._worker_pool.free() >= 1:
@@ -480,12 +484,41 @@ class UnackedReplyListener(ReplyListener):
             waiting.send(body)
 
 
+def deadline_passed() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "the caller's deadline passed; the request was not made", code="deadline_passed"
+    )
+
+
 class TimedClient:
-    def __init__(self, provider: "TimedClusterRpc", context_data: dict, timeout: float):
+    def __init__(
+        self,
+        provider: "TimedClusterRpc",
+        context_data: dict,
+        timeout: float,
+        deadline: float | None = None,
+    ):
         self._provider = provider
         self._pending = provider.reply_listener.pending
         self._context_data = context_data
         self.timeout = timeout
+        # the deadline (epoch seconds) of the request this worker serves; None: its own
+        self.deadline = deadline
+
+    def remaining(self) -> float | None:
+        """Seconds left of the served request's deadline (None: it has none)."""
+        return None if self.deadline is None else self.deadline - time.time()
+
+    def _bounded(self, timeout: float | None) -> float:
+        """The call's timeout, no longer than what is left of the served request's deadline;
+        `deadline_passed` when nothing is left."""
+        timeout = timeout or self.timeout
+        left = self.remaining()
+        if left is None:
+            return timeout
+        if left <= 0:
+            raise deadline_passed()
+        return min(timeout, left)
 
     def call_async(
         self, service: str, method: str, *args, timeout: float | None = None, **kwargs
@@ -500,9 +533,9 @@ class TimedClient:
         # before the reply queue exists, and a reply sent to no queue is dropped
         if not listener.consumer.ready.is_set() and not listener.consumer.ready.wait(self.timeout):
             raise ServiceUnavailable("replies cannot be received yet", code="service_timeout")
+        timeout = self._bounded(timeout)
         correlation_id = str(uuid.uuid4())
         get_response = listener.register_for_reply(correlation_id)
-        timeout = timeout or self.timeout
         try:
             self._provider.send(
                 f"{service}.{method}",
@@ -538,6 +571,7 @@ class TimedClient:
             ) from exc
 
     def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
+        timeout = self._bounded(timeout)
         reply = self.call_async(service, method, *args, timeout=timeout, **kwargs)
         return self.wait(service, reply, timeout)
 
@@ -604,4 +638,5 @@ class TimedClusterRpc(ClusterRpc):
         )
 
     def get_dependency(self, worker_ctx):
-        return TimedClient(self, worker_ctx.context_data, config.rpc_timeout())
+        deadline = getattr(worker_ctx, "deadline", None)
+        return TimedClient(self, worker_ctx.context_data, config.rpc_timeout(), deadline)

@@ -57,8 +57,12 @@ class EnrollmentRoutes:
         description="403 `email_not_verified` for a parent who has not confirmed the e-mail "
         "address yet. The certificate's share is reserved at once. When a co-payment is due and "
         "`accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. "
-        "Send an `Idempotency-Key`: a repeat returns the first answer.",
+        "Send an `Idempotency-Key`: it is the application's identity, and a repeat returns "
+        "the first answer, also after a 503 or a lost connection (the application the first "
+        "attempt opened, its money settled). 409 `already_applied` names the child's live "
+        "application in the group (`enrollment_id`).",
         operation_id="createEnrollment",
+        operation_keyed=True,
     )
     def apply(self, call):
         if not call.principal.email_verified:
@@ -66,7 +70,9 @@ class EnrollmentRoutes:
                 "Подтвердите адрес электронной почты по ссылке из письма, чтобы подавать заявки",
                 code="email_not_verified",
             )
-        return self.rpc.call("enrollment", "apply", call.principal.as_rpc(), call.body)
+        return self.rpc.call(
+            "enrollment", "apply", call.principal.as_rpc(), call.body, call.operation
+        )
 
     @route(
         "GET",

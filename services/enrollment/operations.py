@@ -7,6 +7,7 @@ one group never deadlock; the group lock also makes arrival order exact.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -17,7 +18,14 @@ from sqlalchemy.orm import Session
 from contracts import cost
 from contracts.refusals import Refusal
 from servicekit import clock, config
-from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound, rpc_error
+from servicekit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    rpc_error,
+)
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit
 from services.enrollment import domain, seats
@@ -34,6 +42,9 @@ from services.enrollment.models import EnrollmentGroup as Group
 BUDGET_REGISTRIES = ("significant", "pre_professional", "general")
 # first pass of the terms, before the certificate's balance is known: no cap from it
 UNCAPPED = 10**15
+# an application is opened only this long before its caller's deadline at the latest: the
+# answer must still reach the caller
+DEADLINE_MARGIN_SECONDS = 0.25
 
 
 def decision_days() -> float:
@@ -150,11 +161,27 @@ def open_application(
     accept_copay: bool,
     periods: list[dict],
     today: date,
+    deadline: float | None = None,
+    repeatable: bool = False,
 ) -> tuple[Enrollment, Group]:
     """Step 1, one transaction: the application is recorded in arrival order and holds a seat
     if one is free (else it waits on the list). Nothing is published yet: the application
-    is announced when its money is settled (finish_application)."""
+    is announced when its money is settled (finish_application).
+
+    `enrollment_id` is the operation's identity (the gateway derives it from the request's
+    Idempotency-Key; `repeatable`): an application of that id opened already, by an attempt
+    whose answer was lost, is answered as it is, never opened twice. Past `deadline` (epoch
+    seconds: the caller has answered 503 by then) nothing is opened (503 `deadline_passed`)."""
     group = group_row(session, group_id, lock=True)
+    if repeatable:  # under the group's lock: an attempt of this operation has committed
+        existing = same_operation(session, enrollment_id, child, group_id)
+        if existing is not None:
+            return existing, group
+    if deadline is not None and time.time() > deadline - DEADLINE_MARGIN_SECONDS:
+        raise ServiceUnavailable(
+            "the caller's deadline passed; the application was not opened",
+            code="deadline_passed",
+        )
     start = start_date or default_start(group, today)
     try:
         domain.check_start(start, today)
@@ -216,6 +243,52 @@ def open_application(
         )
     _history(session, enrollment, f"user:{child['parent_id']}")
     return enrollment, group
+
+
+def same_operation(
+    session: Session, enrollment_id: str, child: dict, group_id: int
+) -> Enrollment | None:
+    """The application an earlier attempt of this operation opened, read afresh; None if
+    there is none. The same key for another child or group is refused."""
+    enrollment = session.scalars(
+        select(Enrollment)
+        .where(Enrollment.id == uuid.UUID(enrollment_id))
+        .execution_options(populate_existing=True)
+    ).first()
+    return _same_request(enrollment, child, group_id)
+
+
+def _same_request(enrollment: Enrollment | None, child: dict, group_id: int):
+    if enrollment is not None and (
+        enrollment.child_id != child["id"] or enrollment.group_id != group_id
+    ):
+        raise InvalidInput(
+            "Idempotency-Key was already used for a different request",
+            code="idempotency_key_reused",
+        )
+    return enrollment
+
+
+def prior(
+    session: Session, enrollment_id: str | None, child: dict, group_id: int
+) -> tuple[Enrollment | None, list[str]]:
+    """In one statement, what an application must know before it is opened: the application
+    an earlier attempt of this operation opened (None if none, or `enrollment_id` None: a
+    new operation), and the child's closed applications whose reservation is still to be
+    given back (a compensation whose release failed)."""
+    abandoned = (Enrollment.child_id == child["id"]) & (Enrollment.money == domain.RELEASE_PENDING)
+    where = (
+        abandoned
+        if enrollment_id is None
+        else abandoned | (Enrollment.id == uuid.UUID(enrollment_id))
+    )
+    found = session.scalars(
+        select(Enrollment).where(where).execution_options(populate_existing=True)
+    ).all()
+    same = next((e for e in found if str(e.id) == enrollment_id), None)
+    return _same_request(same, child, group_id), [
+        str(e.id) for e in found if e.money == domain.RELEASE_PENDING and e is not same
+    ]
 
 
 def capped_terms(session: Session, enrollment: Enrollment, available: int, periods) -> dict:

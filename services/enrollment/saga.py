@@ -28,7 +28,14 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from servicekit import clock, config
-from servicekit.errors import Conflict, Forbidden, InvalidInput, NavigatorError, NotFound
+from servicekit.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NavigatorError,
+    NotFound,
+    ServiceUnavailable,
+)
 from servicekit.faults import crash_point
 from services.enrollment import groups, operations
 from services.enrollment.models import Enrollment, EnrollmentGroup
@@ -185,18 +192,42 @@ def apply(
     accept_copay: bool,
     today: date,
     now: datetime,
+    enrollment_id: str | None = None,
+    deadline: float | None = None,
 ) -> Enrollment:
-    enrollment_id = str(uuid.uuid4())
+    """An application, or the one this operation opened already. `enrollment_id` is the
+    operation's identity (from the request's Idempotency-Key; a new one without): a repeat
+    after a lost answer, a 503 or a crash finds the application its first attempt opened and
+    answers it, driving its money forward if that is still pending. `deadline` (epoch
+    seconds, the caller's): nothing is opened past it."""
+    repeatable = enrollment_id is not None
+    enrollment_id = enrollment_id or str(uuid.uuid4())
+    with transaction(session):
+        existing, abandoned = operations.prior(
+            session, enrollment_id if repeatable else None, child, group_id
+        )
+        settled = existing is not None and existing.money != "pending"
+    if settled:
+        return existing
+    # the child's abandoned reservations (a compensation whose release failed, left to the
+    # recovery) are given back before this application's money is judged: the parent's own
+    # money must not refuse its retry
+    for closed in abandoned:
+        release(session, certificates, closed)
     periods = certificates.periods()
-    # step 1, one transaction: the seat (or the place in the list) is the child's
-    with_fresh_group(
-        session, catalog, group_id,
-        lambda: operations.open_application(
-            session, enrollment_id=enrollment_id, child=child, group_id=group_id,
-            start_date=start_date, accept_copay=accept_copay, periods=periods, today=today,
-        ),
-    )  # fmt: skip
-    crash_point("enrollment_after_open")
+    if existing is None:
+        # step 1, one transaction: the seat (or the place in the list) is the child's
+        opened, _ = with_fresh_group(
+            session, catalog, group_id,
+            lambda: operations.open_application(
+                session, enrollment_id=enrollment_id, child=child, group_id=group_id,
+                start_date=start_date, accept_copay=accept_copay, periods=periods, today=today,
+                deadline=deadline, repeatable=repeatable,
+            ),
+        )  # fmt: skip
+        if repeatable and opened.money != "pending":  # another attempt of it settled it
+            return opened
+        crash_point("enrollment_after_open")
     return drive(session, certificates, enrollment_id, child, periods, now)
 
 
@@ -314,8 +345,13 @@ def drive(
         ) from short
     except InvalidInput:
         raise
+    except ServiceUnavailable as error:
+        # unknown (a timeout may have reserved, or not): the application stays pending, its
+        # money to be settled by a repeat of the request or by the recovery
+        log.warning("money step of %s unknown: %r; left pending", enrollment_id, error)
+        raise
     except NavigatorError as error:
-        # refused or unknown (a timeout may have reserved): cancel, release whatever is held
+        # refused: cancel, release whatever is held
         log.warning("money step of %s failed: %r; compensating", enrollment_id, error)
         with transaction(session):  # compensation: cancelled, its reservation to give back
             operations.abandon(session, enrollment_id, f"money_step_failed:{error.code}", now)

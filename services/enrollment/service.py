@@ -62,7 +62,10 @@ class EnrollmentService(children.ChildFactsHandler, ServiceBase):
         )
 
     @rpc
-    def apply(self, principal: dict, data: dict) -> dict:
+    def apply(self, principal: dict, data: dict, operation_id: str | None = None) -> dict:
+        """`operation_id`: the operation's identity (the gateway's, from the request's
+        Idempotency-Key), the application's id: a repeat answers the application its first
+        attempt opened. Nothing is opened past the caller's deadline (`x-deadline`)."""
         child = self._own_child(principal, data["child_id"])
         enrollment = saga.apply(
             self.db,
@@ -74,6 +77,8 @@ class EnrollmentService(children.ChildFactsHandler, ServiceBase):
             accept_copay=bool(data.get("accept_copay")),
             today=clock.today(),
             now=clock.now(),
+            enrollment_id=operation_id,
+            deadline=self.peers.deadline,
         )
         return operations.view(self.db, enrollment)
 

@@ -187,6 +187,7 @@ def test_repeated_apply_with_the_same_idempotency_key_returns_the_first_answer(s
     # without the key, a second application of the same child is refused, not duplicated
     twice = parent.post("/enrollments", body)
     assert twice.status_code == 409 and twice.json()["code"] == "already_applied"
+    assert twice.json()["enrollment_id"] == first.json()["id"]  # it names the application
 
 
 def test_money_is_decimal_strings_and_copay_needs_consent_over_http(scene):

@@ -210,13 +210,19 @@ def test_copay_not_accepted_is_refused_and_changes_nothing(rpc, engines, period)
     assert terms["copay"] == terms["total"] - terms["certificate_share"] > 0
 
 
-def test_a_short_balance_caps_the_share_and_asks_for_consent(rpc, engines, period):
+def two_groups_one_child(engines):
+    """Two groups whose share leaves too little of a certificate for the other, a parent
+    and a child: (first, second, parent, child, the body of an application without group)."""
     org = world.organization(engines["catalog"])
     first = world.group(engines["catalog"], org, price=900_000, normative=900_000)
     second = world.group(engines["catalog"], org, price=900_000, normative=900_000)
     parent_id = world.parent(engines["accounts"])
     (child,) = world.children(engines["accounts"], parent_id, 1)
-    body = {"child_id": child, "start_date": START}
+    return first, second, parent_id, child, {"child_id": child, "start_date": START}
+
+
+def test_a_short_balance_caps_the_share_and_asks_for_consent(rpc, engines, period):
+    first, second, parent_id, child, body = two_groups_one_child(engines)
     one = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": first})
     left = 1_000_000 - one["terms"]["certificate_share"]
     assert left < one["terms"]["certificate_share"]
@@ -863,3 +869,148 @@ def test_the_recovery_measures_its_grace_on_the_records_time_not_the_business_cl
     done = rpc.enrollment.get_enrollment(None, enrollment_id)
     assert (done["status"], done["money"]) == ("awaiting_provider", "reserved")
     assert done["decide_by"] == (clock.now() + timedelta(days=5)).isoformat()
+
+
+# --- issue 20: a repeat answers the first result; an unknown outcome stays pending ---------
+
+
+def reservations_of(engines, enrollment_id):
+    with engines["certificates"].connect() as conn:
+        return conn.execute(
+            sa.text("SELECT coalesce(sum(reserved), 0) FROM reservations WHERE enrollment_id = :e"),
+            {"e": enrollment_id},
+        ).scalar()
+
+
+def one_child_one_group(engines):
+    """(organization, group, parent, child, the body of the child's application)."""
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    return org, group_id, parent_id, child, {"child_id": child, "group_id": group_id,
+                                             "start_date": START}  # fmt: skip
+
+
+def test_a_repeat_of_one_operation_answers_the_application_it_opened(rpc, engines, period):
+    """The operation id (the gateway's, from the Idempotency-Key) is the application's id: a
+    repeat opens nothing and answers the first application, not 409 already_applied."""
+    org, group_id, parent_id, child, body = one_child_one_group(engines)
+    operation = str(uuid.uuid4())
+
+    first = rpc.enrollment.apply(as_parent(parent_id), body, operation)
+    again = rpc.enrollment.apply(as_parent(parent_id), body, operation)
+
+    assert first["id"] == again["id"] == operation
+    assert (again["status"], again["money"]) == ("awaiting_provider", "reserved")
+    assert [r.id for r in rows(engines, group_id)] == [operation]
+    assert outbox_types(engines, operation) == ["enrollment_requested"]
+    # another operation of the same child and group is refused, naming the application
+    with pytest.raises(Conflict) as refused:
+        rpc.enrollment.apply(as_parent(parent_id), body, str(uuid.uuid4()))
+    assert refused.value.code == "already_applied"
+    assert refused.value.extra["enrollment_id"] == operation
+    # the same operation id for another group is the key reused for another request
+    other = world.group(engines["catalog"], org)
+    with pytest.raises(InvalidInput) as reused:
+        rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": other}, operation)
+    assert reused.value.code == "idempotency_key_reused"
+
+
+def test_an_unknown_money_outcome_stays_pending_and_the_repeat_answers_it(
+    rpc, engines, period, monkeypatch
+):
+    """The reservation was made but its answer lost (a timeout): the application is not
+    compensated at once, it stays pending; the repeat of the operation finds it, settles its
+    money (the reservation is idempotent) and answers it."""
+    from servicekit.errors import ServiceUnavailable
+    from services.enrollment import saga
+
+    _, group_id, parent_id, child, body = one_child_one_group(engines)
+    operation = str(uuid.uuid4())
+    reserve = saga.Certificates.reserve
+
+    def reserved_then_lost(self, *args):
+        reserve(self, *args)
+        raise ServiceUnavailable("service certificates did not answer", code="service_timeout")
+
+    monkeypatch.setattr(saga.Certificates, "reserve", reserved_then_lost)
+    with pytest.raises(ServiceUnavailable):
+        rpc.enrollment.apply(as_parent(parent_id), body, operation)
+    (row,) = rows(engines, group_id)
+    assert (row.id, row.status, row.money, row.seat_held) == (
+        operation,
+        "requested",
+        "pending",
+        True,
+    )
+    share = reservations_of(engines, operation)
+    assert share > 0
+
+    monkeypatch.setattr(saga.Certificates, "reserve", reserve)
+    again = rpc.enrollment.apply(as_parent(parent_id), body, operation)
+    assert (again["id"], again["status"], again["money"]) == (
+        operation,
+        "awaiting_provider",
+        "reserved",
+    )
+    assert reservations_of(engines, operation) == share == again["terms"]["certificate_share"]
+    assert balance(rpc, child)["reserved"] == share
+    assert seats(engines, group_id)["held"] == 1
+
+
+def test_a_retry_is_not_refused_for_the_money_of_an_abandoned_application(
+    rpc, engines, period, monkeypatch
+):
+    """An application closed while certificates was away keeps its reservation until the
+    recovery gives it back: a new application of the child gives it back first, then judges
+    its own money, instead of answering copay_not_accepted for the parent's own money."""
+    from servicekit.errors import ServiceUnavailable
+    from services.enrollment import saga
+
+    first, second, parent_id, child, body = two_groups_one_child(engines)
+    one = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": first})
+
+    def away(self, *args):
+        raise ServiceUnavailable("service certificates did not answer", code="service_timeout")
+
+    monkeypatch.setattr(saga.Certificates, "release", away)
+    cancelled = rpc.enrollment.decide(as_parent(parent_id), one["id"], "cancel")
+    assert (cancelled["status"], cancelled["money"]) == ("cancelled", "release_pending")
+    monkeypatch.undo()
+    assert balance(rpc, child)["reserved"] == one["terms"]["certificate_share"]
+
+    two = rpc.enrollment.apply(as_parent(parent_id), {**body, "group_id": second})
+    assert (two["status"], two["money"]) == ("awaiting_provider", "reserved")
+    assert two["terms"]["copay"] == 0
+    assert rpc.enrollment.get_enrollment(None, one["id"])["money"] == "released"
+    assert balance(rpc, child)["reserved"] == two["terms"]["certificate_share"]
+
+
+def test_nothing_is_opened_past_the_callers_deadline(rpc, engines, period):
+    """An apply whose caller's deadline passed while it asked accounts and certificates opens
+    no application (503 deadline_passed): the caller has been answered 503 already."""
+    from sqlalchemy.orm import Session
+
+    from servicekit.errors import ServiceUnavailable
+    from services.enrollment import saga
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    facts = rpc.accounts.get_child(child)
+
+    class Periods:
+        def periods(self):
+            return rpc.certificates.list_periods()
+
+    with Session(engines["enrollment"], info={"producer": "enrollment"}) as session:
+        with pytest.raises(ServiceUnavailable) as late:
+            saga.apply(
+                session, Periods(), child=facts, group_id=group_id,
+                start_date=date.fromisoformat(START), accept_copay=False, today=clock.today(),
+                now=clock.now(), enrollment_id=str(uuid.uuid4()), deadline=time.time() - 0.1,
+            )  # fmt: skip
+    assert late.value.code == "deadline_passed"
+    assert rows(engines, group_id) == [] and seats(engines, group_id)["held"] == 0

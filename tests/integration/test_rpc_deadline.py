@@ -19,6 +19,7 @@ from servicekit.rpc import TimedClusterRpc
 from tests.support.system import NAMEKO, ROOT
 
 recorded: list[int] = []
+relayed: list[tuple[float, str]] = []
 release = Event()
 
 
@@ -55,6 +56,18 @@ class Caller:
         return outcome, held.correlation_id
 
     @rpc
+    def relay(self):
+        """A call of its own with the default timeout, made while serving a request: how
+        long it waited, and how it ended."""
+        started = time.monotonic()
+        try:
+            outcome = self.requests_with_confirms.call("slowpoke", "hold")
+        except ServiceUnavailable as exc:
+            outcome = exc.code
+        relayed.append((time.monotonic() - started, outcome))
+        return outcome
+
+    @rpc
     def call(self, service, method, args, timeout):
         """One call as the gateway makes it; its outcome, or the code of its 503."""
         try:
@@ -67,6 +80,7 @@ class Caller:
 def services(request, nameko_config, container_factory):
     global release
     recorded.clear()
+    relayed.clear()
     release = Event()
     with nameko_settings.patch({"max_workers": 1, "PREFETCH_COUNT": request.param}):
         slowpoke = container_factory(Slowpoke)
@@ -109,6 +123,19 @@ def test_a_request_taken_while_the_worker_was_busy_is_not_started_past_its_deadl
         assert client.slowpoke.record(2) == 2
         eventlet.sleep(0.5)
     assert recorded == [2]
+
+
+def test_the_calls_a_worker_makes_are_bounded_by_its_callers_deadline(services):
+    """A service serving a request whose caller waits 1 s does not wait 5 s (its default
+    timeout) on a call of its own: the caller has gone by then."""
+    with ClusterRpcClient() as client:
+        assert client.caller.call("caller", "relay", [], 1) == "service_timeout"
+        deadline = time.monotonic() + 10
+        while not relayed and time.monotonic() < deadline:
+            eventlet.sleep(0.1)
+    (waited, outcome), *_ = relayed
+    assert outcome in ("service_timeout", "deadline_passed")
+    assert waited < 1.5, waited
 
 
 @pytest.fixture

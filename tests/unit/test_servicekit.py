@@ -100,6 +100,14 @@ def test_too_many_requests_says_when_to_retry():
     assert json.loads(response.get_data())["retry_after"] == 30
 
 
+def test_a_refusal_that_names_an_existing_application_carries_its_id():
+    from servicekit.errors import Conflict
+
+    refused = Conflict("already", code="already_applied", extra={"enrollment_id": "e-1"})
+    body = json.loads(problem(refused).get_data())
+    assert (body["status"], body["code"], body["enrollment_id"]) == (409, "already_applied", "e-1")
+
+
 def test_envelope_has_every_field_of_the_contract():
     body = envelope("child_registered", {"child_id": 1}, "accounts", 2, "corr-1")
 

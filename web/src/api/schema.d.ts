@@ -546,7 +546,7 @@ export interface paths {
         put?: never;
         /**
          * Apply for a group: a seat is held, or the application waits on the list
-         * @description 403 `email_not_verified` for a parent who has not confirmed the e-mail address yet. The certificate's share is reserved at once. When a co-payment is due and `accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. Send an `Idempotency-Key`: a repeat returns the first answer.
+         * @description 403 `email_not_verified` for a parent who has not confirmed the e-mail address yet. The certificate's share is reserved at once. When a co-payment is due and `accept_copay` is false the answer is 422 `copay_not_accepted` and nothing changes. Send an `Idempotency-Key`: it is the application's identity, and a repeat returns the first answer, also after a 503 or a lost connection (the application the first attempt opened, its money settled). 409 `already_applied` names the child's live application in the group (`enrollment_id`).
          *
          *     Roles: parent.
          */
@@ -2368,6 +2368,8 @@ export interface components {
         Problem: {
             code: string;
             detail?: string;
+            /** @description The existing application a 409 `already_applied` names */
+            enrollment_id?: string;
             fields?: {
                 [key: string]: unknown;
             };
