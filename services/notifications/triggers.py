@@ -41,7 +41,9 @@ class Planned:
     kind: str
     recipient: dict
     context: dict
-    path: str | None  # into the portal
+    # into the portal: a page web/src/main.tsx serves (a test reads its routes); the query
+    # names the application or invoice for the cabinet's list, the page ignores it
+    path: str | None
     secret: bool = False  # the link carries a token: bodies erased once sent
     extra: dict = field(default_factory=dict)
 
@@ -128,7 +130,7 @@ def _to_parent(kind: str, extra: Callable[[dict], dict] | None = None, path: str
         if parent is None:
             return []
         context.update(extra(data) if extra else {})
-        where = path or f"/cabinet/enrollments/{data['enrollment_id']}"
+        where = (path or "/applications?enrollment={enrollment_id}").format(**data)
         return [Planned(kind, parent, context, where)]
 
     return plan
@@ -151,7 +153,7 @@ def _requested(data: dict, directory: Directory) -> list[Planned]:
         "start_date": long_date(data.get("start_date")),
     }
     for staff in directory.organization_staff(data["organization_id"]):
-        where = f"/provider/enrollments/{data['enrollment_id']}"
+        where = f"/provider/applications?enrollment={data['enrollment_id']}"
         planned.append(Planned("new_application", staff, context, where))
     return planned
 
@@ -205,7 +207,7 @@ def _invoice(data: dict, directory: Directory) -> list[Planned]:
         "organization": _organization_name(directory, data["organization_id"]),
         "amount": rubles(data["amount"]),
     }
-    where = f"/operator/invoices/{data['invoice_id']}"
+    where = f"/municipality/invoices?invoice={data['invoice_id']}"
     return [
         Planned("invoice_issued", operator, context, where)
         for operator in directory.municipal_operators(data["municipality_code"])
@@ -232,13 +234,12 @@ TRIGGERS: dict[tuple[str, str], Callable[[dict, Directory], list[Planned]]] = {
             "end_date": long_date(d.get("end_date")),
             **_money(d, "total", "certificate_share", "copay"),
         },
+        path="/contracts?enrollment={enrollment_id}",
     ),
-    ("enrollment", "enrollment_rejected"): _to_parent(
-        "application_rejected", _reason, path="/search"
-    ),
-    ("enrollment", "enrollment_expired"): _to_parent("application_expired", path="/search"),
+    ("enrollment", "enrollment_rejected"): _to_parent("application_rejected", _reason, path="/"),
+    ("enrollment", "enrollment_expired"): _to_parent("application_expired", path="/"),
     ("payments", "contract_terminated"): _child_message(
-        "contract_ended", _contract_ended, "/cabinet/enrollments/{enrollment_id}"
+        "contract_ended", _contract_ended, "/certificates"
     ),
     ("payments", "charge_posted"): _child_message(
         "month_debited",
@@ -249,10 +250,10 @@ TRIGGERS: dict[tuple[str, str], Callable[[dict, Directory], list[Planned]]] = {
             "released": rubles(d.get("certificate_released") or "0"),
             "copay_charged": rubles(d.get("copay_charged") or "0"),
         },
-        "/cabinet/enrollments/{enrollment_id}",
+        "/certificates",
     ),
     ("certificates", "funds_reserved"): _child_message(
-        "balance_low", _balance_low, "/cabinet/certificates/{certificate_number}"
+        "balance_low", _balance_low, "/certificates/{certificate_number}"
     ),
     ("certificates", "certificate_type_changed"): _child_message(
         "certificate_financed",
@@ -260,7 +261,7 @@ TRIGGERS: dict[tuple[str, str], Callable[[dict, Directory], list[Planned]]] = {
             "certificate_number": d["certificate_number"],
             "nominal": rubles(d["nominal"]),
         },
-        "/cabinet/certificates/{certificate_number}",
+        "/certificates/{certificate_number}",
     ),
     ("certificates", "certificate_expired"): _child_message(
         "certificate_balance_expired",
@@ -269,7 +270,7 @@ TRIGGERS: dict[tuple[str, str], Callable[[dict, Directory], list[Planned]]] = {
             "expired": rubles(d["expired"]),
             "reason": d.get("reason") or "—",
         },
-        "/cabinet/certificates/{certificate_number}",
+        "/certificates/{certificate_number}",
     ),
     ("payments", "invoice_issued"): _invoice,
 }

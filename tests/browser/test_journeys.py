@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from playwright.sync_api import expect
 
@@ -76,22 +77,89 @@ def test_anonymous_search_finds_chess_in_a_town_and_its_groups(page, pages, worl
     pages.check(page, "program")
 
 
-def test_keyboard_reaches_every_search_control(page, size):
+# what a person can use: every visible link and enabled control, by id or its text
+CONTROLS = """() => [...document.querySelectorAll('a[href], button, input, select, textarea')]
+    .filter(e => !e.disabled && e.offsetParent !== null)
+    .map(e => e.id || e.textContent.trim())"""
+
+
+@pytest.mark.parametrize("path", ["/", "/register", "/login"])
+def test_keyboard_reaches_every_control_of_the_page(page, size, path):
     if size == "phone":
         return  # a phone has no Tab key; its touch targets are checked by axe
-    page.goto("/")
-    page.wait_for_selector("#municipality option[value=krasnoyarsk]", state="attached")
-    controls = page.eval_on_selector_all(
-        "form.search input, form.search select, form.search button",
-        "els => els.map(e => e.id || e.textContent)",
-    )
+    page.goto(path)
+    page.wait_for_selector("form button[type=submit]")
+    if path == "/":
+        page.wait_for_selector("#municipality option[value=krasnoyarsk]", state="attached")
+        page.wait_for_load_state("networkidle")
+    controls = set(page.evaluate(CONTROLS))
     reached = set()
-    for _ in range(40):
+    for _ in range(len(controls) + 10):
         page.keyboard.press("Tab")
         reached.add(
-            page.evaluate("() => document.activeElement.id || document.activeElement.textContent")
+            page.evaluate(
+                "() => document.activeElement.id || document.activeElement.textContent.trim()"
+            )
         )
-    assert set(controls) <= reached, set(controls) - reached
+    assert controls and controls <= reached, controls - reached
+
+
+def test_a_misspelt_search_offers_the_corrected_query(page, size):
+    page.goto("/?q=шахмоты&municipality=krasnoyarsk")
+    expect(page.get_by_text("Возможно, вы искали:")).to_be_visible()
+    page.get_by_role("link", name="шахматы", exact=True).click()
+    expect(page.get_by_role("link", name="Шахматы для начинающих")).to_be_visible()
+    expect(page.get_by_text("Возможно, вы искали:")).to_be_hidden()
+    # the form shows what the results are for, the other filters kept
+    assert page.get_by_label("Что ищете").input_value() == "шахматы"
+    assert page.get_by_label("Где").input_value() == "krasnoyarsk"
+    assert "municipality=krasnoyarsk" in page.url
+
+
+SEARCH = re.compile(r"/api/v1/catalog/search\?")
+
+
+def problem(status: int, code: str, **extra) -> dict:
+    body = {"type": "about:blank", "title": code, "status": status, "code": code, **extra}
+    return {"status": status, "content_type": "application/problem+json", "json": body}
+
+
+def test_a_busy_service_is_asked_again_and_then_offered_a_retry(page, size):
+    """503 on a read: asked again twice while "повторяем" shows, then a message with a button
+    that asks once more (the gateway's answers are replaced here; the rest is the real one)."""
+    busy = {"left": 3}  # the first answer and both repeats
+
+    def answer(route):
+        if busy["left"]:
+            busy["left"] -= 1
+            route.fulfill(**problem(503, "service_unavailable"))
+        else:
+            route.continue_()
+
+    page.route(SEARCH, answer)
+    page.goto("/?q=шахматы&municipality=krasnoyarsk")
+    expect(page.get_by_text("Сервис занят, повторяем запрос…")).to_be_visible()
+    expect(page.get_by_text("Сервис сейчас перегружен")).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("Сервис занят, повторяем запрос…")).to_be_hidden()
+    assert busy["left"] == 0
+    page.get_by_role("button", name="Повторить").click()
+    expect(page.get_by_role("link", name="Шахматы для начинающих")).to_be_visible()
+    expect(page.get_by_text("Сервис сейчас перегружен")).to_be_hidden()
+
+
+def test_a_throttled_login_says_how_long_to_wait(page, size):
+    page.route(
+        re.compile(r"/api/v1/auth/login$"),
+        lambda route: route.fulfill(
+            **problem(429, "too_many_requests", retry_after=30), headers={"Retry-After": "30"}
+        ),
+    )
+    page.goto("/login")
+    page.get_by_label("Электронная почта").fill("someone@example.ru")
+    page.get_by_label("Пароль").fill(PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    wait = "Слишком много попыток подряд. Подождите 30 с и повторите."
+    expect(page.get_by_text(wait)).to_be_visible()
 
 
 def test_parent_registers_applies_is_enrolled_and_cancels(page, pages, world, size):

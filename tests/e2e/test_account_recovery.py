@@ -152,3 +152,43 @@ def test_a_parent_who_lost_the_letter_gets_another_and_either_link_confirms(api,
     assert Client(api, token).post("/auth/verify-email/resend").status_code == 202
     time.sleep(2)
     assert len(mail_server.messages(user["email"])) == 2
+
+
+def test_tokens_presented_are_counted_per_client_address(api):
+    """MAIL_TOKEN_ADDRESS_LIMIT (20 per 10 min): guessing tokens from one address is slowed,
+    whichever of the two routes takes them and whatever the answer was."""
+    guesser = Client(api)
+    statuses = [
+        guesser.post("/auth/verify-email", {"token": uuid.uuid4().hex}).status_code
+        for _ in range(20)
+    ]
+    assert statuses == [422] * 20
+    refused = guesser.post(
+        "/auth/password-reset/confirm", {"token": uuid.uuid4().hex, "password": NEW_PASSWORD}
+    )
+    assert refused.status_code == 429 and refused.headers.get("Retry-After"), refused.text
+    assert guesser.post("/auth/verify-email", {"token": "x" * 43}).status_code == 429
+    # another client is not slowed by this one's guesses
+    assert Client(api).post("/auth/verify-email", {"token": "x" * 43}).status_code == 422
+
+
+def test_reset_requests_are_throttled_per_client_address(api):
+    client = Client(api)  # one client asking for many addresses, none of them registered
+    statuses = [
+        client.post("/auth/password-reset", {"email": fresh_email("spray")}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [202] * 5 + [429]
+    other = Client(api).post("/auth/password-reset", {"email": fresh_email("spray")})
+    assert other.status_code == 202  # another client is not slowed by this one's requests
+
+
+def test_another_confirmation_letter_is_throttled_per_account(api, mail_server):
+    user = register_parent(api)
+    mail_server.wait_for(1, to=user["email"])
+    token = login(api, user["email"]).json()["access_token"]
+    statuses = [
+        Client(api, token).post("/auth/verify-email/resend").status_code for _ in range(6)
+    ]  # each from another address: the limit is the account's
+    assert statuses == [202] * 5 + [429]
+    assert len(mail_server.wait_for(6, to=user["email"])) == 6  # the first and five more

@@ -41,7 +41,7 @@ def test_a_parents_application_is_in_the_list_and_only_the_parent_marks_it_read(
             n
             for n in page["items"]
             if n["kind"] == "application_registered"
-            and n["link"].endswith(f"/cabinet/enrollments/{application}")
+            and n["link"].endswith(f"/applications?enrollment={application}")
         ]
         if registered:
             break

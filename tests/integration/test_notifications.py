@@ -235,7 +235,7 @@ def test_every_kind_is_mailed_once_by_its_event_and_a_redelivery_sends_nothing(
     assert family["organization"] in registered
     assert "до 8 декабря 2026" in registered and "1 декабря 2026" in registered
     assert "17 100,00 ₽: с сертификата 15 200,00 ₽, доплата 1 900,00 ₽" in registered
-    assert f"{PORTAL}/cabinet/enrollments/" in registered
+    assert f"{PORTAL}/applications?enrollment=" in registered
     debited = text_of(by_subject[f"Оплата за ноябрь 2026: {child}"])
     assert "списано с сертификата 1 520,00 ₽" in debited and "380,00 ₽" in debited
     assert "Доплата за месяц — 1 900,00 ₽" in debited

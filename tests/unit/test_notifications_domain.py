@@ -1,7 +1,10 @@
 """The rules of notifying (services/notifications/domain.py) and the letters' words
 (letters.py), without a broker, a database or a mail server."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -207,3 +210,22 @@ def test_a_negative_final_invoice_reads_with_a_minus():
     (item,) = triggers.plan("payments", "invoice_issued", EVENTS["invoice_issued"], Directory())
     assert item.context["amount"] == "−50,00 ₽"
     assert item.recipient["email"] == "o@example.ru"
+
+
+def _portal_routes() -> list[re.Pattern]:
+    """The pages web/src/main.tsx serves: `path === "/x"`, the consoles' `"/x":` keys and
+    `path.match(/^…$/)`; any other path shows «Страница не найдена»."""
+    source = (Path(__file__).parents[2] / "web" / "src" / "main.tsx").read_text()
+    exact = re.findall(r'path === "(/[^"]*)"', source)
+    exact += re.findall(r'^\s+"(/[^"]*)":', source, re.M)  # the consoles
+    patterns = re.findall(r"path\.match\(/(\^.*?\$)/\)", source)
+    assert exact and patterns, "web/src/main.tsx no longer routes as this test reads it"
+    return [re.compile(re.escape(page) + "$") for page in exact] + [re.compile(p) for p in patterns]
+
+
+@pytest.mark.parametrize(("producer", "event_type"), sorted(triggers.TRIGGERS))
+def test_every_letters_link_opens_a_page_of_the_portal(producer, event_type):
+    routes = _portal_routes()
+    for item in triggers.plan(producer, event_type, EVENTS[event_type], Directory()):
+        page = urlsplit(domain.portal_link("http://portal.test", item.path)).path
+        assert any(route.match(page) for route in routes), (item.kind, item.path)

@@ -102,3 +102,19 @@ def test_every_operation_says_its_security_and_a_client_error(document):
     public = {path for method, path, op in operations(document) if op["security"] == []}
     assert {"/healthz", "/api/v1/catalog/search", "/api/v1/auth/login"} <= public
     assert "/api/v1/me" not in public
+
+
+def test_each_operation_declares_the_statuses_it_answers_not_the_same_ten(document):
+    """Swagger UI shows what a route really answers (issue 21): a public read has no 401, 403,
+    404 or 409; a parent's read of a child by id may be 401, 403 or 404 but never 409."""
+
+    def statuses(method, path):
+        return set(document["paths"][path][method]["responses"])
+
+    assert statuses("get", "/api/v1/directions") == {"200", "400", "500", "503"}
+    assert not statuses("get", "/api/v1/catalog/search") & {"401", "403", "404", "409"}
+    child = statuses("get", "/api/v1/children/{child_id}")
+    assert {"401", "403", "404"} <= child and not child & {"409", "429"}
+    assert "409" in statuses("post", "/api/v1/enrollments/{enrollment_id}/confirm")
+    kinds = {frozenset(op["responses"]) for _, _, op in operations(document)}
+    assert len(kinds) >= 10, "every route would list the same statuses"

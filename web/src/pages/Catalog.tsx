@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { api, unwrap, type Schemas } from "../api/client";
 import type { paths } from "../api/schema";
 import { ages, date, money } from "../format";
@@ -53,9 +53,11 @@ export function Catalog() {
   );
   // on a phone the filters fold away, so that the results are on the first screen
   const [wide] = useState(() => window.matchMedia("(min-width: 40rem)").matches);
-  const [form, setForm] = useState<Record<string, string>>(() =>
-    Object.fromEntries(FIELDS.map((name) => [name, query.get(name) ?? ""])),
-  );
+  const fromUrl = () => Object.fromEntries(FIELDS.map((name) => [name, query.get(name) ?? ""]));
+  const [form, setForm] = useState<Record<string, string>>(fromUrl);
+  // the form says what the results are for after a corrected query, Back or a link
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  useEffect(() => setForm(fromUrl()), [search]);
   const set = (name: string, value: string) => setForm((old) => ({ ...old, [name]: value }));
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -67,6 +69,13 @@ export function Catalog() {
     const params = new URLSearchParams(query);
     params.set("offset", String(offset));
     navigate(`/?${params}`);
+  };
+  // the corrected words with every other filter kept, from the first page
+  const correctedHref = (words: string) => {
+    const params = new URLSearchParams(query);
+    params.set("q", words);
+    params.delete("offset");
+    return `/?${params}`;
   };
   const page = results.data;
   const offset = Number(query.get("offset") ?? 0);
@@ -149,7 +158,7 @@ export function Catalog() {
       <div aria-live="polite" aria-busy={results.loading}>
         {page?.corrected_query && (
           <p className="corrected">
-            Возможно, вы искали: <Link to={`/?q=${encodeURIComponent(page.corrected_query)}`}>
+            Возможно, вы искали: <Link to={correctedHref(page.corrected_query)}>
               {page.corrected_query}</Link>
           </p>
         )}
