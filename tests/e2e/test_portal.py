@@ -40,6 +40,7 @@ from tests.support.accounts import (
     register_parent,
 )
 from tests.support.system import ROOT
+from tests.support.waiting import wait_for
 
 DIST = ROOT / "web" / "dist" / "index.html"
 
@@ -132,16 +133,6 @@ def _api(base_url: str, method: str, path: str, token: str, body=None):
     )
 
 
-def _until(what: str, probe, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {seconds}s")
-
-
 def _lessons(start: datetime.date) -> list[dict]:
     """The group's lessons (Tuesdays, 16:00) from the contract's start to its month's end;
     the start day itself if no Tuesday is left in the month."""
@@ -182,7 +173,7 @@ def billed_world(billed_system):
         answer = _api(base, "GET", path, provider)
         return [e for e in answer.json()["items"] if e["status"] == "awaiting_provider"]
 
-    application = _until("the application awaiting the provider", awaiting)[0]
+    application = wait_for(awaiting, 30, "the application awaiting the provider")[0]
     confirmed = _api(base, "POST", f"/enrollments/{application['id']}/confirm", provider)
     assert confirmed.status_code == 200, confirmed.text
 
@@ -201,7 +192,7 @@ def billed_world(billed_system):
         assert answer.status_code in (200, 201, 404), answer.text
         return answer.status_code != 404
 
-    _until(f"the lessons of {month} recorded", recorded)
+    wait_for(recorded, 30, f"the lessons of {month} recorded")
     clock.set_shared(
         clock_file, payments_domain.submission_deadline(month) + datetime.timedelta(days=1)
     )
@@ -212,7 +203,7 @@ def billed_world(billed_system):
         answer = _api(base, "GET", f"/billing/runs/{run.json()['id']}", regional).json()
         return answer if answer["status"] == "completed" else None
 
-    result = _until(f"the billing run of {month}", completed)
+    result = wait_for(completed, 30, f"the billing run of {month}")
     assert result["posted"] == 1 and float(result["certificate_charged"]) > 0, result
     return {"base_url": base, "email": user["email"], "month": month,
             "certificate_charged": result["certificate_charged"]}  # fmt: skip

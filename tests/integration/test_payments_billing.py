@@ -29,6 +29,7 @@ from services.certificates.models import MunicipalFund, Period
 from services.payments import domain
 from tests.support.payments import Enrollment, confirmed_data, reset_billing
 from tests.support.system import ROOT, ServiceProcess, base_env
+from tests.support.waiting import wait_for
 
 PAYMENTS = "services.payments.service:PaymentsService"
 CERTIFICATES = "services.certificates.service:CertificatesService"
@@ -104,16 +105,6 @@ def wait_rpc(client, service, timeout=40):
 def scalar(engine, query, **params):
     with engine.connect() as conn:
         return conn.execute(sa.text(query), params).scalar()
-
-
-def wait_for(check, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 class Region:

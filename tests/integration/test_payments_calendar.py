@@ -21,6 +21,7 @@ from services.certificates.service import CertificatesService
 from services.payments import invoices
 from services.payments.service import PaymentsService
 from tests.support.payments import Enrollment, confirmed_data, reset_billing
+from tests.support.waiting import wait_for
 
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
 NOMINAL = 5_000_000
@@ -80,16 +81,6 @@ def system(nameko_config, calendar_vhost, databases, container_factory, engine_o
         with ClusterRpcClient() as client:
             yield client, enrollment
         enrollment.close()
-
-
-def wait_for(check, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 def rows(engine, query, **params):
