@@ -28,23 +28,13 @@ NOMINAL = 5_000_000
 
 
 @pytest.fixture(scope="module")
-def calendar_vhost(server_urls):
+def vhost(server_urls):
     """A virtual host of this module alone: no other module's payments or certificates
     answers the RPCs of the ones under test."""
     from tests.conftest import RUN_ID, own_vhost
 
     with own_vhost(server_urls, f"navtest_{RUN_ID}_paycal") as uri:
         yield uri
-
-
-@pytest.fixture
-def nameko_config(calendar_vhost):
-    from nameko import config as nameko_config
-
-    with nameko_config.patch(
-        {"AMQP_URI": calendar_vhost, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
-    ):
-        yield
 
 
 @pytest.fixture
@@ -61,11 +51,11 @@ def period(engine_of):
 
 
 @pytest.fixture
-def system(nameko_config, calendar_vhost, databases, container_factory, engine_of, monkeypatch):
+def system(nameko_config, vhost, databases, container_factory, engine_of, monkeypatch):
     from servicekit import topology
     from servicekit.topology import all_handlers
 
-    topology.declare(all_handlers(), calendar_vhost)
+    topology.declare(all_handlers(), vhost)
     reset_billing(engine_of("payments"))
     monkeypatch.setenv("BILLING_POLL_INTERVAL", "0.5")
     monkeypatch.setenv("BILLING_RPC_TIMEOUT", "10")
@@ -77,7 +67,7 @@ def system(nameko_config, calendar_vhost, databases, container_factory, engine_o
         monkeypatch.setenv("CALENDAR_SECONDS", "0.3")  # payments' calendar runs by itself
         payments = container_factory(PaymentsService)
         payments.start()
-        enrollment = Enrollment(calendar_vhost)
+        enrollment = Enrollment(vhost)
         with ClusterRpcClient() as client:
             yield client, enrollment
         enrollment.close()
