@@ -762,6 +762,23 @@ def claim_databases() -> dict[str, str]:
     return urls
 
 
+def system_settings(clock_file: str) -> dict:
+    """The year's system (here and in tests/e2e/test_year_demo.py): every process reads the
+    business clock from `clock_file`; the calendar looks every 5 s, the billing runner every
+    second, enrollment's sweep of overdue applications every 2 s; an RPC may wait 30 s; letters
+    go to a port nobody answers; a parent's SNILS checks are practically unlimited."""
+    return {
+        "NAVIGATOR_CLOCK_FILE": clock_file,
+        "CALENDAR_SECONDS": "5",
+        "BILLING_POLL_INTERVAL": "1",
+        "RPC_TIMEOUT": "30",
+        "ENROLLMENT_SWEEP_SECONDS": "2",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": "9",
+        "SNILS_CHECK_LIMIT": "100000",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.year_demo")
     parser.add_argument("--applications", type=int, default=300)
@@ -782,21 +799,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="year-demo-"))
     clock_file = str(work / "clock.json")
     clock.set_shared(clock_file, region_instant(date(2026, 8, 31), 10), frozen=True)
-    system = RunningSystem(
-        amqp,
-        work,
-        {
-            "NAVIGATOR_CLOCK_FILE": clock_file,
-            "CALENDAR_SECONDS": "5",
-            "LOG_LEVEL": "WARNING",
-            "BILLING_POLL_INTERVAL": "1",
-            "RPC_TIMEOUT": "30",
-            "ENROLLMENT_SWEEP_SECONDS": "2",
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": "9",
-            "SNILS_CHECK_LIMIT": "100000",
-        },
-    )
+    system = RunningSystem(amqp, work, {**system_settings(clock_file), "LOG_LEVEL": "WARNING"})
     year = Year(
         system.base_url,
         amqp,

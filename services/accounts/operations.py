@@ -217,16 +217,18 @@ def _insert_user(session: Session, values: dict) -> User:
     return user
 
 
-def register_parent(
+def _registering(
     session: Session,
     passwords: Passwords,
     data: dict,
+    role: str,
     now: datetime,
-    address: str | None = None,
-    count: Count | None = None,
-) -> dict:
-    """A parent's own registration, with the personal-data consent they gave. `count`
-    counts the attempt against the address's limit, durably, before the password is hashed."""
+    address: str | None,
+    count: Count | None,
+) -> User:
+    """The first half of a registration by the person themself (a parent or a provider): the
+    personal-data consent they must give, the attempt counted against the address's limit
+    (durably, before the password is hashed), their account flushed."""
     if data.get("consent_personal_data") is not True:
         message = "нужно согласие на обработку персональных данных"
         raise InvalidInput(
@@ -234,7 +236,11 @@ def register_parent(
         )
     if address and count is not None:
         count([(f"register:{address[:100]}", registration_throttle())], now)
-    user = _insert_user(session, {**_person_fields(data, passwords), "role": PARENT})
+    return _insert_user(session, {**_person_fields(data, passwords), "role": role})
+
+
+def _registered(session: Session, user: User, now: datetime) -> dict:
+    """The second half: the consent recorded, the e-mail confirmation letter asked for."""
     session.add(
         Consent(
             user_id=user.id,
@@ -247,6 +253,20 @@ def register_parent(
     recovery.request_mail(session, user.id, recovery.VERIFY, now)
     session.refresh(user)
     return user_view(user)
+
+
+def register_parent(
+    session: Session,
+    passwords: Passwords,
+    data: dict,
+    now: datetime,
+    address: str | None = None,
+    count: Count | None = None,
+) -> dict:
+    """A parent's own registration, with the personal-data consent they gave. `count`
+    counts the attempt against the address's limit, durably, before the password is hashed."""
+    user = _registering(session, passwords, data, PARENT, now, address, count)
+    return _registered(session, user, now)
 
 
 # the catalog's names of an organization's fields -> the registration form's, where the
@@ -274,14 +294,7 @@ def register_provider(
     answer; its refusals (INN check digits, an INN taken, an unknown municipality) undo the
     account, which is only flushed until then; its field messages are named as the
     registration form names them (REGISTRATION_ORGANIZATION_FIELDS)."""
-    if data.get("consent_personal_data") is not True:
-        message = "нужно согласие на обработку персональных данных"
-        raise InvalidInput(
-            message, code="consent_required", fields={"consent_personal_data": [message]}
-        )
-    if address and count is not None:
-        count([(f"register:{address[:100]}", registration_throttle())], now)
-    user = _insert_user(session, {**_person_fields(data, passwords), "role": PROVIDER})
+    user = _registering(session, passwords, data, PROVIDER, now, address, count)
     founder = Principal(user.id, PROVIDER, None, organization_id=None)
     try:
         organization = create_organization(founder.as_rpc(), data["organization"])
@@ -293,18 +306,7 @@ def register_provider(
         raise InvalidInput(problem.message, code=problem.code, fields=fields) from None
     user.organization_id = organization["id"]
     user.municipality_code = organization["municipality_code"]
-    session.add(
-        Consent(
-            user_id=user.id,
-            kind=CONSENT_PERSONAL_DATA,
-            text_version=domain.CONSENT_TEXT_VERSION,
-            given_at=now,
-        )
-    )
-    session.flush()
-    recovery.request_mail(session, user.id, recovery.VERIFY, now)
-    session.refresh(user)
-    return user_view(user)
+    return _registered(session, user, now)
 
 
 def create_staff(

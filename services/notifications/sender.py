@@ -9,12 +9,10 @@ import logging
 import smtplib
 from datetime import UTC, datetime, timedelta
 
-import eventlet
-from eventlet.event import Event
-from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import sessionmaker
 
 from servicekit import config
+from servicekit.background import WakeableLoop
 from servicekit.db import make_engine
 from servicekit.faults import crash_point
 from services.notifications import domain, operations
@@ -73,8 +71,11 @@ def _failed(factory, items, error: str, backoff: domain.Backoff, now) -> None:
             operations.record_failed(session, item.id, now(), error, backoff)
 
 
-class Sender(DependencyProvider):
+class Sender(WakeableLoop):
+    thread = "notification_sender"
+
     def setup(self):
+        super().setup()
         self.interval = float(config.env("NOTIFICATIONS_POLL_SECONDS", "1"))
         self.settings = SmtpSettings.from_env()
         self.backoff = domain.Backoff(
@@ -84,34 +85,8 @@ class Sender(DependencyProvider):
         self.lease = timedelta(seconds=float(config.env("SMTP_SENDING_LEASE_SECONDS", "60")))
         self.engine = make_engine("notifications", pool_size=2, max_overflow=1)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._wakeup = Event()
-        self._running = False
 
-    def start(self):
-        self._running = True
-        self.container.spawn_managed_thread(self._run, identifier="notification_sender")
-
-    def stop(self):
-        self._running = False
-        self.wake()
-
-    kill = stop
-
-    def wake(self):
-        if not self._wakeup.ready():
-            self._wakeup.send(True)
-
-    def _run(self):
-        while self._running:
-            try:
-                if send_due(self.factory, self.settings, self.backoff, self.lease):
-                    continue  # more may be due
-            except Exception:  # noqa: BLE001 - the sender must outlive a database hiccup
-                log.exception("notification sender failed; retrying")
-            with eventlet.Timeout(self.interval, False):
-                self._wakeup.wait()
-            self._wakeup = Event()
-        self.engine.dispose()
-
-    def get_dependency(self, worker_ctx):
-        return self
+    def work_round(self) -> bool:
+        return (
+            send_due(self.factory, self.settings, self.backoff, self.lease) > 0
+        )  # more may be due

@@ -16,7 +16,6 @@ Every page is checked with axe-core and photographed into docs/screenshots/ (con
 import datetime
 import io
 import re
-import time
 import uuid
 
 import pytest
@@ -29,6 +28,7 @@ from services.catalog import domain as catalog_domain
 from services.payments import domain as payments_domain
 from tests.browser.conftest import VIEWPORTS
 from tests.support.accounts import PASSWORD, child_body, confirm_email
+from tests.support.waiting import wait_for
 
 # what the desktop journey made, for the phone's look at the same pages
 MADE: dict = {}
@@ -109,16 +109,6 @@ def token_of(console, email) -> str:
     answer = api(console, "POST", "/auth/login", body={"email": email, "password": PASSWORD})
     assert answer.status_code == 200, answer.text
     return answer.json()["access_token"]
-
-
-def until(what, probe, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {seconds}s")
 
 
 def fresh_inn() -> str:
@@ -241,7 +231,7 @@ def journey(people, pages, console):
         answer = api(console, "GET", f"/enrollments/{applied.json()['id']}", provider).json()
         return answer if answer["status"] == "awaiting_provider" else None
 
-    application = until("the application awaiting the provider", awaiting)
+    application = wait_for(awaiting, 30, "the application awaiting the provider", interval=0.3)
     page.goto("/provider/applications")
     expect(page.get_by_text(re.compile("^осталось "))).to_be_visible()
     pages.check(page, "provider-applications")
@@ -259,7 +249,7 @@ def journey(people, pages, console):
         path = f"/groups/{group['id']}/lessons?month={month}"
         return api(console, "GET", path, provider).status_code == 200
 
-    until("the contract in payments", contract_known)
+    wait_for(contract_known, 30, "the contract in payments", interval=0.3)
     page.goto(f"/provider/journal?group={group['id']}&month={month}")
     marks = page.locator("table.journal input[type=checkbox]")
     expect(marks.first).to_be_visible()

@@ -8,7 +8,6 @@ photographed into docs/screenshots/ (conftest.py)."""
 
 import gzip
 import re
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from playwright.sync_api import expect
 
 from tests.support.accounts import PASSWORD, fresh_snils
 from tests.support.mail import MailServer, text_of
+from tests.support.waiting import wait_for
 
 JS_BUDGET = 250 * 1024  # first load of the catalog, gzipped
 
@@ -30,16 +30,6 @@ def api(world, method, path, token, body=None):
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
         timeout=20,
     )
-
-
-def until(what, probe, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {seconds}s")
 
 
 def test_anonymous_search_finds_chess_in_a_town_and_its_groups(page, pages, world, size):
@@ -238,7 +228,7 @@ def test_parent_registers_applies_is_enrolled_and_cancels(page, pages, world, si
         items = [e for e in answer.json()["items"] if e["status"] == "awaiting_provider"]
         return items[0] if items else None
 
-    application = until("the application awaiting the provider", awaiting)
+    application = wait_for(awaiting, 20, "the application awaiting the provider", interval=0.3)
     confirmed = api(world, "POST", f"/enrollments/{application['id']}/confirm", provider)
     assert confirmed.status_code == 200, confirmed.text
 
@@ -326,7 +316,7 @@ def test_parent_who_forgot_the_password_sets_a_new_one(page, pages, world, size)
         found = [re.search(r"/password-reset\?token=[\w-]+", text_of(m)) for m in letters]
         return next((f.group(0) for f in found if f), None)
 
-    page.goto(until("the reset letter", reset_link))
+    page.goto(wait_for(reset_link, 20, "the reset letter", interval=0.3))
     page.get_by_label("Новый пароль").fill("short")
     page.get_by_role("button", name="Сохранить пароль").click()
     expect(page.locator("#password-error")).to_be_visible()  # the API's message, under the field

@@ -235,21 +235,13 @@ def test_an_integrity_error_other_than_the_snils_is_not_reported_as_snils_taken(
 
 
 def test_a_suspended_organizations_staff_can_neither_see_nor_verify_children(
-    api, accounts_world, databases, engine_of
+    accounts_world, databases, engine_of
 ):
     from tests.support.accounts import apply_to_organization, ensure_organization
 
     organization_id = 700_000 + uuid.uuid4().int % 100_000
     ensure_organization(databases["catalog"], organization_id, "krasnoyarsk")
-    email = fresh_email("suspended-staff")
-    created = accounts_world.client("regional").post(
-        "/staff",
-        {"email": email, "password": PASSWORD, "full_name": "Поставщикова Ирина",
-         "role": "provider", "organization_id": organization_id},
-    )  # fmt: skip
-    assert created.status_code == 201, created.text
-    token = Client(api).post("/auth/login", {"email": email, "password": PASSWORD}).json()
-    provider = Client(api, token["access_token"])
+    provider = accounts_world.staff_of(organization_id, "suspended-staff")
     child_id = accounts_world.children["parent"]
     # its staff see the child once it applied to the organization
     apply_to_organization(databases, accounts_world.client("parent"), child_id, organization_id)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -40,6 +41,7 @@ from tests.support.accounts import (
     register_parent,
 )
 from tests.support.system import ROOT
+from tests.support.waiting import wait_for
 
 DIST = ROOT / "web" / "dist" / "index.html"
 
@@ -98,14 +100,12 @@ def portal_world(system, databases, mail_server):
     }
 
 
-@pytest.fixture(scope="module")
-def billed_system(server_urls, mail_server, tmp_path_factory):
-    """A second system (databases, vhost, ports of its own) whose processes read the business
-    clock from a file this module moves; its calendar's timer is off, so only the test bills."""
-    name = f"navtest_{RUN_ID}_portal"
-    folder = tmp_path_factory.mktemp("billed")
-    clock_file = str(folder / "clock.json")  # absent: the real time, until the test moves it
-    started = time.monotonic()
+@contextmanager
+def own_system(server_urls, mail_server, name: str, folder):
+    """A system of its own (databases and vhost named `name`, ports of its own) whose processes
+    read the business clock from `folder`/clock.json (absent: the real time, until a test
+    moves it), with the calendar's timer off: yields (running, databases, clock_file)."""
+    clock_file = str(folder / "clock.json")
     with (
         own_vhost(server_urls, name, point_env=False) as vhost,
         own_databases(server_urls, name, point_env=False) as databases,
@@ -118,8 +118,18 @@ def billed_system(server_urls, mail_server, tmp_path_factory):
             "BILLING_POLL_INTERVAL": "1",
         }
         with running_system(vhost, folder, env) as running:
-            print(f"the billing journey's own system started in {time.monotonic() - started:.1f}s")
             yield running, databases, clock_file
+
+
+@pytest.fixture(scope="module")
+def billed_system(server_urls, mail_server, tmp_path_factory):
+    """A second system (databases, vhost, ports of its own) whose processes read the business
+    clock from a file this module moves; its calendar's timer is off, so only the test bills."""
+    folder = tmp_path_factory.mktemp("billed")
+    started = time.monotonic()
+    with own_system(server_urls, mail_server, f"navtest_{RUN_ID}_portal", folder) as system:
+        print(f"the billing journey's own system started in {time.monotonic() - started:.1f}s")
+        yield system
 
 
 def _api(base_url: str, method: str, path: str, token: str, body=None):
@@ -130,16 +140,6 @@ def _api(base_url: str, method: str, path: str, token: str, body=None):
         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
         timeout=20,
     )
-
-
-def _until(what: str, probe, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"{what} did not happen in {seconds}s")
 
 
 def _lessons(start: datetime.date) -> list[dict]:
@@ -182,7 +182,7 @@ def billed_world(billed_system):
         answer = _api(base, "GET", path, provider)
         return [e for e in answer.json()["items"] if e["status"] == "awaiting_provider"]
 
-    application = _until("the application awaiting the provider", awaiting)[0]
+    application = wait_for(awaiting, 30, "the application awaiting the provider")[0]
     confirmed = _api(base, "POST", f"/enrollments/{application['id']}/confirm", provider)
     assert confirmed.status_code == 200, confirmed.text
 
@@ -201,7 +201,7 @@ def billed_world(billed_system):
         assert answer.status_code in (200, 201, 404), answer.text
         return answer.status_code != 404
 
-    _until(f"the lessons of {month} recorded", recorded)
+    wait_for(recorded, 30, f"the lessons of {month} recorded")
     clock.set_shared(
         clock_file, payments_domain.submission_deadline(month) + datetime.timedelta(days=1)
     )
@@ -212,7 +212,7 @@ def billed_world(billed_system):
         answer = _api(base, "GET", f"/billing/runs/{run.json()['id']}", regional).json()
         return answer if answer["status"] == "completed" else None
 
-    result = _until(f"the billing run of {month}", completed)
+    result = wait_for(completed, 30, f"the billing run of {month}")
     assert result["posted"] == 1 and float(result["certificate_charged"]) > 0, result
     return {"base_url": base, "email": user["email"], "month": month,
             "certificate_charged": result["certificate_charged"]}  # fmt: skip
@@ -227,59 +227,47 @@ def console_world(server_urls, mail_server, tmp_path_factory):
     normative of an hour. Nothing else: the provider registers in the browser."""
     from services.accounts import operations as accounts_operations
 
-    name = f"navtest_{RUN_ID}_consoles"
     folder = tmp_path_factory.mktemp("consoles")
-    clock_file = str(folder / "clock.json")
-    with (
-        own_vhost(server_urls, name, point_env=False) as vhost,
-        own_databases(server_urls, name, point_env=False) as databases,
-    ):
-        env = {
-            **system_env(mail_server),
-            **{f"{owner.upper()}_DATABASE_URL": url for owner, url in databases.items()},
-            "NAVIGATOR_CLOCK_FILE": clock_file,
-            "CALENDAR_SECONDS": "0",
-            "BILLING_POLL_INTERVAL": "1",
+    name = f"navtest_{RUN_ID}_consoles"
+    with own_system(server_urls, mail_server, name, folder) as (running, databases, clock_file):
+        base = running.base_url
+        regional_email = f"region-{uuid.uuid4().hex[:8]}@example.ru"
+        accounts = sa.create_engine(databases["accounts"])
+        certificates = sa.create_engine(databases["certificates"])
+        try:
+            with Session(accounts, info={"producer": "accounts"}) as session:
+                accounts_operations.create_staff(
+                    session, accounts_operations.Passwords(), None,
+                    {"email": regional_email, "full_name": "Регионова Ольга Игоревна",
+                     "password": PASSWORD, "role": "regional_operator"},
+                    None,
+                )  # fmt: skip
+                session.commit()
+            enrollment.period(certificates, "krasnoyarsk", nominal=5_000_000)
+        finally:
+            accounts.dispose()
+            certificates.dispose()
+        regional = login(f"{base}/api/v1", regional_email)["access_token"]
+        normative = _api(base, "PUT", "/municipalities/krasnoyarsk/normative", regional,
+                         {"per_hour": "200.00"})  # fmt: skip
+        assert normative.status_code == 200, normative.text
+        municipal_email = f"municipal-{uuid.uuid4().hex[:8]}@example.ru"
+        municipal = {
+            "email": municipal_email,
+            "password": PASSWORD,
+            "full_name": "Муниципалова Инна Петровна",
+            "role": "municipal_operator",
+            "municipality_code": "krasnoyarsk",
         }
-        with running_system(vhost, folder, env) as running:
-            base = running.base_url
-            regional_email = f"region-{uuid.uuid4().hex[:8]}@example.ru"
-            accounts = sa.create_engine(databases["accounts"])
-            certificates = sa.create_engine(databases["certificates"])
-            try:
-                with Session(accounts, info={"producer": "accounts"}) as session:
-                    accounts_operations.create_staff(
-                        session, accounts_operations.Passwords(), None,
-                        {"email": regional_email, "full_name": "Регионова Ольга Игоревна",
-                         "password": PASSWORD, "role": "regional_operator"},
-                        None,
-                    )  # fmt: skip
-                    session.commit()
-                enrollment.period(certificates, "krasnoyarsk", nominal=5_000_000)
-            finally:
-                accounts.dispose()
-                certificates.dispose()
-            regional = login(f"{base}/api/v1", regional_email)["access_token"]
-            normative = _api(base, "PUT", "/municipalities/krasnoyarsk/normative", regional,
-                             {"per_hour": "200.00"})  # fmt: skip
-            assert normative.status_code == 200, normative.text
-            municipal_email = f"municipal-{uuid.uuid4().hex[:8]}@example.ru"
-            municipal = {
-                "email": municipal_email,
-                "password": PASSWORD,
-                "full_name": "Муниципалова Инна Петровна",
-                "role": "municipal_operator",
-                "municipality_code": "krasnoyarsk",
-            }
-            staff = _api(base, "POST", "/staff", regional, municipal)
-            assert staff.status_code == 201, staff.text
-            yield {
-                "base_url": base,
-                "clock_file": clock_file,
-                "accounts_url": databases["accounts"],
-                "regional_email": regional_email,
-                "municipal_email": municipal_email,
-            }
+        staff = _api(base, "POST", "/staff", regional, municipal)
+        assert staff.status_code == 201, staff.text
+        yield {
+            "base_url": base,
+            "clock_file": clock_file,
+            "accounts_url": databases["accounts"],
+            "regional_email": regional_email,
+            "municipal_email": municipal_email,
+        }
 
 
 def test_portal_journeys_in_a_browser(portal_world, billed_world, console_world):

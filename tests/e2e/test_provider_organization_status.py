@@ -12,26 +12,12 @@ from servicekit import clock
 from services.catalog import domain as catalog_domain
 from tests.support import enrollment as data
 from tests.support.accounts import (
-    PASSWORD,
     Client,
     child_body,
     confirm_email,
-    fresh_email,
     login,
     register_parent,
 )
-
-
-def _staff_of(api, accounts_world, organization_id: int) -> Client:
-    email = fresh_email("org-staff")
-    created = accounts_world.client("regional").post(
-        "/staff",
-        {"email": email, "password": PASSWORD, "full_name": "Поставщикова Ирина",
-         "role": "provider", "organization_id": organization_id},
-    )  # fmt: skip
-    assert created.status_code == 201, created.text
-    token = Client(api).post("/auth/login", {"email": email, "password": PASSWORD}).json()
-    return Client(api, token["access_token"])
 
 
 def _apply(parent: Client, child_id: int, group_id: int) -> str:
@@ -79,7 +65,7 @@ def test_a_suspended_or_unapproved_organizations_staff_decide_nothing(
     finally:
         catalog.dispose()
         certificates.dispose()
-    provider = _staff_of(api, accounts_world, organization_id)
+    provider = accounts_world.staff_of(organization_id)
     # a parent of its own: the shared parents' children must not gain contracts here; with a
     # confirmed address, as applying asks (issue 23)
     user = register_parent(api)

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from bench.year_demo import Year, print_checks, region_instant
+from bench.year_demo import Year, print_checks, region_instant, system_settings
 from servicekit import clock, config, migrate, topology
 from tests.conftest import own_vhost
 from tests.support.system import RunningSystem
@@ -31,18 +31,7 @@ def year_world(server_urls, databases, tmp_path):
         with own_vhost(server_urls, name) as amqp:
             topology.declare(topology.all_handlers(), amqp)
             env = {f"{owner.upper()}_DATABASE_URL": url for owner, url in urls.items()}
-            env.update(
-                {
-                    "NAVIGATOR_CLOCK_FILE": clock_file,
-                    "CALENDAR_SECONDS": "5",
-                    "BILLING_POLL_INTERVAL": "1",
-                    "RPC_TIMEOUT": "30",
-                    "ENROLLMENT_SWEEP_SECONDS": "2",
-                    "SMTP_HOST": "127.0.0.1",
-                    "SMTP_PORT": "9",
-                    "SNILS_CHECK_LIMIT": "100000",
-                }
-            )
+            env.update(system_settings(clock_file))
             system = RunningSystem(amqp, tmp_path, env)
             try:
                 yield system, amqp, engines, clock_file

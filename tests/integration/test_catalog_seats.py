@@ -8,7 +8,6 @@ them."""
 import random
 import threading
 import time
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from servicekit.errors import Conflict, NotFound
-from services.catalog import domain, event_data, search
-from services.catalog.models import Group, Organization, Program
+from services.catalog import domain
 from services.catalog.service import CatalogService
 from services.enrollment import seats
 from services.enrollment.service import EnrollmentService
@@ -27,63 +25,12 @@ from tests.support import enrollment as world
 
 @pytest.fixture
 def published_group(engine_of):
-    """An active organization's published program with one open group of 10 seats, known to
-    enrollment."""
+    """An active organization's published program (paid by the parent) with one open group of
+    10 seats, known to enrollment."""
     engine = engine_of("catalog")
-    with Session(engine) as session:
-        org = Organization(
-            name="Секция seats",
-            inn=domain.inn_with_check_digits(f"{random.randint(10**8, 10**9 - 1)}"),
-            municipality_code="krasnoyarsk",
-            address="адрес",
-            status="active",
-        )
-        session.add(org)
-        session.flush()
-        program = Program(
-            organization_id=org.id,
-            title="Плавание",
-            description="Бассейн",
-            direction="sports",
-            level="basic",
-            format="in_person",
-            adapted=False,
-            registry_code="paid",
-            certified=False,
-            payment_type="own_money",
-            min_age=7,
-            max_age=12,
-            status="published",
-        )
-        session.add(program)
-        session.flush()
-        group = Group(
-            program_id=program.id,
-            name="Группа 1",
-            teacher="Петрова",
-            address="адрес",
-            lat=56.0,
-            lon=92.8,
-            schedule=[{"weekday": 2, "start": "16:00", "end": "17:00"}],
-            start_date=date(2026, 9, 1),
-            end_date=date(2027, 5, 31),
-            min_age=7,
-            max_age=12,
-            capacity=10,
-            held=0,
-            enrolled=0,
-            price_kopecks=900000,
-            normative_cost_kopecks=0,
-            monthly_price_kopecks=100000,
-            enrollment_open=True,
-        )
-        session.add(group)
-        session.flush()
-        search.refresh_programs(session, [program.id])
-        facts = event_data.group_facts(group, program, org)
-        session.commit()
-    world.known(engine, [facts])
-    return engine, engine_of("enrollment"), facts["organization_id"], facts["group_id"]
+    org_id = world.organization(engine)
+    group_id = world.group(engine, org_id, capacity=10, registry="paid", normative=0)
+    return engine, engine_of("enrollment"), org_id, group_id
 
 
 @pytest.fixture

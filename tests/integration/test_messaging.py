@@ -14,16 +14,7 @@ from servicekit.errors import InvalidInput, NotFound
 from servicekit.outbox import OutboxPublisher, emit, outbox, relay_batch
 from tests.support.amqp import PlainSubscriber
 from tests.support.probe_service import ProbeService, facts, handled, switches
-
-
-def wait_for(predicate, timeout=10.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -208,7 +199,7 @@ def test_failing_handler_is_retried_then_parked_then_replayed(
         conn.execute(update(switches).values(on=False))
     assert parked.replay(event_id=parked_event["event_id"], queues=[queue]) == 1
 
-    wait_for(lambda: _handled(probe_engine) == [fact_id])
+    wait_for(lambda: _handled(probe_engine) == [fact_id], timeout=10)
     assert parked.list_parked(queues=[queue]) == []
     time.sleep(0.5)
     assert _handled(probe_engine) == [fact_id]
@@ -227,7 +218,7 @@ def test_redelivered_event_is_handled_once(
     publisher.publish(body)  # the relay crashed after publishing, before marking
     publisher.close()
 
-    wait_for(lambda: _handled(probe_engine) == [7])
+    wait_for(lambda: _handled(probe_engine) == [7], timeout=10)
     time.sleep(1)
     assert _handled(probe_engine) == [7]
 

@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from servicekit import clock, topology
 from services.certificates import audit
-from services.certificates.models import MunicipalFund, Period
+from services.certificates.models import MunicipalFund
 from services.payments import domain
-from tests.support.payments import Enrollment, confirmed_data, reset_billing
+from tests.support.payments import Enrollment, confirmed_data, reset_billing, school_year
 from tests.support.system import ROOT, ServiceProcess, base_env
+from tests.support.waiting import wait_for
 
 PAYMENTS = "services.payments.service:PaymentsService"
 CERTIFICATES = "services.certificates.service:CertificatesService"
@@ -51,15 +52,7 @@ def vhost(server_urls):
 
 @pytest.fixture
 def period(engine_of):
-    with Session(engine_of("certificates")) as session, session.begin():
-        existing = session.scalar(sa.select(Period).where(Period.start_date == date(2026, 9, 1)))
-        if existing:
-            return existing.id
-        row = Period(name="2026/2027", start_date=date(2026, 9, 1), end_date=date(2027, 8, 31),
-                     status="open")  # fmt: skip
-        session.add(row)
-        session.flush()
-        return row.id
+    return school_year(engine_of("certificates"))
 
 
 @pytest.fixture
@@ -104,16 +97,6 @@ def wait_rpc(client, service, timeout=40):
 def scalar(engine, query, **params):
     with engine.connect() as conn:
         return conn.execute(sa.text(query), params).scalar()
-
-
-def wait_for(check, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 class Region:

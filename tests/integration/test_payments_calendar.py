@@ -16,18 +16,19 @@ from sqlalchemy.orm import Session
 
 from servicekit import clock
 from servicekit.errors import InvalidInput
-from services.certificates.models import MunicipalFund, Period
+from services.certificates.models import MunicipalFund
 from services.certificates.service import CertificatesService
 from services.payments import invoices
 from services.payments.service import PaymentsService
-from tests.support.payments import Enrollment, confirmed_data, reset_billing
+from tests.support.payments import Enrollment, confirmed_data, reset_billing, school_year
+from tests.support.waiting import wait_for
 
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
 NOMINAL = 5_000_000
 
 
 @pytest.fixture(scope="module")
-def calendar_vhost(server_urls):
+def vhost(server_urls):
     """A virtual host of this module alone: no other module's payments or certificates
     answers the RPCs of the ones under test."""
     from tests.conftest import RUN_ID, own_vhost
@@ -37,34 +38,16 @@ def calendar_vhost(server_urls):
 
 
 @pytest.fixture
-def nameko_config(calendar_vhost):
-    from nameko import config as nameko_config
-
-    with nameko_config.patch(
-        {"AMQP_URI": calendar_vhost, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
-    ):
-        yield
-
-
-@pytest.fixture
 def period(engine_of):
-    with Session(engine_of("certificates")) as session, session.begin():
-        existing = session.scalar(sa.select(Period).where(Period.start_date == date(2026, 9, 1)))
-        if existing:
-            return existing.id
-        row = Period(name="2026/2027", start_date=date(2026, 9, 1), end_date=date(2027, 8, 31),
-                     status="open")  # fmt: skip
-        session.add(row)
-        session.flush()
-        return row.id
+    return school_year(engine_of("certificates"))
 
 
 @pytest.fixture
-def system(nameko_config, calendar_vhost, databases, container_factory, engine_of, monkeypatch):
+def system(nameko_config, vhost, databases, container_factory, engine_of, monkeypatch):
     from servicekit import topology
     from servicekit.topology import all_handlers
 
-    topology.declare(all_handlers(), calendar_vhost)
+    topology.declare(all_handlers(), vhost)
     reset_billing(engine_of("payments"))
     monkeypatch.setenv("BILLING_POLL_INTERVAL", "0.5")
     monkeypatch.setenv("BILLING_RPC_TIMEOUT", "10")
@@ -76,20 +59,10 @@ def system(nameko_config, calendar_vhost, databases, container_factory, engine_o
         monkeypatch.setenv("CALENDAR_SECONDS", "0.3")  # payments' calendar runs by itself
         payments = container_factory(PaymentsService)
         payments.start()
-        enrollment = Enrollment(calendar_vhost)
+        enrollment = Enrollment(vhost)
         with ClusterRpcClient() as client:
             yield client, enrollment
         enrollment.close()
-
-
-def wait_for(check, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 def rows(engine, query, **params):

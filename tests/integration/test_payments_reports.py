@@ -42,7 +42,7 @@ NO_APPLICATIONS = dict.fromkeys(
 
 
 @pytest.fixture(scope="module")
-def reports_vhost(server_urls):
+def vhost(server_urls):
     """A virtual host of this module alone: with the whole suite running, other modules'
     enrollment (and accounts, certificates) services answer in the run's vhost, so a stopped
     container here would not make its RPCs go unanswered."""
@@ -50,16 +50,6 @@ def reports_vhost(server_urls):
 
     with own_vhost(server_urls, f"navtest_{RUN_ID}_reports") as uri:
         yield uri
-
-
-@pytest.fixture
-def nameko_config(reports_vhost):
-    from nameko import config as nameko_config
-
-    with nameko_config.patch(
-        {"AMQP_URI": reports_vhost, "serializer": "json", "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
-    ):
-        yield
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from services.payments import billing, contracts
 from services.payments.models import BillingRun, Charge, Contract, ContractMonth
 from services.payments.service import PaymentsService
 from tests.support.payments import Enrollment, confirmed_data, reset_billing
+from tests.support.waiting import wait_for
 
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
 
@@ -37,16 +38,6 @@ def payments(nameko_config, databases, container_factory, vhost, engine_of, monk
     with ClusterRpcClient() as client:
         yield client.payments, engine_of("payments"), enrollment
     enrollment.close()
-
-
-def wait_for(check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def scalar(engine, query, **params):
@@ -72,7 +63,8 @@ def test_confirmed_enrollment_becomes_one_contract_even_when_redelivered(payment
             engine,
             "SELECT count(*) FROM contracts WHERE enrollment_id = :e",
             e=data["enrollment_id"],
-        )
+        ),
+        timeout=15,
     )
     time.sleep(1)  # room for a duplicate to arrive
     with Session(engine) as session:
@@ -146,7 +138,8 @@ def test_attendance_then_billing_charges_each_contract_once_to_the_kopeck(paymen
     wait_for(
         lambda: (
             scalar(engine, "SELECT count(*) FROM contracts WHERE group_id = :g", g=group_id) == 3
-        )
+        ),
+        timeout=15,
     )
     achinsk = {"user_id": 8, "role": "municipal_operator", "municipality_code": "achinsk"}
     rpc.set_completeness_mode(achinsk, "achinsk", "attended")
@@ -206,7 +199,8 @@ def test_attendance_then_billing_charges_each_contract_once_to_the_kopeck(paymen
                 g=group_id,
             )
             == 3
-        )
+        ),
+        timeout=15,
     )
     with Session(engine) as session:
         charged = {

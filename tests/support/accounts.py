@@ -169,6 +169,18 @@ class World:
     def client(self, who: str | None) -> Client:
         return Client(self.api, self.users[who].token if who else None)
 
+    def staff_of(self, organization_id: int, prefix: str = "org-staff") -> Client:
+        """A new provider staff member of the organization, made by the regional operator,
+        signed in."""
+        email = fresh_email(prefix)
+        created = self.client("regional").post(
+            "/staff",
+            {"email": email, "password": PASSWORD, "full_name": "Поставщикова Ирина",
+             "role": "provider", "organization_id": organization_id},
+        )  # fmt: skip
+        assert created.status_code == 201, created.text
+        return Client(self.api, login(self.api, email)["access_token"])
+
 
 HOME, ELSEWHERE = "krasnoyarsk", "achinsk"
 HOME_ORG, ELSEWHERE_ORG = 990001, 990002

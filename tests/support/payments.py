@@ -104,3 +104,21 @@ def reset_billing(engine):
             )
         )
         conn.execute(sa.text("UPDATE contract_months SET charged = false WHERE charged"))
+
+
+def school_year(engine) -> int:
+    """The 2026/2027 period in certificates' database, made open by whichever test asks first
+    (and left as it is after): the year contracts are billed in."""
+    from sqlalchemy.orm import Session
+
+    from services.certificates.models import Period
+
+    with Session(engine) as session, session.begin():
+        existing = session.scalar(sa.select(Period).where(Period.start_date == date(2026, 9, 1)))
+        if existing:
+            return existing.id
+        row = Period(name="2026/2027", start_date=date(2026, 9, 1), end_date=date(2027, 8, 31),
+                     status="open")  # fmt: skip
+        session.add(row)
+        session.flush()
+        return row.id

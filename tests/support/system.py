@@ -10,18 +10,14 @@ from pathlib import Path
 
 import requests
 
+from servicekit import config
+
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO = str(Path(sys.executable).with_name("nameko"))
 
-PROCESSES = {
-    "accounts": "services.accounts.service:AccountsService",
-    "catalog": "services.catalog.service:CatalogService",
-    "certificates": "services.certificates.service:CertificatesService",
-    "payments": "services.payments.service:PaymentsService",
-    "enrollment": "services.enrollment.service:EnrollmentService",
-    "notifications": "services.notifications.service:NotificationsService",
-    "gateway": "gateway.service:GatewayService",
-}
+# every service's Nameko class (servicekit.config's table, which `make run`'s tools read too)
+# and the gateway's
+PROCESSES = {**config.SERVICE_CLASSES, "gateway": "gateway.service:GatewayService"}
 
 
 _HANDED_OUT: set[int] = set()

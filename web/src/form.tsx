@@ -1,5 +1,7 @@
-// A labelled field with the API's message for it underneath (422 `fields`).
-import type { InputHTMLAttributes, ReactNode } from "react";
+// A labelled field with the API's message for it underneath (422 `fields`), and the sending
+// of a form that fills those messages.
+import { useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
+import { ApiError } from "./api/client";
 
 export function Field(
   props: InputHTMLAttributes<HTMLInputElement> & {
@@ -21,4 +23,24 @@ export function Field(
       {message && <p className="field-error" id={`${name}-error`}>{message}</p>}
     </div>
   );
+}
+
+/** A form's sending: `send(event, work)` keeps the browser from loading a page, clears the
+ * last failure and the fields' messages, and runs `work`; what it throws is kept in `error`
+ * (for ErrorNotice), a 422's messages per field in `errors` (for Field). */
+export function useSubmit() {
+  const [error, setError] = useState<unknown>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const send = async (event: FormEvent, work: () => Promise<unknown>) => {
+    event.preventDefault();
+    setError(null);
+    setErrors({});
+    try {
+      await work();
+    } catch (reason) {
+      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
+      setError(reason);
+    }
+  };
+  return { error, errors, setErrors, send };
 }

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from "react";
 import { api, ApiError, unwrap } from "../api/client";
 import { setTokens } from "../api/session";
 import { HOME } from "../console";
-import { Field } from "../form";
+import { Field, useSubmit } from "../form";
 import { Link, navigate, useLocation } from "../router";
 import { ErrorNotice, useSession } from "../state";
 
@@ -20,22 +20,14 @@ export function Login() {
   const { reloadUser } = useSession();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    setErrors({});
-    try {
+  const { error, errors, send } = useSubmit();
+  const submit = (event: FormEvent) =>
+    send(event, async () => {
       await logIn(email, password);
       await reloadUser();
       const me = await unwrap(api.GET("/api/v1/me"));
       navigate(safeNext(query.get("next"), me.role), true);
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
-      setError(reason);
-    }
-  };
+    });
   const wrong = error instanceof ApiError && error.status === 401;
   return (
     <section className="narrow" aria-labelledby="login-title">
@@ -62,19 +54,15 @@ export function Register() {
   const { reloadUser } = useSession();
   const [form, setForm] = useState({ email: "", password: "", full_name: "", phone: "" });
   const [consent, setConsent] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
+  const { error, errors, setErrors, send } = useSubmit();
   const set = (name: keyof typeof form) => (e: { target: { value: string } }) =>
     setForm((old) => ({ ...old, [name]: e.target.value }));
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    setErrors({});
-    if (!consent) {
-      setErrors({ consent_personal_data: "Без согласия на обработку персональных данных регистрация невозможна." });
-      return;
-    }
-    try {
+  const submit = (event: FormEvent) =>
+    send(event, async () => {
+      if (!consent) {
+        setErrors({ consent_personal_data: "Без согласия на обработку персональных данных регистрация невозможна." });
+        return;
+      }
       await unwrap(
         api.POST("/api/v1/auth/register", {
           body: { ...form, phone: form.phone || undefined, consent_personal_data: true },
@@ -83,11 +71,7 @@ export function Register() {
       await logIn(form.email, form.password);
       await reloadUser();
       navigate("/children/new", true);
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
-      setError(reason);
-    }
-  };
+    });
   const taken = error instanceof ApiError && error.status === 409;
   return (
     <section className="narrow" aria-labelledby="register-title">

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { api, ApiError, idempotencyKey, unwrap, type Schemas } from "../api/client";
+import { api, idempotencyKey, unwrap, type Schemas } from "../api/client";
 import { date } from "../format";
-import { Field } from "../form";
+import { Field, useSubmit } from "../form";
 import { Link, navigate } from "../router";
 import { ErrorNotice, useLoad, useRequireLogin } from "../state";
 
@@ -45,8 +45,7 @@ export function ChildForm({ id }: { id: number | null }) {
     `child-${id}-${user?.id}`,
   );
   const [form, setForm] = useState<Record<string, string>>(EMPTY);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const [error, setError] = useState<unknown>(null);
+  const { error, errors, send } = useSubmit();
   const [saved, setSaved] = useState(false);
   useEffect(() => {
     const child = existing.data as Child | null;
@@ -58,13 +57,10 @@ export function ChildForm({ id }: { id: number | null }) {
     if (!id && user?.municipality_code) setForm((f) => ({ ...f, municipality_code: f.municipality_code || user.municipality_code! }));
   }, [id, user]);
   const set = (name: string) => (e: { target: { value: string } }) => setForm((old) => ({ ...old, [name]: e.target.value }));
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setErrors({});
-    setError(null);
-    setSaved(false);
-    const body = { ...form, middle_name: form.middle_name || undefined } as Schemas["ChildCreate"];
-    try {
+  const submit = (event: FormEvent) =>
+    send(event, async () => {
+      setSaved(false);
+      const body = { ...form, middle_name: form.middle_name || undefined } as Schemas["ChildCreate"];
       if (id) {
         await unwrap(
           api.PATCH("/api/v1/children/{child_id}", {
@@ -83,11 +79,7 @@ export function ChildForm({ id }: { id: number | null }) {
         });
         navigate("/children");
       }
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
-      setError(reason);
-    }
-  };
+    });
   const props = (name: string) => ({ name, value: form[name] ?? "", onChange: set(name), errors });
   return (
     <section className="narrow" aria-labelledby="child-title">

@@ -3,7 +3,7 @@
 // without ?token=…), plus the form that asks for a reset letter.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, ApiError, refreshSession, unwrap } from "../api/client";
-import { Field } from "../form";
+import { Field, useSubmit } from "../form";
 import { Link, loginHref, useLocation } from "../router";
 import { ErrorNotice, useSession } from "../state";
 
@@ -102,20 +102,12 @@ export function PasswordReset() {
 function ResetRequest() {
   const [email, setEmail] = useState("");
   const [sent, setSent] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    setErrors({});
-    try {
+  const { error, errors, send } = useSubmit();
+  const submit = (event: FormEvent) =>
+    send(event, async () => {
       await unwrap(api.POST("/api/v1/auth/password-reset", { body: { email } }));
       setSent(true);
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
-      setError(reason);
-    }
-  };
+    });
   return (
     <section className="narrow" aria-labelledby="reset-title">
       <h1 id="reset-title">Восстановление пароля</h1>
@@ -142,20 +134,12 @@ function ResetRequest() {
 function NewPassword({ token }: { token: string }) {
   const [password, setPassword] = useState("");
   const [done, setDone] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    setErrors({});
-    try {
+  const { error, errors, send } = useSubmit();
+  const submit = (event: FormEvent) =>
+    send(event, async () => {
       await unwrap(api.POST("/api/v1/auth/password-reset/confirm", { body: { token, password } }));
       setDone(true);
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
-      setError(reason);
-    }
-  };
+    });
   return (
     <section className="narrow" aria-labelledby="new-password-title">
       <h1 id="new-password-title">Смена пароля</h1>
