@@ -2,8 +2,9 @@
 credited to the financing certificates (or their children queued), events are emitted.
 
 `--expire-aged` expires the certificates of children who turned 18. Both run by themselves
-on the certificates service's calendar (jobs `close_periods` and `expire_aged`); a period is
-closed only once its last day is over (`period_not_over` before).
+on the certificates service's calendar (jobs `close_periods` and `expire_aged`; its
+`announce_expiring` tells parents 30 days ahead); a period is closed only once its last day
+is over (`period_not_over` before).
 
 Each step is idempotent (ledger keys `expire:<certificate>:<period>` and
 `credit:<certificate>:<period>`, one queue place per period) and committed in batches, so

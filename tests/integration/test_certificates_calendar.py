@@ -168,13 +168,17 @@ def test_an_unknown_calendar_job_is_not_found(certificates):
 
 def expiring_events(engine, certificate_number):
     with engine.connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT body->'data' FROM outbox WHERE type = 'certificate_expiring'"
-                " AND body->'data'->>'certificate_number' = :n ORDER BY id"
-            ),
-            {"n": certificate_number},
-        ).scalars().all()
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT body->'data' FROM outbox WHERE type = 'certificate_expiring'"
+                    " AND body->'data'->>'certificate_number' = :n ORDER BY id"
+                ),
+                {"n": certificate_number},
+            )
+            .scalars()
+            .all()
+        )
 
 
 def test_the_calendar_tells_once_that_a_certificate_expires_within_thirty_days(

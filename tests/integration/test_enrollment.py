@@ -767,13 +767,17 @@ def test_the_calendar_expires_an_undecided_application_by_the_business_clock(rpc
 
 def deadline_digests(engines, organization_id):
     with engines["enrollment"].connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT body->'data' FROM outbox WHERE type = 'decisions_due_tomorrow'"
-                " AND (body->'data'->>'organization_id')::int = :o ORDER BY id"
-            ),
-            {"o": organization_id},
-        ).scalars().all()
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT body->'data' FROM outbox WHERE type = 'decisions_due_tomorrow'"
+                    " AND (body->'data'->>'organization_id')::int = :o ORDER BY id"
+                ),
+                {"o": organization_id},
+            )
+            .scalars()
+            .all()
+        )
 
 
 def test_the_calendar_reminds_of_decisions_due_tomorrow_once_a_day(rpc, engines, period):

@@ -58,7 +58,8 @@ def test_every_role_lists_only_its_optional_kinds():
     assert parent["balance_low"] is False and parent["application_confirmed"] is True
     assert "password_reset" not in parent and "new_application" not in parent
     assert list(domain.preferences_of("provider", {})) == [
-        "new_application", "decisions_due_tomorrow"
+        "new_application",
+        "decisions_due_tomorrow",
     ]
     assert list(domain.preferences_of("municipal_operator", {})) == ["invoice_issued"]
 
@@ -254,7 +255,9 @@ def test_the_expiring_application_names_the_deadline_in_region_time():
         "enrollment", "application_expiring", EVENTS["application_expiring"], Directory()
     )
     letter = letters.render(item.kind, item.context, "Здравствуйте!", "http://x/applications")
-    assert letter.subject == "Завтра истекает срок рассмотрения заявки: Пётр Иванов, «Робототехника»"
+    assert letter.subject == (
+        "Завтра истекает срок рассмотрения заявки: Пётр Иванов, «Робототехника»"
+    )
     assert "до 4 декабря 2026, 14:00" in letter.text  # 07:00 UTC is 14:00 in Krasnoyarsk
     assert "ЦДТ «Радуга»" in letter.text and item.path == "/applications?enrollment=e"
 

@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column("certificate_id", sa.Integer(), nullable=False),
         sa.Column("valid_until", sa.Date(), nullable=False),
         sa.Column(
-            "announced_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "announced_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(["certificate_id"], ["certificates.id"]),

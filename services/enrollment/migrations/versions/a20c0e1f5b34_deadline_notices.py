@@ -23,7 +23,9 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=64), nullable=False),
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column(
-            "announced_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "announced_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.CheckConstraint(
