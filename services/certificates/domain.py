@@ -84,6 +84,16 @@ def valid_until(birth_date: date) -> date:
         return date(birth_date.year + CERTIFICATE_MAX_AGE, 2, 28)
 
 
+# a parent hears this many days before the certificate's validity ends (its 18th birthday)
+EXPIRY_NOTICE_DAYS = 30
+
+
+def expires_soon(until: date, status: str, today: date, horizon: int = EXPIRY_NOTICE_DAYS) -> bool:
+    """Still valid today and its last day (the day before `until`) within `horizon` days: the
+    parent is told the certificate is expiring (once per certificate and `until`)."""
+    return is_valid_on(until, status, today) and (until - today).days <= horizon
+
+
 def is_valid_on(until: date, status: str, today: date) -> bool:
     return status != EXPIRED and today < until
 

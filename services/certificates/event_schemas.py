@@ -56,6 +56,17 @@ class ExpiredSchema(Schema):
     reason = fields.String(required=True)
 
 
+class CertificateExpiringSchema(Schema):
+    certificate_number = fields.String(required=True)
+    child_id = fields.Integer(required=True)
+    parent_id = fields.Integer(required=True)
+    municipality_code = fields.String(required=True)
+    valid_until = fields.String(
+        required=True, metadata={"format": "date", "description": "valid before this day"}
+    )
+    days_left = fields.Integer(required=True, metadata={"description": "from the region's today"})
+
+
 EVENTS = [
     EventSpec("certificates", "certificate_issued", CertificateIssuedSchema,
               "A child got a certificate"),
@@ -68,4 +79,9 @@ EVENTS = [
     EventSpec("certificates", "funds_debited", DebitedSchema, "A month of study was paid"),
     EventSpec("certificates", "certificate_expired", ExpiredSchema,
               "What was left at the period's end expired"),
+    EventSpec("certificates", "certificate_expiring", CertificateExpiringSchema,
+              "Added in issue 23: the certificate's validity ends within "
+              "CERTIFICATE_EXPIRY_NOTICE_DAYS (30) days, at the 18th birthday `valid_until`. "
+              "Emitted once per certificate and `valid_until` by the calendar's "
+              "`announce_expiring`"),
 ]  # fmt: skip

@@ -82,6 +82,12 @@ class Certificate(Base):
             "id",
             postgresql_where=text("type = 'accounting' AND status = 'active'"),
         ),
+        # the calendar: certificates expiring soon (issue 23) and those aged out
+        Index(
+            "ix_certificates_valid_until",
+            "valid_until",
+            postgresql_where=text("status <> 'expired'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -95,6 +101,19 @@ class Certificate(Base):
     status: Mapped[str] = mapped_column(String(20), server_default="active")
     valid_until: Mapped[date] = mapped_column(Date)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ExpiryNotice(Base):
+    """A `certificate_expiring` emitted by the calendar's `announce_expiring`, once per
+    certificate and validity end (the row and the event are one transaction)."""
+
+    __tablename__ = "expiry_notices"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), primary_key=True)
+    valid_until: Mapped[date] = mapped_column(Date, primary_key=True)
+    announced_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class Balance(Base):

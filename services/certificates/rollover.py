@@ -2,8 +2,9 @@
 credited to the financing certificates (or their children queued), events are emitted.
 
 `--expire-aged` expires the certificates of children who turned 18. Both run by themselves
-on the certificates service's calendar (jobs `close_periods` and `expire_aged`); a period is
-closed only once its last day is over (`period_not_over` before).
+on the certificates service's calendar (jobs `close_periods` and `expire_aged`; its
+`announce_expiring` tells parents 30 days ahead); a period is closed only once its last day
+is over (`period_not_over` before).
 
 Each step is idempotent (ledger keys `expire:<certificate>:<period>` and
 `credit:<certificate>:<period>`, one queue place per period) and committed in batches, so
@@ -28,10 +29,18 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servicekit import clock
+from servicekit import clock, config
+from servicekit.outbox import emit
 from services.certificates import domain, funding, ledger
 from services.certificates.domain import Refused
-from services.certificates.models import Balance, Certificate, MunicipalFund, Period
+from services.certificates.event_schemas import CertificateExpiringSchema
+from services.certificates.models import (
+    Balance,
+    Certificate,
+    ExpiryNotice,
+    MunicipalFund,
+    Period,
+)
 
 BATCH = 200
 
@@ -204,6 +213,69 @@ def expire_aged_job(session_factory: Callable[[], Session], now: datetime) -> di
     turned 18 by the region's date expire."""
     expired = expire_aged(session_factory, clock.region_date(now))
     return {"expired_certificates": len(expired)} if expired else {}
+
+
+def expiry_notice_days() -> int:
+    return int(config.env("CERTIFICATE_EXPIRY_NOTICE_DAYS", str(domain.EXPIRY_NOTICE_DAYS)))
+
+
+def announce_expiring(session_factory: Callable[[], Session], today: date) -> list[str]:
+    """`certificate_expiring` for every certificate whose validity ends within the horizon
+    (domain.expires_soon), once per certificate and `valid_until` (expiry_notices, in the
+    event's transaction), in batches. A rerun, or a tick after a day the service was down,
+    announces only what was not announced yet."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    horizon = expiry_notice_days()
+    announced: list[str] = []
+    last_id = 0
+    while True:
+        with session_factory() as session, session.begin():
+            session.info.setdefault("producer", "certificates")
+            batch = session.scalars(
+                select(Certificate)
+                .where(
+                    Certificate.status != domain.EXPIRED,
+                    Certificate.valid_until > today,
+                    Certificate.valid_until <= date.fromordinal(today.toordinal() + horizon),
+                    Certificate.id > last_id,
+                )
+                .order_by(Certificate.id)
+                .limit(BATCH)
+            ).all()
+            for certificate in batch:
+                if not domain.expires_soon(
+                    certificate.valid_until, certificate.status, today, horizon
+                ):
+                    continue
+                claimed = session.execute(
+                    insert(ExpiryNotice)
+                    .values(certificate_id=certificate.id, valid_until=certificate.valid_until)
+                    .on_conflict_do_nothing()
+                    .returning(ExpiryNotice.certificate_id)
+                ).scalar()
+                if claimed is None:
+                    continue
+                data = {
+                    "certificate_number": certificate.number,
+                    "child_id": certificate.child_id,
+                    "parent_id": certificate.parent_id,
+                    "municipality_code": certificate.municipality_code,
+                    "valid_until": certificate.valid_until.isoformat(),
+                    "days_left": (certificate.valid_until - today).days,
+                }
+                emit(session, "certificate_expiring", CertificateExpiringSchema().dump(data))
+                announced.append(certificate.number)
+        if not batch:
+            return announced
+        last_id = batch[-1].id
+
+
+def announce_expiring_job(session_factory: Callable[[], Session], now: datetime) -> dict:
+    """Each tick: parents hear that a certificate's validity ends within the horizon
+    (CERTIFICATE_EXPIRY_NOTICE_DAYS, 30), once per certificate."""
+    announced = announce_expiring(session_factory, clock.region_date(now))
+    return {"expiring_announced": len(announced)} if announced else {}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,6 +75,8 @@ class CertificatesService(ServiceBase):
         Job("expire_aged", rollover.expire_aged_job),
         # certificates financed before their children apply (issue 20)
         Job("finance_registered", rollover.finance_registered_job),
+        # parents told a certificate's validity ends within 30 days (issue 23)
+        Job("announce_expiring", rollover.announce_expiring_job),
     )
 
     @property
@@ -246,7 +248,8 @@ class CertificatesService(ServiceBase):
 
     @rpc
     def run_calendar_job(self, name: str) -> dict:
-        """An operator runs a calendar job now (`close_periods`, `expire_aged`)."""
+        """An operator runs a calendar job now (`close_periods`, `expire_aged`,
+        `finance_registered`, `announce_expiring`)."""
         with refusals_as_rpc_errors():
             return operations.run_calendar_job(self.calendar, name)
 

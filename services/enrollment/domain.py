@@ -239,6 +239,21 @@ def is_overdue(status: str, decide_by: datetime | None, now: datetime) -> bool:
     return status == AWAITING_PROVIDER and decide_by is not None and decide_by <= now
 
 
+def decides_tomorrow(status: str, decide_on: date | None, today: date) -> bool:
+    """An application still before the provider whose decide-by falls on the region's next
+    day (`decide_on`, the region's date of `decide_by`): its parent is told it may lapse and
+    it goes in the organization's digest of decisions due tomorrow."""
+    return status == AWAITING_PROVIDER and decide_on == today + timedelta(days=1)
+
+
+def by_organization(applications: Sequence) -> dict[int, list]:
+    """Applications (anything with `organization_id`) grouped per organization, in order."""
+    grouped: dict[int, list] = {}
+    for application in applications:
+        grouped.setdefault(application.organization_id, []).append(application)
+    return grouped
+
+
 def end_of_month(day: date) -> date:
     """A termination takes effect at the end of the month it is asked in."""
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])

@@ -36,6 +36,25 @@ class RequestedSchema(EnrollmentRefSchema):
     copay = money()
 
 
+class ExpiringSchema(EnrollmentRefSchema):
+    decide_by = fields.String(required=True, metadata={"format": "date-time"})
+    due_on = day(required=True)  # the region's date of `decide_by`
+
+
+class DueApplicationSchema(Schema):
+    enrollment_id = fields.String(required=True, metadata={"format": "uuid"})
+    child_id = fields.Integer(required=True)
+    group_id = fields.Integer(required=True)
+    program_id = fields.Integer(required=True)
+    decide_by = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class DecisionsDueSchema(Schema):
+    organization_id = fields.Integer(required=True)
+    due_on = day(required=True)  # tomorrow, in the region's calendar
+    applications = fields.List(fields.Nested(DueApplicationSchema), required=True)
+
+
 class WaitlistedSchema(EnrollmentRefSchema):
     position = fields.Integer(required=True, metadata={"description": "1 = next for a seat"})
 
@@ -124,6 +143,15 @@ EVENTS = [
     EventSpec("enrollment", "enrollment_completed", CompletedSchema,
               "The group ended (its last day passed) and the enrollment with it; the seat "
               "is freed"),
+    EventSpec("enrollment", "application_expiring", ExpiringSchema,
+              "Added in issue 23: the application is still before the provider and its "
+              "`decide_by` falls tomorrow (`due_on`, the region's date): undecided, it expires "
+              "then. Emitted once per application and day by the calendar's "
+              "`deadline_reminders`"),
+    EventSpec("enrollment", "decisions_due_tomorrow", DecisionsDueSchema,
+              "Added in issue 23: an organization's applications still undecided whose "
+              "`decide_by` falls tomorrow (`due_on`): once per organization and day, by the "
+              "calendar's `deadline_reminders`, the applications known at that run"),
     EventSpec("enrollment", "group_seats_changed", GroupSeatsChangedSchema,
               "A group's seats changed (held, given back, taken by an enrolled child, a new "
               "capacity): the catalog's free seats follow it; events may arrive out of "

@@ -210,3 +210,25 @@ class EnrollmentHistory(Base):
     at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class DeadlineNotice(Base):
+    """What the calendar's `deadline_reminders` announced, once each: an application's
+    `application_expiring` (subject = its id) and an organization's `decisions_due_tomorrow`
+    (subject = its id), for the day the decisions are due. The row and the event are one
+    transaction, so a rerun or a second instance emits nothing twice."""
+
+    __tablename__ = "deadline_notices"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('application_expiring', 'decisions_due_tomorrow')",
+            name="deadline_notice_kind",
+        ),
+    )
+
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    announced_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -33,6 +33,7 @@ from services.enrollment.domain import Parties
 from services.enrollment.event_schemas import DATA_SCHEMAS
 from services.enrollment.models import (
     HOLDS_PLACE_SQL,
+    DeadlineNotice,
     Enrollment,
     EnrollmentHistory,
     arrival_seq,
@@ -617,6 +618,69 @@ def expire(session: Session, enrollment_id: str, now: datetime) -> Enrollment | 
     return enrollment
 
 
+# --- the calendar: decisions due tomorrow ------------------------------------------------
+
+
+def _claim_notice(session: Session, kind: str, subject: str, due_on: date) -> bool:
+    """True for the first announcement of (kind, subject, day); a concurrent one waits for
+    this transaction and then finds the row."""
+    return (
+        session.execute(
+            pg_insert(DeadlineNotice)
+            .values(kind=kind, subject=subject, due_on=due_on)
+            .on_conflict_do_nothing()
+            .returning(DeadlineNotice.subject)
+        ).scalar()
+        is not None
+    )
+
+
+def _stamp(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def announce_deadlines(session: Session, today: date) -> dict:
+    """The applications before the provider whose decide-by falls on the region's next day:
+    `application_expiring` for each (to its parent) and `decisions_due_tomorrow` for each
+    organization (its staff's digest), each once per day (deadline_notices), in the caller's
+    transaction. Answers how many of each were emitted now."""
+    tomorrow = today + timedelta(days=1)
+    candidates = session.scalars(
+        select(Enrollment)
+        .where(
+            Enrollment.status == domain.AWAITING_PROVIDER,
+            Enrollment.decide_by >= clock.region_midnight(tomorrow),
+            Enrollment.decide_by < clock.region_midnight(tomorrow + timedelta(days=1)),
+        )
+        .order_by(Enrollment.organization_id, Enrollment.decide_by, Enrollment.arrival)
+    ).all()
+    due = [
+        e for e in candidates
+        if domain.decides_tomorrow(e.status, clock.region_date(e.decide_by), today)
+    ]  # fmt: skip
+    expiring = digests = 0
+    for enrollment in due:
+        if _claim_notice(session, "application_expiring", str(enrollment.id), tomorrow):
+            data = event_data(session, enrollment, "application_expiring")
+            emit(session, "application_expiring", DATA_SCHEMAS["application_expiring"].dump(data))
+            expiring += 1
+    for organization_id, applications in domain.by_organization(due).items():
+        if not _claim_notice(session, "decisions_due_tomorrow", str(organization_id), tomorrow):
+            continue
+        data = {
+            "organization_id": organization_id,
+            "due_on": tomorrow.isoformat(),
+            "applications": [
+                {"enrollment_id": str(a.id), "child_id": a.child_id, "group_id": a.group_id,
+                 "program_id": a.program_id, "decide_by": _stamp(a.decide_by)}
+                for a in applications
+            ],
+        }  # fmt: skip
+        emit(session, "decisions_due_tomorrow", DATA_SCHEMAS["decisions_due_tomorrow"].dump(data))
+        digests += 1
+    return {"application_expiring": expiring, "decisions_due_tomorrow": digests}
+
+
 # --- the calendar: terminations that took effect, groups that ended ------------------------
 
 
@@ -860,8 +924,10 @@ def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dic
         "organization_id": enrollment.organization_id,
         "status": enrollment.status,
     }
-    if event_type in ("enrollment_requested", "enrollment_promoted"):
-        data["decide_by"] = enrollment.decide_by.isoformat().replace("+00:00", "Z")
+    if event_type in ("enrollment_requested", "enrollment_promoted", "application_expiring"):
+        data["decide_by"] = _stamp(enrollment.decide_by)
+    if event_type == "application_expiring":
+        data["due_on"] = clock.region_date(enrollment.decide_by).isoformat()
     if event_type == "enrollment_requested":
         data.update(
             start_date=enrollment.start_date.isoformat(),

@@ -25,7 +25,7 @@ from services.enrollment.schemas import seats_schema
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = float(config.env("ENROLLMENT_SWEEP_SECONDS", "10"))
-CALENDAR_JOBS = ("decision_deadlines", "end_due")
+CALENDAR_JOBS = ("decision_deadlines", "deadline_reminders", "end_due")
 
 
 def _instant(as_of: str | None) -> datetime:
@@ -171,9 +171,14 @@ class EnrollmentService(children.ChildFactsHandler, ServiceBase):
 
     def _calendar_job(self, name: str, now: datetime) -> dict:
         """The calendar's jobs, by the business clock: the deadlines of undecided applications
-        (`decision_deadlines`) and the ends of enrollments (`end_due`)."""
+        (`decision_deadlines`), the reminders of those due tomorrow (`deadline_reminders`:
+        each application's parent, each organization's digest, once a day) and the ends of
+        enrollments (`end_due`)."""
         if name == "decision_deadlines":
             return {"expired": saga.expire_overdue(self.db, self.certificates, self.peers, now)}
+        if name == "deadline_reminders":
+            with saga.transaction(self.db):
+                return operations.announce_deadlines(self.db, clock.region_date(now))
         if name == "end_due":
             return saga.end_due(self.db, self.certificates, self.peers, now)
         raise NotFound(f"Нет задачи календаря {name!r}", code="calendar_job_not_found")

@@ -34,13 +34,16 @@ KINDS = {
         Kind("application_promoted", PARENT, "Место освободилось"),
         Kind("application_confirmed", PARENT, "Ребёнок зачислен"),
         Kind("application_rejected", PARENT, "Заявка отклонена"),
+        Kind("application_expiring", PARENT, "Срок рассмотрения заявки истекает завтра"),
         Kind("application_expired", PARENT, "Заявка не рассмотрена в срок"),
         Kind("contract_ended", PARENT, "Договор расторгнут"),
         Kind("month_debited", PARENT, "Оплата за месяц"),
         Kind("balance_low", PARENT, "Остаток сертификата мал"),
         Kind("certificate_financed", PARENT, "Сертификат стал сертификатом финансирования"),
         Kind("certificate_balance_expired", PARENT, "Остаток сертификата сгорел"),
+        Kind("certificate_expiring", PARENT, "Срок действия сертификата заканчивается"),
         Kind("new_application", PROVIDER, "Новая заявка"),
+        Kind("decisions_due_tomorrow", PROVIDER, "Заявки, по которым решение нужно завтра"),
         Kind("invoice_issued", MUNICIPAL_OPERATOR, "Выставлен счёт"),
     )
 }
@@ -127,6 +130,21 @@ def long_date(value: str | date | None) -> str:
         return ""
     day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
     return f"{day.day} {MONTHS_GENITIVE[day.month - 1]} {day.year}"
+
+
+def day_before(value: str | date) -> date:
+    """The last day of something valid *before* `value` (a certificate's `valid_until`)."""
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return day - timedelta(days=1)
+
+
+def applications_dative(count: int) -> str:
+    """ "по 1 заявке", "по 2 заявкам", "по 21 заявке", "по 11 заявкам"."""
+    return "заявке" if count % 10 == 1 and count % 100 != 11 else "заявкам"
+
+
+# a digest lists this many applications, then says how many more are in the cabinet
+DIGEST_LINES = 30
 
 
 def month_name(month: str) -> str:

@@ -131,6 +131,12 @@ class NotificationsService(ServiceBase):
     @handles("enrollment", "enrollment_expired")
     def on_enrollment_expired(self, envelope): ...
 
+    @handles("enrollment", "application_expiring")
+    def on_application_expiring(self, envelope): ...
+
+    @handles("enrollment", "decisions_due_tomorrow")
+    def on_decisions_due_tomorrow(self, envelope): ...
+
     # --- money ---------------------------------------------------------------------------------
 
     @handles("payments", "contract_terminated")
@@ -150,6 +156,9 @@ class NotificationsService(ServiceBase):
 
     @handles("certificates", "certificate_expired")
     def on_certificate_expired(self, envelope): ...
+
+    @handles("certificates", "certificate_expiring")
+    def on_certificate_expiring(self, envelope): ...
 
     # --- the cabinet ---------------------------------------------------------------------------
 

@@ -158,6 +158,37 @@ def _requested(data: dict, directory: Directory) -> list[Planned]:
     return planned
 
 
+def _decisions_due(data: dict, directory: Directory) -> list[Planned]:
+    """One digest to each of the organization's staff: the applications whose decide-by
+    falls tomorrow (`due_on`), the applicants masked, the first DIGEST_LINES listed."""
+    applications = data["applications"]
+    titles: dict[int, str] = {}
+    lines = []
+    for item in applications[: domain.DIGEST_LINES]:
+        program_id = item.get("program_id")
+        if program_id not in titles:
+            titles[program_id] = _program_title(directory, program_id)
+        lines.append({
+            "program": titles[program_id],
+            "child": child_name(directory.child(item["child_id"]), masked=True),
+            "decide_by": _moment(item["decide_by"]),
+        })  # fmt: skip
+    count = len(applications)
+    context = {
+        "organization": _organization_name(directory, data["organization_id"]),
+        "due_on": long_date(data["due_on"]),
+        "count": count,
+        "noun": domain.applications_dative(count),
+        "applications": lines,
+        "more": max(0, count - domain.DIGEST_LINES),
+    }
+    where = f"/provider/applications?decide_by={data['due_on']}"
+    return [
+        Planned("decisions_due_tomorrow", staff, context, where)
+        for staff in directory.organization_staff(data["organization_id"])
+    ]
+
+
 def _reason(data: dict) -> dict:
     return {"reason": (data.get("reason") or "не указана").rstrip(".")}
 
@@ -238,6 +269,10 @@ TRIGGERS: dict[tuple[str, str], Callable[[dict, Directory], list[Planned]]] = {
     ),
     ("enrollment", "enrollment_rejected"): _to_parent("application_rejected", _reason, path="/"),
     ("enrollment", "enrollment_expired"): _to_parent("application_expired", path="/"),
+    ("enrollment", "application_expiring"): _to_parent(
+        "application_expiring", lambda d: {"decide_by": _moment(d["decide_by"])}
+    ),
+    ("enrollment", "decisions_due_tomorrow"): _decisions_due,
     ("payments", "contract_terminated"): _child_message(
         "contract_ended", _contract_ended, "/certificates"
     ),
@@ -269,6 +304,15 @@ TRIGGERS: dict[tuple[str, str], Callable[[dict, Directory], list[Planned]]] = {
             "certificate_number": d["certificate_number"],
             "expired": rubles(d["expired"]),
             "reason": d.get("reason") or "—",
+        },
+        "/certificates/{certificate_number}",
+    ),
+    ("certificates", "certificate_expiring"): _child_message(
+        "certificate_expiring",
+        lambda d, _: {
+            "certificate_number": d["certificate_number"],
+            "valid_until": long_date(d["valid_until"]),
+            "last_day": long_date(domain.day_before(d["valid_until"])),
         },
         "/certificates/{certificate_number}",
     ),

@@ -164,3 +164,47 @@ def test_the_calendar_expires_certificates_at_the_eighteenth_birthday(certificat
 def test_an_unknown_calendar_job_is_not_found(certificates):
     with pytest.raises(NotFound):
         certificates.run_calendar_job("nothing")
+
+
+def expiring_events(engine, certificate_number):
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT body->'data' FROM outbox WHERE type = 'certificate_expiring'"
+                    " AND body->'data'->>'certificate_number' = :n ORDER BY id"
+                ),
+                {"n": certificate_number},
+            )
+            .scalars()
+            .all()
+        )
+
+
+def test_the_calendar_tells_once_that_a_certificate_expires_within_thirty_days(
+    certificates, engine, period
+):
+    """Issue 23: `announce_expiring` emits `certificate_expiring` once the validity's end
+    (the 18th birthday) is 30 days away or less, once per certificate: a rerun, a later day
+    and the expired certificate announce nothing more."""
+    mun = fresh_municipality()
+    birthday = clock.today() + timedelta(days=45)
+    older = child(mun, birth=birthday.replace(year=birthday.year - 18).isoformat())
+    number = certificates.ensure_certificate(older["id"], older)["number"]
+    with clock.freeze(birthday - timedelta(days=31)):
+        certificates.run_calendar_job("announce_expiring")
+    assert expiring_events(engine, number) == []
+    with clock.freeze(birthday - timedelta(days=30)):
+        done = certificates.run_calendar_job("announce_expiring")
+        assert certificates.run_calendar_job("announce_expiring") == {}
+    assert done["expiring_announced"] >= 1
+    assert expiring_events(engine, number) == [
+        {"certificate_number": number, "child_id": older["id"], "parent_id": older["parent_id"],
+         "municipality_code": mun, "valid_until": birthday.isoformat(), "days_left": 30}
+    ]  # fmt: skip
+    with clock.freeze(birthday - timedelta(days=1)):
+        certificates.run_calendar_job("announce_expiring")
+    with clock.freeze(birthday):
+        certificates.run_calendar_job("expire_aged")
+        certificates.run_calendar_job("announce_expiring")
+    assert len(expiring_events(engine, number)) == 1

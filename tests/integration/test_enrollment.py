@@ -765,6 +765,61 @@ def test_the_calendar_expires_an_undecided_application_by_the_business_clock(rpc
         rpc.enrollment.run_calendar_job("no_such_job")
 
 
+def deadline_digests(engines, organization_id):
+    with engines["enrollment"].connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT body->'data' FROM outbox WHERE type = 'decisions_due_tomorrow'"
+                    " AND (body->'data'->>'organization_id')::int = :o ORDER BY id"
+                ),
+                {"o": organization_id},
+            )
+            .scalars()
+            .all()
+        )
+
+
+def test_the_calendar_reminds_of_decisions_due_tomorrow_once_a_day(rpc, engines, period):
+    """Issue 23: the day before an application's decide-by (the region's calendar) the
+    calendar's `deadline_reminders` emits `application_expiring` for it and one
+    `decisions_due_tomorrow` for its organization; a rerun emits nothing more, and an
+    application decided by then is left out."""
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=3)
+    parent_id = world.parent(engines["accounts"])
+    children = world.children(engines["accounts"], parent_id, 3)
+    applied = [
+        rpc.enrollment.apply(
+            as_parent(parent_id), {"child_id": c, "group_id": group_id, "start_date": START}
+        )
+        for c in children
+    ]
+    rpc.enrollment.run_calendar_job("deadline_reminders")  # due in five days: not yet
+    assert [outbox_types(engines, a["id"])[-1] for a in applied] == ["enrollment_requested"] * 3
+    assert deadline_digests(engines, org) == []
+    rejected = applied[2]
+    rpc.enrollment.decide(as_provider(org), rejected["id"], "reject", "нет мест")
+
+    clock.travel(timedelta(days=4))  # decide-by is tomorrow
+    done = rpc.enrollment.run_calendar_job("deadline_reminders")
+    assert done["application_expiring"] >= 2 and done["decisions_due_tomorrow"] >= 1
+    due_on = (date.fromisoformat(START) + timedelta(days=5)).isoformat()
+    for application in applied[:2]:
+        expiring = outbox_data(engines, application["id"], "application_expiring")
+        assert (expiring["due_on"], expiring["organization_id"]) == (due_on, org)
+        assert expiring["decide_by"].startswith(application["decide_by"][:16])
+    assert "application_expiring" not in outbox_types(engines, rejected["id"])
+    (digest,) = deadline_digests(engines, org)
+    assert digest["due_on"] == due_on
+    assert [a["enrollment_id"] for a in digest["applications"]] == [a["id"] for a in applied[:2]]
+
+    rpc.enrollment.run_calendar_job("deadline_reminders")  # a rerun, or another instance
+    assert len(deadline_digests(engines, org)) == 1
+    for application in applied[:2]:
+        assert outbox_types(engines, application["id"]).count("application_expiring") == 1
+
+
 def test_a_child_who_turns_18_leaves_at_the_end_of_that_month(rpc, engines, period):
     """Born 10 February 2009: the certificate's money ends with the 18th birthday, so the
     enrollment ends on 28 February 2027 (`enrollment_terminated`, payments releases March–May);

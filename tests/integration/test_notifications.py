@@ -190,6 +190,19 @@ def every_kind_of_event(family) -> list[tuple[str, str, dict]]:
         ("certificates", "certificate_expired",
          {"certificate_number": certificate, "child_id": family["child_id"], "period_id": 1,
           "expired": "12000.00", "reason": "период закрыт"}),
+        ("enrollment", "application_expiring",
+         application(family, status="awaiting_provider", decide_by="2026-12-04T07:00:00Z",
+                     due_on="2026-12-04")),
+        ("enrollment", "decisions_due_tomorrow",
+         {"organization_id": family["organization_id"], "due_on": "2026-12-04",
+          "applications": [
+              {"enrollment_id": str(uuid.uuid4()), "child_id": family["child_id"],
+               "group_id": family["group_id"], "program_id": family["program_id"],
+               "decide_by": "2026-12-04T07:00:00Z"}]}),
+        ("certificates", "certificate_expiring",
+         {"certificate_number": certificate, "child_id": family["child_id"],
+          "parent_id": family["parent"]["id"], "municipality_code": family["municipality"],
+          "valid_until": "2027-01-01", "days_left": 29}),
         ("payments", "invoice_issued",
          {"invoice_id": 77, "organization_id": family["organization_id"],
           "municipality_code": family["municipality"], "month": "2026-11", "kind": "advance",
@@ -208,9 +221,11 @@ def test_every_kind_is_mailed_once_by_its_event_and_a_redelivery_sends_nothing(
     parent, staff, operator = family["parent"], family["staff"], family["operator"]
     sent = [producers.publish(*event) for event in every_kind_of_event(family)]
 
-    # 13 letters to the parent, one to the provider's staff and one to the operator
-    letters = mail.wait_for(13, to=parent["email"])
-    (to_staff,) = mail.wait_for(1, to=staff["email"])
+    # 15 letters to the parent, two to the provider's staff and one to the operator
+    letters = mail.wait_for(15, to=parent["email"])
+    to_staff, digest = sorted(
+        mail.wait_for(2, to=staff["email"]), key=lambda m: "Завтра" in m["Subject"]
+    )
     (to_operator,) = mail.wait_for(1, to=operator["email"])
     subjects = {m["Subject"] for m in letters}
     child, program = "Пётр Иванов", "Робототехника"
@@ -228,6 +243,8 @@ def test_every_kind_is_mailed_once_by_its_event_and_a_redelivery_sends_nothing(
         "На сертификате осталось 1 250,50 ₽",
         "Сертификат 0123456789 стал сертификатом финансирования",
         "Остаток сертификата 0123456789 сгорел",
+        f"Завтра истекает срок рассмотрения заявки: {child}, «{program}»",
+        "Срок действия сертификата 0123456789 заканчивается 31 декабря 2026",
     }
     by_subject = {m["Subject"]: m for m in letters}
     registered = text_of(by_subject[f"Заявка зарегистрирована: {child}, «{program}»"])
@@ -246,8 +263,24 @@ def test_every_kind_is_mailed_once_by_its_event_and_a_redelivery_sends_nothing(
     )
     assert "до 8 декабря 2026" in to_staff["Subject"] and "Пётр И." in text_of(to_staff)
     assert "Иванов" not in text_of(to_staff)  # the provider sees an applicant masked
+    expiring_subject = f"Завтра истекает срок рассмотрения заявки: {child}, «{program}»"
+    expiring = text_of(by_subject[expiring_subject])
+    assert f"{family['organization']} ещё не рассмотрела заявку" in expiring
+    assert "до 4 декабря 2026, 14:00" in expiring  # 07:00 UTC, the region's 14:00
+    assert f"{PORTAL}/applications?enrollment=" in expiring
+    valid = text_of(
+        by_subject["Срок действия сертификата 0123456789 заканчивается 31 декабря 2026"]
+    )
+    assert f"ребёнка {child} действует по 31 декабря 2026 включительно" in valid
+    assert f"{PORTAL}/certificates/0123456789" in valid
+    assert digest["Subject"] == "Завтра, 4 декабря 2026, истекает срок решения по 1 заявке"
+    listed = text_of(digest)
+    assert f"1. «{program}», ребёнок Пётр И., решение до 4 декабря 2026, 14:00." in listed
+    assert family["organization"] in listed and "Иванов" not in listed
+    assert f"{PORTAL}/provider/applications?decide_by=2026-12-04" in listed
+    assert "Пётр И.," in html_of(digest)
     assert "121 600,00 ₽" in to_operator["Subject"]
-    for message in [*letters, to_staff, to_operator]:
+    for message in [*letters, to_staff, digest, to_operator]:
         assert message["From"] == "Навигатор <noreply@navigator.test>"
         assert message["Message-ID"].endswith("@navigator.test>")
         assert message.get_body(preferencelist=("html",)) is not None
@@ -264,20 +297,21 @@ def test_every_kind_is_mailed_once_by_its_event_and_a_redelivery_sends_nothing(
     for body in sent:
         producers.publish(body["producer"], body["type"], body["data"], body["event_id"])
     time.sleep(3)
-    assert len(mail.messages(parent["email"])) == 13
-    assert len(mail.messages(staff["email"])) == len(mail.messages(operator["email"])) == 1
+    assert len(mail.messages(parent["email"])) == 15
+    assert len(mail.messages(staff["email"])) == 2
+    assert len(mail.messages(operator["email"])) == 1
     notifications = engine_of("notifications")
     ids = [uuid.UUID(b["event_id"]) for b in sent]
     assert (
         scalar(
             notifications, "SELECT count(*) FROM notifications WHERE event_id = ANY(:ids)", ids=ids
         )
-        == 15
+        == 18
     )
     assert scalar(notifications,
                   "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id ="
                   " d.notification_id WHERE n.event_id = ANY(:ids) AND d.status = 'sent'"
-                  " AND d.attempts = 1", ids=ids) == 15  # fmt: skip
+                  " AND d.attempts = 1", ids=ids) == 18  # fmt: skip
     # a letter that carried a token keeps no body once it has left
     assert scalar(notifications,
                   "SELECT count(*) FROM deliveries d JOIN notifications n ON n.id ="

@@ -214,3 +214,14 @@ def test_the_free_place_allowance_counts_places_held_at_a_time():
             domain.check_free_allowance_setting(bad)
     with pytest.raises(domain.InvalidField):
         domain.check_nominal_mode("half")
+
+
+def test_a_certificate_expires_soon_within_thirty_days_of_its_validitys_end():
+    until = date(2027, 1, 1)  # the 18th birthday: valid before it
+    assert domain.EXPIRY_NOTICE_DAYS == 30
+    assert not domain.expires_soon(until, domain.ACTIVE, date(2026, 12, 1))  # 31 days
+    assert domain.expires_soon(until, domain.ACTIVE, date(2026, 12, 2))  # 30 days
+    assert domain.expires_soon(until, domain.FROZEN, date(2026, 12, 31))  # its last day
+    assert not domain.expires_soon(until, domain.ACTIVE, until)  # no longer valid
+    assert not domain.expires_soon(until, domain.EXPIRED, date(2026, 12, 20))
+    assert domain.expires_soon(until, domain.ACTIVE, date(2026, 11, 1), horizon=61)

@@ -427,3 +427,23 @@ def test_enrollment_keeps_the_catalogs_facts_of_a_group_by_its_own_column_names(
     assert "a_fact_added_later" not in row
     # a refresh never sets the capacity (set_capacity does) nor the seats (enrollment's own)
     assert not {"capacity", "held", "enrolled", "seats_version"} & set(groups.FACT_COLUMNS)
+
+
+def test_an_application_is_due_tomorrow_only_the_day_before_its_decide_by_while_undecided():
+    today = date(2026, 12, 3)
+    assert domain.decides_tomorrow(domain.AWAITING_PROVIDER, date(2026, 12, 4), today)
+    assert not domain.decides_tomorrow(domain.AWAITING_PROVIDER, date(2026, 12, 5), today)
+    assert not domain.decides_tomorrow(domain.AWAITING_PROVIDER, date(2026, 12, 3), today)
+    assert not domain.decides_tomorrow(domain.AWAITING_PROVIDER, None, today)
+    assert not domain.decides_tomorrow(domain.ENROLLED, date(2026, 12, 4), today)
+    # the last day of a month and of a year
+    assert domain.decides_tomorrow(domain.AWAITING_PROVIDER, date(2027, 1, 1), date(2026, 12, 31))
+
+
+def test_the_digest_groups_applications_per_organization_in_their_order():
+    from types import SimpleNamespace as Row
+
+    rows = [Row(organization_id=o, n=n) for n, o in enumerate((7, 5, 7, 5, 9))]
+    grouped = domain.by_organization(rows)
+    assert list(grouped) == [7, 5, 9]
+    assert [r.n for r in grouped[7]] == [0, 2] and [r.n for r in grouped[5]] == [1, 3]

@@ -57,7 +57,10 @@ def test_every_role_lists_only_its_optional_kinds():
     parent = domain.preferences_of("parent", {"balance_low": False})
     assert parent["balance_low"] is False and parent["application_confirmed"] is True
     assert "password_reset" not in parent and "new_application" not in parent
-    assert list(domain.preferences_of("provider", {})) == ["new_application"]
+    assert list(domain.preferences_of("provider", {})) == [
+        "new_application",
+        "decisions_due_tomorrow",
+    ]
     assert list(domain.preferences_of("municipal_operator", {})) == ["invoice_issued"]
 
 
@@ -95,10 +98,11 @@ def test_every_kind_has_a_template_and_a_trigger():
         "application_waitlisted", "application_promoted", "application_confirmed",
         "application_rejected", "application_expired", "contract_ended", "month_debited",
         "balance_low", "certificate_financed", "certificate_balance_expired",
-        "new_application", "invoice_issued",
+        "new_application", "invoice_issued", "application_expiring", "certificate_expiring",
+        "decisions_due_tomorrow",
     }  # fmt: skip
     assert planned_kinds == set(domain.KINDS)
-    assert len(triggers.TRIGGERS) == 14  # enrollment_requested makes two kinds
+    assert len(triggers.TRIGGERS) == 17  # enrollment_requested makes two kinds
 
 
 def test_a_letter_has_plain_text_and_escaped_html_with_the_link():
@@ -187,6 +191,15 @@ EVENTS = {
                                  "nominal": "24000.00"},
     "certificate_expired": {"certificate_number": "0123456789", "child_id": 1,
                             "expired": "12000.00", "reason": "период закрыт"},
+    "application_expiring": {"enrollment_id": "e", "child_id": 1, "parent_id": 1,
+                             "program_id": 4, "organization_id": 5,
+                             "decide_by": "2026-12-04T07:00:00Z", "due_on": "2026-12-04"},
+    "decisions_due_tomorrow": {"organization_id": 5, "due_on": "2026-12-04", "applications": [
+        {"enrollment_id": "e", "child_id": 1, "program_id": 4, "group_id": 3,
+         "decide_by": "2026-12-04T07:00:00Z"}]},
+    "certificate_expiring": {"certificate_number": "0123456789", "child_id": 1,
+                             "parent_id": 1, "municipality_code": "k",
+                             "valid_until": "2027-01-01", "days_left": 29},
     "invoice_issued": {"invoice_id": 7, "organization_id": 5, "municipality_code": "k",
                        "month": "2026-11", "kind": "final", "amount": "-50.00"},
 }  # fmt: skip
@@ -229,3 +242,46 @@ def test_every_letters_link_opens_a_page_of_the_portal(producer, event_type):
     for item in triggers.plan(producer, event_type, EVENTS[event_type], Directory()):
         page = urlsplit(domain.portal_link("http://portal.test", item.path)).path
         assert any(route.match(page) for route in routes), (item.kind, item.path)
+
+
+def test_the_dative_after_po_agrees_with_the_count():
+    reads = {n: domain.applications_dative(n) for n in (1, 2, 5, 11, 21, 101, 111)}
+    assert reads == {1: "заявке", 2: "заявкам", 5: "заявкам", 11: "заявкам", 21: "заявке",
+                     101: "заявке", 111: "заявкам"}  # fmt: skip
+
+
+def test_the_expiring_application_names_the_deadline_in_region_time():
+    (item,) = triggers.plan(
+        "enrollment", "application_expiring", EVENTS["application_expiring"], Directory()
+    )
+    letter = letters.render(item.kind, item.context, "Здравствуйте!", "http://x/applications")
+    assert letter.subject == (
+        "Завтра истекает срок рассмотрения заявки: Пётр Иванов, «Робототехника»"
+    )
+    assert "до 4 декабря 2026, 14:00" in letter.text  # 07:00 UTC is 14:00 in Krasnoyarsk
+    assert "ЦДТ «Радуга»" in letter.text and item.path == "/applications?enrollment=e"
+
+
+def test_the_certificate_is_valid_up_to_the_day_before_the_18th_birthday():
+    (item,) = triggers.plan(
+        "certificates", "certificate_expiring", EVENTS["certificate_expiring"], Directory()
+    )
+    letter = letters.render(item.kind, item.context, "Здравствуйте!", None)
+    assert letter.subject == "Срок действия сертификата 0123456789 заканчивается 31 декабря 2026"
+    assert "действует по 31 декабря 2026 включительно: 1 января 2027" in letter.text
+
+
+def test_a_digest_lists_its_first_applications_masked_and_counts_the_rest():
+    many = [
+        {"enrollment_id": str(n), "child_id": n, "program_id": 4, "group_id": 3,
+         "decide_by": "2026-12-04T07:00:00Z"}
+        for n in range(domain.DIGEST_LINES + 3)
+    ]  # fmt: skip
+    data = {"organization_id": 5, "due_on": "2026-12-04", "applications": many}
+    (item,) = triggers.plan("enrollment", "decisions_due_tomorrow", data, Directory())
+    assert item.recipient["role"] == "provider"
+    letter = letters.render(item.kind, item.context, "Здравствуйте!", None)
+    count = domain.DIGEST_LINES + 3
+    assert letter.subject == f"Завтра, 4 декабря 2026, истекает срок решения по {count} заявкам"
+    assert letter.text.count("ребёнок Пётр И., решение до 4 декабря 2026, 14:00") == 30
+    assert "Иванов" not in letter.text and "…и ещё 3" in letter.text
