@@ -22,17 +22,30 @@ log = logging.getLogger(__name__)
 EVENTS_RECORDED = "emitted"
 
 
-# PostgreSQL backend pids of this process's connections: a NOTIFY sent by one of them
-# (its pid travels with it) is this process's own commit, whose relay is woken in-process
+# PostgreSQL backend pids of the connections of this process's `Database` dependencies: a
+# NOTIFY sent by one of them (its pid travels with it) is a worker's commit, whose relay
+# `wake_after_commit` wakes in-process. Other engines of the process (the calendar, the
+# billing runner, the mail sender) commit outside the workers: their NOTIFY is what wakes it
 own_backends: set[int] = set()
+# ...and of every engine of this process: a NOTIFY from one of these that is not a worker's
+# is this process's own commit all the same, and wakes the relay at once
+process_backends: set[int] = set()
 
 
 def _remember_backend(dbapi_connection, record) -> None:
     record.info["backend_pid"] = dbapi_connection.info.backend_pid
-    own_backends.add(record.info["backend_pid"])
+    process_backends.add(record.info["backend_pid"])
 
 
 def _forget_backend(dbapi_connection, record) -> None:
+    process_backends.discard(record.info.get("backend_pid"))
+
+
+def _remember_worker_backend(dbapi_connection, record) -> None:
+    own_backends.add(dbapi_connection.info.backend_pid)
+
+
+def _forget_worker_backend(dbapi_connection, record) -> None:
     own_backends.discard(record.info.get("backend_pid"))
 
 
@@ -129,6 +142,8 @@ class Database(DependencyProvider):
         self.engine = make_engine(
             self.database or self.container.service_name, **self.engine_options
         )
+        event.listen(self.engine, "connect", _remember_worker_backend)
+        event.listen(self.engine, "close", _forget_worker_backend)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
 
     def wake_after_commit(self, listener) -> None:

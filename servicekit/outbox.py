@@ -9,13 +9,15 @@ a crash between publishing and marking re-publishes on restart (at-least-once), 
 consumers absorb by remembering `event_id`s.
 
 When the relay runs (issue 20): a commit with events in its own process wakes it at once
-(`Database.wake_after_commit`); a commit in another process (another instance of the service,
-a script) reaches it by PostgreSQL's `NOTIFY outbox, '<producer>'`, sent by a statement
-trigger on the outbox (servicekit/migrations.py) when that transaction commits, and the relay
-looks `FOREIGN_DELAY` later (that process's own relay normally has them by then: the relay
-only covers for one that died). A poll every `OUTBOX_POLL_INTERVAL` (5 s) stays as the net
-under a lost notification or a LISTEN connection being re-made. A batch shorter than the
-batch size means the outbox is drained: the relay waits instead of asking again at once.
+(`Database.wake_after_commit`), and so does the NOTIFY (below) of a commit made on another of
+its engines outside the workers (the calendar, the billing runner); a commit in another process
+(another instance of the service, a script) reaches it by PostgreSQL's `NOTIFY outbox,
+'<producer>'`, sent by a statement trigger on the outbox (servicekit/migrations.py) when that
+transaction commits, and the relay looks `FOREIGN_DELAY` later (that process's own relay
+normally has them by then: the relay only covers for one that died). A poll every
+`OUTBOX_POLL_INTERVAL` (5 s) stays as the net under a lost notification or a LISTEN connection
+being re-made. A batch shorter than the batch size means the outbox is drained: the relay waits
+instead of asking again at once.
 """
 
 import json
@@ -48,7 +50,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from servicekit import config
-from servicekit.db import EVENTS_RECORDED, Database, make_engine, own_backends
+from servicekit.db import (
+    EVENTS_RECORDED,
+    Database,
+    make_engine,
+    own_backends,
+    process_backends,
+)
 from servicekit.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -356,12 +364,18 @@ class OutboxRelay(DependencyProvider):
                     except eventlet.Timeout:
                         continue
                     dbapi.poll()
-                    foreign = False
+                    local = foreign = False
                     while dbapi.notifies:
                         notify = dbapi.notifies.pop(0)
-                        if notify.payload == self.service and notify.pid not in own_backends:
+                        if notify.payload != self.service or notify.pid in own_backends:
+                            continue  # another service's, or a worker's (woken already)
+                        if notify.pid in process_backends:
+                            local = True  # the calendar's, a runner's: nobody else relays it
+                        else:
                             foreign = True
-                    if foreign:
+                    if local:
+                        self.wake()
+                    elif foreign:
                         self._wake_later()
             except Exception:  # noqa: BLE001 - a dropped connection: the poll covers the gap
                 failures += 1

@@ -8,6 +8,7 @@ regional operator. A certificate a caller may not see answers 404, as a missing 
 role that has nothing to do here answers 403.
 """
 
+import random
 import re
 import uuid
 from datetime import date
@@ -79,15 +80,21 @@ class World:
                 "end_date": date(start.year + 1, 8, 31).isoformat()}  # fmt: skip
         return self.ok("regional", "POST", "/periods", body, 201)["id"]
 
+    def _free_year(self, first: int) -> int:
+        """A year from `first` on that no period starts in yet (a random pick of 800 collided:
+        the session's periods overlap, 409 `period_overlaps`)."""
+        taken = {int(p["start_date"][:4]) for p in self.ok("anonymous", "GET", "/periods")["items"]}
+        return random.choice([y for y in range(first, first + 800) if y not in taken])
+
     def fresh_period(self) -> int:
-        year = 2100 + uuid.uuid4().int % 800
+        year = self._free_year(2100)
         body = {"name": f"Будущий {year}", "start_date": f"{year}-09-01",
                 "end_date": f"{year + 1}-08-31"}  # fmt: skip
         return self.ok("regional", "POST", "/periods", body, 201)["id"]
 
     def fresh_past_period(self) -> int:
         """A period long over: closing it is allowed (issue 18: not before its last day)."""
-        year = 1100 + uuid.uuid4().int % 800
+        year = self._free_year(1100)
         body = {"name": f"Прошедший {year}", "start_date": f"{year}-09-01",
                 "end_date": f"{year + 1}-08-31"}  # fmt: skip
         return self.ok("regional", "POST", "/periods", body, 201)["id"]

@@ -137,6 +137,32 @@ def test_an_event_committed_elsewhere_wakes_the_relay_by_notify(
     assert time.monotonic() - started < 5, "published by the notify, not by a poll"
 
 
+def test_an_event_the_process_commits_outside_its_workers_wakes_the_relay_at_once(
+    nameko_config, probe_engine, probe_topology, container_factory, subscriber, monkeypatch
+):
+    """The calendar and the billing runner commit on engines of their own in the service's
+    process, not through the workers' session that wakes the relay: their NOTIFY wakes it
+    (it was taken for a worker's commit and left to the 60 s poll)."""
+    from servicekit.db import make_engine
+
+    monkeypatch.setenv("OUTBOX_POLL_INTERVAL", "60")
+    container = container_factory(ProbeService)
+    container.start()
+    eventlet.sleep(0.5)  # the relay's first batch and LISTEN are done
+
+    engine = make_engine("probe", pool_size=1, max_overflow=0)
+    try:
+        started = time.monotonic()
+        with Session(engine, info={"producer": "probe"}) as session:
+            emit(session, "fact_recorded", {"fact_id": 9, "text": "from the calendar"})
+            session.commit()
+        events = subscriber.collect(expected=1, timeout=10)
+    finally:
+        engine.dispose()
+    assert [event["data"]["fact_id"] for event in events] == [9]
+    assert time.monotonic() - started < 5, "published by the notify, not by a poll"
+
+
 def test_two_relays_on_one_outbox_publish_no_row_twice(
     probe_engine, probe_topology, subscriber, vhost
 ):
