@@ -57,6 +57,11 @@ def parse_instant(text: str) -> datetime:
     return instant.astimezone(UTC)
 
 
+def instant_text(instant: datetime) -> str:
+    """An instant as events carry it: ISO 8601 in UTC with a `Z` (`parse_instant` reads it)."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def check_allowed() -> None:
     """Refuse a moved clock in production; called when a process starts."""
     production = (os.environ.get("NAVIGATOR_ENV") or "development") == "production"

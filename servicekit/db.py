@@ -10,7 +10,8 @@ import time
 from functools import wraps
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, event, exc, text
+from sqlalchemy import create_engine, event, exc, literal_column, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from servicekit import config
@@ -217,3 +218,15 @@ def insert_rows(session: Session, table, rows: list[dict], suffix: str = "") -> 
         )
     finally:
         cursor.close()
+
+
+def inserted_once(session, table, **values) -> bool:
+    """Insert the row unless one with its key stands: True when this statement inserted it.
+    The first-time claims (an event handled, a notice announced) are this one statement; a
+    concurrent insert of the same key waits for that transaction and then finds the row."""
+    return (
+        session.execute(
+            insert(table).values(**values).on_conflict_do_nothing().returning(literal_column("1"))
+        ).first()
+        is not None
+    )

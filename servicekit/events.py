@@ -16,9 +16,9 @@ from functools import wraps
 
 from kombu import Connection, Producer, Queue
 from nameko.events import SERVICE_POOL, EventHandler
-from sqlalchemy.dialects.postgresql import insert
 
 from servicekit import config, metrics, telemetry
+from servicekit.db import inserted_once
 from servicekit.outbox import processed_events
 
 log = logging.getLogger(__name__)
@@ -136,13 +136,7 @@ reliable_handler = ReliableEventHandler.decorator
 
 def claim_event(session, event_id: str, handler: str) -> bool:
     """True the first time (event, handler) is seen; the claim commits with the effect."""
-    inserted = session.execute(
-        insert(processed_events)
-        .values(event_id=event_id, handler=handler)
-        .on_conflict_do_nothing()
-        .returning(processed_events.c.event_id)
-    ).first()
-    return inserted is not None
+    return inserted_once(session, processed_events, event_id=event_id, handler=handler)
 
 
 def idempotent(method):

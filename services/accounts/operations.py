@@ -29,7 +29,7 @@ from contracts.principal import Principal
 from contracts.refusals import InvalidField, InvalidFields
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER
 from contracts.scope import EVERYTHING, Reach, Scope
-from servicekit import config, sealing, tokens
+from servicekit import clock, config, sealing, tokens
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
 from services.accounts import domain, recovery
@@ -726,7 +726,7 @@ def _child_changed(session: Session, child: Child) -> None:
             "parent_id": child.parent_id,
             "birth_date": child.birth_date.isoformat(),
             "municipality_code": child.municipality_code,
-            "changed_at": child.updated_at.isoformat().replace("+00:00", "Z"),
+            "changed_at": clock.instant_text(child.updated_at),
         },
     )
 
@@ -885,7 +885,7 @@ def _mark_verified(
                 "child_id": child.id,
                 "verified_by": verified_by,
                 "organization_id": organization_id,
-                "verified_at": now.isoformat().replace("+00:00", "Z"),
+                "verified_at": clock.instant_text(now),
             },
         )
     session.refresh(child)

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from servicekit import clock, config
+from servicekit.db import inserted_once
 from servicekit.outbox import emit
 from services.certificates import domain, funding, ledger
 from services.certificates.domain import Refused
@@ -224,8 +225,6 @@ def announce_expiring(session_factory: Callable[[], Session], today: date) -> li
     (domain.expires_soon), once per certificate and `valid_until` (expiry_notices, in the
     event's transaction), in batches. A rerun, or a tick after a day the service was down,
     announces only what was not announced yet."""
-    from sqlalchemy.dialects.postgresql import insert
-
     horizon = expiry_notice_days()
     announced: list[str] = []
     last_id = 0
@@ -248,13 +247,10 @@ def announce_expiring(session_factory: Callable[[], Session], today: date) -> li
                     certificate.valid_until, certificate.status, today, horizon
                 ):
                     continue
-                claimed = session.execute(
-                    insert(ExpiryNotice)
-                    .values(certificate_id=certificate.id, valid_until=certificate.valid_until)
-                    .on_conflict_do_nothing()
-                    .returning(ExpiryNotice.certificate_id)
-                ).scalar()
-                if claimed is None:
+                if not inserted_once(
+                    session, ExpiryNotice,
+                    certificate_id=certificate.id, valid_until=certificate.valid_until,
+                ):  # fmt: skip
                     continue
                 data = {
                     "certificate_number": certificate.number,

@@ -4,12 +4,13 @@ keeps the newest in `children`, so that `apply` and `quote` read the child here 
 asking accounts. A child not known yet (added before accounts published the event, or its
 event still on the way) is asked of accounts, as before."""
 
-from datetime import datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from servicekit import clock
 from servicekit.events import idempotent, reliable_handler
 from services.enrollment.models import ChildFacts
 
@@ -20,9 +21,9 @@ def remember(session: Session, data: dict) -> None:
     values = {
         "child_id": int(data["child_id"]),
         "parent_id": int(data["parent_id"]),
-        "birth_date": datetime.fromisoformat(data["birth_date"]).date(),
+        "birth_date": date.fromisoformat(data["birth_date"]),
         "municipality_code": str(data["municipality_code"]),
-        "changed_at": datetime.fromisoformat(data["changed_at"].replace("Z", "+00:00")),
+        "changed_at": clock.parse_instant(data["changed_at"]),
     }
     statement = insert(ChildFacts).values(values)
     session.execute(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from contracts import cost
 from contracts.refusals import Refusal
 from servicekit import clock, config
+from servicekit.db import inserted_once
 from servicekit.errors import (
     Conflict,
     Forbidden,
@@ -624,19 +625,7 @@ def expire(session: Session, enrollment_id: str, now: datetime) -> Enrollment | 
 def _claim_notice(session: Session, kind: str, subject: str, due_on: date) -> bool:
     """True for the first announcement of (kind, subject, day); a concurrent one waits for
     this transaction and then finds the row."""
-    return (
-        session.execute(
-            pg_insert(DeadlineNotice)
-            .values(kind=kind, subject=subject, due_on=due_on)
-            .on_conflict_do_nothing()
-            .returning(DeadlineNotice.subject)
-        ).scalar()
-        is not None
-    )
-
-
-def _stamp(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
+    return inserted_once(session, DeadlineNotice, kind=kind, subject=subject, due_on=due_on)
 
 
 def announce_deadlines(session: Session, today: date) -> dict:
@@ -672,7 +661,7 @@ def announce_deadlines(session: Session, today: date) -> dict:
             "due_on": tomorrow.isoformat(),
             "applications": [
                 {"enrollment_id": str(a.id), "child_id": a.child_id, "group_id": a.group_id,
-                 "program_id": a.program_id, "decide_by": _stamp(a.decide_by)}
+                 "program_id": a.program_id, "decide_by": clock.instant_text(a.decide_by)}
                 for a in applications
             ],
         }  # fmt: skip
@@ -925,7 +914,7 @@ def event_data(session: Session, enrollment: Enrollment, event_type: str) -> dic
         "status": enrollment.status,
     }
     if event_type in ("enrollment_requested", "enrollment_promoted", "application_expiring"):
-        data["decide_by"] = _stamp(enrollment.decide_by)
+        data["decide_by"] = clock.instant_text(enrollment.decide_by)
     if event_type == "application_expiring":
         data["due_on"] = clock.region_date(enrollment.decide_by).isoformat()
     if event_type == "enrollment_requested":
