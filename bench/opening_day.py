@@ -89,7 +89,7 @@ def prepare(applications: int, seats: int, groups: int) -> dict:
 def children_known(parents: list[int], children: list[int]) -> None:
     """Enrollment's projection of the children (issue 20), as accounts' `child_changed` of
     each registration fills it: an application reads the child there, not by RPC."""
-    from datetime import UTC, date, datetime
+    from datetime import date
 
     enrollment = engine("enrollment")
     with enrollment.begin() as conn:
@@ -100,7 +100,7 @@ def children_known(parents: list[int], children: list[int]) -> None:
                 " FROM unnest(CAST(:children AS int[]), CAST(:parents AS int[])) AS u(c, p)"
             ),
             {"children": children, "parents": parents, "birth": date(2017, 3, 1),
-             "at": datetime.now(UTC)},
+             "at": clock.now()},
         )  # fmt: skip
     enrollment.dispose()
 
