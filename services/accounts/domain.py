@@ -712,6 +712,17 @@ def normalize_child(data: dict, today: date) -> dict:
     return record
 
 
+def change_stamp(now: datetime, previous: datetime | None) -> datetime:
+    """When a child's data changed, as `child_changed` orders it for enrollment's projection:
+    the business clock, but always after the child's previous change. Every change holds the
+    child's row lock, so the previous stamp it reads is the last one; a stamp that only read
+    the clock (SQL's now() was a transaction's start) could order two edits of one child the
+    wrong way round, and enrollment would keep the older."""
+    if previous is None or now > previous:
+        return now
+    return previous + timedelta(microseconds=1)
+
+
 def verification_survives(before: dict, after: dict) -> bool:
     """A verified mark stays only while every verified field is what the provider saw."""
     return all(before.get(name) == after.get(name) for name in VERIFIED_FIELDS)

@@ -141,9 +141,8 @@ class Child(Base):
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     verified_organization_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
+    # set by every change, under the row's lock (domain.change_stamp): `child_changed` orders by it
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ChildApplication(Base):

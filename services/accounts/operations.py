@@ -697,7 +697,7 @@ def add_child(
     _count_snils_check(viewer, count)
     if session.scalar(select(Child.id).where(Child.snils == values["snils"])) is not None:
         raise _snils_taken()
-    child = Child(parent_id=viewer.user_id, **values)
+    child = Child(parent_id=viewer.user_id, updated_at=clock.now(), **values)
     session.add(child)
     _flush_child(session)
     session.refresh(child)
@@ -838,6 +838,8 @@ def change_child(
         child.verified_at = child.verified_by = child.verified_organization_id = None
     for name, value in after.items():
         setattr(child, name, value)
+    if session.is_modified(child):
+        child.updated_at = domain.change_stamp(clock.now(), child.updated_at)
     _flush_child(session)
     session.refresh(child)
     if moved:
@@ -877,6 +879,7 @@ def _mark_verified(
         child.verified_at = now
         child.verified_by = verified_by
         child.verified_organization_id = organization_id
+        child.updated_at = domain.change_stamp(now, child.updated_at)
         session.flush()
         emit(
             session,

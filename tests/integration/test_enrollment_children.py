@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from servicekit import clock
 from servicekit.errors import NotFound
-from services.accounts.service import AccountsService
+from services.accounts import operations
+from services.accounts.service import AccountsService, CatalogDirectory
 from services.catalog.service import CatalogService
 from services.certificates.service import CertificatesService
 from services.enrollment import children
@@ -115,3 +116,62 @@ def test_an_older_change_arriving_late_does_not_overwrite_a_newer_one(databases,
         "birth_date": "2016-01-02",
         "municipality_code": "bogotol",
     }
+
+
+class _ThroughTheBroker:
+    """accounts' directory client over a standalone RPC client: the real catalog answers."""
+
+    def __init__(self, rpc):
+        self.rpc = rpc
+
+    def call(self, service, method, *args, timeout=None):
+        return getattr(getattr(self.rpc, service), method)(*args)
+
+
+def test_two_edits_of_one_child_reach_enrollment_in_the_order_they_took_effect(
+    nameko_config, databases, container_factory, engines
+):
+    """The edit whose transaction began first but took the child's row last is the child's
+    data: `child_changed` must order it last, or enrollment keeps the edit it overwrote
+    (SQL's now(), the time a transaction began, ordered them the other way round)."""
+    container_factory(CatalogService).start()
+    parent_id = world.parent(engines["accounts"])
+
+    def session():
+        s = Session(engines["accounts"])
+        s.info["producer"] = "accounts"
+        return s
+
+    with ClusterRpcClient() as rpc:
+        directory = CatalogDirectory(_ThroughTheBroker(rpc))
+        with session() as s, s.begin():
+            viewer = operations.viewer_of(s, as_parent(parent_id))
+            child_id = operations.add_child(s, viewer, child_body(), clock.today(), directory)["id"]
+        late = session()
+        late.execute(sa.text("SELECT 1"))  # its transaction begins before the other edit's
+        with session() as s, s.begin():
+            operations.change_child(
+                s, viewer, child_id, {"municipality_code": "achinsk"}, clock.today(), directory
+            )
+        operations.change_child(
+            late, viewer, child_id, {"municipality_code": "krasnoyarsk"}, clock.today(), directory
+        )
+        late.commit()
+        late.close()
+    with engines["accounts"].connect() as conn:
+        published = conn.execute(
+            sa.text(
+                "SELECT body FROM outbox WHERE type = 'child_changed'"
+                " AND (body->'data'->>'child_id')::int = :c ORDER BY id"
+            ),
+            {"c": child_id},
+        ).scalars().all()  # fmt: skip
+    assert [body["data"]["municipality_code"] for body in published] == [
+        "krasnoyarsk", "achinsk", "krasnoyarsk",
+    ]  # fmt: skip
+    stamps = [clock.parse_instant(body["data"]["changed_at"]) for body in published]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+    with Session(engines["enrollment"]) as s, s.begin():
+        for body in reversed(published):  # delivered in any order: the last edit stays
+            children.remember(s, body["data"])
+    assert known(engines, child_id)["municipality_code"] == "krasnoyarsk"

@@ -1,7 +1,7 @@
 """Accounts rules added with the service: who sees a child and how much, what clears a
 verification, a child's whole record, staff attachment, names and phones."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from services.accounts.domain import (
     InvalidField,
     InvalidFields,
     Viewer,
+    change_stamp,
     check_staff_attachment,
     child_access,
     may_change_child,
@@ -144,6 +145,16 @@ def test_child_record_lists_every_problem_at_once():
 def test_changing_verified_data_clears_the_mark(change):
     before = normalize_child(record(), TODAY)
     assert not verification_survives(before, {**before, **change})
+
+
+def test_a_change_is_stamped_after_the_childs_previous_change_whatever_the_clock_says():
+    last = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    later = last + timedelta(seconds=5)
+    assert change_stamp(later, last) == later
+    assert change_stamp(last, None) == last
+    # the clock frozen (tests) or behind (another instance, a transaction that began earlier)
+    assert change_stamp(last, last) == last + timedelta(microseconds=1)
+    assert change_stamp(last - timedelta(hours=1), last) == last + timedelta(microseconds=1)
 
 
 def test_moving_to_another_municipality_keeps_the_mark():
