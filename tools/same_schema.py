@@ -10,17 +10,20 @@ to head, one with the migrations/ directories of git REF (taken with `git archiv
 with this worktree's, and compares `pg_dump --schema-only --no-owner` of both, then a data
 dump (`pg_dump --data-only`: the rows the migrations insert, the sequences' values, the
 alembic_version row), then what `alembic downgrade base` leaves (where REF's history refused
-to go down, what the worktree's leaves is only listed). Exit status 1, and a diff, on any
-difference. pg_dump sorts objects by kind and name, so two equal schemas dump
-alike whatever order their migrations created them in; only the banner lines that carry
-the server's and pg_dump's versions and the random key of pg_dump's \\restrict lines (new
-in 15.14) are dropped. Needs pg_dump on PATH and the PostgreSQL
-server of DATABASE_URL; the databases it creates are dropped at the end.
+to go down, as the catalog's did, what the worktree's leaves is only listed). Exit status 1,
+and the diff, on any difference. pg_dump sorts objects by kind and name, so two equal
+schemas dump alike whatever order their migrations made them in; only pg_dump's banner
+lines (the server's and pg_dump's versions) and its \\restrict lines (new in 15.14, with a
+random key on every run) are dropped. Needs pg_dump on PATH and the PostgreSQL server of
+DATABASE_URL; the databases it makes (same_schema_<owner>_<random>) are dropped at the end.
+REF's migrations run with this worktree's code (servicekit.migrations' steps, what they
+import): a change there is not what this compares.
 """
 
 import argparse
 import difflib
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -54,7 +57,7 @@ def pg_dump(url: str, *options: str) -> str:
     argv = ["pg_dump", "--no-owner", *options, "--dbname", target.database]
     argv += ["--host", target.host or "127.0.0.1", "--port", str(target.port or 5432)]
     argv += ["--username", target.username or "postgres"]
-    env = {"PGPASSWORD": target.password or "", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "PGPASSWORD": target.password or ""}
     out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env).stdout
     return "".join(
         line
@@ -78,7 +81,7 @@ def dumps(owner: str, root: Path) -> dict[str, str]:
         found = {"schema": pg_dump(url, "--schema-only"), "data": pg_dump(url, "--data-only")}
         try:
             command.downgrade(cfg, "base")
-        except Exception as refused:  # a history may refuse it (catalog's did, see --help)
+        except Exception as refused:  # a history may refuse it (the catalog's did)
             found["after-downgrade"] = f"downgrade refused: {refused!r}\n"
         else:
             found["after-downgrade"] = pg_dump(url)
