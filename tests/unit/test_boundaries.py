@@ -259,6 +259,20 @@ def test_the_outbox_tables_are_created_by_the_one_servicekit_helper():
     }  # fmt: skip
 
 
+def test_no_migration_imports_a_service_or_the_gateway():
+    """A migration does tomorrow what it did when it was applied: it imports no service's (or
+    the gateway's) domain or models, which change after it (docs/migrations.md)."""
+    migrations = [p for p in ROOT.rglob("migrations/versions/*.py") if ".venv" not in p.parts]
+    assert migrations
+    found = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in imported_modules(path) if m.split(".")[0] in ("services", "gateway")
+        )
+        for path in migrations
+    }
+    assert {path: modules for path, modules in found.items() if modules} == {}
+
+
 RPC_ERRORS = {"BadRequest", "InvalidInput", "Unauthorized", "Forbidden", "NotFound", "Conflict",
               "TooManyRequests", "ServiceUnavailable", "NavigatorError"}  # fmt: skip
 REFUSALS = {"Refusal", "Refused", "Conflicting", "InvalidField", "InvalidFields",

@@ -1,25 +1,25 @@
-"""enrollment's own database: applications and their history (until now in the catalog's
-database), the groups as enrollment knows them with their seats, the outbox and the
-processed events
+"""enrollment's baseline: applications and their history, the groups as enrollment knows
+them with their seats and seat holds, the children kept from accounts' events, deadline
+notices, the outbox
 
-Revision ID: 2d664961d168
-Revises:
-Create Date: 2026-12-03 09:50:02.610898
+What the five migrations of its history made, squashed before launch under the id of its
+head (docs/migrations.md).
+No index on enrollments (group_id, status): every status update of an application rewrote
+it and no query needs it (issue 20, docs/enrollment.md).
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from servicekit.migrations import create_outbox_tables, drop_outbox_tables
+from servicekit import migrations
 
-revision = "2d664961d168"
+revision = "a20c0e1f5b34"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
+    migrations.create_outbox_tables()
     op.execute("CREATE SEQUENCE enrollment_arrival_seq")
     op.create_table(
         "groups",
@@ -45,13 +45,13 @@ def upgrade() -> None:
         sa.Column("enrolled", sa.Integer(), nullable=False),
         sa.Column("seats_version", sa.BigInteger(), nullable=False),
         sa.Column(
-            "facts_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "facts_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.CheckConstraint("held + enrolled <= capacity", name="ck_groups_not_overbooked"),
         sa.CheckConstraint("held >= 0 AND enrolled >= 0", name="ck_groups_seats_positive"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_groups_end_date", "groups", ["end_date"], unique=False)
+    op.create_index("ix_groups_end_date", "groups", ["end_date"])
     op.create_table(
         "enrollments",
         sa.Column("id", sa.UUID(), nullable=False),
@@ -77,61 +77,44 @@ def upgrade() -> None:
         sa.Column("decide_by", sa.DateTime(timezone=True), nullable=True),
         sa.Column("effective_end_date", sa.Date(), nullable=True),
         sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.ForeignKeyConstraint(
-            ["group_id"],
-            ["groups.id"],
-        ),
+        sa.ForeignKeyConstraint(["group_id"], ["groups.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
         "ix_enrollments_decide_by",
         "enrollments",
         ["decide_by"],
-        unique=False,
         postgresql_where=sa.text("status = 'awaiting_provider'"),
     )
     op.create_index(
         "ix_enrollments_enrolled_birth",
         "enrollments",
         ["child_birth_date"],
-        unique=False,
         postgresql_where=sa.text("status = 'enrolled'"),
     )
-    op.create_index("ix_enrollments_group", "enrollments", ["group_id", "status"], unique=False)
-    op.create_index(
-        "ix_enrollments_organization", "enrollments", ["organization_id", "status"], unique=False
-    )
-    op.create_index("ix_enrollments_parent", "enrollments", ["parent_id"], unique=False)
+    op.create_index("ix_enrollments_organization", "enrollments", ["organization_id", "status"])
+    op.create_index("ix_enrollments_parent", "enrollments", ["parent_id"])
     op.create_index(
         "ix_enrollments_seats_due_back",
         "enrollments",
         ["effective_end_date"],
-        unique=False,
         postgresql_where=sa.text("status = 'terminated' AND seat_held"),
     )
     op.create_index(
         "ix_enrollments_unsettled",
         "enrollments",
         ["updated_at"],
-        unique=False,
         postgresql_where=sa.text("money IN ('pending', 'release_pending')"),
     )
     op.create_index(
         "ix_enrollments_waiting",
         "enrollments",
         ["group_id", "arrival"],
-        unique=False,
         postgresql_where=sa.text("status IN ('requested', 'waitlisted') AND NOT seat_held"),
     )
     op.create_index(
@@ -149,15 +132,9 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=100), nullable=False),
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
-        sa.ForeignKeyConstraint(
-            ["group_id"],
-            ["groups.id"],
-        ),
+        sa.ForeignKeyConstraint(["group_id"], ["groups.id"]),
         sa.PrimaryKeyConstraint("group_id", "holder"),
     )
     op.create_table(
@@ -167,62 +144,46 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("actor", sa.String(length=50), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column(
-            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.ForeignKeyConstraint(["enrollment_id"], ["enrollments.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        op.f("ix_enrollment_history_enrollment_id"),
-        "enrollment_history",
-        ["enrollment_id"],
-        unique=False,
+    op.create_index("ix_enrollment_history_enrollment_id", "enrollment_history", ["enrollment_id"])
+    # the facts enrollment keeps of a child from accounts' child_changed (parent, birth date,
+    # municipality; the newest changed_at wins), so an application does not ask accounts
+    op.create_table(
+        "children",
+        sa.Column("child_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=False),
+        sa.Column("birth_date", sa.Date(), nullable=False),
+        sa.Column("municipality_code", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("child_id"),
     )
-    create_outbox_tables()
+    # what the calendar's deadline_reminders announced for the day the decisions are due,
+    # so each is emitted once (issue 23, docs/notifications.md)
+    op.create_table(
+        "deadline_notices",
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("subject", sa.String(length=64), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column(
+            "announced_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint(
+            "kind IN ('application_expiring', 'decisions_due_tomorrow')",
+            name="deadline_notice_kind",
+        ),
+        sa.PrimaryKeyConstraint("kind", "subject", "due_on"),
+    )
+    migrations.create_outbox_notify()
 
 
 def downgrade() -> None:
-    drop_outbox_tables()
-    op.drop_index(op.f("ix_enrollment_history_enrollment_id"), table_name="enrollment_history")
-    op.drop_table("enrollment_history")
-    op.drop_table("seat_holds")
-    op.drop_index(
-        "uq_enrollments_place_child_group",
-        table_name="enrollments",
-        postgresql_where=sa.text(
-            "(status IN ('requested', 'waitlisted', 'awaiting_provider', 'enrolled') OR (status = 'terminated' AND seat_held))"
-        ),
-    )
-    op.drop_index(
-        "ix_enrollments_waiting",
-        table_name="enrollments",
-        postgresql_where=sa.text("status IN ('requested', 'waitlisted') AND NOT seat_held"),
-    )
-    op.drop_index(
-        "ix_enrollments_unsettled",
-        table_name="enrollments",
-        postgresql_where=sa.text("money IN ('pending', 'release_pending')"),
-    )
-    op.drop_index(
-        "ix_enrollments_seats_due_back",
-        table_name="enrollments",
-        postgresql_where=sa.text("status = 'terminated' AND seat_held"),
-    )
-    op.drop_index("ix_enrollments_parent", table_name="enrollments")
-    op.drop_index("ix_enrollments_organization", table_name="enrollments")
-    op.drop_index("ix_enrollments_group", table_name="enrollments")
-    op.drop_index(
-        "ix_enrollments_enrolled_birth",
-        table_name="enrollments",
-        postgresql_where=sa.text("status = 'enrolled'"),
-    )
-    op.drop_index(
-        "ix_enrollments_decide_by",
-        table_name="enrollments",
-        postgresql_where=sa.text("status = 'awaiting_provider'"),
-    )
+    migrations.drop_outbox_notify()
+    for table in ("deadline_notices", "children", "enrollment_history", "seat_holds"):
+        op.drop_table(table)
     op.drop_table("enrollments")
-    op.drop_index("ix_groups_end_date", table_name="groups")
     op.drop_table("groups")
     op.execute("DROP SEQUENCE enrollment_arrival_seq")
+    migrations.drop_outbox_tables()
