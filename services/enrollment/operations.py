@@ -240,9 +240,7 @@ def prior(
     ]
 
 
-def capped_terms(
-    session: Session, application: Application, available: int, periods
-) -> dict:
+def capped_terms(session: Session, application: Application, available: int, periods) -> dict:
     """The terms again once the certificate's balance is known (it caps the share)."""
     group = group_row(session, application.group_id)
     period = next(p for p in periods if p["id"] == application.period_id)
@@ -411,9 +409,7 @@ def decide(
     if not domain.may(principal, action, application.parties):
         raise Forbidden("Это решение принимает не вы", code="not_allowed")
     actor = f"user:{principal['user_id']}" if principal else "system"
-    return _decide_locked(
-        session, application.id, domain.ACTION_TARGET[action], actor, reason, now
-    )
+    return _decide_locked(session, application.id, domain.ACTION_TARGET[action], actor, reason, now)
 
 
 def _decide_locked(
@@ -504,9 +500,7 @@ def expire(session: Session, enrollment_id: str, now: datetime) -> Application |
     """An application the provider left undecided past its deadline expires (re-checked
     under the locks: a decision that came first wins)."""
     application = store.application(session, enrollment_id)
-    if application is None or not domain.is_overdue(
-        application.status, application.decide_by, now
-    ):
+    if application is None or not domain.is_overdue(application.status, application.decide_by, now):
         return None
     return _decide_locked(
         session, enrollment_id, domain.EXPIRED, "system", "no_decision_in_time", now

@@ -10,10 +10,13 @@ after a grace period is driven forward (or compensated when its money is refused
 reservation marked `release_pending` is released. Compensation of step 1 is `withdraw`
 (nothing was reserved) or `abandon` (cancel and release whatever was reserved).
 
-The saga only orchestrates: the rules are domain.py's, the work on the session
-operations.py's, and every transaction is a `with transaction(session):` block here (a
-block commits when it ends, rolls back when it raises). No RPC runs inside one: a block
-that only reads ends before the call it feeds.
+The saga only orchestrates: the rules are domain.py's (on the plain `domain.Application`),
+the work of one transaction operations.py's, every statement store.py's, and every
+transaction is a `with transaction(session):` block here (a block commits when it ends,
+rolls back when it raises; docs/enrollment.md, "Transactions", lists those of one
+application). No RPC runs inside one: a block that only reads ends before the call it feeds.
+What an entrypoint reads after its last block (the view it answers) ends with the worker's
+commit-on-return.
 """
 
 from __future__ import annotations
@@ -541,9 +544,7 @@ def learn_birth_dates(session: Session, accounts, limit: int = 100) -> int:
             log.warning("birth date of child %s unknown: %r", child_id, error)
             return learned
         with transaction(session):
-            store.set_birth_date(
-                session, enrollment_id, date.fromisoformat(child["birth_date"])
-            )
+            store.set_birth_date(session, enrollment_id, date.fromisoformat(child["birth_date"]))
         learned += 1
     return learned
 

@@ -292,9 +292,7 @@ def seats_due_back(session: Session, today: date, limit: int = 100) -> list[str]
     """Terminated enrollments past their last day that still hold their seat."""
     rows = session.scalars(
         select(A.id)
-        .where(
-            A.status == domain.TERMINATED, A.seat_held.is_(True), A.effective_end_date < today
-        )
+        .where(A.status == domain.TERMINATED, A.seat_held.is_(True), A.effective_end_date < today)
         .order_by(A.effective_end_date, A.arrival)
         .limit(limit)
     )
@@ -440,9 +438,7 @@ def lock_group_of(session: Session, enrollment_id: str) -> Group | None:
     return _group(
         session.execute(
             select(*_GROUP_COLUMNS)
-            .where(
-                G.id == select(A.group_id).where(A.id == _key(enrollment_id)).scalar_subquery()
-            )
+            .where(G.id == select(A.group_id).where(A.id == _key(enrollment_id)).scalar_subquery())
             .with_for_update()
         ).first()
     )
