@@ -763,20 +763,10 @@ def view(session: Session, enrollment: Application, with_history: bool = True) -
     return shown
 
 
-def listing(
-    session: Session,
-    principal: dict,
-    *,
-    status: str | None,
-    group_id: int | None,
-    child_id: int | None,
-    limit: int,
-    offset: int,
-) -> dict:
-    total, rows = store.listing(
-        session, principal, status=status, group_id=group_id, child_id=child_id, limit=limit,
-        offset=offset,
-    )  # fmt: skip
+def listing(session: Session, principal: dict, *, limit: int, offset: int, **filters) -> dict:
+    """A page of the applications the principal may list (`filters`: status, group_id,
+    child_id; store.listing), as views without their history."""
+    total, rows = store.listing(session, principal, limit=limit, offset=offset, **filters)
     items = [view(session, row, with_history=False) for row in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
