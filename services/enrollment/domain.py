@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from contracts.ages import age_on
@@ -182,6 +182,122 @@ def move(current: str, target: str, *, seat_held: bool, money: str) -> Move | No
     return Move(target, new_money, seat, held, decide_by, fixes_end, promotes, EVENT_OF.get(target))
 
 
+# --- the application, a plain object -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application as the rules and the saga see it: a plain value, read from its row and
+    written back by store.py (the one place a row becomes an Application and an Application
+    an UPDATE). A move answers a new Application (`moved`, `with_money`); nothing here
+    touches a session."""
+
+    id: str
+    child_id: int
+    parent_id: int
+    group_id: int
+    program_id: int
+    organization_id: int
+    organization_municipality: str
+    child_municipality: str
+    child_birth_date: date | None
+    status: str
+    arrival: int
+    seat_held: bool
+    accept_copay: bool
+    start_date: date
+    end_date: date
+    terms: dict
+    period_id: int | None
+    certificate_number: str | None
+    money: str
+    reason: str | None
+    decide_by: datetime | None
+    effective_end_date: date | None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def parties(self) -> Parties:
+        return Parties(
+            parent_id=self.parent_id,
+            organization_id=self.organization_id,
+            organization_municipality=self.organization_municipality,
+            child_municipality=self.child_municipality,
+        )
+
+    @property
+    def on_waiting_list(self) -> bool:
+        return not self.seat_held and self.status in (REQUESTED, WAITLISTED)
+
+    @property
+    def promotion_in_flight(self) -> bool:
+        """A waiter given a seat whose money is still to be reserved."""
+        return self.status == WAITLISTED and self.seat_held and self.money == PENDING
+
+    def with_money(self, target: str) -> Application:
+        """The money's own machine (`money_transition`): a wrong move raises."""
+        money_transition(self.money, target)
+        return replace(self, money=target)
+
+    def moved(
+        self,
+        change: Move,
+        *,
+        reason: str | None,
+        decide_by: datetime | None,
+        effective_end_date: date | None,
+    ) -> Application:
+        """The application after `change` (domain.move's answer): status, money, seat, the
+        reason, the deadline (`decide_by` is the new one when the move sets it) and a
+        termination's last day (when the move fixes it)."""
+        deadline = {"set": decide_by, "clear": None}.get(change.decide_by, self.decide_by)
+        return replace(
+            self,
+            status=change.status,
+            reason=reason,
+            seat_held=change.seat_held,
+            money=change.money,
+            decide_by=deadline,
+            effective_end_date=(
+                effective_end_date if change.fixes_effective_end else self.effective_end_date
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group as enrollment knows it (its row in `groups`): the catalog's facts and the seat
+    counters."""
+
+    id: int
+    program_id: int
+    organization_id: int
+    organization_municipality: str
+    organization_status: str
+    program_status: str
+    direction: str
+    registry_code: str
+    certified: bool
+    schedule: list
+    start_date: date
+    end_date: date
+    min_age: int
+    max_age: int
+    price_kopecks: int
+    normative_cost_kopecks: int
+    enrollment_open: bool
+    capacity: int
+    held: int
+    enrolled: int
+    seats_version: int
+
+    @property
+    def applicable(self) -> bool:
+        """Its program published and its organization active: else it is not found."""
+        return self.program_status == "published" and self.organization_status == "active"
+
+
 def after_seat_step(seat_held: bool) -> str:
     """Where a requested application goes once its money is reserved."""
     return AWAITING_PROVIDER if seat_held else WAITLISTED
@@ -205,7 +321,7 @@ class Seating:
 
 def seating(capacity: int, arrivals: Sequence, left: Collection = ()) -> Seating:
     """Seat allocation, the rule the seat SQL carries out (operations.open_application,
-    operations.promote, seats.py): of the applications to a group in arrival order, those that
+    operations.promote, store.py): of the applications to a group in arrival order, those that
     have not left it (cancelled, rejected, expired, refused at their promotion: each freed
     seat went to the first on the list) hold the first `capacity` seats, the rest wait in
     arrival order. However the arrivals and the leavings interleave, this is where they end:

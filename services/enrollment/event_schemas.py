@@ -1,6 +1,6 @@
 """What enrollment publishes: the `data` of each event (money as decimal strings, dates as
 ISO strings). docs/asyncapi.yaml is generated from these schemas (servicekit/asyncapi.py), and
-operations.py and seats.py dump every event's data through them."""
+operations.py and store.py dump every event's data through them."""
 
 from marshmallow import Schema, fields
 

@@ -15,20 +15,13 @@ after that only `set_capacity` (which the catalog calls before storing a new one
 
 from __future__ import annotations
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.enrollment.models import EnrollmentGroup
+from services.enrollment import store as repository
 from services.enrollment.schemas import group_facts_schema
 
 # the columns a refresh sets (the capacity and the seats are not among them)
-FACT_COLUMNS = (
-    "program_id", "organization_id", "organization_municipality", "organization_status",
-    "program_status", "direction", "registry", "certified", "schedule", "start_date",
-    "end_date", "min_age", "max_age", "price_kopecks", "normative_cost_kopecks",
-    "enrollment_open",
-)  # fmt: skip
+FACT_COLUMNS = repository.FACT_COLUMNS
 
 
 def row_of(facts: dict) -> dict:
@@ -44,13 +37,8 @@ def store(session: Session, facts_list: list[dict]) -> int:
     are, the capacity too once the group is known. How many were stored."""
     if not facts_list:
         return 0
-    rows = [row_of(f) for f in facts_list]
-    insert = pg_insert(EnrollmentGroup.__table__).values(
-        [{**r, "held": 0, "enrolled": 0, "seats_version": 0} for r in rows]
-    )
-    set_ = {name: insert.excluded[name] for name in FACT_COLUMNS} | {"facts_at": func.now()}
-    session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=set_))
-    return len(rows)
+    repository.store_group_facts(session, [row_of(f) for f in facts_list])
+    return len(facts_list)
 
 
 def refresh(session: Session, catalog, **which) -> int:

@@ -10,10 +10,13 @@ after a grace period is driven forward (or compensated when its money is refused
 reservation marked `release_pending` is released. Compensation of step 1 is `withdraw`
 (nothing was reserved) or `abandon` (cancel and release whatever was reserved).
 
-The saga only orchestrates: the rules are domain.py's, the work on the session
-operations.py's, and every transaction is a `with transaction(session):` block here (a
-block commits when it ends, rolls back when it raises). No RPC runs inside one: a block
-that only reads ends before the call it feeds.
+The saga only orchestrates: the rules are domain.py's (on the plain `domain.Application`),
+the work of one transaction operations.py's, every statement store.py's, and every
+transaction is a `with transaction(session):` block here (a block commits when it ends,
+rolls back when it raises; docs/enrollment.md, "Transactions", lists those of one
+application). No RPC runs inside one: a block that only reads ends before the call it feeds.
+What an entrypoint reads after its last block (the view it answers) ends with the worker's
+commit-on-return.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from servicekit.errors import (
     ServiceUnavailable,
 )
 from servicekit.faults import crash_point
-from services.enrollment import groups, operations
-from services.enrollment.models import Enrollment, EnrollmentGroup
+from services.enrollment import domain, groups, operations, store
+from services.enrollment.domain import Application, Group
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +150,13 @@ def decide(
     action: str,
     reason: str | None,
     now: datetime,
-) -> Enrollment:
+) -> Application:
     """A decision; a confirmation first marks the child's data verified in accounts (the
     provider saw the documents; idempotent), a closed application gives its money back. A
     provider's organization must be active now: the catalog answers (an RPC, off the apply
     path), not enrollment's copy of it."""
-    enrollment = operations.visible(session, principal, enrollment_id)  # else 404, first
+    with transaction(session):  # who may see it: else 404, first
+        enrollment = operations.visible(session, principal, enrollment_id)
     if principal and principal.get("role") == "provider":
         try:
             org = accounts.call("catalog", "get_organization", principal.get("organization_id"))
@@ -174,7 +178,7 @@ def decide(
     if enrollment.money == "release_pending":
         release(session, certificates, enrollment_id)
     promote_due(session, certificates, accounts, now, group_id)
-    return session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+    return store.application(session, enrollment_id)  # read-only: ends with the worker
 
 
 def settle_grace_seconds() -> float:
@@ -194,7 +198,7 @@ def apply(
     now: datetime,
     enrollment_id: str | None = None,
     deadline: float | None = None,
-) -> Enrollment:
+) -> Application:
     """An application, or the one this operation opened already. `enrollment_id` is the
     operation's identity (from the request's Idempotency-Key; a new one without): a repeat
     after a lost answer, a 503 or a crash finds the application its first attempt opened and
@@ -217,7 +221,7 @@ def apply(
     periods = certificates.periods()
     if existing is None:
         # step 1, one transaction: the seat (or the place in the list) is the child's
-        opened, _ = with_fresh_group(
+        opened, group = with_fresh_group(
             session, catalog, group_id,
             lambda: operations.open_application(
                 session, enrollment_id=enrollment_id, child=child, group_id=group_id,
@@ -228,14 +232,15 @@ def apply(
         if repeatable and opened.money != "pending":  # another attempt of it settled it
             return opened
         crash_point("enrollment_after_open")
+        # what step 2 needs is what step 1 wrote: not read again
+        return drive(session, certificates, enrollment_id, child, periods, now, (opened, group))
     return drive(session, certificates, enrollment_id, child, periods, now)
 
 
-def _money_kind(session: Session, enrollment: Enrollment) -> str:
+def money_kind(group: Group) -> str:
     """`financing` (a certified program: money from a financing certificate), `accounting`
     (budget registries: a free seat of an accounting certificate) or `own` (paid programs:
     the parent's own money, no certificate involved)."""
-    group = session.get(EnrollmentGroup, enrollment.group_id)
     if group.registry_code == "certified" and group.certified:
         return "financing"
     if group.registry_code in operations.BUDGET_REGISTRIES:
@@ -302,32 +307,31 @@ def drive(
     child: dict | None,
     periods: list[dict],
     now: datetime,
-) -> Enrollment:
+    opened: tuple[Application, Group] | None = None,
+) -> Application:
     """Steps 2 and 3 for an application whose money is pending (the request itself, or the
     recovery after a crash): with a seat, its money is reserved and it goes before the
-    provider; without one, it waits on the list holding no money."""
+    provider; without one, it waits on the list holding no money. `opened`: the application
+    and its group as step 1 of this request left them (else they are read)."""
     with transaction(session):  # what the money step needs, read; or a waiter settled
-        enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-        promotion = enrollment.status == operations.domain.WAITLISTED
+        application, group = opened or store.with_group(session, enrollment_id)
+        promotion = application.status == domain.WAITLISTED
         waiting = None
-        if not promotion and not enrollment.seat_held:
+        if not promotion and not application.seat_held:
             # step 3 of an application without a seat: on the list, holding no money
             waiting = operations.finish_waiting(session, enrollment_id, now)
-            enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-        if not promotion and waiting is None:
-            kind = _money_kind(session, enrollment)
-            terms = enrollment.terms
-            accept_copay = enrollment.accept_copay
-            period_id = enrollment.period_id
     if promotion:  # a promotion the recovery finishes
         promote_one(session, certificates, enrollment_id, child, periods, now)
-        return session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
+        with transaction(session):
+            return store.application(session, enrollment_id)
     if waiting is not None:
         return waiting
+    # a seat given meanwhile changes neither the terms, the consent nor the period
+    kind, terms = money_kind(group), application.terms
+    accept_copay, period_id = application.accept_copay, application.period_id
 
     def capped(available: int) -> dict:
-        row = session.get(Enrollment, uuid.UUID(enrollment_id))
-        return operations.capped_terms(session, row, available, periods)
+        return operations.capped_terms(session, application, available, periods)
 
     try:
         reserved, terms = reserve_share(
@@ -382,14 +386,14 @@ def promote_one(
     today = clock.region_date(now)
     refused = None
     with transaction(session):  # the promotion's terms from today, or its refusal
-        enrollment = session.get(Enrollment, uuid.UUID(enrollment_id), populate_existing=True)
-        if not operations.promotion_in_flight(enrollment):
+        application, group = store.with_group(session, enrollment_id) or (None, None)
+        if not operations.promotion_in_flight(application):
             return "left"
-        kind = _money_kind(session, enrollment)
-        accept_copay = enrollment.accept_copay
+        kind = money_kind(group)
+        accept_copay = application.accept_copay
         try:
             start, period, terms = operations.promotion_terms(
-                session, enrollment, periods, today, operations.UNCAPPED
+                group, application, periods, today, operations.UNCAPPED
             )
             if terms["copay"] > 0 and not accept_copay:
                 raise ShortOfMoney(terms, 0)
@@ -400,8 +404,8 @@ def promote_one(
         return "refused"
 
     def capped(available: int) -> dict:
-        row = session.get(Enrollment, uuid.UUID(enrollment_id))
-        return operations.promotion_terms(session, row, periods, today, available)[2]
+        application, group = store.with_group(session, enrollment_id)
+        return operations.promotion_terms(group, application, periods, today, available)[2]
 
     try:
         reserved, terms = reserve_share(
@@ -439,18 +443,17 @@ def promote_due(
     that freed it); a refusal frees the seat again for the next in line, so this runs until
     no promotion is left in flight. A failure of a peer leaves the rest to the recovery."""
     done = {"promoted": [], "refused": []}
-    session.commit()  # whatever the caller left open ends here
     tried: set[str] = set()
     while True:
         with transaction(session):
-            due = [e for e in operations.promotions_due(session, group_id) if e not in tried]
+            due = [e for e in store.promotions_due(session, group_id) if e not in tried]
         if not due:
             return done
         for enrollment_id in due:
             tried.add(enrollment_id)
             try:
                 with transaction(session):
-                    child_id = session.get(Enrollment, uuid.UUID(enrollment_id)).child_id
+                    child_id = store.application(session, enrollment_id).child_id
                 child = accounts.call("accounts", "get_child", child_id)
                 outcome = promote_one(
                     session, certificates, enrollment_id, child, certificates.periods(), now
@@ -489,12 +492,12 @@ def settle(
     measured at `recorded_at` on the records' real time (None: the database's now)."""
     done = {"driven": 0, "released": 0, "failed": 0}
     with transaction(session):
-        rows = operations.unsettled(session, recorded_at, settle_grace_seconds())
+        rows = store.unsettled(session, recorded_at, settle_grace_seconds())
     for enrollment_id, money in rows:
         try:
             if money == "pending":
                 with transaction(session):
-                    child_id = session.get(Enrollment, uuid.UUID(enrollment_id)).child_id
+                    child_id = store.application(session, enrollment_id).child_id
                 child = accounts.call("accounts", "get_child", child_id)
                 drive(session, certificates, enrollment_id, child, certificates.periods(), now)
                 done["driven"] += 1
@@ -516,7 +519,7 @@ def expire_overdue(
     the waiting list (whose money is reserved then) and their reservations are released."""
     expired = []
     with transaction(session):
-        overdue = operations.overdue(session, now)
+        overdue = store.overdue(session, now)
     for enrollment_id in overdue:
         with transaction(session):  # expired, its seat freed and the list promoted
             changed = operations.expire(session, enrollment_id, now)
@@ -533,7 +536,7 @@ def learn_birth_dates(session: Session, accounts, limit: int = 100) -> int:
     so the 18th birthday ends them too. A failure leaves them to the next sweep."""
     learned = 0
     with transaction(session):
-        unknown = operations.without_birth_date(session, limit)
+        unknown = store.without_birth_date(session, limit)
     for enrollment_id, child_id in unknown:
         try:
             child = accounts.call("accounts", "get_child", child_id)
@@ -541,9 +544,7 @@ def learn_birth_dates(session: Session, accounts, limit: int = 100) -> int:
             log.warning("birth date of child %s unknown: %r", child_id, error)
             return learned
         with transaction(session):
-            operations.set_birth_date(
-                session, enrollment_id, date.fromisoformat(child["birth_date"])
-            )
+            store.set_birth_date(session, enrollment_id, date.fromisoformat(child["birth_date"]))
         learned += 1
     return learned
 
@@ -571,9 +572,9 @@ def end_due(session: Session, certificates: Certificates, accounts, now: datetim
     learn_birth_dates(session, accounts)
     done = {
         "aged_out": each(operations.aged_out, operations.end_early),
-        "group_shortened": each(operations.shortened, operations.end_early),
-        "seats_freed": each(operations.seats_due_back, operations.give_back_seat),
-        "completed": each(operations.ended, operations.complete),
+        "group_shortened": each(store.shortened, operations.end_early),
+        "seats_freed": each(store.seats_due_back, operations.give_back_seat),
+        "completed": each(store.ended, operations.complete),
     }
     if done["seats_freed"]:
         promote_due(session, certificates, accounts, now)

@@ -4,8 +4,9 @@ Its own Nameko service (RPC queue `enrollment`, exchange `enrollment.events`) wi
 database: applications, their history, the groups' seats and waiting lists, and the facts
 of the catalog's groups it applies to (groups.py, refreshed from the catalog's events). Ops
 scale it apart from search on opening day (`make run SCALE=enrollment=3`). Entrypoints are
-thin: rules in domain.py, the work on the session in operations.py (seats in seats.py), the
-steps that cross to certificates in saga.py.
+thin: rules in domain.py on the plain Application, the work of one transaction in
+operations.py, every statement in store.py, the steps that cross to certificates and every
+transaction boundary in saga.py.
 """
 
 import logging
@@ -18,7 +19,7 @@ from servicekit import clock, config
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.enrollment import children, groups, operations, saga, seats
+from services.enrollment import children, groups, operations, saga, store
 from services.enrollment.exceptions import NotFound
 from services.enrollment.schemas import seats_schema
 
@@ -118,12 +119,12 @@ class EnrollmentService(children.ChildFactsHandler, ServiceBase):
     def set_capacity(self, group_id: int, capacity: int) -> dict:
         """For the catalog, before it stores a group's new capacity: refused (409
         `capacity_below_occupied`) below the seats held and taken; the counts."""
-        return seats_schema.dump(seats.set_capacity(self.db, group_id, capacity))
+        return seats_schema.dump(operations.set_capacity(self.db, group_id, capacity))
 
     @rpc
     def seat_counts(self, group_id: int) -> dict:
         """A group's seats: {group_id, capacity, held, enrolled, free_seats, version}."""
-        return seats_schema.dump(seats.counts(self.db, group_id))
+        return seats_schema.dump(store.seat_counts(self.db, group_id))
 
     @reliable_handler("catalog", "group_changed")
     @idempotent

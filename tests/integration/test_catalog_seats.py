@@ -1,4 +1,4 @@
-"""Seats of a group under concurrency. The seats are enrollment's (services/enrollment/seats.py,
+"""Seats of a group under concurrency. The seats are enrollment's (services/enrollment/store.py,
 on its own database); the catalog keeps the free seats it is told of for its search, and asks
 enrollment before it changes a capacity. Capacity edits through the catalog's entrypoint race
 seat steps on enrollment's database: a capacity never goes below the held and enrolled
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from servicekit.errors import Conflict, NotFound
 from services.catalog import domain
 from services.catalog.service import CatalogService
-from services.enrollment import seats
+from services.enrollment import store
 from services.enrollment.service import EnrollmentService
 from tests.support import enrollment as world
 
@@ -53,12 +53,12 @@ def step(engine, name: str, group_id: int, holder: str):
                 sa.text("SELECT 1 FROM seat_holds WHERE group_id = :g AND holder = :h"),
                 {"g": group_id, "h": holder},
             ).first()
-            if taken is None and not seats.hold(session, group_id, holder):
+            if taken is None and not store.hold_seat(session, group_id, holder):
                 raise Conflict("Свободных мест нет", code="group_full")
         elif name == "release":
-            seats.release(session, group_id, holder)
+            store.release_seat(session, group_id, holder)
         else:
-            seats.confirm(session, group_id, holder)
+            store.confirm_seat(session, group_id, holder)
         session.commit()
 
 
@@ -158,7 +158,7 @@ def test_hold_is_idempotent_and_release_gives_the_seat_back(catalog, published_g
     step(engine, "hold", group_id, "application-a")
     step(engine, "hold", group_id, "application-a")
     with Session(engine) as session:
-        counts = seats.counts(session, group_id)
+        counts = store.seat_counts(session, group_id)
     assert {k: v for k, v in counts.items() if k != "version"} == {
         "group_id": group_id,
         "capacity": 10,

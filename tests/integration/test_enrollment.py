@@ -367,13 +367,16 @@ def test_recovery_finishes_an_application_a_crash_left_after_its_seat(rpc, engin
     assert outbox_types(engines, enrollment_id) == ["enrollment_requested"]
 
 
-def test_the_seats_end_where_the_pure_seat_allocation_says_under_concurrent_apply_and_cancel(
+def test_the_seats_end_where_the_pure_seat_allocation_says_under_concurrent_apply_and_release(
     rpc, engines, period
 ):
     """domain.seating is the rule; the SQL carries it out. 80 children apply at once to a
     group of 8 seats while parents cancel some applications as soon as they are answered
     (seated or waiting): whatever the interleaving, the database ends with the first 8 of
-    those who stayed (in arrival order) holding the seats and the rest waiting in that order."""
+    those who stayed (in arrival order) holding the seats and the rest waiting in that order.
+    Then the provider rejects every seated application at once while ten more children
+    apply: each freed seat is a promotion of the first waiter (never a newcomer), whose money
+    is reserved and who goes before the provider, announced `enrollment_promoted` once."""
     import random
 
     org = world.organization(engines["catalog"])
@@ -430,6 +433,36 @@ def test_the_seats_end_where_the_pure_seat_allocation_says_under_concurrent_appl
     assert all(r.status == "awaiting_provider" for r in ordered if r.seat_held)
     assert seats(engines, group_id) == {"capacity": 8, "held": 8, "enrolled": 0, "holds": 8}
 
+    # promotions on release, concurrently: eight rejections interleaved with ten applications
+    staff = world.provider(engines["accounts"], org)
+    rejected = set(seated)
+    newcomers = world.children(engines["accounts"], parent_id, 10)
+    replies = []
+    for i, child_id in enumerate(newcomers):
+        if i < len(seated):
+            replies.append(rpc.enrollment.decide.call_async(staff, seated[i], "reject", "мест нет"))
+        replies.append(apply(child_id))
+    for reply in replies:
+        reply.result()
+
+    ordered = rows(engines, group_id)
+    assert {r.id for r in ordered if r.status == "rejected"} == rejected
+    expected = enrollment_domain.seating(8, [r.id for r in ordered], left | rejected)
+    seated = tuple(r.id for r in ordered if r.seat_held)
+    waiting = tuple(r.id for r in ordered if r.status == "waitlisted" and not r.seat_held)
+    assert (seated, waiting) == (expected.seated, expected.waiting)
+    assert len(waiting) == 50 - 8 - 8 + 10 and not set(seated) & {
+        answers[k]["id"] for k in answers if k in newcomers
+    }
+    for row in ordered:
+        if row.seat_held:  # every seat of this round is a waiter's promotion, settled
+            assert (row.status, row.money) == ("awaiting_provider", "reserved")
+            assert outbox_types(engines, row.id) == ["enrollment_waitlisted", "enrollment_promoted"]
+        elif row.id in rejected:
+            assert row.money == "released"
+            assert outbox_types(engines, row.id)[-1] == "enrollment_rejected"
+    assert seats(engines, group_id) == {"capacity": 8, "held": 8, "enrolled": 0, "holds": 8}
+
 
 def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, period):
     """Opening day is decided by the apply path: count what one application costs on
@@ -455,7 +488,7 @@ def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, p
     finally:
         event.remove(Engine, "before_cursor_execute", count)
     print(f"catalog statements per application: {len(statements)} {statements}")
-    assert len(statements) <= 13, statements  # 12 on 29 Nov 2026, 20 before
+    assert len(statements) <= 12, statements  # 11 on 3 Dec 2026, 12 on 29 Nov, 20 before
 
 
 # --- the calendar: a termination takes effect at the month's end, a group ends ------------

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from servicekit.errors import NotFound
-from services.enrollment import seats
+from services.enrollment import store
 from tests.support import enrollment as world
 
 
@@ -25,16 +25,16 @@ def session_of(engine):
 def test_seats_are_held_inside_the_callers_transaction_and_vanish_with_it(group):
     engine, group_id = group
     with session_of(engine) as session:
-        assert seats.hold(session, group_id, "application-rolled-back")
-        assert seats.counts(session, group_id)["held"] == 1
-        assert seats.counts(session, group_id)["free_seats"] == 2
+        assert store.hold_seat(session, group_id, "application-rolled-back")
+        assert store.seat_counts(session, group_id)["held"] == 1
+        assert store.seat_counts(session, group_id)["free_seats"] == 2
         session.rollback()  # the caller's transaction failed: nothing of the hold remains
     with session_of(engine) as session:
-        assert seats.counts(session, group_id)["held"] == 0
-        assert seats.hold(session, group_id, "application-1")
-        assert seats.hold(session, group_id, "application-2")
-        seats.confirm(session, group_id, "application-1")
-        assert seats.counts(session, group_id)["enrolled"] == 1
+        assert store.seat_counts(session, group_id)["held"] == 0
+        assert store.hold_seat(session, group_id, "application-1")
+        assert store.hold_seat(session, group_id, "application-2")
+        store.confirm_seat(session, group_id, "application-1")
+        assert store.seat_counts(session, group_id)["enrolled"] == 1
         session.commit()
     with engine.connect() as conn:
         row = conn.execute(
@@ -62,13 +62,13 @@ def test_a_full_group_and_an_unknown_one_are_refused_on_the_session(group):
     engine, group_id = group
     with session_of(engine) as session:
         for i in range(3):
-            assert seats.hold(session, group_id, f"application-{i}")
-        assert not seats.hold(session, group_id, "application-late")  # full: the waiting list
-        assert not seats.hold(session, 2_000_000_000, "application-x")
+            assert store.hold_seat(session, group_id, f"application-{i}")
+        assert not store.hold_seat(session, group_id, "application-late")  # full: the waiting list
+        assert not store.hold_seat(session, 2_000_000_000, "application-x")
         with pytest.raises(NotFound) as unknown:
-            seats.counts(session, 2_000_000_000)
+            store.seat_counts(session, 2_000_000_000)
         assert unknown.value.code == "group_not_found"
         with pytest.raises(NotFound) as never_held:
-            seats.confirm(session, group_id, "application-never")
+            store.confirm_seat(session, group_id, "application-never")
         assert never_held.value.code == "seat_not_held"
         session.rollback()

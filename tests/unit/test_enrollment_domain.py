@@ -1,5 +1,6 @@
 """The enrollment state machine and its rules, called directly (no server)."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -447,3 +448,77 @@ def test_the_digest_groups_applications_per_organization_in_their_order():
     grouped = domain.by_organization(rows)
     assert list(grouped) == [7, 5, 9]
     assert [r.n for r in grouped[7]] == [0, 2] and [r.n for r in grouped[5]] == [1, 3]
+
+
+# --- the application, a plain object --------------------------------------------------------
+
+
+def application(**changes) -> domain.Application:
+    base = domain.Application(
+        id="00000000-0000-0000-0000-000000000001", child_id=1, parent_id=2, group_id=3,
+        program_id=4, organization_id=5, organization_municipality="krasnoyarsk",
+        child_municipality="achinsk", child_birth_date=date(2015, 1, 1), status=REQUESTED,
+        arrival=7, seat_held=True, accept_copay=False, start_date=date(2026, 12, 1),
+        end_date=date(2027, 5, 31), terms={}, period_id=1, certificate_number=None,
+        money=domain.PENDING, reason=None, decide_by=None, effective_end_date=None,
+    )  # fmt: skip
+    return replace(base, **changes)
+
+
+def test_the_application_has_a_field_for_every_column_of_its_row_and_nothing_else():
+    """store.py turns a row into an Application and back by these names: a column added to
+    the table without the field (or the reverse) fails here, not in production."""
+    from dataclasses import fields
+
+    from services.enrollment.models import Enrollment, EnrollmentGroup
+
+    assert {f.name for f in fields(domain.Application)} == set(Enrollment.__table__.columns.keys())
+    group_columns = set(EnrollmentGroup.__table__.columns.keys()) - {"facts_at", "registry"}
+    assert {f.name for f in fields(domain.Group)} == group_columns | {"registry_code"}
+
+
+def test_a_move_answers_the_application_after_it_and_leaves_the_one_before_as_it_was():
+    deadline = datetime(2026, 12, 6, tzinfo=UTC)
+    before = application(money=domain.RESERVED)
+    change = domain.move(REQUESTED, AWAITING_PROVIDER, seat_held=True, money=domain.RESERVED)
+    after = before.moved(change, reason=None, decide_by=deadline, effective_end_date=None)
+    assert (after.status, after.money, after.seat_held, after.decide_by) == (
+        AWAITING_PROVIDER, domain.RESERVED, True, deadline
+    )  # fmt: skip
+    assert (before.status, before.decide_by) == (REQUESTED, None)
+
+    change = domain.move(AWAITING_PROVIDER, REJECTED, seat_held=True, money=domain.RESERVED)
+    rejected = after.moved(change, reason="мест нет", decide_by=deadline, effective_end_date=None)
+    assert (rejected.status, rejected.money, rejected.seat_held, rejected.decide_by) == (
+        REJECTED, domain.RELEASE_PENDING, False, None
+    )  # fmt: skip
+    assert rejected.reason == "мест нет"
+
+
+def test_only_a_termination_fixes_its_last_day_and_a_kept_deadline_stays():
+    enrolled = application(status=ENROLLED, money=domain.CONTRACT, decide_by=None)
+    change = domain.move(ENROLLED, TERMINATED, seat_held=True, money=domain.CONTRACT)
+    ended = enrolled.moved(
+        change, reason=None, decide_by=datetime(2027, 1, 1, tzinfo=UTC),
+        effective_end_date=date(2026, 12, 31),
+    )  # fmt: skip
+    assert (ended.effective_end_date, ended.decide_by, ended.seat_held) == (
+        date(2026, 12, 31), None, True
+    )  # fmt: skip
+    waiting = application(seat_held=False, decide_by=datetime(2026, 12, 2, tzinfo=UTC))
+    change = domain.move(REQUESTED, WAITLISTED, seat_held=False, money=domain.NO_MONEY)
+    listed = waiting.moved(
+        change, reason=None, decide_by=None, effective_end_date=date(2026, 12, 31)
+    )  # fmt: skip
+    assert (listed.decide_by, listed.effective_end_date) == (waiting.decide_by, None)
+
+
+def test_the_applications_money_moves_by_its_table_and_its_place_on_the_list_is_read_off_it():
+    waiting = application(status=WAITLISTED, seat_held=False, money=domain.NO_MONEY)
+    assert waiting.on_waiting_list and not waiting.promotion_in_flight
+    promoted = replace(waiting, seat_held=True).with_money(domain.PENDING)
+    assert promoted.promotion_in_flight and not promoted.on_waiting_list
+    with pytest.raises(TransitionRefused):
+        waiting.with_money(domain.CONTRACT)
+    assert waiting.money == domain.NO_MONEY
+    assert application().parties == Parties(2, 5, "krasnoyarsk", "achinsk")
