@@ -24,6 +24,7 @@ from services.certificates.domain import AgeBand
 from services.certificates.service import CertificatesService
 from services.enrollment.service import EnrollmentService
 from tests.support import enrollment as world
+from tests.support import sql
 from tests.support.accounts import child_body
 
 START = "2026-12-01"
@@ -70,14 +71,13 @@ def confirmed_data(engines, enrollment_id):
 
 
 def used(engines, code, period_id):
-    with engines["certificates"].connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT coalesce(sum(used), 0) FROM municipal_funds"
-                " WHERE municipality_code = :m AND period_id = :p"
-            ),
-            {"m": code, "p": period_id},
-        ).scalar()
+    return sql.scalar(
+        engines["certificates"],
+        "SELECT coalesce(sum(used), 0) FROM municipal_funds"
+        " WHERE municipality_code = :m AND period_id = :p",
+        m=code,
+        p=period_id,
+    )
 
 
 def test_a_child_who_moves_is_paid_for_by_the_certificates_municipality(rpc, engines):
