@@ -22,6 +22,19 @@ _addresses = itertools.count(1)
 _rng = random.Random()
 
 
+# whoever an access table answers for: nobody, and each user build_world makes
+CALLERS = (
+    "anonymous",
+    "parent",
+    "other_parent",
+    "provider",
+    "provider_elsewhere",
+    "municipal",
+    "municipal_elsewhere",
+    "regional",
+)
+
+
 def fresh_address() -> str:
     n = next(_addresses)
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
