@@ -102,6 +102,18 @@ class Client:
         return self.request("PATCH", path, json=json, **kwargs)
 
 
+def as_user(base_url: str, method: str, path: str, token: str, body=None):
+    """One API call (`path` below /api/v1) with the user's bearer token and a fresh
+    Idempotency-Key."""
+    return requests.request(
+        method,
+        f"{base_url}/api/v1{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+        timeout=20,
+    )
+
+
 def login(api: str, email: str, password: str = PASSWORD) -> dict:
     response = Client(api).post("/auth/login", {"email": email, "password": password})
     assert response.status_code == 200, response.text
