@@ -1,6 +1,6 @@
 // A labelled field with the API's message for it underneath (422 `fields`), and the sending
 // of a form that fills those messages.
-import { useState, type FormEvent, type InputHTMLAttributes, type ReactNode } from "react";
+import { useState, type FormEvent, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from "react";
 import { ApiError } from "./api/client";
 
 export function Field(
@@ -20,6 +20,34 @@ export function Field(
       <input id={name} name={name} aria-invalid={message ? true : undefined}
         aria-describedby={described || undefined} {...input} />
       {hint && <small id={`${name}-hint`}>{hint}</small>}
+      {message && <p className="field-error" id={`${name}-error`}>{message}</p>}
+    </div>
+  );
+}
+
+/** Field's twin for a choice: a labelled select whose first option is `empty` (no choice),
+ * then `options` (`{code, name}` rows as the API lists them, or a `{code: words}` table of
+ * words.ts), with the API's message for it underneath when `errors` has one. */
+export function Choice(
+  props: SelectHTMLAttributes<HTMLSelectElement> & {
+    name: string;
+    label: string;
+    empty: string;
+    options: readonly { code: string; name: string }[] | Record<string, string> | null | undefined;
+    errors?: Record<string, string>;
+  },
+) {
+  const { name, label, empty, options, errors, ...select } = props;
+  const message = errors?.[name];
+  const rows = Array.isArray(options) ? options : Object.entries(options ?? {}).map(([code, name]) => ({ code, name }));
+  return (
+    <div className="field">
+      <label htmlFor={name}>{label}</label>
+      <select id={name} name={name} aria-invalid={message ? true : undefined}
+        aria-describedby={message ? `${name}-error` : undefined} {...select}>
+        <option value="">{empty}</option>
+        {rows.map((row) => <option key={row.code} value={row.code}>{row.name}</option>)}
+      </select>
       {message && <p className="field-error" id={`${name}-error`}>{message}</p>}
     </div>
   );
