@@ -53,22 +53,41 @@ export function Choice(
   );
 }
 
-/** A form's sending: `send(event, work)` keeps the browser from loading a page, clears the
- * last failure and the fields' messages, and runs `work`; what it throws is kept in `error`
- * (for ErrorNotice), a 422's messages per field in `errors` (for Field). */
-export function useSubmit() {
+/** A button's action: busy while it runs, its failure told beside it. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  const send = async (event: FormEvent, work: () => Promise<unknown>) => {
-    event.preventDefault();
+  const [fields, setFields] = useState<Record<string, string>>({});
+  const [done, setDone] = useState<string | null>(null);
+  const run = async (work: () => Promise<unknown>, success?: string) => {
+    setBusy(true);
     setError(null);
-    setErrors({});
+    setFields({});
+    setDone(null);
     try {
       await work();
+      if (success) setDone(success);
+      return true;
     } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setErrors(reason.fields);
+      if (reason instanceof ApiError && reason.status === 422) setFields(reason.fields);
       setError(reason);
+      return false;
+    } finally {
+      setBusy(false);
     }
   };
-  return { error, errors, setErrors, send };
+  return { busy, error, fields, setFields, done, run, setDone };
+}
+
+/** A form's sending, useAction's run behind a submit: `send(event, work)` keeps the browser
+ * from loading a page, clears the last failure and the fields' messages, and runs `work`;
+ * what it throws is kept in `error` (for ErrorNotice), a 422's messages per field in
+ * `errors` (for Field). */
+export function useSubmit() {
+  const { error, fields, setFields, run } = useAction();
+  const send = async (event: FormEvent, work: () => Promise<unknown>) => {
+    event.preventDefault();
+    await run(work);
+  };
+  return { error, errors: fields, setErrors: setFields, send };
 }
