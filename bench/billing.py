@@ -212,6 +212,21 @@ def search_chunks(base_url, paths, seconds, connections, until=None, chunks=None
             return results
 
 
+def print_search(args, ping: dict, idle: list[dict], busy: list[dict], while_: str) -> None:
+    """The catalog search's latency idle and while the billing (or its half) ran, per chunk
+    and as the ratio of the medians of their p95 (the goal: at most 1.5)."""
+    print(f"ceiling in this run: ping {ping['rps']:.0f} req/s, p95 {ping['p95']:.1f} ms")
+    for label, chunks in (("idle", idle), (while_, busy)):
+        print(
+            f"search {label:15} p95 per {args.chunk}s chunk: "
+            + ", ".join(f"{r['p95']:.1f}" for r in chunks)
+            + f" ms; {statistics.mean(r['rps'] for r in chunks):.0f} req/s"
+        )
+    idle_p95 = statistics.median(r["p95"] for r in idle)
+    busy_p95 = statistics.median(r["p95"] for r in busy)
+    print(f"search p95 {while_} / idle: {busy_p95 / idle_p95:.2f} (goal <= 1.5)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.billing")
     parser.add_argument("--contracts", type=int, default=int(os.environ.get("CONTRACTS", 100_000)))
@@ -300,21 +315,12 @@ def main() -> None:
         ).scalar()
     problems = audit_ledger()
 
-    idle_p95 = statistics.median(r["p95"] for r in idle)
-    busy_p95 = statistics.median(r["p95"] for r in during)
     print(f"\nbilling of {args.month}: {body['contracts_total']} contracts in {elapsed:.1f} s "
           f"= {body['posted'] / elapsed:.0f} contracts/s (goal: under 120 s)")  # fmt: skip
     print(f"charges {charges}, posted {posted}, distinct contracts {distinct}; "
           f"debited in payments {charged} = in the certificates ledger {debited}: "
           f"{charged == debited}; ledger audit differences: {len(problems)}")  # fmt: skip
-    print(f"ceiling in this run: ping {ping['rps']:.0f} req/s, p95 {ping['p95']:.1f} ms")
-    for label, chunks in (("idle", idle), ("during billing", during)):
-        print(
-            f"search {label:15} p95 per {args.chunk}s chunk: "
-            + ", ".join(f"{r['p95']:.1f}" for r in chunks)
-            + f" ms; {statistics.mean(r['rps'] for r in chunks):.0f} req/s"
-        )
-    print(f"search p95 during billing / idle: {busy_p95 / idle_p95:.2f} (goal <= 1.5)")
+    print_search(args, ping, idle, during, "during billing")
 
 
 def charge_only(args) -> None:
@@ -367,19 +373,10 @@ def charge_only(args) -> None:
             sa.text("SELECT count(*), count(DISTINCT contract_id) FROM charges WHERE month = :m"),
             {"m": args.month},
         ).one()
-    idle_p95 = statistics.median(r["p95"] for r in idle)
-    busy_p95 = statistics.median(r["p95"] for r in during)
     print(f"\ncharging {args.month} (payments' half only, nothing debited): {charges} charges "
           f"({distinct} contracts) in {timing['seconds']:.1f} s = "
           f"{charges / timing['seconds']:.0f} contracts/s")  # fmt: skip
-    print(f"ceiling in this run: ping {ping['rps']:.0f} req/s, p95 {ping['p95']:.1f} ms")
-    for label, chunks in (("idle", idle), ("while charging", during)):
-        print(
-            f"search {label:15} p95 per {args.chunk}s chunk: "
-            + ", ".join(f"{r['p95']:.1f}" for r in chunks)
-            + f" ms; {statistics.mean(r['rps'] for r in chunks):.0f} req/s"
-        )
-    print(f"search p95 while charging / idle: {busy_p95 / idle_p95:.2f} (goal <= 1.5)")
+    print_search(args, ping, idle, during, "while charging")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ for _owner in config.DATABASE_OWNERS:
     os.environ.setdefault(f"{_owner.upper()}_DATABASE_NAME", f"navigator_bench_chaos_{_owner}")
 
 from bench.harness import procfile_processes  # noqa: E402
-from bench.opening_day import prepare  # noqa: E402
+from bench.opening_day import below_zero, live_reserved, prepare, reservations_held  # noqa: E402
 from servicekit.tokens import issue_access_token  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "examples"))
@@ -290,14 +290,7 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
                 "  WHERE e.group_id = g.id AND e.seat_held)"
             )
         ).scalar()
-        live = dict(
-            conn.execute(
-                sa.text(
-                    "SELECT id::text, (terms->>'certificate_share')::bigint FROM enrollments"
-                    " WHERE status IN ('awaiting_provider', 'waitlisted') AND money = 'reserved'"
-                )
-            ).all()
-        )
+        live = live_reserved(conn)
         standing, created = {}, {}
         for child, app_id, live_, at in conn.execute(
             sa.text(
@@ -310,14 +303,8 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
             if live_:
                 standing.setdefault(child, set()).add(app_id)
     with certificates.connect() as conn:
-        reservations = dict(
-            conn.execute(
-                sa.text("SELECT enrollment_id, reserved FROM reservations WHERE reserved > 0")
-            ).all()
-        )
-        below_zero = conn.execute(
-            sa.text("SELECT count(*) FROM balances WHERE available < 0")
-        ).scalar()
+        reservations = reservations_held(conn)
+        negative = below_zero(conn)
         from services.certificates import audit
 
         ledger = audit.audit(conn)
@@ -326,7 +313,7 @@ def judge(results: list[dict], amqp: str, queue_name: str) -> dict:
     row["orphaned"] = len(set(reservations) - set(live)) + sum(
         1 for app_id, share in live.items() if share and app_id not in reservations
     )
-    row["below_zero"] = below_zero
+    row["below_zero"] = negative
     row["ledger"] = len(ledger)
     answers: dict[str, int] = {}
     after_503 = repeat_not_first = answered_503 = 0
@@ -474,9 +461,7 @@ def judge_billing(run: dict, contracts: int, amqp: str, queue_name: str) -> dict
         debited = conn.execute(
             sa.text("SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE kind = 'debit'")
         ).scalar()
-        below_zero = conn.execute(
-            sa.text("SELECT count(*) FROM balances WHERE available < 0")
-        ).scalar()
+        negative = below_zero(conn)
         from services.certificates import audit
 
         ledger = audit.audit(conn)
@@ -486,7 +471,7 @@ def judge_billing(run: dict, contracts: int, amqp: str, queue_name: str) -> dict
         "answers": {f"run {run['status']}": 1, f"{distinct}/{contracts} charged": 1,
                     f"kill at {run['killed_at']}": 1},
         "answered_503": 0, "after_503": 0, "repeat_not_first": 0, "unsettled": 0,
-        "overbooked": 0, "below_zero": below_zero, "ledger": len(ledger),
+        "overbooked": 0, "below_zero": negative, "ledger": len(ledger),
         # money set aside that the billing did not account for: charges twice, or debits
         # in certificates that payments does not know of (or the other way round)
         "orphaned": (charges - distinct) + (distinct != contracts) + (charged != debited),

@@ -208,6 +208,32 @@ def apply_all(base_url: str, plan: list[dict], clients: int) -> dict:
     }
 
 
+# what a run's invariants read, here and in chaos.py: the applications standing with money
+# reserved and the certificate share each should hold (enrollment's database), the
+# reservations that hold money and the balances below zero (the certificates' database)
+def live_reserved(conn) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            sa.text(
+                "SELECT id::text, (terms->>'certificate_share')::bigint FROM enrollments"
+                " WHERE status IN ('awaiting_provider', 'waitlisted') AND money = 'reserved'"
+            )
+        ).all()
+    )
+
+
+def reservations_held(conn) -> dict[str, int]:
+    return dict(
+        conn.execute(
+            sa.text("SELECT enrollment_id, reserved FROM reservations WHERE reserved > 0")
+        ).all()
+    )
+
+
+def below_zero(conn) -> int:
+    return conn.execute(sa.text("SELECT count(*) FROM balances WHERE available < 0")).scalar()
+
+
 def invariants(prepared: dict, queue_name: str, amqp: str) -> list[tuple[str, bool, str]]:
     catalog, certificates = engine("catalog"), engine("certificates")
     enrollment = engine("enrollment")
@@ -250,14 +276,7 @@ def invariants(prepared: dict, queue_name: str, amqp: str) -> list[tuple[str, bo
         ).scalar()
         checks.append(("seats went to the first arrivals, the list is in arrival order",
                        disorder == 0, f"{disorder} groups out of order"))  # fmt: skip
-        live = dict(
-            conn.execute(
-                sa.text(
-                    "SELECT id::text, (terms->>'certificate_share')::bigint FROM enrollments"
-                    " WHERE status IN ('awaiting_provider', 'waitlisted') AND money = 'reserved'"
-                )
-            ).all()
-        )
+        live = live_reserved(conn)
         stuck = conn.execute(
             sa.text(
                 "SELECT count(*) FROM enrollments WHERE money IN ('pending', 'release_pending')"
@@ -277,14 +296,8 @@ def invariants(prepared: dict, queue_name: str, amqp: str) -> list[tuple[str, bo
     checks.append(("the catalog's free seats (its projection) = enrollment's seats",
                    behind == 0, f"{behind} groups behind"))  # fmt: skip
     with certificates.connect() as conn:
-        negative = conn.execute(
-            sa.text("SELECT count(*) FROM balances WHERE available < 0")
-        ).scalar()
-        reservations = dict(
-            conn.execute(
-                sa.text("SELECT enrollment_id, reserved FROM reservations WHERE reserved > 0")
-            ).all()
-        )
+        negative = below_zero(conn)
+        reservations = reservations_held(conn)
     checks.append(("no certificate below zero", negative == 0, f"{negative} below zero"))
     matched = reservations == live
     orphans = len(set(reservations) - set(live))

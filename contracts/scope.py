@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
+
+if TYPE_CHECKING:
+    from contracts.principal import Principal
 
 
 class Reach(StrEnum):
@@ -65,3 +71,17 @@ class Scope:
 
 NOTHING = Scope(Reach.NOTHING)
 EVERYTHING = Scope(Reach.EVERYTHING)
+
+
+def staff_authority(principal: Principal) -> Scope:
+    """What a member of staff answers for, in every service: the regional operator the whole
+    region, a municipal operator their municipality, a provider's staff their organization;
+    anyone else (a parent, nobody) nothing. A service adds what else a role reaches (a parent
+    their own children) before it."""
+    if principal.role == REGIONAL_OPERATOR:
+        return EVERYTHING
+    if principal.role == MUNICIPAL_OPERATOR:
+        return Scope.municipality(principal.municipality_code)
+    if principal.role == PROVIDER:
+        return Scope.organization(principal.organization_id)
+    return NOTHING

@@ -41,6 +41,7 @@ from servicekit.errors import (
     Unauthorized,
     invalid_from_marshmallow,
 )
+from servicekit.pages import page_schema
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +122,8 @@ _pages: dict[str, type[Schema]] = {}
 def page_of(item: type[Schema]) -> type[Schema]:
     """The one pagination shape of every list: items, total, limit, offset."""
     name = item.__name__.removesuffix("Schema") + "PageSchema"
-    if name not in _pages:
-        _pages[name] = Schema.from_dict(
-            {
-                "items": fields.List(fields.Nested(item), required=True),
-                "total": fields.Integer(required=True),
-                "limit": fields.Integer(required=True),
-                "offset": fields.Integer(required=True),
-            },
-            name=name,
-        )
+    if name not in _pages:  # one schema of a name, for the OpenAPI document's components
+        _pages[name] = page_schema(item)
     return _pages[name]
 
 

@@ -10,7 +10,7 @@ import time
 from functools import wraps
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, event, exc, literal_column, text
+from sqlalchemy import create_engine, event, exc, func, literal_column, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -229,4 +229,18 @@ def inserted_once(session, table, **values) -> bool:
             insert(table).values(**values).on_conflict_do_nothing().returning(literal_column("1"))
         ).first()
         is not None
+    )
+
+
+def save_stamped(session: Session, model, key: dict, values: dict, by) -> None:
+    """Insert or update the row of `model` whose unique columns are `key` (a municipality's
+    settings, its normative) with `values`, stamped with who changed it (`updated_by`) and,
+    on an update, when (`updated_at`; the column's default on an insert)."""
+    session.execute(
+        insert(model)
+        .values(**key, **values, updated_by=by)
+        .on_conflict_do_update(
+            index_elements=list(key),
+            set_={**values, "updated_by": by, "updated_at": func.now()},
+        )
     )

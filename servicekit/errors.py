@@ -12,6 +12,22 @@ from nameko.exceptions import deserialize_to_instance
 
 from contracts.refusals import Conflicting, InvalidField, InvalidFields, Refusal
 
+# what every service's exceptions.py gives its callers (`from servicekit.errors import *`):
+# the errors that cross RPC as themselves and the one mapping of refusals to them
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NavigatorError",
+    "NotFound",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "refusals_as_rpc_errors",
+    "rpc_error",
+]
+
 
 class NavigatorError(Exception):
     status = 500

@@ -29,7 +29,7 @@ from contracts.principal import Principal
 from contracts.refusals import FieldCollector, InvalidField, InvalidFields, Refusal
 from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER, REGIONAL_OPERATOR, ROLES
 from contracts.roles import STAFF_ROLES as _STAFF_ROLES
-from contracts.scope import EVERYTHING, NOTHING, Scope
+from contracts.scope import Scope, staff_authority
 
 __all__ = [  # the shared words this module's callers and tests have always imported from it
     "MUNICIPAL_OPERATOR",
@@ -745,13 +745,7 @@ def child_scope(viewer: Principal) -> Scope:
     it: accounts records them from enrollment's events)."""
     if viewer.role == PARENT:
         return Scope.children_of(viewer.user_id)
-    if viewer.role == REGIONAL_OPERATOR:
-        return EVERYTHING
-    if viewer.role == MUNICIPAL_OPERATOR:
-        return Scope.municipality(viewer.municipality_code)
-    if viewer.role == PROVIDER:
-        return Scope.organization(viewer.organization_id)
-    return NOTHING
+    return staff_authority(viewer)
 
 
 def child_access(

@@ -11,28 +11,4 @@ Codes it answers with, beyond the domain's field codes: 401 `invalid_credentials
 503 `catalog_unavailable`, `certificates_unavailable`.
 """
 
-from servicekit.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NavigatorError,
-    NotFound,
-    ServiceUnavailable,
-    TooManyRequests,
-    Unauthorized,
-    refusals_as_rpc_errors,
-    rpc_error,
-)
-
-__all__ = [
-    "Conflict",
-    "Forbidden",
-    "InvalidInput",
-    "NavigatorError",
-    "NotFound",
-    "ServiceUnavailable",
-    "TooManyRequests",
-    "Unauthorized",
-    "refusals_as_rpc_errors",
-    "rpc_error",
-]
+from servicekit.errors import *  # noqa: F403 - the same errors in every service

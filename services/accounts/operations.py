@@ -31,6 +31,7 @@ from contracts.roles import MUNICIPAL_OPERATOR, PARENT, PROVIDER
 from contracts.scope import EVERYTHING, Reach, Scope
 from servicekit import clock, config, sealing, tokens
 from servicekit.outbox import emit
+from servicekit.views import attributes
 from servicekit.visibility import where_visible
 from services.accounts import domain, recovery
 from services.accounts.domain import LoginThrottle, WeakPassword
@@ -160,14 +161,9 @@ class Directory(Protocol):
 
 def user_view(user: User) -> dict:
     return {
-        "id": user.id,
-        "email": user.email,
-        "full_name": user.full_name,
-        "phone": user.phone,
-        "role": user.role,
+        **attributes(user, "id", "email", "full_name", "phone", "role"),
         "roles": [user.role],
-        "organization_id": user.organization_id,
-        "municipality_code": user.municipality_code,
+        **attributes(user, "organization_id", "municipality_code"),
         "email_verified": user.email_verified_at is not None,
         "created_at": user.created_at,
     }
@@ -615,24 +611,13 @@ def logout(session: Session, refresh_token: str, now: datetime) -> None:
 
 def child_view(child: Child) -> dict:
     return {
-        "id": child.id,
-        "parent_id": child.parent_id,
-        "last_name": child.last_name,
-        "first_name": child.first_name,
-        "middle_name": child.middle_name,
-        "sex": child.sex,
-        "birth_date": child.birth_date,
-        "snils": child.snils,
-        "birth_certificate_series": child.birth_certificate_series,
-        "birth_certificate_number": child.birth_certificate_number,
-        "municipality_code": child.municipality_code,
+        **attributes(child, "id", "parent_id", "last_name", "first_name", "middle_name", "sex",
+                     "birth_date", "snils", "birth_certificate_series",
+                     "birth_certificate_number", "municipality_code"),
         "verified": child.verified_at is not None,
-        "verified_at": child.verified_at,
-        "verified_by": child.verified_by,
-        "verified_organization_id": child.verified_organization_id,
-        "created_at": child.created_at,
-        "updated_at": child.updated_at,
-    }
+        **attributes(child, "verified_at", "verified_by", "verified_organization_id",
+                     "created_at", "updated_at"),
+    }  # fmt: skip
 
 
 def _checked_child_data(data: dict, today: date, directory: Directory) -> dict:

@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, fields
 
+from servicekit.pages import page_schema
+
 
 class UserSchema(Schema):
     id = fields.Integer(required=True)
@@ -46,11 +48,7 @@ class ChildSchema(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-class ChildPageSchema(Schema):
-    items = fields.List(fields.Nested(ChildSchema), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+ChildPageSchema = page_schema(ChildSchema)
 
 
 class ChildFactsSchema(Schema):

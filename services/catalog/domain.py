@@ -38,8 +38,8 @@ from contracts.catalog import (
 from contracts.enrollment import CapacityBelowOccupied
 from contracts.principal import Principal
 from contracts.refusals import Conflicting, InvalidField, TransitionRefused
-from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
-from contracts.scope import EVERYTHING, NOTHING, Scope
+from contracts.roles import PROVIDER, REGIONAL_OPERATOR
+from contracts.scope import Scope, staff_authority
 from contracts.transitions import StateMachine
 from servicekit.money import format_kopecks, parse_money
 
@@ -659,14 +659,7 @@ def managed_scope(principal: PrincipalLike) -> Scope:
 
     What a principal sees is the public part (PUBLIC_*_STATUSES) plus this scope; an
     internal call (another service) is given ``EVERYTHING`` by name."""
-    who = Principal.from_rpc(principal)
-    if who.role == REGIONAL_OPERATOR:
-        return EVERYTHING
-    if who.role == MUNICIPAL_OPERATOR:
-        return Scope.municipality(who.municipality_code)
-    if who.role == PROVIDER:
-        return Scope.organization(who.organization_id)
-    return NOTHING
+    return staff_authority(Principal.from_rpc(principal))
 
 
 def manages_organization(

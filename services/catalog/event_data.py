@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from servicekit.money import format_kopecks
+from servicekit.views import attributes
 from services.catalog import domain
 
 
@@ -14,25 +15,22 @@ def organization(org: Any) -> dict:
     """organization_registered, organization_status_changed"""
     return {
         "organization_id": org.id,
-        "name": org.name,
-        "inn": org.inn,
-        "municipality_code": org.municipality_code,
-        "status": org.status,
+        **attributes(org, "name", "inn", "municipality_code", "status"),
     }
+
+
+def _owner(org: Any) -> dict:
+    """Whose a program or a group is: its organization and the organization's municipality."""
+    return {"organization_id": org.id, "municipality_code": org.municipality_code}
 
 
 def program_published(program: Any, org: Any) -> dict:
     return {
         "program_id": program.id,
-        "organization_id": org.id,
-        "municipality_code": org.municipality_code,
-        "title": program.title,
-        "direction": program.direction,
+        **_owner(org),
+        **attributes(program, "title", "direction"),
         "registry": program.registry_code,
-        "certified": program.certified,
-        "payment_type": program.payment_type,
-        "min_age": program.min_age,
-        "max_age": program.max_age,
+        **attributes(program, "certified", "payment_type", "min_age", "max_age"),
     }
 
 
@@ -48,8 +46,7 @@ def group_changed(group: Any, org: Any) -> dict:
     return {
         "group_id": group.id,
         "program_id": group.program_id,
-        "organization_id": org.id,
-        "municipality_code": org.municipality_code,
+        **_owner(org),
         "capacity": group.capacity,
         "free_seats": domain.free_seats(group.capacity, group.held, group.enrolled),
         "start_date": group.start_date.isoformat(),

@@ -12,20 +12,4 @@ Codes it answers with, beyond the domain's field codes: 403 `role_forbidden`, `n
 `unknown_municipality`, `invalid_inn`, `registry_direction`.
 """
 
-from servicekit.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    refusals_as_rpc_errors,
-    rpc_error,
-)
-
-__all__ = [
-    "Conflict",
-    "Forbidden",
-    "InvalidInput",
-    "NotFound",
-    "refusals_as_rpc_errors",
-    "rpc_error",
-]
+from servicekit.errors import *  # noqa: F403 - the same errors in every service

@@ -18,14 +18,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from contracts.principal import Principal
 from contracts.roles import MUNICIPAL_OPERATOR, REGIONAL_OPERATOR
 from contracts.scope import EVERYTHING, Scope
-from servicekit.db import read_only
+from servicekit.db import read_only, save_stamped
 from servicekit.outbox import emit
 from servicekit.visibility import where_visible
 from services.catalog import domain, event_data, search
@@ -460,17 +459,9 @@ def set_normative(session: Session, principal: Principal, code: str, per_hour: i
             code="invalid_normative",
             fields={"per_hour": ["от 0 до 10 000 000.00 ₽ за час"]},
         )
-    session.execute(
-        pg_insert(MunicipalNormative)
-        .values(municipality_code=code, per_hour_kopecks=per_hour, updated_by=principal.user_id)
-        .on_conflict_do_update(
-            index_elements=["municipality_code"],
-            set_={
-                "per_hour_kopecks": per_hour,
-                "updated_by": principal.user_id,
-                "updated_at": func.now(),
-            },
-        )  # fmt: skip
+    values = {"per_hour_kopecks": per_hour}
+    save_stamped(
+        session, MunicipalNormative, {"municipality_code": code}, values, by=principal.user_id
     )
     return get_normative(session, code)
 

@@ -12,20 +12,4 @@ Codes beyond the domain's field codes: 403 `foreign_municipality`, `role_forbidd
 503 `accounts_unavailable`, `catalog_unavailable`.
 """
 
-from servicekit.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    refusals_as_rpc_errors,
-    rpc_error,
-)
-
-__all__ = [
-    "Conflict",
-    "Forbidden",
-    "InvalidInput",
-    "NotFound",
-    "refusals_as_rpc_errors",
-    "rpc_error",
-]
+from servicekit.errors import *  # noqa: F403 - the same errors in every service

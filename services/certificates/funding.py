@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from servicekit import clock
+from servicekit.db import save_stamped
 from servicekit.outbox import emit
 from services.certificates import domain, ledger
 from services.certificates.domain import AgeBand, Refused
@@ -73,14 +74,8 @@ def set_settings(
     if "free_allowance" in changes:
         values["free_allowance"] = domain.check_free_allowance_setting(changes["free_allowance"])
     if values:
-        session.execute(
-            insert(MunicipalitySettings)
-            .values(municipality_code=municipality_code, updated_by=actor, **values)
-            .on_conflict_do_update(
-                index_elements=["municipality_code"],
-                set_={**values, "updated_by": actor, "updated_at": func.now()},
-            )
-        )
+        key = {"municipality_code": municipality_code}
+        save_stamped(session, MunicipalitySettings, key, values, actor)
     return settings_of(session, municipality_code)
 
 

@@ -9,22 +9,4 @@ Codes it answers with: 403 `not_allowed`, `organization_not_active`; 404 `child_
 `copay_not_accepted`, `no_period` and the money terms' field codes.
 """
 
-from servicekit.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NavigatorError,
-    NotFound,
-    refusals_as_rpc_errors,
-    rpc_error,
-)
-
-__all__ = [
-    "Conflict",
-    "Forbidden",
-    "InvalidInput",
-    "NavigatorError",
-    "NotFound",
-    "refusals_as_rpc_errors",
-    "rpc_error",
-]
+from servicekit.errors import *  # noqa: F403 - the same errors in every service

@@ -4,6 +4,4 @@ which cross RPC as themselves (the gateway maps them to HTTP).
 Codes: 404 `notification_not_found` (also for someone else's); 422 on preferences naming an
 unknown kind or a legally required one (`invalid_input`, with a message per kind)."""
 
-from servicekit.errors import InvalidInput, NotFound, refusals_as_rpc_errors, rpc_error
-
-__all__ = ["InvalidInput", "NotFound", "refusals_as_rpc_errors", "rpc_error"]
+from servicekit.errors import *  # noqa: F403 - the same errors in every service

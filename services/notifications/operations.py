@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from servicekit.views import attributes
 from services.notifications import domain, letters, triggers
 from services.notifications.exceptions import NotFound, refusals_as_rpc_errors
 from services.notifications.models import Delivery, Notification, Preference
@@ -150,12 +151,7 @@ def record_failed(
 
 def _view(row: Notification) -> dict:
     return {
-        "id": row.id,
-        "kind": row.kind,
-        "subject": row.subject,
-        "text": row.text,
-        "link": row.link,
-        "created_at": row.created_at,
+        **attributes(row, "id", "kind", "subject", "text", "link", "created_at"),
         "read": row.read_at is not None,
         "read_at": row.read_at,
     }

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from contracts.principal import Principal
 from contracts.roles import MUNICIPAL_OPERATOR, PROVIDER, REGIONAL_OPERATOR
 from servicekit import clock
+from servicekit.db import save_stamped
 from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.payments import domain
 from services.payments.models import (
@@ -240,34 +241,17 @@ def set_billing_settings(session: Session, principal: Principal, code: str, chan
     check_settings_access(principal, code)
     allowed = {"completeness_mode", "submission_workday", "unrecorded_percent"}
     values = {k: v for k, v in changes.items() if k in allowed and v is not None}
-    session.execute(
-        insert(MunicipalitySetting)
-        .values(municipality_code=code, updated_by=principal.user_id, **values)
-        .on_conflict_do_update(
-            index_elements=["municipality_code"],
-            set_={**values, "updated_by": principal.user_id, "updated_at": func.now()},
-        )
+    save_stamped(
+        session, MunicipalitySetting, {"municipality_code": code}, values, by=principal.user_id
     )
     return billing_settings(session, [code])[code].as_dict(code)
 
 
 def set_completeness_mode(session: Session, principal: Principal, code: str, mode: str) -> dict:
-    role = principal.role
-    if role != REGIONAL_OPERATOR and not (
-        role == MUNICIPAL_OPERATOR and principal.municipality_code == code
-    ):
-        raise Forbidden("Это настройка другого муниципалитета", code="not_owner")
-    session.execute(
-        insert(MunicipalitySetting)
-        .values(municipality_code=code, completeness_mode=mode, updated_by=principal.user_id)
-        .on_conflict_do_update(
-            index_elements=["municipality_code"],
-            set_={
-                "completeness_mode": mode,
-                "updated_by": principal.user_id,
-                "updated_at": func.now(),
-            },
-        )  # fmt: skip
+    check_settings_access(principal, code)
+    values = {"completeness_mode": mode}
+    save_stamped(
+        session, MunicipalitySetting, {"municipality_code": code}, values, by=principal.user_id
     )
     return {"municipality_code": code, "completeness_mode": mode}
 

@@ -47,6 +47,7 @@ from servicekit.errors import Conflict, NotFound
 from servicekit.faults import crash_point
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit_many
+from servicekit.views import attributes
 from services.payments import attendance, domain, invoices
 from services.payments.models import BillingRun, Charge, Contract, ContractMonth
 
@@ -234,12 +235,8 @@ def charge_batch(session: Session, run: BillingRun, after: int, size: int = BATC
 def charge_event(charge: Charge) -> dict:
     return {
         "charge_id": charge.id,
-        "contract_id": charge.contract_id,
-        "enrollment_id": charge.enrollment_id,
-        "child_id": charge.child_id,
-        "organization_id": charge.organization_id,
-        "payer_municipality_code": charge.payer_municipality_code,
-        "month": charge.month,
+        **attributes(charge, "contract_id", "enrollment_id", "child_id", "organization_id"),
+        **attributes(charge, "payer_municipality_code", "month"),
         "completeness": f"{charge.completeness:.6f}",
         "certificate_charged": format_kopecks(charge.debited or 0),
         "certificate_released": format_kopecks(charge.released or 0),

@@ -176,17 +176,29 @@ def _emit_ended(session: Session, contract: Contract, released: dict, amount: in
     )
 
 
+def _ending(session: Session, data: dict, field: str, release_funds, key: str) -> tuple | None:
+    """What ending the event's contract at the end of the month of its date `field` comes to:
+    the contract (locked; None when it is terminated already), its new end, the child's last
+    day, and the months after it that were not billed, released (idempotent by `key`) with
+    their amount. The caller writes the end."""
+    contract = _open_contract(session, data["enrollment_id"])
+    if contract is None:
+        return None
+    effective = date.fromisoformat(data[field])
+    new_end = domain.termination_end(effective, contract.start_date, contract.end_date)
+    released, amount = _release_after(session, contract, new_end, release_funds, key)
+    return contract, new_end, _last_day(effective, contract), released, amount
+
+
 def terminate(session: Session, data: dict, release_funds) -> Contract | None:
     """End a contract at the end of the month of `effective_end_date`; the months after it
     that were not billed go back to the certificate through `release_funds(enrollment_id,
     amount, key)` (idempotent by its key, so a redelivered event releases nothing twice)."""
-    contract = _open_contract(session, data["enrollment_id"])
-    if contract is None:
+    ending = _ending(session, data, "effective_end_date", release_funds, "terminated")
+    if ending is None:
         return None
-    effective = date.fromisoformat(data["effective_end_date"])
-    new_end = domain.termination_end(effective, contract.start_date, contract.end_date)
-    released, amount = _release_after(session, contract, new_end, release_funds, "terminated")
-    contract.attends_until = _last_day(effective, contract)
+    contract, new_end, last_day, released, amount = ending
+    contract.attends_until = last_day
     contract.end_date = new_end
     contract.status = "terminated"
     contract.termination_reason = (data.get("reason") or "")[:300] or None
@@ -201,13 +213,10 @@ def complete(session: Session, data: dict, release_funds) -> Contract | None:
     back to the certificate, once (key release:<enrollment>:completed). A completion at the
     contract's own end releases nothing and emits nothing (within its last month, it only
     fixes the child's last day). A terminated contract is left as it is."""
-    contract = _open_contract(session, data["enrollment_id"])
-    if contract is None:
+    ending = _ending(session, data, "end_date", release_funds, "completed")
+    if ending is None:
         return None
-    effective = date.fromisoformat(data["end_date"])
-    new_end = domain.termination_end(effective, contract.start_date, contract.end_date)
-    released, amount = _release_after(session, contract, new_end, release_funds, "completed")
-    last_day = _last_day(effective, contract)
+    contract, new_end, last_day, released, amount = ending
     if new_end == contract.end_date and not released:
         if last_day < contract.end_date:
             contract.attends_until = last_day  # ends within its last month: lessons stop there

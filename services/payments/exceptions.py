@@ -10,20 +10,4 @@ Codes it answers with, beyond the rules' field codes (`outside_group_dates`,
 `invalid_lessons`, `lesson_in_future`, `terms_mismatch`, `unknown_job`.
 """
 
-from servicekit.errors import (
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    refusals_as_rpc_errors,
-    rpc_error,
-)
-
-__all__ = [
-    "Conflict",
-    "Forbidden",
-    "InvalidInput",
-    "NotFound",
-    "refusals_as_rpc_errors",
-    "rpc_error",
-]
+from servicekit.errors import *  # noqa: F403 - the same errors in every service

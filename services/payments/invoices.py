@@ -26,6 +26,7 @@ from servicekit import clock
 from servicekit.errors import Conflict, Forbidden, NotFound
 from servicekit.money import format_kopecks
 from servicekit.outbox import emit, emit_many
+from servicekit.views import attributes
 from services.payments import domain
 from services.payments.models import BillingRun, Charge, Contract, ContractMonth, Invoice
 
@@ -256,18 +257,10 @@ def list_invoices(
 
 
 def as_dict(invoice: Invoice) -> dict:
-    return {
-        "id": invoice.id,
-        "organization_id": invoice.organization_id,
-        "municipality_code": invoice.municipality_code,
-        "month": invoice.month,
-        "kind": invoice.kind,
-        "number": invoice.number,
-        "amount": invoice.amount,
-        "status": invoice.status,
-        "issued_at": invoice.issued_at,
-        "paid_at": invoice.paid_at,
-    }
+    return attributes(
+        invoice, "id", "organization_id", "municipality_code", "month", "kind", "number",
+        "amount", "status", "issued_at", "paid_at",
+    )  # fmt: skip
 
 
 def visible_invoice(

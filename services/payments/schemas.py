@@ -3,6 +3,8 @@ Amounts are integer kopecks here; the gateway turns them into decimal strings.""
 
 from marshmallow import Schema, fields
 
+from servicekit.pages import page_schema
+
 
 class RunSchema(Schema):
     id = fields.Integer(required=True)
@@ -90,11 +92,7 @@ class RegisterSchema(Schema):
     invoiced = fields.Integer(required=True)
 
 
-class InvoicePageSchema(Schema):
-    items = fields.List(fields.Nested(InvoiceSchema), required=True)
-    total = fields.Integer(required=True)
-    limit = fields.Integer(required=True)
-    offset = fields.Integer(required=True)
+InvoicePageSchema = page_schema(InvoiceSchema)
 
 
 class MonthChargeSchema(Schema):

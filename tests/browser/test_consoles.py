@@ -354,9 +354,7 @@ def look_again_on_a_phone(people, pages, console):
          "Журнал закрыт"),
         ("/provider/invoices", "provider-invoices", "Итоговый"),
     ):  # fmt: skip
-        page.goto(path)
-        expect(page.get_by_text(sign).first).to_be_visible()
-        pages.check(page, name)
+        look_at(page, pages, path, name, sign)
     page = people.log_in(console["regional_email"])
     for path, name, sign in (
         ("/region/organizations", "region-organizations", "Показать"),
@@ -364,22 +362,27 @@ def look_again_on_a_phone(people, pages, console):
         ("/region/billing", "region-billing", "Запустить расчёт"),
         ("/region/periods", "region-periods", "2026/2027"),
     ):
-        page.goto(path)
-        expect(page.get_by_text(sign).first).to_be_visible()
-        pages.check(page, name)
-    page.goto("/region/report")
-    page.get_by_label("Месяц", exact=True).fill(MADE["month"])
-    expect(page.locator("canvas")).to_have_count(4, timeout=60_000)
-    pages.check(page, "region-report")
+        look_at(page, pages, path, name, sign)
+    look_at_report(page, pages, "/region/report", "region-report", charts=4)
     page = people.log_in(console["municipal_email"])
     for path, name, sign in (
         ("/municipality/funding", "municipality-funding", "Лимит на период"),
         ("/municipality/invoices", "municipality-invoices", "Оплачен"),
     ):
-        page.goto(path)
-        expect(page.get_by_text(sign).first).to_be_visible()
-        pages.check(page, name)
-    page.goto("/municipality/report")
+        look_at(page, pages, path, name, sign)
+    look_at_report(page, pages, "/municipality/report", "municipality-report", charts=3)
+
+
+def look_at(page, pages, path, name, sign):
+    """Open the console's page, wait for the text that says it has loaded, check it."""
+    page.goto(path)
+    expect(page.get_by_text(sign).first).to_be_visible()
+    pages.check(page, name)
+
+
+def look_at_report(page, pages, path, name, charts):
+    """Open a report of the month the journey made, wait for its charts, check it."""
+    page.goto(path)
     page.get_by_label("Месяц", exact=True).fill(MADE["month"])
-    expect(page.locator("canvas")).to_have_count(3, timeout=60_000)
-    pages.check(page, "municipality-report")
+    expect(page.locator("canvas")).to_have_count(charts, timeout=60_000)
+    pages.check(page, name)

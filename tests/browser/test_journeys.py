@@ -15,7 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.support.accounts import PASSWORD, fresh_snils
+from tests.support.accounts import PASSWORD, as_user, fresh_snils
 from tests.support.mail import MailServer, text_of
 from tests.support.waiting import wait_for
 
@@ -23,13 +23,7 @@ JS_BUDGET = 250 * 1024  # first load of the catalog, gzipped
 
 
 def api(world, method, path, token, body=None):
-    return requests.request(
-        method,
-        f"{world['base_url']}/api/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
-        timeout=20,
-    )
+    return as_user(world["base_url"], method, path, token, body)
 
 
 def test_anonymous_search_finds_chess_in_a_town_and_its_groups(page, pages, world, size):

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support.accounts import (
+    CALLERS,
     ELSEWHERE_ORG,
     HOME_ORG,
     PASSWORD,
@@ -20,17 +21,6 @@ from tests.support.accounts import (
     child_body,
     fresh_email,
     login,
-)
-
-CALLERS = (
-    "anonymous",
-    "parent",
-    "other_parent",
-    "provider",
-    "provider_elsewhere",
-    "municipal",
-    "municipal_elsewhere",
-    "regional",
 )
 
 

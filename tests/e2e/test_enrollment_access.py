@@ -15,18 +15,8 @@ import sqlalchemy as sa
 
 from servicekit import clock
 from tests.support import enrollment as data
-from tests.support.accounts import HOME_ORG
+from tests.support.accounts import CALLERS, HOME_ORG
 
-CALLERS = (
-    "anonymous",
-    "parent",
-    "other_parent",
-    "provider",
-    "provider_elsewhere",
-    "municipal",
-    "municipal_elsewhere",
-    "regional",
-)
 # the running services read the real clock: a contract starts no earlier than today
 START = clock.today().isoformat()
 

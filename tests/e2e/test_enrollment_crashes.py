@@ -18,6 +18,7 @@ from kombu import Connection
 from servicekit import clock
 from tests.e2e.test_enrollment_events import integrator
 from tests.support import enrollment as data
+from tests.support import sql
 from tests.support.accounts import HOME_ORG
 
 # the running services read the real clock: a contract starts no earlier than today
@@ -53,15 +54,14 @@ def wait_dead(system, name, timeout=30):
 
 
 def application_of(enrollment, child_id, group_id):
-    with enrollment.connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT id::text AS id, status, money, seat_held,"
-                " (terms->>'certificate_share')::bigint AS share FROM enrollments"
-                " WHERE child_id = :c AND group_id = :g"
-            ),
-            {"c": child_id, "g": group_id},
-        ).first()
+    return sql.first(
+        enrollment,
+        "SELECT id::text AS id, status, money, seat_held,"
+        " (terms->>'certificate_share')::bigint AS share FROM enrollments"
+        " WHERE child_id = :c AND group_id = :g",
+        c=child_id,
+        g=group_id,
+    )
 
 
 def wait_settled(enrollment, child_id, group_id, timeout=60):
@@ -76,22 +76,21 @@ def wait_settled(enrollment, child_id, group_id, timeout=60):
 
 
 def reserved_for(certificates, enrollment_id):
-    with certificates.connect() as conn:
-        return conn.execute(
-            sa.text("SELECT coalesce(sum(reserved), 0) FROM reservations WHERE enrollment_id = :e"),
-            {"e": enrollment_id},
-        ).scalar()
+    return sql.scalar(
+        certificates,
+        "SELECT coalesce(sum(reserved), 0) FROM reservations WHERE enrollment_id = :e",
+        e=enrollment_id,
+    )
 
 
 def seat_holds(enrollment, group_id, enrollment_id):
-    with enrollment.connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT (SELECT held + enrolled FROM groups WHERE id = :g),"
-                " (SELECT count(*) FROM seat_holds WHERE group_id = :g AND holder = :h)"
-            ),
-            {"g": group_id, "h": enrollment_id},
-        ).one()
+    return sql.one(
+        enrollment,
+        "SELECT (SELECT held + enrolled FROM groups WHERE id = :g),"
+        " (SELECT count(*) FROM seat_holds WHERE group_id = :g AND holder = :h)",
+        g=group_id,
+        h=enrollment_id,
+    )
 
 
 @pytest.mark.parametrize("process,point", CASES, ids=[f"{p}-{c}" for p, c in CASES])

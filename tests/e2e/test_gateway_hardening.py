@@ -25,6 +25,13 @@ def _problem_of(raw: bytes) -> tuple[int, dict, dict]:
     return status, headers, json.loads(body)
 
 
+def assert_problem(response, status: int, code: str) -> None:
+    """The answer is a problem document (RFC 9457) with this status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == code
+
+
 # --- 1. slow clients -----------------------------------------------------------------------
 
 
@@ -117,9 +124,7 @@ def test_an_encoded_ampersand_in_the_text_does_not_poison_the_search_answer(api)
 
 def test_unknown_query_parameters_are_refused_not_cached(api):
     response = requests.get(f"{api}/catalog/search?q=футбол&nocache={uuid.uuid4()}", timeout=10)
-    assert response.status_code == 400
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "unknown_query_parameter"
+    assert_problem(response, 400, "unknown_query_parameter")
     assert "nocache" in response.json()["fields"]
 
 
@@ -282,31 +287,23 @@ def test_the_idempotency_store_keeps_no_personal_data_in_clear(api, accounts_wor
 
 def test_an_unknown_path_is_a_problem(api):
     response = requests.get(f"{api}/no-such-thing", timeout=10)
-    assert response.status_code == 404
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "not_found"
+    assert_problem(response, 404, "not_found")
 
 
 def test_a_method_not_allowed_is_a_problem_with_allow(api):
     response = requests.delete(f"{api}/me", timeout=10)
-    assert response.status_code == 405
-    assert response.headers["Content-Type"] == "application/problem+json"
+    assert_problem(response, 405, "method_not_allowed")
     assert "GET" in response.headers["Allow"]
-    assert response.json()["code"] == "method_not_allowed"
 
 
 def test_headers_of_16_kb_are_a_problem(api):
     response = requests.get(f"{api}/health", headers={"X-Big": "a" * 16384}, timeout=10)
-    assert response.status_code == 431
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "headers_too_large"
+    assert_problem(response, 431, "headers_too_large")
 
 
 def test_an_overlong_url_is_a_problem(api):
     response = requests.get(f"{api}/catalog/search?q={'a' * 9000}", timeout=10)
-    assert response.status_code == 414
-    assert response.headers["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "uri_too_long"
+    assert_problem(response, 414, "uri_too_long")
 
 
 def test_a_malformed_request_line_is_a_problem(api):

@@ -103,6 +103,7 @@ def everyone(status):
 
 REGIONAL_ONLY = everyone(403) | {"anonymous": 401, "regional": 200}
 STAFF_READ = everyone(200) | {"anonymous": 401, "parent": 403}
+OPERATORS_ONLY = everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200}
 
 TABLE = [
     (
@@ -131,21 +132,21 @@ TABLE = [
         "PUT",
         lambda w: "/municipalities/krasnoyarsk/completeness",
         lambda w: {"completeness_mode": "delivered"},
-        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+        OPERATORS_ONLY,
     ),
     (
         "billing settings",
         "GET",
         lambda w: "/municipalities/krasnoyarsk/billing-settings",
         None,
-        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+        OPERATORS_ONLY,
     ),
     (
         "change billing settings",
         "PATCH",
         lambda w: "/municipalities/krasnoyarsk/billing-settings",
         lambda w: {"submission_workday": 3, "unrecorded_percent": 100},
-        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+        OPERATORS_ONLY,
     ),
     (
         "start a billing run",
@@ -178,21 +179,21 @@ TABLE = [
         "GET",
         lambda w: "/municipalities/krasnoyarsk/report.xlsx?month=2026-10",
         None,
-        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+        OPERATORS_ONLY,
     ),
     (
         "municipality report",
         "GET",
         lambda w: "/municipalities/krasnoyarsk/report",
         None,
-        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+        OPERATORS_ONLY,
     ),
     (
         "municipality report csv",
         "GET",
         lambda w: "/municipalities/krasnoyarsk/report.csv?month=2026-10",
         None,
-        everyone(403) | {"anonymous": 401, "municipal": 200, "regional": 200},
+        OPERATORS_ONLY,
     ),
     (
         "child's payments (token without a child)",

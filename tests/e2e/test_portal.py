@@ -22,7 +22,6 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -35,6 +34,7 @@ from tests.support import enrollment
 from tests.support.accounts import (
     PASSWORD,
     Client,
+    as_user,
     child_body,
     confirm_email,
     login,
@@ -132,16 +132,6 @@ def billed_system(server_urls, mail_server, tmp_path_factory):
         yield system
 
 
-def _api(base_url: str, method: str, path: str, token: str, body=None):
-    return requests.request(
-        method,
-        f"{base_url}/api/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
-        timeout=20,
-    )
-
-
 def _lessons(start: datetime.date) -> list[dict]:
     """The group's lessons (Tuesdays, 16:00) from the contract's start to its month's end;
     the start day itself if no Tuesday is left in the month."""
@@ -179,11 +169,11 @@ def billed_world(billed_system):
 
     def awaiting():
         path = f"/enrollments?group_id={club['groups'][0]}&child_id={child_id}"
-        answer = _api(base, "GET", path, provider)
+        answer = as_user(base, "GET", path, provider)
         return [e for e in answer.json()["items"] if e["status"] == "awaiting_provider"]
 
     application = wait_for(awaiting, 30, "the application awaiting the provider")[0]
-    confirmed = _api(base, "POST", f"/enrollments/{application['id']}/confirm", provider)
+    confirmed = as_user(base, "POST", f"/enrollments/{application['id']}/confirm", provider)
     assert confirmed.status_code == 200, confirmed.text
 
     start = datetime.date.fromisoformat(application["start_date"])
@@ -196,8 +186,8 @@ def billed_world(billed_system):
     ]
 
     def recorded():  # payments learns of the contract from enrollment's event
-        answer = _api(base, "POST", f"/groups/{club['groups'][0]}/lessons", provider,
-                      {"lessons": lessons})  # fmt: skip
+        answer = as_user(base, "POST", f"/groups/{club['groups'][0]}/lessons", provider,
+                         {"lessons": lessons})  # fmt: skip
         assert answer.status_code in (200, 201, 404), answer.text
         return answer.status_code != 404
 
@@ -205,11 +195,11 @@ def billed_world(billed_system):
     clock.set_shared(
         clock_file, payments_domain.submission_deadline(month) + datetime.timedelta(days=1)
     )
-    run = _api(base, "POST", "/billing/runs", regional, {"month": month})
+    run = as_user(base, "POST", "/billing/runs", regional, {"month": month})
     assert run.status_code == 202, run.text
 
     def completed():
-        answer = _api(base, "GET", f"/billing/runs/{run.json()['id']}", regional).json()
+        answer = as_user(base, "GET", f"/billing/runs/{run.json()['id']}", regional).json()
         return answer if answer["status"] == "completed" else None
 
     result = wait_for(completed, 30, f"the billing run of {month}")
@@ -248,8 +238,8 @@ def console_world(server_urls, mail_server, tmp_path_factory):
             accounts.dispose()
             certificates.dispose()
         regional = login(f"{base}/api/v1", regional_email)["access_token"]
-        normative = _api(base, "PUT", "/municipalities/krasnoyarsk/normative", regional,
-                         {"per_hour": "200.00"})  # fmt: skip
+        normative = as_user(base, "PUT", "/municipalities/krasnoyarsk/normative", regional,
+                            {"per_hour": "200.00"})  # fmt: skip
         assert normative.status_code == 200, normative.text
         municipal_email = f"municipal-{uuid.uuid4().hex[:8]}@example.ru"
         municipal = {
@@ -259,7 +249,7 @@ def console_world(server_urls, mail_server, tmp_path_factory):
             "role": "municipal_operator",
             "municipality_code": "krasnoyarsk",
         }
-        staff = _api(base, "POST", "/staff", regional, municipal)
+        staff = as_user(base, "POST", "/staff", regional, municipal)
         assert staff.status_code == 201, staff.text
         yield {
             "base_url": base,

@@ -22,6 +22,7 @@ from tests.integration.test_certificates_ledger import (
     fresh_municipality,
     funded,
 )
+from tests.support import sql
 
 # the ledger module's fixtures: the service in a container, its engine, the current period
 certificates, engine, period = ledger.certificates, ledger.engine, ledger.period
@@ -43,10 +44,7 @@ def far_periods(engine, count=2):
 
 
 def status_of(engine, period_id):
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.text("SELECT status FROM periods WHERE id = :p"), {"p": period_id}
-        ).scalar()
+    return sql.scalar(engine, "SELECT status FROM periods WHERE id = :p", p=period_id)
 
 
 # --- item 7: a period closes at its end, not before --------------------------------------
@@ -66,14 +64,13 @@ def test_closing_a_period_before_its_last_day_is_over_is_refused_and_changes_not
             certificates.close_period(old_id)
     assert refused.value.code == "period_not_over"
     assert status_of(engine, old_id) == "open"
-    with engine.connect() as conn:
-        expired = conn.execute(
-            sa.text(
-                "SELECT b.expired FROM balances b JOIN certificates c ON c.id = b.certificate_id"
-                " WHERE c.number = :n AND b.period_id = :p"
-            ),
-            {"n": number, "p": old_id},
-        ).scalar()
+    expired = sql.scalar(
+        engine,
+        "SELECT b.expired FROM balances b JOIN certificates c ON c.id = b.certificate_id"
+        " WHERE c.number = :n AND b.period_id = :p",
+        n=number,
+        p=old_id,
+    )
     assert expired == 0
     with clock.freeze(date(year + 1, 9, 1)):
         done = certificates.close_period(old_id)
@@ -127,15 +124,13 @@ def test_the_calendar_closes_a_period_the_day_after_its_end_and_credits_the_next
     assert (done["expired"], done["credited"]) == (700_00, 1)
     assert again == {}  # nothing more is due
     assert status_of(engine, old_id) == "closed"
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT b.period_id, b.available, b.reserved, b.expired FROM balances b"
-                " JOIN certificates c ON c.id = b.certificate_id WHERE c.number = :n"
-                " ORDER BY b.period_id"
-            ),
-            {"n": number},
-        ).all()
+    rows = sql.rows(
+        engine,
+        "SELECT b.period_id, b.available, b.reserved, b.expired FROM balances b"
+        " JOIN certificates c ON c.id = b.certificate_id WHERE c.number = :n"
+        " ORDER BY b.period_id",
+        n=number,
+    )
     assert [tuple(r) for r in rows] == [(old_id, 0, 300_00, 700_00), (new_id, 1_500_00, 0, 0)]
     assert clean_audit(engine) == []
 
@@ -167,18 +162,12 @@ def test_an_unknown_calendar_job_is_not_found(certificates):
 
 
 def expiring_events(engine, certificate_number):
-    with engine.connect() as conn:
-        return (
-            conn.execute(
-                sa.text(
-                    "SELECT body->'data' FROM outbox WHERE type = 'certificate_expiring'"
-                    " AND body->'data'->>'certificate_number' = :n ORDER BY id"
-                ),
-                {"n": certificate_number},
-            )
-            .scalars()
-            .all()
-        )
+    return sql.scalars(
+        engine,
+        "SELECT body->'data' FROM outbox WHERE type = 'certificate_expiring'"
+        " AND body->'data'->>'certificate_number' = :n ORDER BY id",
+        n=certificate_number,
+    )
 
 
 def test_the_calendar_tells_once_that_a_certificate_expires_within_thirty_days(

@@ -4,6 +4,7 @@ of thousands of operations always equals the recount of its entries, the municip
 gives exactly N financing certificates under concurrency, and audit-ledger finds a corrupted
 balance."""
 
+import contextlib
 import itertools
 import random
 import subprocess
@@ -22,6 +23,7 @@ from servicekit.errors import Conflict
 from services.certificates import audit, domain
 from services.certificates.models import MunicipalFund, Period
 from services.certificates.service import CertificatesService
+from tests.support import sql
 
 _children = itertools.count(int(uuid.uuid4().int % 10**6) * 1000)
 
@@ -87,18 +89,27 @@ def certificates(nameko_config, databases, container_factory):
 
 
 def balance(engine, number):
-    with engine.connect() as conn:
-        return (
-            conn.execute(
-                sa.text(
-                    "SELECT b.* FROM balances b JOIN certificates c ON c.id = b.certificate_id"
-                    " WHERE c.number = :n"
-                ),
-                {"n": number},
-            )
-            .mappings()
-            .one()
+    return sql.mapping(
+        engine,
+        "SELECT b.* FROM balances b JOIN certificates c ON c.id = b.certificate_id"
+        " WHERE c.number = :n",
+        n=number,
+    )
+
+
+@contextlib.contextmanager
+def balance_row_held(engine, period_id, number):
+    """The certificate's balance of the period locked by a transaction of the test's own,
+    until the caller rolls it back: what reaches for the row meanwhile waits."""
+    with engine.connect() as blocker:
+        blocker.execute(
+            sa.text(
+                "SELECT 1 FROM balances WHERE period_id = :p AND certificate_id ="
+                " (SELECT id FROM certificates WHERE number = :n) FOR UPDATE"
+            ),
+            {"p": period_id, "n": number},
         )
+        yield blocker
 
 
 def financed_child(certificates, engine, period_id, nominal, enrollment=None):
@@ -362,22 +373,16 @@ def test_municipal_limit_of_n_gives_exactly_n_under_concurrency_and_the_queue_mo
     answers = {kid["id"]: call.result() for kid, call in calls}
     financed = [k for k, a in answers.items() if a["certificate_type"] == "financing"]
     assert len(financed) == n
-    with engine.connect() as conn:
-        used = conn.execute(
-            sa.text("SELECT used FROM municipal_funds WHERE municipality_code = :m"), {"m": mun}
-        ).scalar()
-        queue = (
-            conn.execute(
-                sa.text(
-                    "SELECT c.child_id FROM financing_queue q JOIN certificates c"
-                    " ON c.id = q.certificate_id WHERE q.municipality_code = :m"
-                    " AND q.status = 'waiting' ORDER BY q.id"
-                ),
-                {"m": mun},
-            )
-            .scalars()
-            .all()
-        )
+    used = sql.scalar(
+        engine, "SELECT used FROM municipal_funds WHERE municipality_code = :m", m=mun
+    )
+    queue = sql.scalars(
+        engine,
+        "SELECT c.child_id FROM financing_queue q JOIN certificates c"
+        " ON c.id = q.certificate_id WHERE q.municipality_code = :m"
+        " AND q.status = 'waiting' ORDER BY q.id",
+        m=mun,
+    )
     assert used == n * nominal and len(queue) == 30 - n
     # one financed child's nominal comes back (lowered to 0): the first in the queue moves up
     regional = {"user_id": 1, "role": "regional_operator"}
@@ -601,14 +606,7 @@ def test_a_freeze_racing_a_reservation_never_leaves_a_frozen_certificate_holding
     is held so that the reservation waits exactly there, and the freeze comes meanwhile."""
     kid, number = financed_child(certificates, engine, period, 2_000_00)
     regional = {"user_id": 1, "role": "regional_operator"}
-    with engine.connect() as blocker:
-        blocker.execute(
-            sa.text(
-                "SELECT 1 FROM balances WHERE period_id = :p AND certificate_id ="
-                " (SELECT id FROM certificates WHERE number = :n) FOR UPDATE"
-            ),
-            {"p": period, "n": number},
-        )
+    with balance_row_held(engine, period, number) as blocker:
         reserving = certificates.reserve_funds.call_async("race-1", kid, period, 500_00, True)
         eventlet.sleep(0.5)  # the reservation waits for the balance row
         freezing = certificates.freeze.call_async(regional, number)
@@ -674,14 +672,7 @@ def test_a_release_racing_a_reservation_in_flight_releases_it(certificates, engi
     comes: the release finds no committed reservation; its tombstone waits for the
     reservation's claim, and then the release gives back what was reserved."""
     kid, number = financed_child(certificates, engine, period, 10_000_00)
-    with engine.connect() as blocker:
-        blocker.execute(
-            sa.text(
-                "SELECT 1 FROM balances WHERE period_id = :p AND certificate_id ="
-                " (SELECT id FROM certificates WHERE number = :n) FOR UPDATE"
-            ),
-            {"p": period, "n": number},
-        )
+    with balance_row_held(engine, period, number) as blocker:
         reserving = certificates.reserve_funds.call_async("race-2", kid, period, 6_000_00, True)
         eventlet.sleep(0.5)  # the reservation waits for the balance row, its key claimed
         releasing = certificates.release_funds.call_async("race-2", None, "application_closed")

@@ -13,17 +13,14 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from nameko.standalone.rpc import ClusterRpcClient
 
 from servicekit import clock
 from servicekit.errors import Conflict, InvalidInput, NotFound
-from services.accounts.service import AccountsService
-from services.catalog.service import CatalogService
 from services.certificates import audit, funding
 from services.certificates.domain import AgeBand
-from services.certificates.service import CertificatesService
-from services.enrollment.service import EnrollmentService
+from tests.integration import test_enrollment as enrollment_tests
 from tests.support import enrollment as world
+from tests.support import sql
 from tests.support.accounts import child_body
 
 START = "2026-12-01"
@@ -37,47 +34,24 @@ def business_day():
         yield
 
 
-@pytest.fixture
-def rpc(nameko_config, databases, container_factory):
-    for cls in (EnrollmentService, AccountsService, CertificatesService, CatalogService):
-        container_factory(cls).start()
-    with ClusterRpcClient() as client:
-        yield client
-
-
-@pytest.fixture
-def engines(engine_of):
-    return {name: engine_of(name) for name in ("catalog", "accounts", "certificates", "enrollment")}
-
-
-def as_parent(parent_id):
-    return {"user_id": parent_id, "role": "parent", "organization_id": None}
+# enrollment's fixtures: enrollment, accounts, certificates and the catalog in containers,
+# and their engines
+rpc, engines = enrollment_tests.rpc, enrollment_tests.engines
+as_parent = enrollment_tests.as_parent
 
 
 def operator_of(code):
     return {"user_id": 900, "role": "municipal_operator", "municipality_code": code}
 
 
-def confirmed_data(engines, enrollment_id):
-    with engines["enrollment"].connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT body->'data' FROM outbox WHERE type = 'enrollment_confirmed'"
-                " AND body->'data'->>'enrollment_id' = :e"
-            ),
-            {"e": enrollment_id},
-        ).scalar()
-
-
 def used(engines, code, period_id):
-    with engines["certificates"].connect() as conn:
-        return conn.execute(
-            sa.text(
-                "SELECT coalesce(sum(used), 0) FROM municipal_funds"
-                " WHERE municipality_code = :m AND period_id = :p"
-            ),
-            {"m": code, "p": period_id},
-        ).scalar()
+    return sql.scalar(
+        engines["certificates"],
+        "SELECT coalesce(sum(used), 0) FROM municipal_funds"
+        " WHERE municipality_code = :m AND period_id = :p",
+        m=code,
+        p=period_id,
+    )
 
 
 def test_a_child_who_moves_is_paid_for_by_the_certificates_municipality(rpc, engines):
@@ -102,7 +76,8 @@ def test_a_child_who_moves_is_paid_for_by_the_certificates_municipality(rpc, eng
                                      "confirm")  # fmt: skip
     assert enrolled["status"] == "enrolled"
     # the contract is invoiced to the municipality whose limit financed the certificate
-    assert confirmed_data(engines, applied["id"])["child_municipality_code"] == "krasnoyarsk"
+    confirmed = enrollment_tests.outbox_data(engines, applied["id"], "enrollment_confirmed")
+    assert confirmed["child_municipality_code"] == "krasnoyarsk"
     assert used(engines, "achinsk", period) == achinsk_before
     # that municipality's operator sees the certificate; the new one's does not
     shown = rpc.certificates.show_certificate(operator_of("krasnoyarsk"), number)

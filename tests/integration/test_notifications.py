@@ -21,6 +21,7 @@ from services.catalog.service import CatalogService
 from services.notifications.service import NotificationsService
 from tests.support import enrollment as world
 from tests.support.mail import MailServer, html_of, text_of
+from tests.support.sql import scalar
 from tests.support.system import ServiceProcess, base_env
 
 PORTAL = "http://portal.test"
@@ -208,11 +209,6 @@ def every_kind_of_event(family) -> list[tuple[str, str, dict]]:
           "municipality_code": family["municipality"], "month": "2026-11", "kind": "advance",
           "amount": "121600.00"}),
     ]  # fmt: skip
-
-
-def scalar(engine, query, **params):
-    with engine.connect() as conn:
-        return conn.execute(sa.text(query), params).scalar()
 
 
 def test_every_kind_is_mailed_once_by_its_event_and_a_redelivery_sends_nothing(

@@ -28,6 +28,7 @@ from services.certificates import audit
 from services.certificates.models import MunicipalFund
 from services.payments import domain
 from tests.support.payments import Enrollment, confirmed_data, reset_billing, school_year
+from tests.support.sql import scalar
 from tests.support.system import ROOT, ServiceProcess, base_env
 from tests.support.waiting import wait_for
 
@@ -92,11 +93,6 @@ def wait_rpc(client, service, timeout=40):
         except (UnknownService, eventlet.Timeout):
             time.sleep(0.3)
     raise AssertionError(f"{service} did not start")
-
-
-def scalar(engine, query, **params):
-    with engine.connect() as conn:
-        return conn.execute(sa.text(query), params).scalar()
 
 
 class Region:

@@ -20,7 +20,8 @@ from services.certificates.models import MunicipalFund
 from services.certificates.service import CertificatesService
 from services.payments import invoices
 from services.payments.service import PaymentsService
-from tests.support.payments import Enrollment, confirmed_data, reset_billing, school_year
+from tests.integration import test_payments_billing as billing_tests
+from tests.support.payments import Enrollment, confirmed_data, reset_billing
 from tests.support.waiting import wait_for
 
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
@@ -37,9 +38,8 @@ def vhost(server_urls):
         yield uri
 
 
-@pytest.fixture
-def period(engine_of):
-    return school_year(engine_of("certificates"))
+# the billing tests' fixture: the certificates' period of the school year
+period = billing_tests.period
 
 
 @pytest.fixture

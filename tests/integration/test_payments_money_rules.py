@@ -238,13 +238,18 @@ def test_a_later_run_of_an_invoiced_month_brings_a_correction_invoice(session):
     ] == []
 
 
-def test_an_advance_issued_after_the_final_is_netted(session):
-    payer, org, group, made = region(session, children=2)
-    only_these(session, "2026-10", [c.id for c in made])
-    run = billing.start_run(session, "2026-10", None, date(2026, 11, 5))
+def billed_alone(session, contracts, month="2026-10", today=date(2026, 11, 5)):
+    """A run of the month for these contracts alone, each charge posted: whether it finished."""
+    only_these(session, month, [c.id for c in contracts])
+    run = billing.start_run(session, month, None, today)
     post(charge_all(session, run).values())
     session.flush()
-    assert billing.finish(session, run.id)
+    return billing.finish(session, run.id)
+
+
+def test_an_advance_issued_after_the_final_is_netted(session):
+    payer, org, group, made = region(session, children=2)
+    assert billed_alone(session, made)
     assert invoiced(session, org, "2026-10") == {("final", 0): 607_500}
     # someone issues October's advances by hand afterwards: today's code invoices 180 %
     invoices.issue_advances(session, "2026-10")
@@ -253,11 +258,7 @@ def test_an_advance_issued_after_the_final_is_netted(session):
 
 def test_the_audit_names_each_key_whose_invoices_differ_from_the_debits(session):
     payer, org, group, made = region(session, children=2)
-    only_these(session, "2026-10", [c.id for c in made])
-    run = billing.start_run(session, "2026-10", None, date(2026, 11, 5))
-    post(charge_all(session, run).values())
-    session.flush()
-    assert billing.finish(session, run.id)
+    assert billed_alone(session, made)
     mine = [line for line in audit.audit(session) if f"organization {org} " in line]
     assert mine == []
     # a charge posted behind the invoices' back (what ON CONFLICT DO NOTHING left before)

@@ -22,6 +22,7 @@ from services.payments import billing, contracts
 from services.payments.models import BillingRun, Charge, Contract, ContractMonth
 from services.payments.service import PaymentsService
 from tests.support.payments import Enrollment, confirmed_data, reset_billing
+from tests.support.sql import scalar
 from tests.support.waiting import wait_for
 
 REGIONAL = {"user_id": 1, "role": "regional_operator"}
@@ -38,11 +39,6 @@ def payments(nameko_config, databases, container_factory, vhost, engine_of, monk
     with ClusterRpcClient() as client:
         yield client.payments, engine_of("payments"), enrollment
     enrollment.close()
-
-
-def scalar(engine, query, **params):
-    with engine.connect() as conn:
-        return conn.execute(sa.text(query), params).scalar()
 
 
 def fresh_ids():

@@ -12,6 +12,7 @@ import pytest
 from contracts.cost import InvalidTerms, contract_terms
 from services.payments import domain
 from services.payments.domain import MonthAttendance
+from tests.unit.test_payments_cost import GROUP
 
 TUE_THU = [
     {"weekday": 2, "start": "16:00", "end": "17:30"},
@@ -19,10 +20,7 @@ TUE_THU = [
 ]
 # the "balance short" contract of test_payments_cost: October is 1 112.63 + 1 924.86
 SHORT = contract_terms(
-    group_start=date(2026, 9, 1),
-    group_end=date(2027, 5, 31),
-    period_start=date(2026, 9, 1),
-    period_end=date(2027, 8, 31),
+    **GROUP,
     start_date=date(2026, 9, 1),
     group_price=2_730_000,
     group_normative=3_000_000,
@@ -112,10 +110,7 @@ def test_rounding_is_half_up_to_the_kopeck():
 
 def test_early_termination_ends_at_the_months_end_and_releases_the_later_months():
     terms = contract_terms(
-        group_start=date(2026, 9, 1),
-        group_end=date(2027, 5, 31),
-        period_start=date(2026, 9, 1),
-        period_end=date(2027, 8, 31),
+        **GROUP,
         start_date=date(2026, 9, 15),
         group_price=2_730_000,
         group_normative=3_000_000,

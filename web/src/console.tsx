@@ -4,6 +4,7 @@ import { useEffect, useState, type ReactNode } from "react";
 import { ApiError } from "./api/client";
 import { getAccess } from "./api/session";
 import { idempotencyKey } from "./api/client";
+import { useAction } from "./form";
 import { navigate } from "./router";
 import { explain, useRequireLogin, useSession } from "./state";
 
@@ -26,31 +27,8 @@ export function useRole(role: string) {
 
 export const key = () => ({ header: { "Idempotency-Key": idempotencyKey() } });
 
-/** A button's action: busy while it runs, its failure told beside it. */
-export function useAction() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [fields, setFields] = useState<Record<string, string>>({});
-  const [done, setDone] = useState<string | null>(null);
-  const run = async (work: () => Promise<unknown>, success?: string) => {
-    setBusy(true);
-    setError(null);
-    setFields({});
-    setDone(null);
-    try {
-      await work();
-      if (success) setDone(success);
-      return true;
-    } catch (reason) {
-      if (reason instanceof ApiError && reason.status === 422) setFields(reason.fields);
-      setError(reason);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, fields, done, run, setDone };
-}
+// a button's action is a form's sending without the form (form.tsx)
+export { useAction };
 
 export function Outcome({ action }: { action: ReturnType<typeof useAction> }) {
   return (

@@ -1,6 +1,6 @@
-import { useState } from "react";
 import { api, idempotencyKey, unwrap, type Schemas } from "../api/client";
 import { date, money, month } from "../format";
+import { useAction } from "../form";
 import { namesOf } from "../names";
 import { Link } from "../router";
 import { ErrorNotice, explain, useLoad, useRequireLogin } from "../state";
@@ -26,24 +26,18 @@ export function Certificates() {
     ]);
     return { kids, certificates: certificates.items };
   }, `cert-${user?.id}`);
-  const [error, setError] = useState<unknown>(null);
-  const issue = async (childId: number) => {
-    setError(null);
-    try {
-      await unwrap(
-        api.POST("/api/v1/children/{child_id}/certificate", {
-          params: { path: { child_id: childId }, header: { "Idempotency-Key": idempotencyKey() } },
-        }),
-      );
+  const action = useAction();
+  const issue = (childId: number) =>
+    action.run(async () => {
+      await unwrap(api.POST("/api/v1/children/{child_id}/certificate", {
+        params: { path: { child_id: childId }, header: { "Idempotency-Key": idempotencyKey() } },
+      }));
       data.reload();
-    } catch (reason) {
-      setError(reason);
-    }
-  };
+    });
   return (
     <section aria-labelledby="cert-title">
       <h1 id="cert-title">Сертификаты</h1>
-      <ErrorNotice error={data.error || error} retry={data.reload} />
+      <ErrorNotice error={data.error || action.error} retry={data.reload} />
       {data.data?.kids.map((child) => {
         const certificate = data.data!.certificates.find((c) => c.child_id === child.id);
         return (
@@ -141,25 +135,19 @@ export function Applications() {
     ]);
     return { kids, items: page.items, names: await namesOf(page.items) };
   }, `apps-${user?.id}`);
-  const [error, setError] = useState<unknown>(null);
-  const cancel = async (id: string) => {
-    setError(null);
-    try {
-      await unwrap(
-        api.POST("/api/v1/enrollments/{enrollment_id}/cancel", {
-          params: { path: { enrollment_id: id }, header: { "Idempotency-Key": idempotencyKey() } },
-          body: { reason: "Отменено родителем" },
-        }),
-      );
+  const action = useAction();
+  const cancel = (id: string) =>
+    action.run(async () => {
+      await unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/cancel", {
+        params: { path: { enrollment_id: id }, header: { "Idempotency-Key": idempotencyKey() } },
+        body: { reason: "Отменено родителем" },
+      }));
       data.reload();
-    } catch (reason) {
-      setError(reason);
-    }
-  };
+    });
   return (
     <section aria-labelledby="apps-title">
       <h1 id="apps-title">Заявки и зачисления</h1>
-      {error ? <p className="notice error" role="alert">{explain(error)}</p> : null}
+      {action.error ? <p className="notice error" role="alert">{explain(action.error)}</p> : null}
       <ErrorNotice error={data.error} retry={data.reload} />
       <ul className="results">
         {data.data?.items.map((e) => {

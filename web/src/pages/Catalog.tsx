@@ -3,11 +3,13 @@ import { api, unwrap, type Schemas } from "../api/client";
 import type { paths } from "../api/schema";
 import { ages, date, money } from "../format";
 import { Link, navigate, useLocation } from "../router";
+import { Choice } from "../form";
 import { ErrorNotice, useLoad } from "../state";
 import { FORMAT, PAYMENT } from "../words";
 
 type Query = paths["/api/v1/catalog/search"]["get"]["parameters"]["query"];
 const PAGE = 10;
+const SORTS = { price: "Сначала дешевле", start_date: "Сначала раньше начало", distance: "Сначала ближе" };
 const FIELDS = [
   "q", "municipality", "direction", "age", "payment_type", "max_monthly_price", "format",
   "adapted", "with_free_seats", "near", "radius_km", "sort",
@@ -88,56 +90,29 @@ export function Catalog() {
           <input id="q" type="search" value={form.q} onChange={(e) => set("q", e.target.value)}
             placeholder="шахматы, робототехника, танцы…" />
         </div>
-        <div className="field">
-          <label htmlFor="municipality">Где</label>
-          <select id="municipality" value={form.municipality} onChange={(e) => set("municipality", e.target.value)}>
-            <option value="">Весь край</option>
-            {refs.data?.places.map((m) => <option key={m.code} value={m.code}>{m.name}</option>)}
-          </select>
-        </div>
+        <Choice name="municipality" label="Где" empty="Весь край" options={refs.data?.places}
+          value={form.municipality} onChange={(e) => set("municipality", e.target.value)} />
         <details className="filters" open={wide || undefined}>
           <summary>Фильтры</summary>
           <div className="filter-grid">
-          <div className="field">
-            <label htmlFor="direction">Направленность</label>
-            <select id="direction" value={form.direction} onChange={(e) => set("direction", e.target.value)}>
-              <option value="">Любая</option>
-              {refs.data?.directions.map((d) => <option key={d.code} value={d.code}>{d.name}</option>)}
-            </select>
-          </div>
+          <Choice name="direction" label="Направленность" empty="Любая" options={refs.data?.directions}
+            value={form.direction} onChange={(e) => set("direction", e.target.value)} />
           <div className="field">
             <label htmlFor="age">Возраст ребёнка</label>
             <input id="age" type="number" min={0} max={18} inputMode="numeric" value={form.age}
               onChange={(e) => set("age", e.target.value)} />
           </div>
-          <div className="field">
-            <label htmlFor="payment_type">Оплата</label>
-            <select id="payment_type" value={form.payment_type} onChange={(e) => set("payment_type", e.target.value)}>
-              <option value="">Любая</option>
-              {Object.entries(PAYMENT).map(([code, word]) => <option key={code} value={code}>{word}</option>)}
-            </select>
-          </div>
+          <Choice name="payment_type" label="Оплата" empty="Любая" options={PAYMENT}
+            value={form.payment_type} onChange={(e) => set("payment_type", e.target.value)} />
           <div className="field">
             <label htmlFor="max_monthly_price">Цена в месяц до, ₽</label>
             <input id="max_monthly_price" type="number" min={0} step="0.01" inputMode="decimal"
               value={form.max_monthly_price} onChange={(e) => set("max_monthly_price", e.target.value)} />
           </div>
-          <div className="field">
-            <label htmlFor="format">Формат</label>
-            <select id="format" value={form.format} onChange={(e) => set("format", e.target.value)}>
-              <option value="">Любой</option>
-              {Object.entries(FORMAT).map(([code, word]) => <option key={code} value={code}>{word}</option>)}
-            </select>
-          </div>
-          <div className="field">
-            <label htmlFor="sort">Порядок</label>
-            <select id="sort" value={form.sort} onChange={(e) => set("sort", e.target.value)}>
-              <option value="">По совпадению</option>
-              <option value="price">Сначала дешевле</option>
-              <option value="start_date">Сначала раньше начало</option>
-              <option value="distance">Сначала ближе</option>
-            </select>
-          </div>
+          <Choice name="format" label="Формат" empty="Любой" options={FORMAT}
+            value={form.format} onChange={(e) => set("format", e.target.value)} />
+          <Choice name="sort" label="Порядок" empty="По совпадению" options={SORTS}
+            value={form.sort} onChange={(e) => set("sort", e.target.value)} />
           <fieldset className="checks">
             <legend>Ещё</legend>
             <label><input type="checkbox" checked={!!form.adapted}

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { api, idempotencyKey, unwrap, type Schemas } from "../api/client";
 import { date } from "../format";
-import { Field, useSubmit } from "../form";
+import { Choice, Field, useSubmit } from "../form";
 import { Link, navigate } from "../router";
 import { ErrorNotice, useLoad, useRequireLogin } from "../state";
 
@@ -101,15 +101,8 @@ export function ChildForm({ id }: { id: number | null }) {
         <Field label="СНИЛС" required inputMode="numeric" placeholder="123-456-789 01" {...props("snils")} />
         <Field label="Серия свидетельства о рождении" required placeholder="IV-БА" {...props("birth_certificate_series")} />
         <Field label="Номер свидетельства о рождении" required inputMode="numeric" placeholder="123456" {...props("birth_certificate_number")} />
-        <div className="field">
-          <label htmlFor="municipality_code">Где живёт ребёнок</label>
-          <select id="municipality_code" value={form.municipality_code} onChange={set("municipality_code")}
-            aria-describedby={errors.municipality_code ? "municipality_code-error" : undefined}>
-            <option value="">Выберите…</option>
-            {places.data?.map((m) => <option key={m.code} value={m.code}>{m.name}</option>)}
-          </select>
-          {errors.municipality_code && <p className="field-error" id="municipality_code-error">{errors.municipality_code}</p>}
-        </div>
+        <Choice name="municipality_code" label="Где живёт ребёнок" empty="Выберите…" options={places.data}
+          value={form.municipality_code} onChange={set("municipality_code")} errors={errors} />
         <ErrorNotice error={error} />
         {saved && <p className="notice success" role="status">Сохранено.</p>}
         <button type="submit" className="primary">{id ? "Сохранить" : "Добавить"}</button>

@@ -5,7 +5,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { setTokens } from "../api/session";
 import { Countdown, key, monthOf, Outcome, previousMonth, rublesIn, useAction, useRole } from "../console";
 import { date, money, month as monthName, WEEKDAYS } from "../format";
-import { Field } from "../form";
+import { Choice, Field } from "../form";
 import { Link, navigate, useLocation } from "../router";
 import { ErrorNotice, useLoad, useSession } from "../state";
 import { FORMAT, LEVEL, STATUS } from "../words";
@@ -93,16 +93,8 @@ export function ProviderRegister() {
             onChange={set("organization_name")} errors={errors} required />
           <Field name="inn" label="ИНН" inputMode="numeric" value={form.inn} onChange={set("inn")}
             errors={errors} hint="10 цифр (12 — для индивидуального предпринимателя)" required />
-          <div className="field">
-            <label htmlFor="municipality_code">Муниципалитет</label>
-            <select id="municipality_code" value={form.municipality_code} onChange={set("municipality_code")}
-              aria-invalid={errors.municipality_code ? true : undefined}
-              aria-describedby={errors.municipality_code ? "municipality_code-error" : undefined}>
-              <option value="">Выберите…</option>
-              {municipalities.data?.map((m) => <option key={m.code} value={m.code}>{m.name}</option>)}
-            </select>
-            {errors.municipality_code && <p className="field-error" id="municipality_code-error">{errors.municipality_code}</p>}
-          </div>
+          <Choice name="municipality_code" label="Муниципалитет" empty="Выберите…" options={municipalities.data}
+            value={form.municipality_code} onChange={set("municipality_code")} errors={errors} />
           <Field name="address" label="Адрес" value={form.address} onChange={set("address")} errors={errors} required />
           <Field name="organization_phone" label="Телефон организации" type="tel" value={form.organization_phone}
             onChange={set("organization_phone")} errors={errors} />
