@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, wraps
@@ -132,18 +133,52 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+class VerifiedTokens:
+    """The callers of access tokens already verified, until each token's own expiry: a
+    parent's portal sends one token with every call for its lifetime (15 min), and checking
+    its Ed25519 signature again each time cost about 0.2 ms of the gateway's CPU per request.
+    Bounded by entries, the least recently used go first; only a verified token is kept (a
+    forged one differs in its signature, so in its key here, and is verified and refused each
+    time). An entry answers only while the token is unexpired by the wall clock PyJWT reads,
+    and only for the public key it was verified with."""
+
+    def __init__(self, max_entries: int = 10_000):
+        self.max_entries = max_entries
+        self.entries: OrderedDict[str, tuple[float, str, Principal]] = OrderedDict()
+        self.wall = time.time  # PyJWT's clock for `exp` (a test moves it)
+
+    def principal(self, token: str) -> Principal:
+        key = tokens.public_key()
+        entry = self.entries.get(token)
+        if entry is not None:
+            expires, verified_with, principal = entry
+            if verified_with == key and self.wall() < expires:
+                self.entries.move_to_end(token)
+                return principal
+            del self.entries[token]
+        try:
+            claims = tokens.verify_access_token(token, key)
+            principal = Principal(
+                user_id=int(claims["sub"]),
+                role=str(claims["role"]),
+                organization_id=claims.get("org"),
+                municipality_code=claims.get("mun"),
+                email_verified=not claims.get("unv", False),
+            )
+            expires = float(claims["exp"])
+        except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
+            raise Unauthorized("The token is invalid or expired", code="invalid_token") from exc
+        self.entries[token] = (expires, key, principal)
+        if len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+        return principal
+
+
+verified_tokens = VerifiedTokens()
+
+
 def _principal(token: str) -> Principal:
-    try:
-        claims = tokens.verify_access_token(token)
-        return Principal(
-            user_id=int(claims["sub"]),
-            role=str(claims["role"]),
-            organization_id=claims.get("org"),
-            municipality_code=claims.get("mun"),
-            email_verified=not claims.get("unv", False),
-        )
-    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
-        raise Unauthorized("The token is invalid or expired", code="invalid_token") from exc
+    return verified_tokens.principal(token)
 
 
 def authenticate(request: Request, roles: tuple[str, ...] | None) -> Principal | None:

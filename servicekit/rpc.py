@@ -478,7 +478,18 @@ class UnackedReplyListener(ReplyListener):
         consumer.on_connection_error = on_connection_error
         consumer.extra_context = consuming
 
+    # kombu's consuming loop sends a heartbeat only after a second without a message, and
+    # this connection acks nothing: a busy caller's replies never paused that long, nothing
+    # was written, and the broker closed the connection for missed heartbeats every few
+    # minutes under load (the opening day run: the gateway's 31 answers 503 broker_down)
+    HEARTBEAT_EVERY = 1.0
+    _next_heartbeat = 0.0
+
     def handle_message(self, body, message):
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.HEARTBEAT_EVERY
+            message.channel.connection.heartbeat_tick()  # sends one only when it is due
         waiting = self.pending.pop(message.properties.get("correlation_id"), None)
         if waiting is not None:
             waiting.send(body)

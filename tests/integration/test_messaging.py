@@ -252,3 +252,30 @@ def test_redelivered_event_is_handled_once(
 def _handled(engine) -> list[int]:
     with engine.connect() as conn:
         return list(conn.execute(select(handled.c.fact_id).order_by(handled.c.id)).scalars())
+
+
+def test_the_relay_claims_by_walking_the_unsent_index_not_every_entry_it_holds(probe_engine):
+    """Rows marked sent leave entries in the partial index until a vacuum; a bitmap scan of
+    it read them all at every batch. The relay's connections take an index scan in id order,
+    which stops at the batch's end and marks the dead entries it passes."""
+    import sqlalchemy as sa
+
+    from servicekit.db import make_engine
+    from servicekit.outbox import CLAIM_PLAN, claim
+
+    with Session(probe_engine, info={"producer": "probe"}) as session:
+        for n in range(3000):
+            emit(session, "fact_recorded", {"fact_id": n, "text": "old"})
+        session.commit()
+    with probe_engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.id % 1000 != 0).values(published_at=func.now()))
+    # no ANALYZE since (autovacuum is off here): a plain connection plans a bitmap scan
+    statement = claim().compile(probe_engine, compile_kwargs={"literal_binds": True})
+    relay = make_engine("probe", pool_size=1, max_overflow=0, connect_args=CLAIM_PLAN)
+    try:
+        with relay.connect() as conn:
+            plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {statement}")).scalars())
+    finally:
+        relay.dispose()
+    assert "Index Scan using ix_outbox_unpublished" in plan, plan
+    assert "Bitmap" not in plan, plan

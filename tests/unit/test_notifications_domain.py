@@ -285,3 +285,33 @@ def test_a_digest_lists_its_first_applications_masked_and_counts_the_rest():
     assert letter.subject == f"Завтра, 4 декабря 2026, истекает срок решения по {count} заявкам"
     assert letter.text.count("ребёнок Пётр И., решение до 4 декабря 2026, 14:00") == 30
     assert "Иванов" not in letter.text and "…и ещё 3" in letter.text
+
+
+class CountingRpc:
+    """An RPC client answering from the in-memory Directory, counting the questions."""
+
+    METHODS = {("accounts", "contact"): "person", ("accounts", "child_contact"): "child",
+               ("accounts", "organization_staff"): "organization_staff",
+               ("accounts", "municipal_operators"): "municipal_operators",
+               ("accounts", "mail_token"): "mail_token", ("catalog", "get_program"): "program",
+               ("catalog", "get_group"): "group",
+               ("catalog", "get_organization"): "organization"}  # fmt: skip
+
+    def __init__(self):
+        self.asked: list[tuple] = []
+
+    def call(self, service, method, *args, timeout=None):
+        self.asked.append((service, method, *args))
+        return getattr(Directory(), self.METHODS[service, method])(*args)
+
+
+@pytest.mark.parametrize("event_type", ["enrollment_requested", "enrollment_waitlisted"])
+def test_an_events_letters_ask_each_name_once(event_type):
+    from services.notifications.service import RpcDirectory
+
+    rpc = CountingRpc()
+    planned = triggers.plan("enrollment", event_type, EVENTS[event_type], RpcDirectory(rpc))
+
+    assert planned == triggers.plan("enrollment", event_type, EVENTS[event_type], Directory())
+    assert len(rpc.asked) == len(set(rpc.asked)), rpc.asked
+    assert ("accounts", "child_contact", 1) in rpc.asked

@@ -172,3 +172,25 @@ def test_an_ack_on_a_connection_the_broker_dropped_is_not_an_error():
     consumer = Consumer("amqp://unused")
     consumer.ack_message(ResetSocketMessage())
     consumer.requeue_message(ResetSocketMessage())
+
+
+def test_a_busy_reply_listener_still_sends_its_heartbeats(monkeypatch):
+    """kombu sends heartbeats only when a second passes without a message, and the reply
+    connection acks nothing: under a steady stream of replies it wrote nothing at all, and the
+    broker closed it for missed heartbeats. Each second of replies ticks the heartbeat."""
+    from types import SimpleNamespace
+
+    from servicekit import rpc
+
+    ticks, clock = [], [100.0]
+    monkeypatch.setattr(rpc.time, "monotonic", lambda: clock[0])
+    connection = SimpleNamespace(heartbeat_tick=lambda: ticks.append(clock[0]))
+    listener = rpc.UnackedReplyListener()
+    listener.pending = {}
+    reply = SimpleNamespace(channel=SimpleNamespace(connection=connection), properties={})
+
+    for _ in range(40):  # 40 replies in 2.5 s, never a second's pause
+        listener.handle_message({}, reply)
+        clock[0] += 0.0625
+
+    assert ticks == [100.0, 101.0, 102.0]
