@@ -11,6 +11,7 @@ carry no personal data.
 
 import logging
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
 from servicekit import config
@@ -20,6 +21,7 @@ from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.notifications import operations, triggers
+from services.notifications.lookups import SHARED, SharedLookups
 from services.notifications.schemas import (
     NotificationPageSchema,
     NotificationSchema,
@@ -33,27 +35,60 @@ log = logging.getLogger(__name__)
 LOOKUP_TIMEOUT = float(config.env("NOTIFICATIONS_RPC_TIMEOUT", "5"))
 
 
+class SharedLookupsProvider(DependencyProvider):
+    """The process's memory of the answers that are the same for every applicant (staff,
+    operators, programs, groups, organizations), shared by all its workers and events: one per
+    service container, so one per process in production, a fresh one per test's container.
+    Kept NOTIFICATIONS_LOOKUP_CACHE_SECONDS (0: not kept): a program renamed or a staff member
+    removed shows in letters at most this long after (docs/notifications.md)."""
+
+    def setup(self):
+        self.lookups = SharedLookups(
+            float(config.env("NOTIFICATIONS_LOOKUP_CACHE_SECONDS", "5")),
+            int(config.env("NOTIFICATIONS_LOOKUP_CACHE_ENTRIES", "1024")),
+        )
+
+    def get_dependency(self, worker_ctx):
+        return self.lookups
+
+
 class RpcDirectory:
     """triggers.Directory over RPC. A failure raises: the handler's event is retried with
     backoff (and parked at last), never acknowledged without its messages.
 
     One directory serves one event, and remembers its answers for that event: an application's
     letters (the parent's and its provider staff's) asked accounts for the child and the
-    catalog for the program twice, two RPCs of seven per application on opening day."""
+    catalog for the program twice, two RPCs of seven per application on opening day.
 
-    def __init__(self, client):
+    The answers that are the same for every applicant also come from `shared`, the process's
+    short-lived memory (lookups.py): thousands of opening-day applications to one group asked
+    the same staff, program and organization once each."""
+
+    def __init__(self, client, shared: SharedLookups | None = None):
         self.client = client
+        self.shared = SharedLookups(0) if shared is None else shared
         self.answers: dict[tuple, object] = {}
 
     def _ask(self, service: str, method: str, *args):
         question = (service, method, *args)
         if question not in self.answers:
-            try:
-                answer = self.client.call(service, method, *args, timeout=LOOKUP_TIMEOUT)
-            except NotFound:
-                answer = None
-            self.answers[question] = answer
+            self.answers[question] = self._fetch(question)
         return self.answers[question]
+
+    def _fetch(self, question: tuple):
+        service, method, *args = question
+        shared = (service, method) in SHARED and self.shared.enabled
+        if shared:
+            kept, answer = self.shared.get(question)
+            if kept:
+                return answer
+        try:
+            answer = self.client.call(service, method, *args, timeout=LOOKUP_TIMEOUT)
+        except NotFound:
+            return None  # not kept: the organization or program may appear at once
+        if shared:
+            self.shared.put(question, answer)
+        return answer
 
     def person(self, user_id):
         return self._ask("accounts", "contact", user_id)
@@ -99,12 +134,12 @@ class NotificationsService(ServiceBase):
     name = "notifications"
 
     rpc_client = TimedClusterRpc()
+    shared_lookups = SharedLookupsProvider()
     sender = Sender()
 
     def _notify(self, producer: str, event_type: str, envelope: dict) -> None:
-        planned = triggers.plan(
-            producer, event_type, envelope["data"], RpcDirectory(self.rpc_client)
-        )
+        directory = RpcDirectory(self.rpc_client, self.shared_lookups)
+        planned = triggers.plan(producer, event_type, envelope["data"], directory)
         recorded = operations.record(
             self.db, envelope, planned, utcnow(), SmtpSettings.from_env().domain
         )

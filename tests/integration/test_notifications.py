@@ -4,6 +4,7 @@ names and addresses) on the real broker and database, mailing to a real SMTP ser
 twice when an event is redelivered, an outage of the mail server delays letters and loses
 none, and a crash between sending and recording is recognised after the restart."""
 
+import functools
 import hashlib
 import re
 import time
@@ -439,3 +440,60 @@ def test_switched_off_letters_stay_in_the_cabinet_list_and_are_read_one_by_one(
     stranger = {"user_id": family["staff"]["id"], "role": "provider"}
     with pytest.raises(NotFound):
         running.notifications.mark_read(stranger, newest["id"])
+
+
+# the names every letter of an application asks: per person, and the same for every applicant
+PER_PERSON = {("accounts", "contact"), ("accounts", "child_contact")}
+SHARED_NAMES = {(AccountsService, "organization_staff"), (CatalogService, "get_program"),
+                (CatalogService, "get_organization")}  # fmt: skip
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """How many times accounts and the catalog were asked each name (counted where they
+    answer, before their containers start)."""
+    counts: dict[tuple, int] = {}
+    for cls, method in SHARED_NAMES | {(AccountsService, m) for _, m in PER_PERSON}:
+        answer = getattr(cls, method)
+
+        @functools.wraps(answer)  # keeps nameko's entrypoint on it
+        def counted(self, *args, _answer=answer, _key=(cls.name, method), **kwargs):
+            counts[_key] = counts.get(_key, 0) + 1
+            return _answer(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, method, counted)
+    return counts
+
+
+@pytest.fixture(params=["0", "60"])
+def kept_for(request, monkeypatch, asked):
+    """The services running with the names kept this many seconds (read at the container's
+    start), their questions counted."""
+    monkeypatch.setenv("NOTIFICATIONS_LOOKUP_CACHE_SECONDS", request.param)
+    request.getfixturevalue("running")
+    return float(request.param)
+
+
+def test_opening_day_letters_ask_the_shared_names_once_per_process(
+    kept_for, asked, producers, family, mail
+):
+    """Issue 20: N applications to one group asked the organization's staff, the program and
+    the organization N times each; kept by the process they are asked once (off at 0). The
+    parent and each child are asked for every application."""
+    n = 20
+    children = world.children(family["accounts"], family["parent"]["id"], n)
+    events = [application(family, child_id=c, status="awaiting_provider", decide_by="2026-12-08",
+                          start_date="2026-12-01", total="0", certificate_share="0", copay="0")
+              for c in children]  # fmt: skip
+    producers.publish("enrollment", "enrollment_requested", events[0])
+    # the first one fills the memory (handlers missing at the same moment would each ask)
+    mail.wait_for(1, to=family["staff"]["email"])
+    for data in events[1:]:
+        producers.publish("enrollment", "enrollment_requested", data)
+    assert len(mail.wait_for(n, to=family["staff"]["email"])) == n
+
+    shared = n if kept_for == 0 else 1
+    assert asked == {
+        ("accounts", "contact"): n, ("accounts", "child_contact"): n,
+        **{(cls.name, method): shared for cls, method in SHARED_NAMES},
+    }  # fmt: skip

@@ -2,6 +2,7 @@
 (letters.py), without a broker, a database or a mail server."""
 
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -315,3 +316,35 @@ def test_an_events_letters_ask_each_name_once(event_type):
     assert planned == triggers.plan("enrollment", event_type, EVENTS[event_type], Directory())
     assert len(rpc.asked) == len(set(rpc.asked)), rpc.asked
     assert ("accounts", "child_contact", 1) in rpc.asked
+
+
+def _opening_day_rpcs(applications: int, shared) -> Counter:
+    """The RPCs the notifications service asks for the letters of `applications` applications
+    (one event each, one directory each, as the handler makes them) to one group: a parent
+    and a child of their own each, the same program and organization."""
+    from services.notifications.service import RpcDirectory
+
+    rpc = CountingRpc()
+    for n in range(applications):
+        data = {**EVENTS["enrollment_requested"], "enrollment_id": f"e{n}", "child_id": 100 + n,
+                "parent_id": 1000 + n}  # fmt: skip
+        directory = RpcDirectory(rpc, shared)
+        planned = triggers.plan("enrollment", "enrollment_requested", data, directory)
+        assert [p.kind for p in planned] == ["application_registered", "new_application"]
+    return Counter(question[:2] for question in rpc.asked)
+
+
+def test_opening_day_letters_ask_the_shared_names_once_not_once_per_application():
+    """Issue 20: 100 applications to one group asked the organization's staff, the program
+    and the organization 100 times each; the process's memory asks them once. The parent and
+    the child are still asked once per application."""
+    from services.notifications.lookups import SharedLookups
+
+    without = _opening_day_rpcs(100, SharedLookups(0))
+    kept = _opening_day_rpcs(100, SharedLookups(5))
+
+    per_person = {("accounts", "contact"): 100, ("accounts", "child_contact"): 100}
+    shared = {("accounts", "organization_staff"), ("catalog", "get_program"),
+              ("catalog", "get_organization")}  # fmt: skip
+    assert without == {**per_person, **dict.fromkeys(shared, 100)}
+    assert kept == {**per_person, **dict.fromkeys(shared, 1)}
