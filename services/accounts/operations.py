@@ -864,7 +864,7 @@ def _mark_verified(
         child.verified_at = now
         child.verified_by = verified_by
         child.verified_organization_id = organization_id
-        child.updated_at = domain.change_stamp(now, child.updated_at)
+        child.updated_at = domain.change_stamp(clock.now(), child.updated_at)
         session.flush()
         emit(
             session,
