@@ -253,6 +253,35 @@ def cpu_by_part(parts: dict[str, str]) -> dict[str, float]:
     return totals
 
 
+def deliveries_by_queue(vhost: str = BENCH_VHOST) -> dict[str, int]:
+    """Messages delivered so far from each queue of `vhost` (RabbitMQ's management API),
+    grouped as nameko names its queues: `rpc to <service>`, `<event> -> <service>`, `rpc
+    replies to <caller>`, the rest by name. The difference of two readings is the
+    traffic of what ran between them (the statistics lag a few seconds behind)."""
+    answer = requests.get(
+        f"http://127.0.0.1:15672/api/queues/{requests.utils.quote(vhost, safe='')}",
+        params={"columns": "name,message_stats.deliver_get"},
+        auth=("guest", "guest"),
+        timeout=10,
+    )
+    answer.raise_for_status()
+    totals: dict[str, int] = {}
+    for queue in answer.json():
+        name = queue["name"]
+        if name.startswith("rpc.reply-"):  # rpc.reply-<caller>-<uuid>
+            kind = f"rpc replies to {name[len('rpc.reply-'):].rsplit('-', 5)[0]}"
+        elif name.startswith("rpc-"):
+            kind = f"rpc to {name[4:]}"
+        elif name.startswith("evt-") and "--" in name:
+            event, handler = name[4:].split("--", 1)
+            kind = f"{event.split('-', 1)[-1]} -> {handler.split('.', 1)[0]}"
+        else:
+            kind = name
+        delivered = (queue.get("message_stats") or {}).get("deliver_get", 0)
+        totals[kind] = totals.get(kind, 0) + int(delivered)
+    return totals
+
+
 PARTS = {"gateway": "gateway.service:", "catalog": "services.catalog.service:"}
 
 

@@ -23,7 +23,14 @@ import sqlalchemy as sa
 from kombu import Connection
 
 from bench import databases
-from bench.harness import BENCH_VHOST, ROOT, cpu_by_part, run_wrk, running_system
+from bench.harness import (
+    BENCH_VHOST,
+    ROOT,
+    cpu_by_part,
+    deliveries_by_queue,
+    run_wrk,
+    running_system,
+)
 from servicekit import clock, config, migrate
 from servicekit.tokens import issue_access_token
 
@@ -362,12 +369,14 @@ def main() -> None:
         ping = run_wrk(base_url, ["/api/v1/ping"], 10, args.clients)
         print(f"{prepared['financed']} certificates issued and financed before opening day; "
           f"applying with {args.clients} clients...", flush=True)  # fmt: skip
-        before = cpu_by_part(PARTS)
+        before, delivered_before = cpu_by_part(PARTS), deliveries_by_queue()
         applied = apply_all(base_url, prepared["plan"], args.clients)
         # what the last answers set going (events to the catalog, accounts, the letters) is
         # part of an application's cost: counted once the relays drained the outbox
         time.sleep(3)
         after = cpu_by_part(PARTS)
+        time.sleep(6)  # RabbitMQ's statistics are sampled every 5 s
+        delivered = deliveries_by_queue()
         ping_after = run_wrk(base_url, ["/api/v1/ping"], 10, args.clients)
         checks = invariants(prepared, queue_name, amqp)
     ceiling = (ping["rps"] + ping_after["rps"]) / 2
@@ -384,6 +393,11 @@ def main() -> None:
     per = max(applied["applications"], 1)
     print("CPU ms per application: " + ", ".join(
         f"{part} {(after[part] - before[part]) * 1000 / per:.1f}" for part in after
+    ))  # fmt: skip
+    flows = {k: v - delivered_before.get(k, 0) for k, v in delivered.items()}
+    flows = sorted(((v / per, k) for k, v in flows.items() if v > 0), reverse=True)
+    print(f"messages delivered per application: {sum(v for v, _k in flows):.1f}: " + ", ".join(
+        f"{k} {v:.2f}" for v, k in flows
     ))  # fmt: skip
     print()
     failed = 0

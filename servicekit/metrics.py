@@ -54,6 +54,17 @@ RPC_DEADLINE_MISSES = Counter(
     ["callee"],
 )
 
+RPC_BATCHES = Counter(
+    "navigator_rpc_batches",
+    "Batches sent by natural batching (servicekit.batching), by called method",
+    ["method"],
+)
+RPC_BATCHED_ITEMS = Counter(
+    "navigator_rpc_batched_items",
+    "Items sent in those batches, by called method (items / batches: the mean batch)",
+    ["method"],
+)
+
 # --- services ------------------------------------------------------------------------------
 RPC_CALLS = Counter("navigator_rpc_calls", "RPC calls handled, by method", ["method"])
 RPC_ERRORS = Counter(
@@ -107,9 +118,9 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
         children[1].observe(seconds)
 
 
-def count(counter, *labels) -> None:
+def count(counter, *labels, amount: float = 1) -> None:
     if ENABLED:
-        (counter.labels(*labels) if labels else counter).inc()
+        (counter.labels(*labels) if labels else counter).inc(amount)
 
 
 def rpc_handled(method: str, seconds: float, error_code: str | None) -> None:

@@ -76,6 +76,7 @@ from nameko.messaging import decode_from_headers, encode_to_headers
 from nameko.rpc import ClusterRpc, ReplyListener, RpcCall, RpcConsumer, get_rpc_exchange
 
 from servicekit import config, metrics
+from servicekit.batching import Batcher
 from servicekit.errors import ServiceUnavailable
 
 TRANSIENT = 1
@@ -586,6 +587,12 @@ class TimedClient:
         reply = self.call_async(service, method, *args, timeout=timeout, **kwargs)
         return self.wait(service, reply, timeout)
 
+    def batched(self, service: str, method: str) -> Batcher:
+        """This process's batcher of `service.method(items)` (servicekit.batching): the items
+        its workers submit while a batch is on its way go together as the next one, in one
+        request. Each item is a dict with its caller's `deadline` (epoch seconds or None)."""
+        return self._provider.batcher(service, method)
+
 
 class TimedClusterRpc(ClusterRpc):
     """`TimedClusterRpc()` publishes requests with confirms, so a call to a service that is
@@ -647,6 +654,29 @@ class TimedClusterRpc(ClusterRpc):
             content_encoding=encoding,
             expiration=str(int(expires * 1000)),
         )
+
+    def batcher(self, service: str, method: str) -> Batcher:
+        key = (service, method)
+        batchers = self.__dict__.setdefault("_batchers", {})
+        if key not in batchers:
+            batchers[key] = Batcher(
+                partial(self._send_batch, service, method),
+                observe=partial(self._count_batch, f"{service}.{method}"),
+            )
+        return batchers[key]
+
+    @staticmethod
+    def _count_batch(method: str, size: int) -> None:
+        metrics.count(metrics.RPC_BATCHES, method)
+        metrics.count(metrics.RPC_BATCHED_ITEMS, method, amount=size)
+
+    def _send_batch(self, service: str, method: str, items: list[dict]) -> list:
+        """One request for the batch, bounded by the latest of its items' deadlines (the
+        callee refuses each item past its own); none when an item has none."""
+        deadlines = [item.get("deadline") for item in items]
+        deadline = None if None in deadlines else max(deadlines)
+        client = TimedClient(self, {}, config.rpc_timeout(), deadline)
+        return client.call(service, method, items)
 
     def get_dependency(self, worker_ctx):
         deadline = getattr(worker_ctx, "deadline", None)

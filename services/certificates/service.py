@@ -20,7 +20,7 @@ from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
-from services.certificates import operations, rollover
+from services.certificates import batch, operations, rollover
 from services.certificates.exceptions import refusals_as_rpc_errors
 from services.certificates.schemas import BandsSchema, PeriodSchema, SettingsSchema, load
 
@@ -114,6 +114,14 @@ class CertificatesService(ServiceBase):
                 self.db, certificate, enrollment_id, period_id, amount, clock.today(),
                 free_place=not financing,
             )  # fmt: skip
+
+    @rpc
+    def reserve_many(self, items: list[dict]) -> list[dict]:
+        """`reserve_funds` for a batch of applications in one transaction (batch.py); one
+        outcome per item, a refusal of one never refuses the others."""
+        return batch.reserve_many(
+            self.db, items, clock.today(), lambda child: self._child(None, child)
+        )
 
     @rpc
     def child_certificate(self, child_id: int) -> dict:

@@ -28,9 +28,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
+from nameko.exceptions import deserialize
 from sqlalchemy.orm import Session
 
 from servicekit import clock, config
+from servicekit.batching import NoAnswer, NotSent
 from servicekit.errors import (
     Conflict,
     Forbidden,
@@ -40,6 +42,7 @@ from servicekit.errors import (
     ServiceUnavailable,
 )
 from servicekit.faults import crash_point
+from servicekit.rpc import deadline_passed
 from services.enrollment import domain, groups, operations, store
 from services.enrollment.domain import Application, Group
 
@@ -64,10 +67,13 @@ _periods_cache: dict[str, tuple[float, list[dict]]] = {}
 
 class Certificates:
     """The certificates service as the saga uses it (docs/interfaces.md), by RPC with a
-    deadline."""
+    deadline. Reservations go in batches (`reserve_many`, servicekit.batching): those this
+    process's workers ask for while a batch is on its way go together as the next one, one
+    RPC and one certificates transaction for all of them (issue 20)."""
 
-    def __init__(self, rpc):
+    def __init__(self, rpc, batched: bool = True):
         self.rpc = rpc
+        self.batched = batched
 
     def periods(self) -> list[dict]:
         cached = _periods_cache.get("periods")
@@ -78,9 +84,38 @@ class Certificates:
         return periods
 
     def reserve(self, enrollment_id: str, child: dict, period_id: int, amount: int, financing):
-        return self.rpc.call(
-            "certificates", "reserve_funds", enrollment_id, child, period_id, amount, financing
-        )
+        """The reservation's answer, or the error certificates answered for it (a refusal of
+        another application of the batch is not this one's). Unknown (ServiceUnavailable)
+        when no answer came within the caller's deadline; `deadline_passed` when it was not
+        sent by then (nothing was asked)."""
+        if not self.batched:
+            return self.rpc.call(
+                "certificates", "reserve_funds", enrollment_id, child, period_id, amount,
+                financing,
+            )  # fmt: skip
+        left = self.rpc.remaining()
+        if left is not None and left <= 0:
+            raise deadline_passed()
+        wait = self.rpc.timeout if left is None else min(left, self.rpc.timeout)
+        item = {
+            "enrollment_id": enrollment_id,
+            "child": child,
+            "period_id": period_id,
+            "amount": amount,
+            "financing": financing,
+            "deadline": time.time() + wait,
+        }
+        try:
+            outcome = self.rpc.batched("certificates", "reserve_many").submit(item, wait)
+        except NotSent as error:
+            raise deadline_passed() from error
+        except NoAnswer as error:
+            raise ServiceUnavailable(
+                "service certificates did not answer in time", code="service_timeout"
+            ) from error
+        if "error" in outcome:
+            raise deserialize(outcome["error"])
+        return outcome["reserved"]
 
     def release(self, enrollment_id: str, reason: str) -> dict:
         return self.rpc.call("certificates", "release_funds", enrollment_id, None, reason)

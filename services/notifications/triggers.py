@@ -198,9 +198,14 @@ def _reason(data: dict) -> dict:
 
 def _child_message(kind: str, values: Callable[[dict, Directory], dict | None], path: str):
     def plan(data: dict, directory: Directory) -> list[Planned]:
-        child, parent = _parent_of(directory, data)
+        # the event's own figures first: most say there is nothing to write (a reservation
+        # that leaves the balance high), and then nobody is asked for the child and parent
+        # (two RPCs to accounts per application on opening day, issue 20)
         context = values(data, directory)
-        if parent is None or context is None:
+        if context is None:
+            return []
+        child, parent = _parent_of(directory, data)
+        if parent is None:
             return []
         context = {"child": child_name(child), **context}
         return [Planned(kind, parent, context, path.format(**data))]

@@ -9,17 +9,19 @@ import itertools
 import random
 import subprocess
 import sys
+import time
 import uuid
 from datetime import date
 
 import eventlet
 import pytest
 import sqlalchemy as sa
+from nameko.exceptions import deserialize
 from nameko.standalone.rpc import ClusterRpcClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from servicekit.errors import Conflict
+from servicekit.errors import Conflict, InvalidInput, ServiceUnavailable
 from services.certificates import audit, domain
 from services.certificates.models import MunicipalFund, Period
 from services.certificates.service import CertificatesService
@@ -791,3 +793,141 @@ def test_with_a_child_waiting_nobody_is_financed_ahead_of_the_queue(certificates
     finance_registered(engine, mun, period)
     assert certificates.get_balance(registered["id"])["type"] == "accounting"
     assert certificates.get_balance(waiting["id"])["type"] == "accounting"  # the queue's turn
+
+
+# --- issue 20: reserve_many, enrollment's batch of reservations in one transaction --------
+# It answers each item what that item alone would have been answered, never lets one refusal
+# refuse the others, and concurrent batches over the same certificates neither deadlock nor
+# overdraw.
+
+
+def item(enrollment_id, kid, period_id, amount, financing=True, deadline=None):
+    return {
+        "enrollment_id": enrollment_id,
+        "child": kid,
+        "period_id": period_id,
+        "amount": amount,
+        "financing": financing,
+        "deadline": deadline,
+    }
+
+
+def error_of(outcome):
+    assert set(outcome) == {"error"}, outcome
+    return deserialize(outcome["error"])
+
+
+def funds_reserved_events(engine, enrollment_ids):
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT body->'data'->>'enrollment_id' FROM outbox"
+                    " WHERE type = 'funds_reserved'"
+                    " AND body->'data'->>'enrollment_id' = ANY(:ids) ORDER BY 1"
+                ),
+                {"ids": list(enrollment_ids)},
+            )
+            .scalars()
+            .all()
+        )
+
+
+def test_a_batch_answers_each_item_what_it_alone_would_be_answered(certificates, engine, period):
+    a, number_a = financed_child(certificates, engine, period, 1_000_00)
+    b, number_b = financed_child(certificates, engine, period, 1_000_00)
+    tag = uuid.uuid4().hex[:8]
+    ids = {name: f"{tag}-{name}" for name in ("a1", "a2", "b1", "late", "stale", "z")}
+    # the tombstone of an application closed before its reservation came
+    certificates.release_funds(ids["stale"], None, "application_closed")
+    outcomes = certificates.reserve_many(
+        [
+            item(ids["a1"], a, period, 600_00),
+            item(ids["a2"], a, period, 600_00),  # the same certificate, after a1: short
+            item(ids["b1"], b, period, 300_00),
+            item(ids["late"], b, period, 100_00, deadline=time.time() - 1),
+            item(ids["stale"], b, period, 100_00),
+            {"enrollment_id": ids["z"], "child": b},  # malformed
+            item(ids["a1"], a, period, 999_00),  # a repeat in the same batch: the first answer
+        ]
+    )
+    assert len(outcomes) == 7
+    assert outcomes[0]["reserved"]["reserved"] == 600_00
+    assert outcomes[0]["reserved"]["certificate_number"] == number_a
+    short = error_of(outcomes[1])
+    assert isinstance(short, Conflict) and short.code == "insufficient_funds"
+    assert int(short.extra["available"]) == 400_00
+    assert outcomes[2]["reserved"]["reserved"] == 300_00
+    late = error_of(outcomes[3])
+    assert isinstance(late, ServiceUnavailable) and late.code == "deadline_passed"
+    stale = error_of(outcomes[4])
+    assert isinstance(stale, Conflict) and stale.code == "reservation_released"
+    malformed = error_of(outcomes[5])
+    assert isinstance(malformed, InvalidInput) and malformed.code == "invalid_item"
+    assert outcomes[6]["reserved"]["reserved"] == 600_00  # the first answer, not 999
+    # what was written is exactly what the answers say, and the ledger agrees
+    assert (balance(engine, number_a)["available"], balance(engine, number_a)["reserved"]) == (
+        400_00,
+        600_00,
+    )
+    assert (balance(engine, number_b)["available"], balance(engine, number_b)["reserved"]) == (
+        700_00,
+        300_00,
+    )
+    assert funds_reserved_events(engine, ids.values()) == sorted([ids["a1"], ids["b1"]])
+    # the refused ones may be asked again alone: a2 once there is money, late as it was
+    certificates.release_funds(ids["a1"], None, "application_closed")
+    assert certificates.reserve_funds(ids["a2"], a, period, 600_00, True)["reserved"] == 600_00
+    assert certificates.reserve_funds(ids["late"], b, period, 100_00, True)["reserved"] == 100_00
+    assert clean_audit(engine) == []
+
+
+def test_a_batch_issues_and_finances_a_certificate_the_child_has_not_yet(
+    certificates, engine, period
+):
+    """As reserve_funds does: a child without a certificate gets one with the batch, and its
+    financing stays even when its reservation is refused."""
+    municipality = funded(engine, period, fresh_municipality(), 500_00, 10_000_00)
+    kid = child(municipality)
+    tag = uuid.uuid4().hex[:8]
+    outcomes = certificates.reserve_many(
+        [item(f"{tag}-1", kid, period, 700_00), item(f"{tag}-2", kid, period, 200_00)]
+    )
+    assert error_of(outcomes[0]).code == "insufficient_funds"
+    assert outcomes[1]["reserved"]["certificate_type"] == "financing"
+    row = balance(engine, outcomes[1]["reserved"]["certificate_number"])
+    assert (row["credited"], row["available"], row["reserved"]) == (500_00, 300_00, 200_00)
+    assert clean_audit(engine) == []
+
+
+def test_concurrent_batches_over_the_same_certificates_neither_deadlock_nor_overdraw(
+    certificates, engine, period
+):
+    """12 batches at once, each asking for the same 6 certificates in another order, more
+    than they hold: every item answered (reserved or short), no certificate below zero, each
+    balance exactly its reservations, the ledger's recount clean."""
+    kids = [financed_child(certificates, engine, period, 1_000_00) for _ in range(6)]
+    rng = random.Random(20)
+    tag = uuid.uuid4().hex[:8]
+    batches = []
+    for n in range(12):
+        items = [item(f"{tag}-{n}-{i}", kid, period, 300_00) for i, (kid, _no) in enumerate(kids)]
+        rng.shuffle(items)
+        batches.append(items)
+    calls = [certificates.reserve_many.call_async(items) for items in batches]
+    reserved = {number: 0 for _kid, number in kids}
+    by_child = {kid["id"]: number for kid, number in kids}
+    answered = 0
+    for items, call in zip(batches, calls, strict=True):
+        for sent, outcome in zip(items, call.result(), strict=True):
+            answered += 1
+            if "reserved" in outcome:
+                reserved[by_child[sent["child"]["id"]]] += outcome["reserved"]["reserved"]
+            else:
+                assert error_of(outcome).code == "insufficient_funds"
+    assert answered == 72
+    for _kid, number in kids:
+        row = balance(engine, number)
+        assert reserved[number] == 900_00  # three of 300 fit in 1,000, the rest refused
+        assert (row["available"], row["reserved"]) == (100_00, 900_00)
+    assert clean_audit(engine) == []

@@ -193,6 +193,50 @@ def test_certificate_share_is_reserved_and_a_cancellation_releases_it(rpc, engin
     assert refused.value.code == "transition_refused"
 
 
+def test_concurrent_applications_reserve_in_batches_each_its_own_money(rpc, engines, period):
+    """Issue 20: reservations asked while a batch is on its way go together in the next one
+    (`reserve_many`): 60 children of 60 parents applying at once to 40 seats take fewer
+    batches than reservations, and each seated application holds exactly its own share, its
+    certificate's balance exactly that, no reservation for a waiter."""
+    from servicekit import metrics
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=40, price=900_000,
+                           normative=900_000)  # fmt: skip
+    families = [(p, world.children(engines["accounts"], p, 1)[0])
+                for p in (world.parent(engines["accounts"]) for _ in range(60))]  # fmt: skip
+    counted = ("certificates.reserve_many",)
+    batches_before = metrics.RPC_BATCHES.labels(*counted)._value.get()
+    items_before = metrics.RPC_BATCHED_ITEMS.labels(*counted)._value.get()
+
+    def apply(family):
+        parent_id, child_id = family
+        return rpc.enrollment.apply.call_async(
+            as_parent(parent_id), {"child_id": child_id, "group_id": group_id, "start_date": START}
+        )
+
+    with ThreadPoolExecutor(60) as pool:
+        replies = list(pool.map(apply, families))
+    answers = [reply.result() for reply in replies]
+
+    batches = metrics.RPC_BATCHES.labels(*counted)._value.get() - batches_before
+    items = metrics.RPC_BATCHED_ITEMS.labels(*counted)._value.get() - items_before
+    assert items == 40 and batches < items, (batches, items)
+    seated = [a for a in answers if a["status"] == "awaiting_provider"]
+    assert len(seated) == 40 and sum(a["status"] == "waitlisted" for a in answers) == 20
+    for answer in seated:  # a waiter asked certificates nothing: no certificate, no money
+        money = balance(rpc, answer["child_id"])
+        held = answer["terms"]["certificate_share"]
+        assert answer["money"] == "reserved" and answer["certificate_number"]
+        assert (money["reserved"], money["available"]) == (held, 1_000_000 - held)
+    assert {a["money"] for a in answers if a not in seated} == {"none"}
+    with engines["certificates"].connect() as conn:
+        held = dict(conn.execute(sa.text(
+            "SELECT enrollment_id, reserved FROM reservations WHERE enrollment_id = ANY(:ids)"
+        ), {"ids": [a["id"] for a in answers]}).all())  # fmt: skip
+    assert held == {a["id"]: a["terms"]["certificate_share"] for a in seated}
+
+
 def test_copay_not_accepted_is_refused_and_changes_nothing(rpc, engines, period):
     org = world.organization(engines["catalog"])
     # the price is above the normative cost: a co-payment is due whatever the balance

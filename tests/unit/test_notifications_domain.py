@@ -220,6 +220,21 @@ def test_a_reservation_leaving_enough_on_the_balance_makes_no_letter():
     assert triggers.plan("certificates", "funds_reserved", data, Directory()) == []
 
 
+def test_a_reservation_leaving_enough_asks_nobody_for_the_child_or_parent():
+    """Issue 20: every reservation of opening day asked accounts for the child and the parent
+    of a letter it then did not write (two RPCs per application); a low balance still asks."""
+    from services.notifications.service import RpcDirectory
+
+    rpc = CountingRpc()
+    high = {**EVENTS["funds_reserved"], "available": "50000.00"}
+    assert triggers.plan("certificates", "funds_reserved", high, RpcDirectory(rpc)) == []
+    assert rpc.asked == []
+    low = {**EVENTS["funds_reserved"], "available": "10.00"}
+    planned = triggers.plan("certificates", "funds_reserved", low, RpcDirectory(rpc))
+    assert [p.kind for p in planned] == ["balance_low"]
+    assert ("accounts", "child_contact", 1) in rpc.asked
+
+
 def test_a_negative_final_invoice_reads_with_a_minus():
     (item,) = triggers.plan("payments", "invoice_issued", EVENTS["invoice_issued"], Directory())
     assert item.context["amount"] == "−50,00 ₽"
