@@ -129,6 +129,26 @@ def quote(session: Session, child: dict, group_id: int, start: date | None, peri
 # --- the apply saga: open (seat or list) -> reserve (certificates) -> finish ----------------
 
 
+class ReleaseFirst(Exception):
+    """The child's closed applications still hold money (a compensation whose release
+    failed): it is given back before this application's money is judged, so the parent's
+    own money does not refuse its retry. Raised before anything is written."""
+
+    def __init__(self, abandoned: list[str]):
+        super().__init__(f"release first: {abandoned}")
+        self.abandoned = abandoned
+
+
+class OpenedMeanwhile(Exception):
+    """Another attempt of the same operation opened its application while this one waited
+    for the group's lock: the caller's rollback gives back what this attempt took, and the
+    operation answers that application."""
+
+    def __init__(self, enrollment_id: str):
+        super().__init__(f"opened meanwhile: {enrollment_id}")
+        self.enrollment_id = enrollment_id
+
+
 def open_application(
     session: Session,
     *,
@@ -141,20 +161,30 @@ def open_application(
     today: date,
     deadline: float | None = None,
     repeatable: bool = False,
-) -> tuple[Application, Group]:
+    release_first: bool = True,
+) -> tuple[Application, Group | None]:
     """Step 1, one transaction: the application is recorded in arrival order and holds a seat
     if one is free (else it waits on the list). Nothing is published yet: the application
-    is announced when its money is settled (finish_application).
+    is announced when its money is settled (finish_application). Answers the application and
+    its group; the group is None when the application is one an earlier attempt opened.
 
     `enrollment_id` is the operation's identity (the gateway derives it from the request's
     Idempotency-Key; `repeatable`): an application of that id opened already, by an attempt
-    whose answer was lost, is answered as it is, never opened twice. Past `deadline` (epoch
-    seconds: the caller has answered 503 by then) nothing is opened (503 `deadline_passed`)."""
+    whose answer was lost, is answered as it is, never opened twice (found by the first
+    read; one opened while this attempt waited for the group's lock: OpenedMeanwhile, from
+    the insert that meets it). `release_first`: the child's closed applications still
+    holding money are given back first (ReleaseFirst). Past `deadline` (epoch seconds: the
+    caller has answered 503 by then) nothing is opened (503 `deadline_passed`)."""
+    # one statement, before the group's lock: this operation's application, if an attempt
+    # opened it, and the child's closed applications whose money is still to be given back
+    found = store.prior(session, enrollment_id if repeatable else None, child["id"])
+    same = _same_request(next((a for a in found if a.id == enrollment_id), None), child, group_id)
+    if same is not None:
+        return same, None
+    abandoned = [a.id for a in found if a.money == domain.RELEASE_PENDING]
+    if abandoned and release_first:
+        raise ReleaseFirst(abandoned)
     group = group_row(session, group_id, lock=True)
-    if repeatable:  # under the group's lock: an attempt of this operation has committed
-        existing = same_operation(session, enrollment_id, child, group_id)
-        if existing is not None:
-            return existing, group
     if deadline is not None and time.time() > deadline - DEADLINE_MARGIN_SECONDS:
         raise deadline_passed()  # nothing opened: the caller has been answered 503
     start = start_date or default_start(group, today)
@@ -173,11 +203,13 @@ def open_application(
     except Refusal as error:
         raise rpc_error(error) from error
     seat_held = store.hold_seat(session, group.id, enrollment_id)
-    # One statement: the arrival number (taken under the group's lock, so in arrival order)
-    # and the row; the partial unique index refuses a second live application of the child
-    # to the group, and the caller's rollback then gives the seat back.
+    # One statement: the arrival number (taken under the group's lock, so in arrival order),
+    # the row and its first history line. A unique index refuses a second live application
+    # of the child to the group, and the id another attempt of this operation took; the
+    # caller's rollback then gives the seat back.
     application = store.insert_application(
         session,
+        actor=f"user:{child['parent_id']}",
         id=enrollment_id,
         child_id=child["id"],
         parent_id=child["parent_id"],
@@ -197,25 +229,20 @@ def open_application(
         money=domain.PENDING,
     )
     if application is None:
+        if repeatable and _same_request(store.application(session, enrollment_id), child, group_id):
+            raise OpenedMeanwhile(enrollment_id)
         existing = store.place_of(session, child["id"], group_id)
         raise Conflict(
             "Ребёнок уже подал заявку в эту группу",
             code="already_applied",
             extra={"enrollment_id": existing} if existing else {},
         )
-    store.add_history(session, application.id, application.status, f"user:{child['parent_id']}")
     return application, group
 
 
-def same_operation(
-    session: Session, enrollment_id: str, child: dict, group_id: int
-) -> Application | None:
-    """The application an earlier attempt of this operation opened, read afresh; None if
-    there is none. The same key for another child or group is refused."""
-    return _same_request(store.application(session, enrollment_id), child, group_id)
-
-
 def _same_request(enrollment: Application | None, child: dict, group_id: int):
+    """The application of this operation; the same key for another child or group is
+    refused."""
     if enrollment is not None and (
         enrollment.child_id != child["id"] or enrollment.group_id != group_id
     ):
@@ -224,20 +251,6 @@ def _same_request(enrollment: Application | None, child: dict, group_id: int):
             code="idempotency_key_reused",
         )
     return enrollment
-
-
-def prior(
-    session: Session, enrollment_id: str | None, child: dict, group_id: int
-) -> tuple[Application | None, list[str]]:
-    """In one statement, what an application must know before it is opened: the application
-    an earlier attempt of this operation opened (None if none, or `enrollment_id` None: a
-    new operation), and the child's closed applications whose reservation is still to be
-    given back (a compensation whose release failed)."""
-    found = store.prior(session, enrollment_id, child["id"])
-    same = next((a for a in found if a.id == enrollment_id), None)
-    return _same_request(same, child, group_id), [
-        a.id for a in found if a.money == domain.RELEASE_PENDING and a is not same
-    ]
 
 
 def capped_terms(session: Session, application: Application, available: int, periods) -> dict:

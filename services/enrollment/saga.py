@@ -24,9 +24,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import partial
+from typing import Any
 
 from nameko.exceptions import deserialize
 from sqlalchemy.orm import Session
@@ -233,43 +235,57 @@ def apply(
     now: datetime,
     enrollment_id: str | None = None,
     deadline: float | None = None,
-) -> Application:
-    """An application, or the one this operation opened already. `enrollment_id` is the
-    operation's identity (from the request's Idempotency-Key; a new one without): a repeat
-    after a lost answer, a 503 or a crash finds the application its first attempt opened and
-    answers it, driving its money forward if that is still pending. `deadline` (epoch
-    seconds, the caller's): nothing is opened past it."""
+    periods: list[dict] | None = None,
+    then: Callable[[Application], Any] = lambda application: application,
+):
+    """An application, or the one this operation opened already, as `then(application)`
+    answers it inside the application's last transaction (the entrypoint's view: no
+    transaction of its own after). `enrollment_id` is the operation's identity (from the
+    request's Idempotency-Key; a new one without): a repeat after a lost answer, a 503 or a
+    crash finds the application its first attempt opened and answers it, driving its money
+    forward if that is still pending. `deadline` (epoch seconds, the caller's): nothing is
+    opened past it. `periods`: certificates' periods, when the caller asked already (before
+    its first read, so that no RPC runs inside a transaction)."""
     repeatable = enrollment_id is not None
     enrollment_id = enrollment_id or str(uuid.uuid4())
-    with transaction(session):
-        existing, abandoned = operations.prior(
-            session, enrollment_id if repeatable else None, child, group_id
-        )
-        settled = existing is not None and existing.money != "pending"
-    if settled:
-        return existing
-    # the child's abandoned reservations (a compensation whose release failed, left to the
-    # recovery) are given back before this application's money is judged: the parent's own
-    # money must not refuse its retry
-    for closed in abandoned:
-        release(session, certificates, closed)
-    periods = certificates.periods()
-    if existing is None:
-        # step 1, one transaction: the seat (or the place in the list) is the child's
-        opened, group = with_fresh_group(
-            session, catalog, group_id,
-            lambda: operations.open_application(
-                session, enrollment_id=enrollment_id, child=child, group_id=group_id,
-                start_date=start_date, accept_copay=accept_copay, periods=periods, today=today,
-                deadline=deadline, repeatable=repeatable,
-            ),
-        )  # fmt: skip
-        if repeatable and opened.money != "pending":  # another attempt of it settled it
-            return opened
-        crash_point("enrollment_after_open")
-        # what step 2 needs is what step 1 wrote: not read again
-        return drive(session, certificates, enrollment_id, child, periods, now, (opened, group))
-    return drive(session, certificates, enrollment_id, child, periods, now)
+    periods = certificates.periods() if periods is None else periods
+    release_first = True
+    while True:
+        # step 1, one transaction (with the entrypoint's read of the child): this operation's
+        # application if an attempt opened it, else the seat (or the place in the list)
+        try:
+            opened, group = with_fresh_group(
+                session, catalog, group_id,
+                partial(
+                    operations.open_application,
+                    session, enrollment_id=enrollment_id, child=child, group_id=group_id,
+                    start_date=start_date, accept_copay=accept_copay, periods=periods,
+                    today=today, deadline=deadline, repeatable=repeatable,
+                    release_first=release_first,
+                ),
+            )  # fmt: skip
+        except operations.ReleaseFirst as first:
+            # the child's abandoned reservations (a compensation whose release failed, left
+            # to the recovery) are given back before this application's money is judged: the
+            # parent's own money must not refuse its retry. Once: a release that fails
+            # again is the recovery's.
+            for closed in first.abandoned:
+                release(session, certificates, closed)
+            release_first = False
+            continue
+        except operations.OpenedMeanwhile:  # rolled back: another attempt's application
+            return drive(session, certificates, enrollment_id, child, periods, now, then=then)
+        break
+    if group is None:  # opened by an earlier attempt: answered, or its money driven on
+        if opened.money != domain.PENDING:
+            with transaction(session):
+                return then(opened)
+        return drive(session, certificates, enrollment_id, child, periods, now, then=then)
+    crash_point("enrollment_after_open")
+    # what step 2 needs is what step 1 wrote: not read again
+    return drive(
+        session, certificates, enrollment_id, child, periods, now, (opened, group), then=then
+    )
 
 
 def money_kind(group: Group) -> str:
@@ -343,11 +359,13 @@ def drive(
     periods: list[dict],
     now: datetime,
     opened: tuple[Application, Group] | None = None,
-) -> Application:
+    then: Callable[[Application], Any] = lambda application: application,
+):
     """Steps 2 and 3 for an application whose money is pending (the request itself, or the
     recovery after a crash): with a seat, its money is reserved and it goes before the
     provider; without one, it waits on the list holding no money. `opened`: the application
-    and its group as step 1 of this request left them (else they are read)."""
+    and its group as step 1 of this request left them (else they are read). Answers
+    `then(application)`, made inside its last transaction."""
     with transaction(session):  # what the money step needs, read; or a waiter settled
         application, group = opened or store.with_group(session, enrollment_id)
         promotion = application.status == domain.WAITLISTED
@@ -355,12 +373,12 @@ def drive(
         if not promotion and not application.seat_held:
             # step 3 of an application without a seat: on the list, holding no money
             waiting = operations.finish_waiting(session, enrollment_id, now)
+        if waiting is not None:
+            return then(waiting)
     if promotion:  # a promotion the recovery finishes
         promote_one(session, certificates, enrollment_id, child, periods, now)
         with transaction(session):
-            return store.application(session, enrollment_id)
-    if waiting is not None:
-        return waiting
+            return then(store.application(session, enrollment_id))
     # a seat given meanwhile changes neither the terms, the consent nor the period
     kind, terms = money_kind(group), application.terms
     accept_copay, period_id = application.accept_copay, application.period_id
@@ -399,7 +417,7 @@ def drive(
     crash_point("enrollment_after_reserve")
     with transaction(session):  # step 3: status, terms, event in the outbox
         enrollment = operations.finish_application(session, enrollment_id, reserved, terms, now)
-    return enrollment
+        return then(enrollment)
 
 
 # a refusal that may pass by itself: the promotion is tried again (by the recovery), not refused

@@ -11,6 +11,7 @@ transaction boundary in saga.py.
 
 import logging
 from datetime import date, datetime
+from functools import partial
 
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -67,11 +68,13 @@ class EnrollmentService(children.ChildFactsHandler, ServiceBase):
         """`operation_id`: the operation's identity (the gateway's, from the request's
         Idempotency-Key), the application's id: a repeat answers the application its first
         attempt opened. Nothing is opened past the caller's deadline (`x-deadline`)."""
-        child = self._own_child(principal, data["child_id"])
-        enrollment = saga.apply(
+        periods = self.certificates.periods()  # cached a minute; before any transaction
+        child = self._own_child(principal, data["child_id"])  # ends with step 1's transaction
+        return saga.apply(
             self.db,
             self.certificates,
             self.catalog,
+            periods=periods,
             child=child,
             group_id=data["group_id"],
             start_date=date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
@@ -80,8 +83,8 @@ class EnrollmentService(children.ChildFactsHandler, ServiceBase):
             now=clock.now(),
             enrollment_id=operation_id,
             deadline=self.peers.deadline,
+            then=partial(operations.view, self.db),  # inside the application's last transaction
         )
-        return operations.view(self.db, enrollment)
 
     @rpc
     def get_enrollment(self, principal: dict | None, enrollment_id: str) -> dict:

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import fields
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, literal_column, select, text, update
+from sqlalchemy import delete, func, insert, literal, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -139,18 +139,30 @@ def prior(session: Session, enrollment_id: str | None, child_id: int) -> list[Ap
     return [_application(r) for r in session.execute(select(*_APPLICATION_COLUMNS).where(where))]
 
 
-def insert_application(session: Session, **values) -> Application | None:
+def insert_application(session: Session, actor: str, **values) -> Application | None:
     """One statement: the arrival number (taken under the group's lock the caller holds, so in
-    arrival order) and the row. None when the child already holds a place in the group (the
-    partial unique index; the caller's rollback then gives the seat back)."""
+    arrival order), the row and its first history line (`actor`'s). None when a unique index
+    refuses it: the child already holds a place in the group (the partial index), or the id
+    is taken (an earlier attempt of the same operation); nothing is written then, and the
+    caller's rollback gives the seat back."""
+    application = (
+        pg_insert(APPLICATIONS)
+        .values(id=_key(values.pop("id")), arrival=arrival_seq.next_value(), **values)
+        .on_conflict_do_nothing()
+        .returning(*_APPLICATION_COLUMNS)
+        .cte("application")
+    )
+    first_line = (
+        insert(HISTORY)
+        .from_select(
+            ["enrollment_id", "status", "actor"],
+            select(application.c.id, application.c.status, literal(actor)),
+        )
+        .cte("first_line")
+    )
     return _application(
         session.execute(
-            pg_insert(APPLICATIONS)
-            .values(id=_key(values.pop("id")), arrival=arrival_seq.next_value(), **values)
-            .on_conflict_do_nothing(
-                index_elements=["child_id", "group_id"], index_where=text(HOLDS_PLACE_SQL)
-            )
-            .returning(*_APPLICATION_COLUMNS)
+            select(*(application.c[name] for name in _APPLICATION_FIELDS)).add_cte(first_line)
         ).first()
     )
 
@@ -506,21 +518,31 @@ def seat_counts(session: Session, group_id: int) -> dict:
 def hold_seat(session: Session, group_id: int, holder: str) -> bool:
     """True when a seat is now held for `holder` (an application without one, on a group the
     caller has locked and checked); False when the group is full."""
-    row = session.execute(
+    # one statement: the counter taken (only if a seat is free) and the hold recorded
+    taken = (
         update(GROUPS)
         .where(G.id == group_id, G.held + G.enrolled < G.capacity)
         .values(held=G.held + 1, seats_version=G.seats_version + 1)
         .returning(*_COUNTS)
-    ).first()
-    if row is None:
-        return False
-    inserted = session.execute(
+        .cte("taken")
+    )
+    hold = (
         pg_insert(HOLDS)
-        .values(group_id=group_id, holder=holder, state="held")
+        .from_select(
+            ["group_id", "holder", "state"],
+            select(literal(group_id), literal(holder), literal("held")).select_from(taken),
+        )
         .on_conflict_do_nothing()
         .returning(literal_column("1"))
+        .cte("hold")
+    )
+    found = session.execute(
+        select(*taken.c, select(func.count()).select_from(hold).scalar_subquery())
     ).first()
-    if inserted is None:  # a concurrent repeat of the same hold won
+    if found is None:
+        return False
+    row = tuple(found)[: len(_COUNTS)]
+    if not tuple(found)[-1]:  # a concurrent repeat of the same hold won
         row = _count_step(session, group_id, held=G.held - 1)
     _seats_changed(session, group_id, row)
     return True

@@ -532,7 +532,7 @@ def test_apply_path_costs_few_catalog_statements_and_two_commits(rpc, engines, p
     finally:
         event.remove(Engine, "before_cursor_execute", count)
     print(f"catalog statements per application: {len(statements)} {statements}")
-    assert len(statements) <= 12, statements  # 11 on 3 Dec 2026, 12 on 29 Nov, 20 before
+    assert len(statements) <= 9, statements  # 9 on 3 Dec 2026 (stop 30), 11 before, 20 on 28 Nov
 
 
 # --- the calendar: a termination takes effect at the month's end, a group ends ------------
