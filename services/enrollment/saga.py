@@ -45,7 +45,7 @@ from servicekit.errors import (
 )
 from servicekit.faults import crash_point
 from servicekit.rpc import deadline_passed
-from services.enrollment import domain, groups, operations, store
+from services.enrollment import children, domain, groups, operations, store
 from services.enrollment.domain import Application, Group
 
 log = logging.getLogger(__name__)
@@ -489,6 +489,15 @@ def promote_one(
     return "promoted" if done is not None else "left"
 
 
+def child_of(session: Session, accounts, enrollment_id: str) -> dict:
+    """The facts of the application's child as enrollment keeps them from accounts' events
+    (children.py); accounts is asked only for a child not known yet."""
+    with transaction(session):
+        child_id = store.application(session, enrollment_id).child_id
+        child = children.known(session, child_id)
+    return child or accounts.call("accounts", "get_child", child_id)
+
+
 def promote_due(
     session: Session, certificates: Certificates, accounts, now: datetime, group_id=None
 ) -> dict:
@@ -505,9 +514,7 @@ def promote_due(
         for enrollment_id in due:
             tried.add(enrollment_id)
             try:
-                with transaction(session):
-                    child_id = store.application(session, enrollment_id).child_id
-                child = accounts.call("accounts", "get_child", child_id)
+                child = child_of(session, accounts, enrollment_id)
                 outcome = promote_one(
                     session, certificates, enrollment_id, child, certificates.periods(), now
                 )
@@ -549,9 +556,7 @@ def settle(
     for enrollment_id, money in rows:
         try:
             if money == "pending":
-                with transaction(session):
-                    child_id = store.application(session, enrollment_id).child_id
-                child = accounts.call("accounts", "get_child", child_id)
+                child = child_of(session, accounts, enrollment_id)
                 drive(session, certificates, enrollment_id, child, certificates.periods(), now)
                 done["driven"] += 1
             elif release(session, certificates, enrollment_id):

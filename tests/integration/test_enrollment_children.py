@@ -97,6 +97,41 @@ def test_a_registered_child_is_known_to_enrollment_and_applies_while_accounts_is
         assert refused.value.code == "child_not_found"
 
 
+def test_a_promotion_reserves_for_a_known_child_while_accounts_is_down(
+    nameko_config, databases, container_factory, engines
+):
+    """A seat freed by a cancellation promotes the first waiter, whose money is reserved at
+    once: for a child enrollment knows, accounts is not asked (it was, for every promotion
+    and every recovery, until stop 30)."""
+    world.period(engines["certificates"])
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org, capacity=1)
+    parent_id = world.parent(engines["accounts"])
+    accounts = container_factory(AccountsService)
+    for container in (
+        accounts,
+        *(container_factory(cls) for cls in (EnrollmentService, CertificatesService,
+                                              CatalogService)),
+    ):  # fmt: skip
+        container.start()
+    with ClusterRpcClient() as rpc:
+        kids = [rpc.accounts.add_child(as_parent(parent_id), child_body(birth_date="2017-03-01"))
+                for _ in range(2)]  # fmt: skip
+        for kid in kids:
+            wait_for(lambda kid=kid: known(engines, kid["id"]))
+        seated, waiting = (
+            rpc.enrollment.apply(as_parent(parent_id), {"child_id": k["id"], "group_id": group_id})
+            for k in kids
+        )
+        assert (seated["status"], waiting["status"]) == ("awaiting_provider", "waitlisted")
+
+        accounts.stop()
+        rpc.enrollment.decide(as_parent(parent_id), seated["id"], "cancel")
+        promoted = rpc.enrollment.get_enrollment(None, waiting["id"])
+        assert (promoted["status"], promoted["money"]) == ("awaiting_provider", "reserved")
+        assert promoted["certificate_number"]
+
+
 def test_an_older_change_arriving_late_does_not_overwrite_a_newer_one(databases, engines):
     child_id = 987_654_321
     newer = {"child_id": child_id, "parent_id": 5, "birth_date": "2016-01-02",
