@@ -138,7 +138,13 @@ def handles(producer: str, event_type: str):
 class NotificationsService(ServiceBase):
     name = "notifications"
 
-    rpc_client = TimedClusterRpc()
+    # Lookups only read, so their requests go without publisher confirms, on one kept channel
+    # as the gateway's do (servicekit.rpc.ChannelPublisher): a confirm cost each of the two
+    # or three lookups of every application's letters a round trip to the broker and about a
+    # sixth of this service's CPU on opening day (issue 20). A lookup of a service that is not
+    # running then ends at its deadline (NOTIFICATIONS_RPC_TIMEOUT) instead of at once, and
+    # the event is retried with backoff either way.
+    rpc_client = TimedClusterRpc(use_confirms=False)
     shared_lookups = SharedLookupsProvider()
     sender = Sender()
 
