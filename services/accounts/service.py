@@ -202,18 +202,24 @@ class AccountsService(ServiceBase):
 
     @rpc
     def child_contact(self, child_id: int) -> dict:
-        """A child's name and parent, for a letter to that parent (no documents)."""
+        """A child's name and parent, for a letter to that parent (no documents), with the
+        parent's `contact` (None when the account is closed): a letter about a child needed
+        both, two RPCs per application on opening day (issue 20)."""
         child = self.db.get(Child, child_id)
         if child is None:
             raise NotFound("Ребёнок не найден", code="child_not_found")
-        return PersonSchema().dump(
-            {
-                "child_id": child.id,
-                "first_name": child.first_name,
-                "last_name": child.last_name,
-                "parent_id": child.parent_id,
-            }
-        )
+        parent = self.db.get(User, child.parent_id)
+        return {
+            **PersonSchema().dump(
+                {
+                    "child_id": child.id,
+                    "first_name": child.first_name,
+                    "last_name": child.last_name,
+                    "parent_id": child.parent_id,
+                }
+            ),
+            "parent": recovery.contact_view(parent) if parent and parent.is_active else None,
+        }
 
     @rpc
     def organization_staff(self, organization_id: int) -> list[dict]:

@@ -94,7 +94,10 @@ class RpcDirectory:
         return self._ask("accounts", "contact", user_id)
 
     def child(self, child_id):
-        return self._ask("accounts", "child_contact", child_id)
+        child = self._ask("accounts", "child_contact", child_id)
+        if child and "parent" in child:  # the parent's contact came with it: not asked again
+            self.answers.setdefault(("accounts", "contact", child["parent_id"]), child["parent"])
+        return child
 
     def organization_staff(self, organization_id):
         return self._ask("accounts", "organization_staff", organization_id) or []

@@ -138,7 +138,7 @@ class Directory:
 
     def child(self, child_id):
         return {"child_id": child_id, "first_name": "Пётр", "last_name": "Иванов",
-                "parent_id": 1}  # fmt: skip
+                "parent_id": 1, "parent": self.parent}  # fmt: skip
 
     def organization_staff(self, organization_id):
         return [{"user_id": 2, "email": "s@example.ru", "full_name": "Петрова Ирина",
@@ -331,6 +331,19 @@ def test_an_events_letters_ask_each_name_once(event_type):
     assert planned == triggers.plan("enrollment", event_type, EVENTS[event_type], Directory())
     assert len(rpc.asked) == len(set(rpc.asked)), rpc.asked
     assert ("accounts", "child_contact", 1) in rpc.asked
+    # the parent's contact comes with the child's (issue 20): not asked again
+    assert not [q for q in rpc.asked if q[:2] == ("accounts", "contact")], rpc.asked
+
+
+def test_a_letter_to_another_parent_than_the_childs_asks_that_parent():
+    """The event names the parent the letter goes to; when it is not the child's parent as
+    accounts answers now, that parent is asked."""
+    from services.notifications.service import RpcDirectory
+
+    rpc = CountingRpc()
+    data = {**EVENTS["enrollment_requested"], "parent_id": 7}
+    triggers.plan("enrollment", "enrollment_requested", data, RpcDirectory(rpc))
+    assert ("accounts", "contact", 7) in rpc.asked
 
 
 def _opening_day_rpcs(applications: int, shared) -> Counter:
