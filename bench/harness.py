@@ -267,19 +267,23 @@ def deliveries_by_queue(vhost: str = BENCH_VHOST) -> dict[str, int]:
     answer.raise_for_status()
     totals: dict[str, int] = {}
     for queue in answer.json():
-        name = queue["name"]
-        if name.startswith("rpc.reply-"):  # rpc.reply-<caller>-<uuid>
-            kind = f"rpc replies to {name[len('rpc.reply-'):].rsplit('-', 5)[0]}"
-        elif name.startswith("rpc-"):
-            kind = f"rpc to {name[4:]}"
-        elif name.startswith("evt-") and "--" in name:
-            event, handler = name[4:].split("--", 1)
-            kind = f"{event.split('-', 1)[-1]} -> {handler.split('.', 1)[0]}"
-        else:
-            kind = name
+        kind = queue_kind(queue["name"])
         delivered = (queue.get("message_stats") or {}).get("deliver_get", 0)
         totals[kind] = totals.get(kind, 0) + int(delivered)
     return totals
+
+
+def queue_kind(name: str) -> str:
+    """What a queue carries, by nameko's names: `rpc.reply-<caller>-<uuid>`, `rpc-<service>`,
+    `evt-<producer>-<event>--<service>.<handler>`; other queues by their name."""
+    if name.startswith("rpc.reply-"):
+        return f"rpc replies to {name[len('rpc.reply-') :].rsplit('-', 5)[0]}"
+    if name.startswith("rpc-"):
+        return f"rpc to {name[4:]}"
+    if name.startswith("evt-") and "--" in name:
+        event, handler = name[4:].split("--", 1)
+        return f"{event.split('-', 1)[-1]} -> {handler.split('.', 1)[0]}"
+    return name
 
 
 PARTS = {"gateway": "gateway.service:", "catalog": "services.catalog.service:"}

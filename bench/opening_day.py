@@ -163,9 +163,11 @@ PARTS = {
 }
 
 
-def apply_all(base_url: str, plan: list[dict], clients: int) -> dict:
+def apply_all(base_url: str, plan: list[dict], clients: int, keys: bool = True) -> dict:
     """Every application of the plan sent once, in plan order, by `clients` concurrent
-    clients, each on one kept-alive connection (as browsers behind nginx would be).
+    clients, each on one kept-alive connection (as browsers behind nginx would be), each
+    with an `Idempotency-Key` of its own as the portal sends it (`keys`; without, the
+    path of a client that sends none: no idempotency record, no operation id).
 
     A small eventlet client rather than wrk: wrk cannot stop when the last application is
     answered, and its Lua stop logic hung a run until its duration ran out. The client's own
@@ -178,7 +180,10 @@ def apply_all(base_url: str, plan: list[dict], clients: int) -> dict:
     for item in plan:
         token = issue_access_token({"sub": str(item["parent"]), "role": "parent"}, ttl=7200)
         body = json.dumps({"child_id": item["child"], "group_id": item["group"]})
-        requests_.append((token, body))
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        if keys:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        requests_.append((headers, body))
     pending = iter(requests_)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -186,12 +191,10 @@ def apply_all(base_url: str, plan: list[dict], clients: int) -> dict:
 
     def client() -> None:
         connection = http.HTTPConnection(host, int(port), timeout=60)
-        for token, body in pending:
+        for headers, body in pending:
             sent = time.monotonic()
             try:
-                connection.request("POST", "/api/v1/enrollments", body, {
-                    "Content-Type": "application/json", "Authorization": f"Bearer {token}",
-                })  # fmt: skip
+                connection.request("POST", "/api/v1/enrollments", body, headers)
                 response = connection.getresponse()
                 response.read()
             except (OSError, http.HTTPException) as error:
@@ -355,6 +358,10 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=50)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--scale", default=os.environ.get("SCALE", "enrollment=2"))
+    parser.add_argument(
+        "--no-idempotency-keys", dest="keys", action="store_false",
+        help="send no Idempotency-Key (the portal sends one with every application)",
+    )  # fmt: skip
     args = parser.parse_args()
     print(f"preparing {args.applications} children and {args.groups} groups "
           f"({args.seats} seats)...", flush=True)  # fmt: skip
@@ -368,10 +375,12 @@ def main() -> None:
         run_wrk(base_url, ["/api/v1/ping"], 3, args.clients)  # warm up
         ping = run_wrk(base_url, ["/api/v1/ping"], 10, args.clients)
         print(f"{prepared['financed']} certificates issued and financed before opening day; "
-          f"applying with {args.clients} clients...", flush=True)  # fmt: skip
+          f"applying with {args.clients} clients, "
+          f"{'each with an Idempotency-Key' if args.keys else 'without Idempotency-Keys'}...",
+          flush=True)  # fmt: skip
         time.sleep(6)  # RabbitMQ samples its statistics every 5 s: the pings' RPCs are in
         before, delivered_before = cpu_by_part(PARTS), deliveries_by_queue()
-        applied = apply_all(base_url, prepared["plan"], args.clients)
+        applied = apply_all(base_url, prepared["plan"], args.clients, args.keys)
         # what the last answers set going (events to the catalog, accounts, the letters) is
         # part of an application's cost: counted once the relays drained the outbox
         time.sleep(3)
