@@ -41,6 +41,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -123,16 +124,25 @@ def envelope(
     }
 
 
+# built once: every event of every service goes through it (a statement built per call, with
+# its values, cost more than its execution on opening day's hot path, issue 20)
+_RECORD = insert(outbox).values(
+    {
+        name: bindparam(name, type_=outbox.c[name].type)
+        for name in ("event_id", "type", "version", "body")
+    }  # fmt: skip
+)
+
+
 def emit(session, event_type: str, data: dict, version: int = 1) -> dict:
     """Record an event to be published once the surrounding transaction commits."""
     body = envelope(
         event_type, data, session.info["producer"], version, session.info.get("correlation_id")
     )
     session.execute(
-        insert(outbox).values(
-            event_id=uuid.UUID(body["event_id"]), type=event_type, version=version, body=body
-        )
-    )
+        _RECORD, {"event_id": uuid.UUID(body["event_id"]), "type": event_type,
+                  "version": version, "body": body},
+    )  # fmt: skip
     session.info[EVENTS_RECORDED] = True
     return body
 
