@@ -6,7 +6,7 @@ event still on the way) is asked of accounts, as before."""
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -35,15 +35,17 @@ def remember(session: Session, data: dict) -> None:
     )
 
 
+# built once: every application reads it (issue 20)
+_KNOWN = select(ChildFacts.parent_id, ChildFacts.birth_date, ChildFacts.municipality_code).where(
+    ChildFacts.child_id == bindparam("child_id", type_=Integer)
+)
+
+
 def known(session: Session, child_id: int) -> dict | None:
     """The child as accounts' `get_child` gives the facts enrollment uses; None if unknown."""
     if isinstance(child_id, bool) or not isinstance(child_id, int):
         return None  # accounts answers for what is not a child id
-    row = session.execute(
-        select(ChildFacts.parent_id, ChildFacts.birth_date, ChildFacts.municipality_code).where(
-            ChildFacts.child_id == child_id
-        )
-    ).one_or_none()
+    row = session.execute(_KNOWN, {"child_id": child_id}).one_or_none()
     if row is None:
         return None
     return {

@@ -74,6 +74,33 @@ _JOINED_GROUP_COLUMNS = tuple(column.label(f"g_{name}") for name, column in _GRO
 _APPLICATION_COLUMNS = tuple(A[name] for name in _APPLICATION_FIELDS)
 
 
+# The hot statements, built once with bind parameters: building a statement of twenty
+# columns on every call, and computing its cache key, cost more than running it (issue 20).
+_APPLICATION = select(*_APPLICATION_COLUMNS).where(A.id == bindparam("id", type_=A.id.type))
+_LOCKED = _APPLICATION.with_for_update()
+_WITH_GROUP = (
+    select(*_APPLICATION_COLUMNS, *_JOINED_GROUP_COLUMNS)
+    .join_from(APPLICATIONS, GROUPS, G.id == A.group_id)
+    .where(A.id == bindparam("id", type_=A.id.type))
+)
+_PRIOR = select(*_APPLICATION_COLUMNS).where(
+    ((A.child_id == bindparam("child_id", type_=A.child_id.type))
+     & (A.money == domain.RELEASE_PENDING))
+    | (A.id == bindparam("id", type_=A.id.type))
+)  # fmt: skip
+_ADD_HISTORY = insert(HISTORY).values(
+    {name: bindparam(name, type_=HISTORY.c[name].type)
+     for name in ("enrollment_id", "status", "actor", "reason")}
+)  # fmt: skip
+_HISTORY = (
+    select(HISTORY.c.status, HISTORY.c.at, HISTORY.c.actor, HISTORY.c.reason)
+    .where(HISTORY.c.enrollment_id == bindparam("enrollment_id", type_=A.id.type))
+    .order_by(HISTORY.c.id)
+)
+_GROUP = select(*_GROUP_COLUMNS).where(G.id == bindparam("id", type_=G.id.type))
+_LOCKED_GROUP = _GROUP.with_for_update()
+
+
 # --- the boundary: rows in, UPDATE values out ----------------------------------------------
 
 
@@ -105,8 +132,20 @@ def save(session: Session, before: Application, after: Application) -> Applicati
         and getattr(after, name) != getattr(before, name)
     }
     if changed:
-        session.execute(update(APPLICATIONS).where(A.id == _key(after.id)).values(**changed))
+        statement = _update_statement(tuple(sorted(changed)))
+        session.execute(statement, {**changed, "key": _key(after.id)})
     return after
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...]):
+    """The UPDATE of these columns, built once per set of columns (a transition changes the
+    same ones every time)."""
+    return (
+        update(APPLICATIONS)
+        .where(A.id == bindparam("key", type_=A.id.type))
+        .values({name: bindparam(name, type_=A[name].type) for name in columns})
+    )
 
 
 # --- applications ---------------------------------------------------------------------------
@@ -118,26 +157,18 @@ def application(session: Session, enrollment_id: str) -> Application | None:
         key = _key(enrollment_id)
     except ValueError:
         return None
-    return _application(session.execute(select(*_APPLICATION_COLUMNS).where(A.id == key)).first())
+    return _application(session.execute(_APPLICATION, {"id": key}).first())
 
 
 def locked(session: Session, enrollment_id: str) -> Application | None:
     """The application, its row locked (after its group's: the lock order)."""
-    return _application(
-        session.execute(
-            select(*_APPLICATION_COLUMNS).where(A.id == _key(enrollment_id)).with_for_update()
-        ).first()
-    )
+    return _application(session.execute(_LOCKED, {"id": _key(enrollment_id)}).first())
 
 
 def with_group(session: Session, enrollment_id: str) -> tuple[Application, Group] | None:
     """The application and its group's facts, in one statement (no lock): what the money step
     needs to know."""
-    row = session.execute(
-        select(*_APPLICATION_COLUMNS, *_JOINED_GROUP_COLUMNS)
-        .join_from(APPLICATIONS, GROUPS, G.id == A.group_id)
-        .where(A.id == _key(enrollment_id))
-    ).first()
+    row = session.execute(_WITH_GROUP, {"id": _key(enrollment_id)}).first()
     if row is None:
         return None
     values = row._mapping
@@ -147,9 +178,8 @@ def with_group(session: Session, enrollment_id: str) -> tuple[Application, Group
 def prior(session: Session, enrollment_id: str | None, child_id: int) -> list[Application]:
     """In one statement: the application of id `enrollment_id` (if any; None: none asked) and
     the child's applications whose reservation is still to be given back."""
-    abandoned = (A.child_id == child_id) & (A.money == domain.RELEASE_PENDING)
-    where = abandoned if enrollment_id is None else abandoned | (A.id == _key(enrollment_id))
-    return [_application(r) for r in session.execute(select(*_APPLICATION_COLUMNS).where(where))]
+    key = None if enrollment_id is None else _key(enrollment_id)
+    return [_application(r) for r in session.execute(_PRIOR, {"child_id": child_id, "id": key})]
 
 
 @functools.cache
@@ -217,19 +247,14 @@ def add_history(
     session: Session, enrollment_id: str, status: str, actor: str, reason: str | None = None
 ) -> None:
     session.execute(
-        insert(HISTORY).values(
-            enrollment_id=_key(enrollment_id), status=status, actor=actor, reason=reason
-        )
+        _ADD_HISTORY,
+        {"enrollment_id": _key(enrollment_id), "status": status, "actor": actor, "reason": reason},
     )
 
 
 def history(session: Session, enrollment_id: str) -> list:
     """(status, at, actor, reason) of every status the application went through, in order."""
-    return session.execute(
-        select(HISTORY.c.status, HISTORY.c.at, HISTORY.c.actor, HISTORY.c.reason)
-        .where(HISTORY.c.enrollment_id == _key(enrollment_id))
-        .order_by(HISTORY.c.id)
-    ).all()
+    return session.execute(_HISTORY, {"enrollment_id": _key(enrollment_id)}).all()
 
 
 def was_waitlisted(session: Session, enrollment_id: str) -> bool:
@@ -462,10 +487,7 @@ def money_states(session: Session, after: str | None, limit: int) -> list:
 
 def group(session: Session, group_id: int, lock: bool = False) -> Group | None:
     """The group's facts and seats; its row locked for a seat step when `lock`."""
-    query = select(*_GROUP_COLUMNS).where(G.id == group_id)
-    if lock:
-        query = query.with_for_update()
-    return _group(session.execute(query).first())
+    return _group(session.execute(_LOCKED_GROUP if lock else _GROUP, {"id": group_id}).first())
 
 
 def lock_group_of(session: Session, enrollment_id: str) -> Group | None:
