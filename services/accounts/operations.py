@@ -20,7 +20,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Integer, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -738,16 +738,54 @@ def applied_to(session: Session, child_id: int) -> list[int]:
     )
 
 
+# built once: one of them per application on opening day (issue 20)
+_RECORD_APPLICATION = (
+    insert(ChildApplication)
+    .values(
+        child_id=bindparam("child_id", type_=Integer),
+        organization_id=bindparam("organization_id", type_=Integer),
+    )
+    .on_conflict_do_nothing()
+    .returning(ChildApplication.child_id)
+)
+_CHILD_CONTACT = (
+    select(
+        Child.id, Child.first_name, Child.last_name, Child.parent_id,
+        User.email, User.full_name, User.role, User.is_active,
+    )  # fmt: skip
+    .join_from(Child, User, User.id == Child.parent_id)
+    .where(Child.id == bindparam("child_id", type_=Integer))
+)
+
+
 def record_application(session: Session, data: dict) -> bool:
     """From an enrollment event: the child applied to the organization. A repeat (another
     event of the same or another application) changes nothing; True when it was new."""
     inserted = session.execute(
-        insert(ChildApplication)
-        .values(child_id=int(data["child_id"]), organization_id=int(data["organization_id"]))
-        .on_conflict_do_nothing()
-        .returning(ChildApplication.child_id)
+        _RECORD_APPLICATION,
+        {"child_id": int(data["child_id"]), "organization_id": int(data["organization_id"])},
     ).first()
     return inserted is not None
+
+
+def child_contact(session: Session, child_id: int) -> tuple[dict, dict | None] | None:
+    """A child's name and parent, and the parent's contact (None for a closed account), in
+    one statement of only these columns; None for no such child. For a letter to the
+    parent (the notifications service): no documents."""
+    if isinstance(child_id, bool) or not isinstance(child_id, int):
+        return None
+    row = session.execute(_CHILD_CONTACT, {"child_id": child_id}).first()
+    if row is None:
+        return None
+    child = {"child_id": row.id, "first_name": row.first_name, "last_name": row.last_name,
+             "parent_id": row.parent_id}  # fmt: skip
+    parent = (
+        {"user_id": row.parent_id, "email": row.email, "full_name": row.full_name,
+         "role": row.role}  # fmt: skip
+        if row.is_active
+        else None
+    )
+    return child, parent
 
 
 def _find_child(session: Session, scope: Scope, child_id: int, lock: bool = False) -> Child:

@@ -19,7 +19,7 @@ from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.accounts import operations, recovery
 from services.accounts.exceptions import NavigatorError, NotFound, ServiceUnavailable
-from services.accounts.models import Child, User
+from services.accounts.models import User
 from services.accounts.schemas import (
     ChildFactsSchema,
     ChildPageSchema,
@@ -205,21 +205,11 @@ class AccountsService(ServiceBase):
         """A child's name and parent, for a letter to that parent (no documents), with the
         parent's `contact` (None when the account is closed): a letter about a child needed
         both, two RPCs per application on opening day (issue 20)."""
-        child = self.db.get(Child, child_id)
-        if child is None:
+        found = operations.child_contact(self.db, child_id)
+        if found is None:
             raise NotFound("Ребёнок не найден", code="child_not_found")
-        parent = self.db.get(User, child.parent_id)
-        return {
-            **PersonSchema().dump(
-                {
-                    "child_id": child.id,
-                    "first_name": child.first_name,
-                    "last_name": child.last_name,
-                    "parent_id": child.parent_id,
-                }
-            ),
-            "parent": recovery.contact_view(parent) if parent and parent.is_active else None,
-        }
+        child, parent = found
+        return {**PersonSchema().dump(child), "parent": parent}
 
     @rpc
     def organization_staff(self, organization_id: int) -> list[dict]:
