@@ -77,9 +77,10 @@ class Certificates:
         self.rpc = rpc
         self.batched = batched
 
-    def periods(self) -> list[dict]:
+    def periods(self, fresh: bool = False) -> list[dict]:
+        """Certificates' periods, kept a minute (`fresh`: asked again now)."""
         cached = _periods_cache.get("periods")
-        if cached and time.monotonic() - cached[0] < PERIODS_TTL:
+        if cached and not fresh and time.monotonic() - cached[0] < PERIODS_TTL:
             return cached[1]
         periods = self.rpc.call("certificates", "list_periods")
         _periods_cache["periods"] = (time.monotonic(), periods)
@@ -249,7 +250,7 @@ def apply(
     repeatable = enrollment_id is not None
     enrollment_id = enrollment_id or str(uuid.uuid4())
     periods = certificates.periods() if periods is None else periods
-    release_first = True
+    release_first, periods_asked = True, False
     while True:
         # step 1, one transaction (with the entrypoint's read of the child): this operation's
         # application if an attempt opened it, else the seat (or the place in the list)
@@ -275,6 +276,13 @@ def apply(
             continue
         except operations.OpenedMeanwhile:  # rolled back: another attempt's application
             return drive(session, certificates, enrollment_id, child, periods, now, then=then)
+        except InvalidInput as refused:
+            # the periods are kept a minute: a period opened a moment ago is asked for once
+            # before the application is refused for want of one (as a group's facts are)
+            if refused.code != "no_period" or periods_asked:
+                raise
+            periods, periods_asked = certificates.periods(fresh=True), True
+            continue
         break
     if group is None:  # opened by an earlier attempt: answered, or its money driven on
         if opened.money != domain.PENDING:

@@ -17,7 +17,7 @@ from nameko.rpc import rpc
 from servicekit import config
 from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NotFound
-from servicekit.events import reliable_handler
+from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
 from servicekit.service import ServiceBase
 from services.notifications import operations, triggers
@@ -118,22 +118,24 @@ class RpcDirectory:
         return self._ask("catalog", "get_organization", organization_id)
 
 
-def handles(producer: str, event_type: str):
-    """A reliable handler whose messages triggers.py plans. Idempotent by its effect, not by
-    a claim: `notifications` is unique on (event, user, kind) and a delivery is made only with
-    its notification, so a redelivered event records and mails nothing. An event claim would
-    be one more insert per event, and a whole transaction for the many events that plan no
-    letter (a reservation leaving the balance high: every seated application of opening
-    day), issue 20."""
+def handles(producer: str, event_type: str, claimed: bool = False):
+    """A reliable handler whose messages triggers.py plans. Idempotent by its effect:
+    `notifications` is unique on (event, user, kind) and a delivery is made only with its
+    notification, so a redelivered event records and mails nothing. Only `claimed` handlers
+    also claim the event id first (servicekit.events.idempotent): those whose planning
+    writes elsewhere, as accounts' `mail_token` does (asked again, it issues a new token and
+    the mailed one stops working). For the others a claim would be one more insert per
+    event, and a whole transaction for the many events that plan no letter (a reservation
+    leaving the balance high: every seated application of opening day), issue 20."""
 
     def decorate(method):
         def handler(self, envelope):
             self._notify(producer, event_type, envelope)
 
         handler.__name__ = method.__name__
-        handler.__qualname__ = f"NotificationsService.{method.__name__}"
+        handler.__qualname__ = f"NotificationsService.{method.__name__}"  # the claim's name
         handler.__doc__ = f"{producer}.{event_type}: the messages triggers.py plans for it."
-        return reliable_handler(producer, event_type)(handler)
+        return reliable_handler(producer, event_type)(idempotent(handler) if claimed else handler)
 
     return decorate
 
@@ -163,10 +165,10 @@ class NotificationsService(ServiceBase):
 
     # --- accounts: the legally required messages -----------------------------------------
 
-    @handles("accounts", "email_verification_requested")
+    @handles("accounts", "email_verification_requested", claimed=True)
     def on_email_verification_requested(self, envelope): ...
 
-    @handles("accounts", "password_reset_requested")
+    @handles("accounts", "password_reset_requested", claimed=True)
     def on_password_reset_requested(self, envelope): ...
 
     # --- applications ------------------------------------------------------------------------

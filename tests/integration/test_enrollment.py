@@ -237,6 +237,23 @@ def test_concurrent_applications_reserve_in_batches_each_its_own_money(rpc, engi
     assert held == {a["id"]: a["terms"]["certificate_share"] for a in seated}
 
 
+def test_a_period_opened_a_moment_ago_is_not_refused_on_the_kept_list(rpc, engines, period):
+    """Enrollment keeps certificates' periods a minute: an application whose period is not in
+    the kept list (opened since) asks for them again before it is refused `no_period`."""
+    from services.enrollment import saga
+
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    (child,) = world.children(engines["accounts"], parent_id, 1)
+    saga._periods_cache["periods"] = (time.monotonic(), [])  # kept before the period opened
+    applied = rpc.enrollment.apply(
+        as_parent(parent_id), {"child_id": child, "group_id": group_id, "start_date": START}
+    )
+    assert applied["status"] == "awaiting_provider"
+    assert [p["id"] for p in saga._periods_cache["periods"][1]].count(period) == 1
+
+
 def test_copay_not_accepted_is_refused_and_changes_nothing(rpc, engines, period):
     org = world.organization(engines["catalog"])
     # the price is above the normative cost: a co-payment is due whatever the balance
