@@ -750,9 +750,15 @@ _RECORD_APPLICATION = (
 )
 _CHILD_CONTACT = (
     select(
-        Child.id, Child.first_name, Child.last_name, Child.parent_id,
-        User.email, User.full_name, User.role, User.is_active,
-    )  # fmt: skip
+        Child.id,
+        Child.first_name,
+        Child.last_name,
+        Child.parent_id,
+        User.email,
+        User.full_name,
+        User.role,
+        User.is_active,
+    )
     .join_from(Child, User, User.id == Child.parent_id)
     .where(Child.id == bindparam("child_id", type_=Integer))
 )
@@ -780,8 +786,12 @@ def child_contact(session: Session, child_id: int) -> tuple[dict, dict | None] |
     child = {"child_id": row.id, "first_name": row.first_name, "last_name": row.last_name,
              "parent_id": row.parent_id}  # fmt: skip
     parent = (
-        {"user_id": row.parent_id, "email": row.email, "full_name": row.full_name,
-         "role": row.role}  # fmt: skip
+        {
+            "user_id": row.parent_id,
+            "email": row.email,
+            "full_name": row.full_name,
+            "role": row.role,
+        }  # fmt: skip
         if row.is_active
         else None
     )
