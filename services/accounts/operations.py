@@ -786,12 +786,7 @@ def child_contact(session: Session, child_id: int) -> tuple[dict, dict | None] |
     child = {"child_id": row.id, "first_name": row.first_name, "last_name": row.last_name,
              "parent_id": row.parent_id}  # fmt: skip
     parent = (
-        {
-            "user_id": row.parent_id,
-            "email": row.email,
-            "full_name": row.full_name,
-            "role": row.role,
-        }  # fmt: skip
+        recovery.contact(row.parent_id, row.email, row.full_name, row.role)
         if row.is_active
         else None
     )

@@ -70,7 +70,12 @@ def request_mail(session: Session, user_id: int, purpose: str, now: datetime) ->
 
 
 def contact_view(user: User) -> dict:
-    return {"user_id": user.id, "email": user.email, "full_name": user.full_name, "role": user.role}
+    return contact(user.id, user.email, user.full_name, user.role)
+
+
+def contact(user_id: int, email: str, full_name: str, role: str) -> dict:
+    """What the notifications service is told of a person to write to."""
+    return {"user_id": user_id, "email": email, "full_name": full_name, "role": role}
 
 
 def mail_token(session: Session, request_id: str, now: datetime) -> dict | None:

@@ -57,11 +57,11 @@ def reserve_many(
             checked = _checked(index, item)
             _refuse_if_late(checked, now)
             with refusals_as_rpc_errors():
-                certificate = operations.ensure_certificate(session, child_of(checked["child"]))
-                changed = operations.finance_for(
-                    session, certificate, checked["period_id"], checked["financing"]
-                )
-            if changed or session.dirty or getattr(certificate, "issued_now", False):
+                certificate, written = operations.ready_to_reserve(
+                    session, child_of(checked["child"]), checked["period_id"],
+                    checked["financing"],
+                )  # fmt: skip
+            if written:
                 session.commit()
             ready.append((certificate, index, checked))
         except NavigatorError as error:

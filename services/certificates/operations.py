@@ -541,6 +541,18 @@ def child_certificate(session: Session, child_id: int) -> dict:
     }
 
 
+def ready_to_reserve(
+    session: Session, child: dict, period_id: int, financing: bool
+) -> tuple[Certificate, bool]:
+    """A reservation's first step: the child's certificate, issued and financed for the period
+    if it is not yet. True when that wrote (or locked) something, to be committed before the
+    reservation: a certificate issued, or a child queued for lack of room, stays so even
+    when the reservation is refused."""
+    certificate = ensure_certificate(session, child)
+    changed = finance_for(session, certificate, period_id, financing)
+    return certificate, bool(changed or session.dirty or getattr(certificate, "issued_now", False))
+
+
 def finance_for(
     session: Session, certificate: Certificate, period_id: int, financing: bool
 ) -> bool:

@@ -15,7 +15,6 @@ from nameko.rpc import rpc
 from contracts.principal import Principal
 from servicekit import clock, config
 from servicekit.calendar import Calendar, Job
-from servicekit.db import EVENTS_RECORDED
 from servicekit.errors import NavigatorError, NotFound, ServiceUnavailable
 from servicekit.events import idempotent, reliable_handler
 from servicekit.rpc import TimedClusterRpc
@@ -106,9 +105,10 @@ class CertificatesService(ServiceBase):
         self, enrollment_id: str, child: dict, period_id: int, amount: int, financing: bool
     ) -> dict:
         with refusals_as_rpc_errors():
-            certificate = operations.ensure_certificate(self.db, self._child(None, child))
-            changed = operations.finance_for(self.db, certificate, period_id, financing)
-            if changed or self.db.dirty or self.db.info.get(EVENTS_RECORDED):
+            certificate, written = operations.ready_to_reserve(
+                self.db, self._child(None, child), period_id, financing
+            )
+            if written:
                 self.db.commit()  # issued and financed (or queued) even if the reservation fails
             return operations.reserve_funds(
                 self.db, certificate, enrollment_id, period_id, amount, clock.today(),

@@ -73,9 +73,8 @@ class Certificates:
     process's workers ask for while a batch is on its way go together as the next one, one
     RPC and one certificates transaction for all of them (issue 20)."""
 
-    def __init__(self, rpc, batched: bool = True):
+    def __init__(self, rpc):
         self.rpc = rpc
-        self.batched = batched
 
     def periods(self, fresh: bool = False) -> list[dict]:
         """Certificates' periods, kept a minute (`fresh`: asked again now)."""
@@ -91,11 +90,6 @@ class Certificates:
         another application of the batch is not this one's). Unknown (ServiceUnavailable)
         when no answer came within the caller's deadline; `deadline_passed` when it was not
         sent by then (nothing was asked)."""
-        if not self.batched:
-            return self.rpc.call(
-                "certificates", "reserve_funds", enrollment_id, child, period_id, amount,
-                financing,
-            )  # fmt: skip
         left = self.rpc.remaining()
         if left is not None and left <= 0:
             raise deadline_passed()

@@ -20,10 +20,7 @@ from services.notifications.models import Delivery, Notification, Preference
 
 
 def _stored_preferences(session: Session, user_id: int) -> dict[str, bool]:
-    rows = session.execute(
-        select(Preference.kind, Preference.email).where(Preference.user_id == user_id)
-    ).all()
-    return {kind: email for kind, email in rows}
+    return _preferences_of(session, {user_id}).get(user_id, {})
 
 
 def record(

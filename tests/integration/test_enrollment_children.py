@@ -53,13 +53,9 @@ def wait_for(predicate, timeout=20.0):
     return value
 
 
-def test_a_registered_child_is_known_to_enrollment_and_applies_while_accounts_is_down(
-    nameko_config, databases, container_factory, engines
-):
-    world.period(engines["certificates"])
-    org = world.organization(engines["catalog"])
-    group_id = world.group(engines["catalog"], org)
-    parent_id = world.parent(engines["accounts"])
+def started_services(container_factory):
+    """Accounts, enrollment, certificates and the catalog running; accounts' container, for
+    the test to stop."""
     accounts = container_factory(AccountsService)
     for container in (
         accounts,
@@ -67,6 +63,17 @@ def test_a_registered_child_is_known_to_enrollment_and_applies_while_accounts_is
                                               CatalogService)),
     ):  # fmt: skip
         container.start()
+    return accounts
+
+
+def test_a_registered_child_is_known_to_enrollment_and_applies_while_accounts_is_down(
+    nameko_config, databases, container_factory, engines
+):
+    world.period(engines["certificates"])
+    org = world.organization(engines["catalog"])
+    group_id = world.group(engines["catalog"], org)
+    parent_id = world.parent(engines["accounts"])
+    accounts = started_services(container_factory)
     with ClusterRpcClient() as rpc:
         child = rpc.accounts.add_child(as_parent(parent_id), child_body(birth_date="2017-03-01"))
         facts = wait_for(lambda: known(engines, child["id"]))
@@ -107,13 +114,7 @@ def test_a_promotion_reserves_for_a_known_child_while_accounts_is_down(
     org = world.organization(engines["catalog"])
     group_id = world.group(engines["catalog"], org, capacity=1)
     parent_id = world.parent(engines["accounts"])
-    accounts = container_factory(AccountsService)
-    for container in (
-        accounts,
-        *(container_factory(cls) for cls in (EnrollmentService, CertificatesService,
-                                              CatalogService)),
-    ):  # fmt: skip
-        container.start()
+    accounts = started_services(container_factory)
     with ClusterRpcClient() as rpc:
         kids = [rpc.accounts.add_child(as_parent(parent_id), child_body(birth_date="2017-03-01"))
                 for _ in range(2)]  # fmt: skip
